@@ -1,0 +1,47 @@
+// The renderer as a plain web build. `npm run build:renderer` writes it to
+// out/renderer, which `stepwise serve` hands to browsers; electron.vite.config.ts
+// reuses `rendererConfig` so the desktop app gets the very same bundle.
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type Plugin, type UserConfig } from 'vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+
+const root = fileURLToPath(new URL('./src-renderer', import.meta.url));
+const outDir = fileURLToPath(new URL('./out/renderer', import.meta.url));
+
+// The renderer runs sandboxed with no Node: anything that would drag Node,
+// Electron or a native module into the bundle is a mistake, caught at build time.
+const FORBIDDEN = /^(node:|electron(\/|$)|better-sqlite3|onnxruntime-node|ws$|fs$|path$|child_process$)/;
+
+function rendererOnly(): Plugin {
+  return {
+    name: 'stepwise:renderer-only',
+    enforce: 'pre',
+    resolveId(source, importer) {
+      if (FORBIDDEN.test(source)) {
+        throw new Error(
+          `${importer ?? 'renderer'} imports "${source}", which cannot run in the renderer. ` +
+            'Import only types from src-main (import type …) and talk to main through the contract client.',
+        );
+      }
+      return null;
+    },
+  };
+}
+
+export const rendererConfig: UserConfig = {
+  root,
+  base: './',
+  publicDir: false,
+  plugins: [rendererOnly(), svelte({ configFile: false })],
+  build: {
+    outDir,
+    emptyOutDir: true,
+    target: 'chrome128',
+    sourcemap: true,
+    rolldownOptions: {
+      input: fileURLToPath(new URL('./src-renderer/index.html', import.meta.url)),
+    },
+  },
+};
+
+export default defineConfig(rendererConfig);
