@@ -1,0 +1,119 @@
+/**
+ * The records that cross the boundary between main and renderer.
+ *
+ * These are plain JSON-able objects: numbers, strings, arrays, null. Times are
+ * milliseconds since the Unix epoch (what `Date.now()` gives), so a chart can
+ * use them directly. Paths are relative to the data folder; the renderer never
+ * reads files itself.
+ */
+
+/** The training methods the lab runs (see README: "What Stepwise is"). */
+export const RUN_METHODS = ['icot-si', 'fine-tune-cot', 'bitune'] as const;
+export type RunMethod = (typeof RUN_METHODS)[number];
+
+/** A run's life: queued → running → completed | failed | cancelled. */
+export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Any JSON object: run configs, model architectures, provenance. */
+export type JsonObject = { [key: string]: JsonValue };
+export type JsonValue = string | number | boolean | null | JsonValue[] | JsonObject;
+
+export interface Model {
+  id: number;
+  name: string;
+  /** e.g. { family: 'gpt2', nLayer: 2, nHead: 4, nEmbd: 32, vocabSize: 20, blockSize: 32 } */
+  architecture: JsonObject;
+  paramCount: number;
+  /** Folder or file holding the weights, relative to the data folder. */
+  path: string;
+  bytesOnDisk: number;
+  /** Where the weights came from, e.g. { kind: 'trained', runId: 7 } or { kind: 'imported', from: '/home/…/gpt2' }. */
+  source: JsonObject;
+  /** The run that produced it, if any (null once that run is deleted). */
+  runId: number | null;
+  createdAt: number;
+}
+
+export interface Dataset {
+  id: number;
+  name: string;
+  /** e.g. 'multiplication', 'gsm8k-aug', 'fine-tune-cot' */
+  kind: string;
+  /** sha256 of the dataset's files, hex. */
+  contentHash: string;
+  /** Examples per split, e.g. { train: 808000, valid: 1000, test: 1000 }. */
+  splitCounts: Record<string, number>;
+  /** Folder holding the dataset, relative to the data folder. */
+  path: string;
+  /** The first few examples, as the user would read them. */
+  preview: string[];
+  createdAt: number;
+}
+
+export interface Run {
+  id: number;
+  method: RunMethod;
+  name: string;
+  /** The run's whole configuration, stored as given. */
+  config: JsonObject;
+  status: RunStatus;
+  notes: string;
+  /** The run this one continues from (e.g. ICoT-SI after explicit CoT), if any. */
+  parentRunId: number | null;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  /** Why it failed, in words a user can act on; null unless status is 'failed'. */
+  error: string | null;
+}
+
+/** One metric's values over steps, columnar so a chart takes it as is. */
+export interface MetricSeries {
+  key: string;
+  steps: number[];
+  values: number[];
+  wallTimes: number[];
+}
+
+export interface Checkpoint {
+  id: number;
+  runId: number;
+  step: number;
+  /** Relative to the data folder. */
+  path: string;
+  bytes: number;
+  createdAt: number;
+}
+
+export interface LogEvent {
+  id: number;
+  runId: number;
+  ts: number;
+  level: LogLevel;
+  message: string;
+}
+
+/** An ONNX Runtime execution provider and whether this build ships it. */
+export interface ExecutionProvider {
+  name: string;
+  /** false: the provider exists in ONNX Runtime but its libraries are not installed (see README, "GPU"). */
+  bundled: boolean;
+}
+
+export interface AppInfo {
+  appVersion: string;
+  dataDir: string;
+  schemaVersion: number;
+  onnxRuntimeVersion: string;
+  executionProviders: ExecutionProvider[];
+}
+
+/** A page of a list. `total` counts every row matching the filters, not just this page. */
+export interface Page<T> {
+  items: T[];
+  total: number;
+}

@@ -1,0 +1,38 @@
+/**
+ * Events main sends to the renderer, unasked. Each transport delivers every
+ * event to every listener of that name; there is no subscription handshake.
+ */
+import type { LogEvent, RunStatus } from './entities.ts';
+
+export interface EventPayloads {
+  /** A run changed status (including its creation, as 'queued'). */
+  'run.status': {
+    runId: number;
+    status: RunStatus;
+    /** Set when status is 'failed'. */
+    error: string | null;
+    at: number;
+  };
+  /** Metric values recorded at one step; `values` maps metric key → value. */
+  'run.metric': {
+    runId: number;
+    step: number;
+    values: Record<string, number>;
+    wallTime: number;
+  };
+  /** A log line, as stored (its id can be passed to runs.logs as afterId). */
+  'run.log': LogEvent;
+  /** Where a running run stands. Fields a method does not know are null. */
+  'run.progress': {
+    runId: number;
+    step: number;
+    totalSteps: number | null;
+    epoch: number | null;
+    examplesPerSecond: number | null;
+    etaSeconds: number | null;
+  };
+}
+
+export type EventName = keyof EventPayloads;
+
+export const EVENT_NAMES: EventName[] = ['run.status', 'run.metric', 'run.log', 'run.progress'];

@@ -1,0 +1,16 @@
+/**
+ * What the renderer imports: the contract's types, the client and the HTTP
+ * transport. Browser-safe (no zod, no Node); the schemas stay in
+ * ./procedures.ts for main's dispatcher.
+ */
+export { createClient } from './client.ts';
+export type { CallArgs, CallResult, Client, Transport } from './client.ts';
+export { createHttpTransport } from './http-transport.ts';
+export type { HttpTransport, HttpTransportOptions } from './http-transport.ts';
+export { ERROR_CODES, StepwiseError } from './errors.ts';
+export type { ErrorCode, ErrorData, InputIssue } from './errors.ts';
+export { EVENT_NAMES } from './events.ts';
+export type { EventName, EventPayloads } from './events.ts';
+export { LOG_LEVELS, RUN_METHODS, RUN_STATUSES } from './entities.ts';
+export type * from './entities.ts';
+export type { ProcedureInput, ProcedureName, ProcedureOutput, ProcedureOutputs } from './procedures.ts';

@@ -1,0 +1,185 @@
+/**
+ * Every procedure the renderer can call, with its input schema and output type.
+ *
+ * This file is the contract. Main implements one handler per name
+ * (src-main/services/), the dispatcher validates each input against the schema
+ * here exactly once, and both transports (Electron IPC, local HTTP) carry the
+ * same names, inputs and outputs. The renderer imports only the types.
+ *
+ * Changes are additive: new procedures, new optional input fields, new output
+ * fields. Never rename or remove.
+ */
+import { z } from 'zod';
+import { RUN_METHODS, RUN_STATUSES } from './entities.ts';
+import type {
+  AppInfo,
+  Checkpoint,
+  Dataset,
+  JsonObject,
+  LogEvent,
+  MetricSeries,
+  Model,
+  Page,
+  Run,
+} from './entities.ts';
+
+// Field schemas, each with the message a user sees when it fails.
+
+const id = () =>
+  z
+    .int({ error: 'must be a positive integer' })
+    .positive({ error: 'must be a positive integer' });
+
+const step = () =>
+  z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
+
+const limit = (max: number) =>
+  z
+    .int({ error: `must be an integer from 1 to ${max}` })
+    .min(1, { error: `must be an integer from 1 to ${max}` })
+    .max(max, { error: `must be an integer from 1 to ${max}` });
+
+const offset = () =>
+  z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
+
+const text = (max: number) =>
+  z
+    .string({ error: 'must be a string' })
+    .trim()
+    .min(1, { error: 'must not be empty' })
+    .max(max, { error: `must be at most ${max} characters` });
+
+const jsonObject = () =>
+  z.record(z.string(), z.json(), { error: 'must be a JSON object' }) as unknown as z.ZodType<JsonObject>;
+
+const pagination = { limit: limit(1000).default(100), offset: offset().default(0) };
+
+/** Procedures whose input is nothing take `{}` (or no argument at all from the client). */
+const empty = () => z.strictObject({}).default({});
+
+export const procedures = {
+  'app.info': {
+    summary: 'Data folder, schema version, ONNX Runtime version and execution providers, app version.',
+    input: empty(),
+  },
+
+  'models.list': {
+    summary: 'Models, newest first.',
+    input: z.strictObject(pagination).default({ limit: 100, offset: 0 }),
+  },
+  'models.get': {
+    summary: 'One model.',
+    input: z.strictObject({ id: id() }),
+  },
+  'models.delete': {
+    summary: "Delete a model's row and its files under the data folder; answers the bytes freed.",
+    input: z.strictObject({ id: id() }),
+  },
+
+  'datasets.list': {
+    summary: 'Datasets, newest first.',
+    input: z.strictObject(pagination).default({ limit: 100, offset: 0 }),
+  },
+  'datasets.get': {
+    summary: 'One dataset.',
+    input: z.strictObject({ id: id() }),
+  },
+
+  'runs.list': {
+    summary: 'Runs, newest first, optionally filtered by status and method.',
+    input: z
+      .strictObject({
+        status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
+        method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }).optional(),
+        ...pagination,
+      })
+      .default({ limit: 100, offset: 0 }),
+  },
+  'runs.get': {
+    summary: 'One run.',
+    input: z.strictObject({ id: id() }),
+  },
+  'runs.create': {
+    summary: "Create a run in status 'queued'.",
+    input: z.strictObject({
+      method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }),
+      name: text(200),
+      config: jsonObject(),
+      parentRunId: id().nullable().optional(),
+    }),
+  },
+  'runs.update': {
+    summary: "Rename a run or change its notes.",
+    input: z
+      .strictObject({
+        id: id(),
+        name: text(200).optional(),
+        notes: z.string({ error: 'must be a string' }).max(20_000, { error: 'must be at most 20000 characters' }).optional(),
+      })
+      .refine((v) => v.name !== undefined || v.notes !== undefined, {
+        error: 'give name or notes (or both) to change',
+      }),
+  },
+  'runs.delete': {
+    summary: "Delete a run that is not running, with its metrics, logs, checkpoints and their files; answers the bytes freed.",
+    input: z.strictObject({ id: id() }),
+  },
+  'runs.metrics': {
+    summary: "A run's metric series for plotting; all keys unless `keys` is given; optional step range (inclusive).",
+    input: z
+      .strictObject({
+        runId: id(),
+        keys: z.array(text(200), { error: 'must be an array of metric names' }).max(100, { error: 'must name at most 100 keys' }).optional(),
+        fromStep: step().optional(),
+        toStep: step().optional(),
+      })
+      .refine((v) => v.fromStep === undefined || v.toStep === undefined || v.fromStep <= v.toStep, {
+        error: 'fromStep must not be greater than toStep',
+        path: ['fromStep'],
+      }),
+  },
+  'runs.logs': {
+    summary: "A run's log lines in order, those with id greater than `afterId` (0 = from the start).",
+    input: z.strictObject({
+      runId: id(),
+      afterId: offset().default(0),
+      limit: limit(5000).default(500),
+    }),
+  },
+
+  'checkpoints.list': {
+    summary: "A run's checkpoints by step.",
+    input: z.strictObject({ runId: id() }),
+  },
+} as const;
+
+/** What each procedure answers. */
+export interface ProcedureOutputs {
+  'app.info': AppInfo;
+  'models.list': Page<Model>;
+  'models.get': Model;
+  'models.delete': { id: number; bytesFreed: number };
+  'datasets.list': Page<Dataset>;
+  'datasets.get': Dataset;
+  'runs.list': Page<Run>;
+  'runs.get': Run;
+  'runs.create': Run;
+  'runs.update': Run;
+  'runs.delete': { id: number; bytesFreed: number };
+  'runs.metrics': { runId: number; series: MetricSeries[] };
+  'runs.logs': { items: LogEvent[]; /** pass as `afterId` to get the next lines */ lastId: number };
+  'checkpoints.list': { items: Checkpoint[] };
+}
+
+export type ProcedureName = keyof typeof procedures;
+/** What a caller sends (defaults may be left out). */
+export type ProcedureInput<N extends ProcedureName> = z.input<(typeof procedures)[N]['input']>;
+/** What a handler receives, after validation and defaults. */
+export type ValidInput<N extends ProcedureName> = z.output<(typeof procedures)[N]['input']>;
+export type ProcedureOutput<N extends ProcedureName> = ProcedureOutputs[N];
+
+export const PROCEDURE_NAMES = Object.keys(procedures) as ProcedureName[];
+
+export function isProcedureName(name: string): name is ProcedureName {
+  return Object.hasOwn(procedures, name);
+}
