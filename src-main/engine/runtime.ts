@@ -1,0 +1,102 @@
+/**
+ * ONNX Runtime sessions for compiled graphs: execution-provider choice, thread
+ * counts and typed feeds. ORT does not fall back when a provider fails to start,
+ * so `createSession` turns that failure into a ProviderError naming the provider
+ * and the reason, and the caller can offer CPU.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { DType } from './onnx/proto.ts';
+import type { TypedArray } from './onnx/graph.ts';
+
+export { ort };
+
+export type ProviderName = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+
+export interface ProviderInfo {
+  name: ProviderName | string;
+  /** Shipped inside this onnxruntime-node build (no extra download needed). */
+  bundled: boolean;
+}
+
+/** Execution providers this platform's onnxruntime-node build offers. */
+export function availableProviders(): ProviderInfo[] {
+  return ort.listSupportedBackends().map((b) => ({ name: b.name, bundled: b.bundled }));
+}
+
+export class ProviderError extends Error {
+  readonly provider: string;
+  constructor(provider: string, reason: string) {
+    super(`execution provider '${provider}' failed to start: ${reason}. Choose 'cpu' to run on the processor.`);
+    this.name = 'ProviderError';
+    this.provider = provider;
+  }
+}
+
+/** Physical cores (not hyper-threads): ORT's intra-op threads scale with these. */
+export function physicalCores(): number {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const cores = new Set<string>();
+    let phys = '0';
+    for (const line of info.split('\n')) {
+      const [k, v] = line.split(':').map((s) => s?.trim());
+      if (k === 'physical id') phys = v;
+      if (k === 'core id') cores.add(`${phys}/${v}`);
+    }
+    if (cores.size > 0) return cores.size;
+  } catch {
+    // not Linux: fall through
+  }
+  return Math.max(1, os.availableParallelism());
+}
+
+export interface SessionOptions {
+  provider?: ProviderName;
+  /** Intra-op threads (default: physical cores). */
+  threads?: number;
+  /** Path to write ORT's optimized graph, for inspection. */
+  optimizedModelPath?: string;
+}
+
+export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const provider = opts.provider ?? 'cpu';
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: opts.threads ?? physicalCores(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  };
+  if (opts.optimizedModelPath) options.optimizedModelFilePath = opts.optimizedModelPath;
+  try {
+    return await ort.InferenceSession.create(model, options);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (provider !== 'cpu') throw new ProviderError(provider, reason);
+    throw err;
+  }
+}
+
+const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
+  float32: 'float32', float64: 'float64', int32: 'int32', int64: 'int64', bool: 'bool', uint8: 'uint8', float16: 'float16',
+};
+
+export function tensor(dtype: DType, data: TypedArray, dims: readonly number[]): ort.Tensor {
+  const t = ORT_TYPES[dtype];
+  if (!t) throw new Error(`no ONNX Runtime tensor type for ${dtype}`);
+  return new ort.Tensor(t, data as never, dims);
+}
+
+export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
+  return new ort.Tensor('int64', data, dims);
+}
+
+export function scalarTensor(x: number): ort.Tensor {
+  return new ort.Tensor('float32', Float32Array.of(x), []);
+}
