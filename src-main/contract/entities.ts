@@ -75,7 +75,8 @@ export interface Run {
 export interface MetricSeries {
   key: string;
   steps: number[];
-  values: number[];
+  /** null where the value was not finite (NaN, ±Infinity): JSON cannot carry those. */
+  values: (number | null)[];
   wallTimes: number[];
 }
 

@@ -1,0 +1,34 @@
+/** app.info: what this installation is and what it can run on. */
+import pkg from '../../package.json' with { type: 'json' };
+import type { ExecutionProvider } from '../contract/entities.ts';
+import type { Handlers } from '../contract/dispatcher.ts';
+import type { LabContext } from './lab.ts';
+
+/**
+ * ONNX Runtime's version and the execution providers this build of
+ * onnxruntime-node offers. `bundled: false` means ONNX Runtime knows the
+ * provider but its libraries are not installed (e.g. CUDA, see README "GPU").
+ * Loaded on first use: the native library takes a moment to load.
+ */
+export async function onnxRuntimeInfo(): Promise<{ version: string; providers: ExecutionProvider[] }> {
+  const ort = await import('onnxruntime-node');
+  return {
+    version: ort.env.versions.node ?? ort.env.versions.common,
+    providers: ort.listSupportedBackends().map(({ name, bundled }) => ({ name, bundled })),
+  };
+}
+
+export function appHandlers(lab: LabContext): Pick<Handlers, 'app.info'> {
+  return {
+    'app.info': async () => {
+      const runtime = await onnxRuntimeInfo();
+      return {
+        appVersion: pkg.version,
+        dataDir: lab.dataDir,
+        schemaVersion: lab.store.schemaVersion,
+        onnxRuntimeVersion: runtime.version,
+        executionProviders: runtime.providers,
+      };
+    },
+  };
+}

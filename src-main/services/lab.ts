@@ -1,0 +1,50 @@
+/**
+ * The lab as main runs it: a data folder, its store, the event bus, and the
+ * dispatcher serving the contract on top of them. The Electron shell and
+ * `stepwise serve` each open one and hand `dispatch` and `events` to their
+ * transport.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createDispatcher } from '../contract/dispatcher.ts';
+import type { Dispatch } from '../contract/dispatcher.ts';
+import { openStore } from '../store/store.ts';
+import type { Store } from '../store/store.ts';
+import { appHandlers } from './app.ts';
+import { datasetHandlers } from './datasets.ts';
+import { createEventBus } from './events.ts';
+import type { EventBus } from './events.ts';
+import { modelHandlers } from './models.ts';
+import { DATABASE_FILE } from './paths.ts';
+import { runHandlers } from './runs.ts';
+
+export interface LabContext {
+  /** Absolute. */
+  dataDir: string;
+  store: Store;
+  events: EventBus;
+}
+
+export interface Lab extends LabContext {
+  dispatch: Dispatch;
+  close(): void;
+}
+
+/** Opens (creating if need be) the data folder and its store, migrated to the latest schema. */
+export function openLab(dataDir: string): Lab {
+  const absolute = path.resolve(dataDir);
+  try {
+    fs.mkdirSync(absolute, { recursive: true });
+  } catch (error) {
+    throw new Error(
+      `Cannot create the data folder ${absolute}: ${(error as Error).message}. Choose another with --data-dir or STEPWISE_DATA_DIR.`,
+    );
+  }
+  const store = openStore(path.join(absolute, DATABASE_FILE));
+  const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
+  const dispatch = createDispatcher(
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context) },
+    (name, error) => console.error(`stepwise: ${name} failed:`, error),
+  );
+  return { ...context, dispatch, close: () => store.close() };
+}

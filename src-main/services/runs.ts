@@ -1,0 +1,74 @@
+/** runs.* and checkpoints.*: create, read, annotate and delete runs, and read what they recorded. */
+import { StepwiseError } from '../contract/errors.ts';
+import type { Handlers } from '../contract/dispatcher.ts';
+import type { Run } from '../contract/entities.ts';
+import { removeFromDataDir } from './files.ts';
+import type { LabContext } from './lab.ts';
+import { runFolder } from './paths.ts';
+
+type RunProcedures =
+  | 'runs.list'
+  | 'runs.get'
+  | 'runs.create'
+  | 'runs.update'
+  | 'runs.delete'
+  | 'runs.metrics'
+  | 'runs.logs'
+  | 'checkpoints.list';
+
+export function runHandlers({ store, dataDir, events }: LabContext): Pick<Handlers, RunProcedures> {
+  function existing(procedure: string, id: number): Run {
+    const run = store.runs.get(id);
+    if (!run) throw new StepwiseError('not_found', `${procedure}: there is no run ${id}`);
+    return run;
+  }
+
+  return {
+    'runs.list': (filter) => store.runs.list(filter),
+
+    'runs.get': ({ id }) => existing('runs.get', id),
+
+    'runs.create': ({ method, name, config, parentRunId }) => {
+      if (parentRunId != null && !store.runs.get(parentRunId)) {
+        throw new StepwiseError('not_found', `runs.create: parentRunId ${parentRunId} names no run`);
+      }
+      const run = store.runs.create({ method, name, config, parentRunId });
+      events.emit('run.status', { runId: run.id, status: run.status, error: null, at: run.createdAt });
+      return run;
+    },
+
+    'runs.update': ({ id, name, notes }) => {
+      existing('runs.update', id);
+      return store.runs.update(id, { name, notes })!;
+    },
+
+    'runs.delete': ({ id }) => {
+      const run = existing('runs.delete', id);
+      if (run.status === 'running') {
+        throw new StepwiseError('conflict', `runs.delete: run ${id} is running; cancel it before deleting it`);
+      }
+      // Files first: if removing them fails, the rows stay and the delete can be retried.
+      let bytesFreed = 0;
+      for (const checkpoint of store.checkpoints.list(id)) bytesFreed += removeFromDataDir(dataDir, checkpoint.path);
+      bytesFreed += removeFromDataDir(dataDir, runFolder(id));
+      store.runs.delete(id);
+      return { id, bytesFreed };
+    },
+
+    'runs.metrics': ({ runId, keys, fromStep, toStep }) => {
+      existing('runs.metrics', runId);
+      return { runId, series: store.metrics.series(runId, { keys, fromStep, toStep }) };
+    },
+
+    'runs.logs': ({ runId, afterId, limit }) => {
+      existing('runs.logs', runId);
+      const items = store.logs.after(runId, afterId, limit);
+      return { items, lastId: items.length ? items[items.length - 1].id : afterId };
+    },
+
+    'checkpoints.list': ({ runId }) => {
+      existing('checkpoints.list', runId);
+      return { items: store.checkpoints.list(runId) };
+    },
+  };
+}

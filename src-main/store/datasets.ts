@@ -1,0 +1,62 @@
+/** The datasets table: generated or imported example sets, with per-split counts and a preview. */
+import type Database from 'better-sqlite3';
+import type { Dataset, Page } from '../contract/entities.ts';
+
+export interface NewDataset {
+  name: string;
+  kind: string;
+  contentHash: string;
+  splitCounts: Record<string, number>;
+  /** Relative to the data folder. */
+  path: string;
+  preview: string[];
+}
+
+const COLUMNS = `id, name, kind, content_hash AS contentHash, split_counts AS splitCounts, path, preview,
+  created_at AS createdAt`;
+
+type DatasetRow = Omit<Dataset, 'splitCounts' | 'preview'> & { splitCounts: string; preview: string };
+
+function toDataset(row: DatasetRow): Dataset {
+  return { ...row, splitCounts: JSON.parse(row.splitCounts) as Record<string, number>, preview: JSON.parse(row.preview) as string[] };
+}
+
+export function createDatasetsRepository(db: Database.Database) {
+  const insert = db.prepare<[string, string, string, string, string, string, number]>(
+    `INSERT INTO datasets (name, kind, content_hash, split_counts, path, preview, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const byId = db.prepare<[number], DatasetRow>(`SELECT ${COLUMNS} FROM datasets WHERE id = ?`);
+  const page = db.prepare<[number, number], DatasetRow>(`SELECT ${COLUMNS} FROM datasets ORDER BY id DESC LIMIT ? OFFSET ?`);
+  const total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM datasets');
+
+  return {
+    add(dataset: NewDataset, now: number = Date.now()): Dataset {
+      const { lastInsertRowid } = insert.run(
+        dataset.name,
+        dataset.kind,
+        dataset.contentHash,
+        JSON.stringify(dataset.splitCounts),
+        dataset.path,
+        JSON.stringify(dataset.preview),
+        now,
+      );
+      return toDataset(byId.get(Number(lastInsertRowid))!);
+    },
+
+    get(id: number): Dataset | undefined {
+      const row = byId.get(id);
+      return row && toDataset(row);
+    },
+
+    list(limit: number, offset: number): Page<Dataset> {
+      return { items: page.all(limit, offset).map(toDataset), total: total.get()!.n };
+    },
+
+    count(): number {
+      return total.get()!.n;
+    },
+  };
+}
+
+export type DatasetsRepository = ReturnType<typeof createDatasetsRepository>;

@@ -1,0 +1,131 @@
+/**
+ * The database schema, as numbered migrations.
+ *
+ * `PRAGMA user_version` holds the number of the last migration applied. Each
+ * migration runs in its own transaction together with the version bump, so a
+ * database is always exactly at some version. Append new migrations; never
+ * edit one that has shipped.
+ *
+ * Big tensors (weights, checkpoints, datasets) live in files under the data
+ * folder; rows hold their relative paths and sizes only.
+ */
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'runs, models, datasets, metrics, checkpoints, log events',
+    sql: `
+      CREATE TABLE runs (
+        id            INTEGER PRIMARY KEY,
+        method        TEXT    NOT NULL,
+        name          TEXT    NOT NULL,
+        config        TEXT    NOT NULL CHECK (json_valid(config)),
+        status        TEXT    NOT NULL DEFAULT 'queued'
+                              CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+        parent_run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        created_at    INTEGER NOT NULL,
+        started_at    INTEGER,
+        finished_at   INTEGER,
+        error         TEXT
+      );
+
+      CREATE TABLE models (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT    NOT NULL,
+        architecture  TEXT    NOT NULL CHECK (json_valid(architecture)),
+        param_count   INTEGER NOT NULL CHECK (param_count >= 0),
+        path          TEXT    NOT NULL UNIQUE,
+        bytes_on_disk INTEGER NOT NULL CHECK (bytes_on_disk >= 0),
+        source        TEXT    NOT NULL CHECK (json_valid(source)),
+        run_id        INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        created_at    INTEGER NOT NULL
+      );
+
+      CREATE TABLE datasets (
+        id           INTEGER PRIMARY KEY,
+        name         TEXT    NOT NULL,
+        kind         TEXT    NOT NULL,
+        content_hash TEXT    NOT NULL,
+        split_counts TEXT    NOT NULL CHECK (json_valid(split_counts)),
+        path         TEXT    NOT NULL UNIQUE,
+        preview      TEXT    NOT NULL CHECK (json_valid(preview)),
+        created_at   INTEGER NOT NULL
+      );
+
+      -- One value per (run, key, step); the primary key is the index charts read by.
+      -- value is NULL where training produced NaN (SQLite stores NaN as NULL).
+      CREATE TABLE metrics (
+        run_id    INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step      INTEGER NOT NULL CHECK (step >= 0),
+        key       TEXT    NOT NULL,
+        value     REAL,
+        wall_time INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key, step)
+      ) WITHOUT ROWID;
+
+      CREATE TABLE checkpoints (
+        id         INTEGER PRIMARY KEY,
+        run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        step       INTEGER NOT NULL CHECK (step >= 0),
+        path       TEXT    NOT NULL UNIQUE,
+        bytes      INTEGER NOT NULL CHECK (bytes >= 0),
+        created_at INTEGER NOT NULL,
+        UNIQUE (run_id, step)
+      );
+
+      CREATE TABLE log_events (
+        id      INTEGER PRIMARY KEY,
+        run_id  INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        ts      INTEGER NOT NULL,
+        level   TEXT    NOT NULL CHECK (level IN ('debug', 'info', 'warn', 'error')),
+        message TEXT    NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    description: 'run notes; indexes for listing runs by status and reading logs, models by run',
+    sql: `
+      ALTER TABLE runs ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+      CREATE INDEX runs_by_status ON runs (status, id);
+      CREATE INDEX runs_by_parent ON runs (parent_run_id);
+      CREATE INDEX log_events_by_run ON log_events (run_id, id);
+      CREATE INDEX models_by_run ON models (run_id);
+    `,
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export function schemaVersion(db: Database.Database): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+/**
+ * Brings `db` up to `target` (default: the latest), one migration per
+ * transaction. Refuses a database newer than this code knows.
+ */
+export function migrate(db: Database.Database, target: number = LATEST_SCHEMA_VERSION): number {
+  const current = schemaVersion(db);
+  if (current > LATEST_SCHEMA_VERSION) {
+    throw new Error(
+      `${db.name} has schema version ${current}, but this Stepwise knows versions up to ${LATEST_SCHEMA_VERSION}. ` +
+        'It was written by a newer Stepwise: update Stepwise, or use another data folder (--data-dir or STEPWISE_DATA_DIR).',
+    );
+  }
+  for (const migration of MIGRATIONS) {
+    if (migration.version <= current || migration.version > target) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    })();
+  }
+  return schemaVersion(db);
+}
