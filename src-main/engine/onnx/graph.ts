@@ -129,8 +129,9 @@ export class GraphBuilder {
   }
 
   fresh(hint: string): string {
+    // Internal names always end in _N, so they never take a name an input or output claims.
     const base = this.prefix + [...this.scopes, hint].join('.');
-    let name = base;
+    let name = `${base}_${++this.counter}`;
     while (this.names.has(name)) name = `${base}_${++this.counter}`;
     this.names.add(name);
     return name;
@@ -175,6 +176,15 @@ export class GraphBuilder {
     for (const o of outs) outputs.push({ name: this.fresh(o.hint ?? op.toLowerCase()), dtype: o.dtype, shape: o.shape, producer: node });
     this.nodes.push(node);
     return outputs;
+  }
+
+  /** `x` under the exact name `name` (for graph outputs): an Identity node ORT removes when optimizing. */
+  named(x: Value, name: string): Value {
+    const outputs: Value[] = [];
+    const node: Node = { op: 'Identity', domain: '', inputs: [x], outputs, attrs: {}, name: this.fresh('Identity_node') };
+    outputs.push({ name: this.claim(name), dtype: x.dtype, shape: x.shape, producer: node });
+    this.nodes.push(node);
+    return outputs[0];
   }
 
   private unary(op: string, x: Value, attrs: Record<string, Attr> = {}, hint?: string): Value {

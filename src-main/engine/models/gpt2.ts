@@ -1,0 +1,148 @@
+/**
+ * GPT-2 as an ONNX graph, in Hugging Face's naming and layout: Conv1D weights
+ * stored [in, out], tanh GELU (gelu_new), learned positions, the input
+ * embedding tied to the output projection. Any depth, width, heads, context
+ * and vocabulary. This file defines the graph and nothing else.
+ */
+import type { GraphBuilder, Value } from '../onnx/graph.ts';
+
+export interface GPT2Config {
+  vocabSize: number;
+  nPositions: number;
+  nEmbd: number;
+  nLayer: number;
+  nHead: number;
+  layerNormEpsilon: number;
+}
+
+export const GPT2_DEFAULTS: GPT2Config = { vocabSize: 50257, nPositions: 1024, nEmbd: 768, nLayer: 12, nHead: 12, layerNormEpsilon: 1e-5 };
+
+/** Parameter names and shapes, in Hugging Face order. */
+export function gpt2ParamShapes(cfg: GPT2Config): Map<string, number[]> {
+  const C = cfg.nEmbd;
+  const shapes = new Map<string, number[]>([
+    ['wte.weight', [cfg.vocabSize, C]],
+    ['wpe.weight', [cfg.nPositions, C]],
+  ]);
+  for (let i = 0; i < cfg.nLayer; i++) {
+    const p = `h.${i}.`;
+    shapes.set(`${p}ln_1.weight`, [C]);
+    shapes.set(`${p}ln_1.bias`, [C]);
+    shapes.set(`${p}attn.c_attn.weight`, [C, 3 * C]);
+    shapes.set(`${p}attn.c_attn.bias`, [3 * C]);
+    shapes.set(`${p}attn.c_proj.weight`, [C, C]);
+    shapes.set(`${p}attn.c_proj.bias`, [C]);
+    shapes.set(`${p}ln_2.weight`, [C]);
+    shapes.set(`${p}ln_2.bias`, [C]);
+    shapes.set(`${p}mlp.c_fc.weight`, [C, 4 * C]);
+    shapes.set(`${p}mlp.c_fc.bias`, [4 * C]);
+    shapes.set(`${p}mlp.c_proj.weight`, [4 * C, C]);
+    shapes.set(`${p}mlp.c_proj.bias`, [C]);
+  }
+  shapes.set('ln_f.weight', [C]);
+  shapes.set('ln_f.bias', [C]);
+  return shapes;
+}
+
+export function gpt2ParamCount(cfg: GPT2Config): number {
+  let n = 0;
+  for (const s of gpt2ParamShapes(cfg).values()) n += s.reduce((a, b) => a * b, 1);
+  return n;
+}
+
+export interface GPT2Inputs {
+  /** Token ids [B, T] int64. */
+  inputIds: Value;
+  /** Position ids [T] int64 (0..T−1 for training; offset by the cache length when decoding). */
+  positions: Value;
+  /** Attention allowed [T, Tk] bool: query t may see key s. */
+  mask: Value;
+  /** Keys and values of earlier positions per layer, [B, H, P, D] each (decoding with a cache). */
+  past?: { key: Value; value: Value }[];
+}
+
+export interface GPT2Outputs {
+  /** Next-token logits [B, T, V]. */
+  logits: Value;
+  /** Residual stream: embeddings, then after each block (before ln_f), each [B, T, C]. */
+  hidden: Value[];
+  /** Attention probabilities per layer [B, H, T, Tk]. */
+  attention: Value[];
+  /** Keys and values per layer including the new positions, [B, H, P+T, D]. */
+  present: { key: Value; value: Value }[];
+}
+
+/** HF's masked_fill value: the most negative float32, so masked scores get exactly zero probability. */
+const MASK_VALUE = -3.4028234663852886e38;
+
+/** The forward pass. `p` maps Hugging Face parameter names to graph values. */
+export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, Value>, inp: GPT2Inputs): GPT2Outputs {
+  const C = cfg.nEmbd;
+  const H = cfg.nHead;
+  const D = C / H;
+  if (!Number.isInteger(D)) throw new Error(`GPT-2: n_embd ${C} is not divisible by n_head ${H}`);
+  const linear = (x: Value, name: string, hint: string) => g.add(g.matmul(x, p[`${name}.weight`]), p[`${name}.bias`], hint);
+  const masked = g.scalar(MASK_VALUE);
+  const invSqrtD = g.scalar(1 / Math.sqrt(D));
+
+  const tok = g.gather(p['wte.weight'], inp.inputIds, 0, 'tok_emb'); // [B, T, C]
+  const pos = g.gather(p['wpe.weight'], inp.positions, 0, 'pos_emb'); // [T, C]
+  let x = g.add(tok, pos, 'h_in'); // [B, T, C]
+  const hidden = [x];
+  const attention: Value[] = [];
+  const present: { key: Value; value: Value }[] = [];
+
+  for (let i = 0; i < cfg.nLayer; i++) {
+    x = g.scope(`h${i}`, () => {
+      const ln1 = g.layerNorm(x, p[`h.${i}.ln_1.weight`], p[`h.${i}.ln_1.bias`], cfg.layerNormEpsilon, 'ln_1').y; // [B, T, C]
+      const qkv = linear(ln1, `h.${i}.attn.c_attn`, 'qkv'); // [B, T, 3C]
+      const [q, k, v] = g.split(qkv, -1, [C, C, C], 'qkv_split'); // 3 × [B, T, C]
+      const heads = (t: Value, hint: string) => g.transpose(g.reshape(t, [0, 0, H, D]), [0, 2, 1, 3], hint); // [B, H, T, D]
+      let kh = heads(k, 'k');
+      let vh = heads(v, 'v');
+      const past = inp.past?.[i];
+      if (past) {
+        kh = g.concat([past.key, kh], 2, 'k_all'); // [B, H, P+T, D]
+        vh = g.concat([past.value, vh], 2, 'v_all');
+      }
+      present.push({ key: kh, value: vh });
+      const qh = g.mul(heads(q, 'q'), invSqrtD, 'q_scaled'); // [B, H, T, D]
+      const scores = g.matmul(qh, g.transpose(kh, [0, 1, 3, 2], 'kT'), 'scores'); // [B, H, T, Tk]
+      const probs = g.softmax(g.where(inp.mask, scores, masked, 'scores_masked'), -1, 'attn'); // [B, H, T, Tk]
+      attention.push(probs);
+      const ctx = g.matmul(probs, vh, 'ctx'); // [B, H, T, D]
+      const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, C], 'ctx_merged'); // [B, T, C]
+      const attnOut = linear(merged, `h.${i}.attn.c_proj`, 'attn_out'); // [B, T, C]
+      const mid = g.add(x, attnOut, 'resid_attn'); // [B, T, C]
+      const ln2 = g.layerNorm(mid, p[`h.${i}.ln_2.weight`], p[`h.${i}.ln_2.bias`], cfg.layerNormEpsilon, 'ln_2').y;
+      const fc = g.gelu(linear(ln2, `h.${i}.mlp.c_fc`, 'fc'), 'tanh', 'gelu'); // [B, T, 4C]
+      const mlpOut = linear(fc, `h.${i}.mlp.c_proj`, 'mlp_out'); // [B, T, C]
+      return g.add(mid, mlpOut, 'resid_mlp'); // [B, T, C]
+    });
+    hidden.push(x);
+  }
+  const xf = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias'], cfg.layerNormEpsilon, 'ln_f').y; // [B, T, C]
+  const logits = g.matmul(xf, g.transpose(p['wte.weight'], [1, 0], 'wte_T'), 'logits'); // [B, T, V] (tied)
+  return { logits, hidden, attention, present };
+}
+
+/**
+ * Mean cross-entropy of position t predicting labels[t+1], over labels ≠ −100
+ * (Hugging Face's shifted causal-LM loss).
+ */
+export function causalLmLoss(g: GraphBuilder, logits: Value, labels: Value, vocabSize: number): Value {
+  const B = labels.shape[0];
+  if (typeof B !== 'number') throw new Error('causalLmLoss: the batch size must be static');
+  const next = g.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1], 'labels_next'); // [B, T−1]
+  const ignored = g.constant(new BigInt64Array(B).fill(-100n), 'int64', [B, 1], 'ignore_col'); // [B, 1]
+  const targets = g.reshape(g.concat([next, ignored], 1, 'targets'), [-1]); // [B·T]
+  const flat = g.reshape(logits, [-1, vocabSize], 'logits_flat'); // [B·T, V]
+  return g.softmaxCrossEntropy(flat, targets, -100, 'mean', 'ce_loss').loss;
+}
+
+/** Causal mask [T, T] for training graphs with a static length. */
+export function causalMask(g: GraphBuilder, T: number): Value {
+  const data = new Uint8Array(T * T);
+  for (let t = 0; t < T; t++) for (let s = 0; s <= t; s++) data[t * T + s] = 1;
+  return g.constant(data, 'bool', [T, T], 'causal_mask');
+}

@@ -1,0 +1,124 @@
+/**
+ * Exactness against PyTorch: ../shared/reference/gpt2-tiny holds a 2-layer
+ * GPT-2's logits, loss, hidden states, gradients and parameters after three
+ * AdamW steps, computed with PyTorch 1.13 autograd in float32.
+ * Tolerances are the reference README's: max|ours − ref| ≤ 1e-5·max|ref| for
+ * loss, logits and hidden states; ≤ 1e-4·max|ref| for gradients and AdamW.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileGPT2 } from '../../src-main/engine/compile.ts';
+import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
+import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
+import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
+
+const REF = path.resolve(__dirname, '../../../shared/reference/gpt2-tiny');
+
+interface Batch {
+  input_ids: number[][];
+  labels: number[][];
+  adamw: { lr: number; betas: [number, number]; eps: number; weight_decay: number; max_grad_norm: number; steps: number };
+  adamw_losses: number[];
+  adamw_grad_norms_before_clip: number[];
+}
+
+let arch: GPT2Config;
+let params: TensorMap;
+let expected: TensorMap;
+let batch: Batch;
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
+  return m;
+}
+
+/** max |ours − ref| / max |ref|, optionally skipping index ranges. */
+function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>, skip?: (i: number) => boolean): number {
+  expect(ours.length).toBe(ref.length);
+  let d = 0;
+  for (let i = 0; i < ref.length; i++) if (!skip?.(i)) d = Math.max(d, Math.abs(ours[i] - ref[i]));
+  return d / maxAbs(ref);
+}
+
+/** The key third of c_attn.bias (entries C..2C) has a zero true gradient; the README says compare it absolutely. */
+const keyBias = (name: string, C: number) => (name.endsWith('attn.c_attn.bias') ? (i: number) => i >= C && i < 2 * C : undefined);
+
+function feeds(extra: Record<string, ort.Tensor> = {}): Record<string, ort.Tensor> {
+  const f: Record<string, ort.Tensor> = {};
+  for (const [name, t] of params) f[`p.${name}`] = new ort.Tensor('float32', Float32Array.from(t.data), t.shape);
+  const B = batch.input_ids.length;
+  const T = batch.input_ids[0].length;
+  f.input_ids = int64Tensor(batch.input_ids.flat(), [B, T]);
+  f.labels = int64Tensor(batch.labels.flat(), [B, T]);
+  return { ...f, ...extra };
+}
+
+beforeAll(() => {
+  const cfg = JSON.parse(readFileSync(path.join(REF, 'config.json'), 'utf8'));
+  arch = { vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head, layerNormEpsilon: cfg.layer_norm_epsilon };
+  params = readSafetensors(path.join(REF, 'model.safetensors')).tensors;
+  expected = readSafetensors(path.join(REF, 'expected.safetensors')).tensors;
+  batch = JSON.parse(readFileSync(path.join(REF, 'batch.json'), 'utf8'));
+});
+
+describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
+  it('forward: loss, logits and every hidden state within 1e-5 relative', async () => {
+    const c = compileGPT2({ arch, batch: 3, seq: 12, mode: 'forward' });
+    const s = await createSession(c.model);
+    const out = await s.run(feeds());
+    const loss = out.loss.data as Float32Array;
+    expect(relDiff(loss, expected.get('loss')!.data)).toBeLessThanOrEqual(1e-5);
+    expect(loss[0]).toBeCloseTo(expected.get('loss')!.data[0], 5);
+    expect(relDiff(out.logits.data as Float32Array, expected.get('logits')!.data)).toBeLessThanOrEqual(1e-5);
+    for (let i = 0; i <= arch.nLayer; i++) {
+      expect(relDiff(out[`hidden.${i}`].data as Float32Array, expected.get(`hidden_states.${i}`)!.data), `hidden_states.${i}`).toBeLessThanOrEqual(1e-5);
+    }
+  });
+
+  it('backward: every parameter gradient within 1e-4 relative (key bias within 1e-6 absolute)', async () => {
+    const c = compileGPT2({ arch, batch: 3, seq: 12, mode: 'grad' });
+    const s = await createSession(c.model);
+    const out = await s.run(feeds());
+    expect(c.paramNames.length).toBe(params.size);
+    for (const name of c.paramNames) {
+      const ours = out[`grad.${name}`].data as Float32Array;
+      const ref = expected.get(`grad.${name}`)!.data;
+      const skip = keyBias(name, arch.nEmbd);
+      expect(relDiff(ours, ref, skip), `grad.${name}`).toBeLessThanOrEqual(1e-4);
+      if (skip) for (let i = arch.nEmbd; i < 2 * arch.nEmbd; i++) expect(Math.abs(ours[i] - ref[i])).toBeLessThanOrEqual(1e-6);
+    }
+  });
+
+  it('three clipped AdamW steps: losses, pre-clip norms and parameters match', async () => {
+    const a = batch.adamw;
+    const c = compileGPT2({
+      arch, batch: 3, seq: 12, mode: 'step',
+      adamw: { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm },
+    });
+    const s = await createSession(c.model);
+    const state = new Map<string, { p: Float32Array; m: Float32Array; v: Float32Array; shape: number[] }>();
+    for (const [name, t] of params) state.set(name, { p: Float32Array.from(t.data), m: new Float32Array(t.data.length), v: new Float32Array(t.data.length), shape: t.shape });
+    for (let step = 1; step <= a.steps; step++) {
+      const f = feeds({ step: scalarTensor(step), lr: scalarTensor(a.lr) });
+      for (const [name, st] of state) {
+        f[`p.${name}`] = new ort.Tensor('float32', st.p, st.shape);
+        f[`m.${name}`] = new ort.Tensor('float32', st.m, st.shape);
+        f[`v.${name}`] = new ort.Tensor('float32', st.v, st.shape);
+      }
+      const out = await s.run(f);
+      expect((out.loss.data as Float32Array)[0]).toBeCloseTo(batch.adamw_losses[step - 1], 4);
+      expect(Math.abs((out.grad_norm.data as Float32Array)[0] - batch.adamw_grad_norms_before_clip[step - 1])).toBeLessThanOrEqual(1e-4 * batch.adamw_grad_norms_before_clip[step - 1]);
+      for (const [name, st] of state) {
+        st.p = out[`new_p.${name}`].data as Float32Array;
+        st.m = out[`new_m.${name}`].data as Float32Array;
+        st.v = out[`new_v.${name}`].data as Float32Array;
+      }
+    }
+    for (const [name, st] of state) {
+      const ref = expected.get(`after_adamw.${name}`)!.data;
+      expect(relDiff(st.p, ref, keyBias(name, arch.nEmbd)), `after_adamw.${name}`).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
