@@ -1,0 +1,55 @@
+/**
+ * What a `stepwise` command is: a name, its options (each with the line
+ * `--help` shows), and what it does. Adding a command is one file in
+ * ./commands/ and one line in ./commands/index.ts.
+ */
+
+export interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** The value's name in help, e.g. PORT. */
+  value?: string;
+  description: string;
+}
+
+/** Options every command takes. */
+export const COMMON_OPTIONS = {
+  'data-dir': {
+    type: 'string',
+    value: 'DIR',
+    description: 'Data folder (default: $STEPWISE_DATA_DIR, else the platform data folder, e.g. ~/.local/share/stepwise)',
+  },
+  help: { type: 'boolean', short: 'h', description: 'Show this help' },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionValues<O extends Record<string, OptionSpec>> = {
+  [K in keyof O]: O[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined;
+};
+
+export interface Command<O extends Record<string, OptionSpec>> {
+  name: string;
+  /** One line, shown in `stepwise --help`. */
+  summary: string;
+  /** The command's own options; COMMON_OPTIONS come on top. */
+  options: O;
+  /** Answers the process exit code. */
+  run(values: OptionValues<O & typeof COMMON_OPTIONS>): Promise<number>;
+}
+
+/** A command as the registry holds it, its option types erased. */
+export interface AnyCommand {
+  name: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+/** Checks a command's `run` against its own options, then erases them for the registry. */
+export function defineCommand<const O extends Record<string, OptionSpec>>(command: Command<O>): AnyCommand {
+  return command as unknown as AnyCommand;
+}
+
+/** A mistake in how the command was called: printed with a pointer to --help, exit code 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,6 @@
+/** Every `stepwise` command, in the order `stepwise --help` lists them. */
+import type { AnyCommand } from '../command.ts';
+import { info } from './info.ts';
+import { serve } from './serve.ts';
+
+export const COMMANDS: AnyCommand[] = [serve, info];

@@ -1,0 +1,96 @@
+/**
+ * The `stepwise` command line: finds the command, parses its flags strictly
+ * (node:util parseArgs), runs it, and answers the exit code: 0 done, 1 failed,
+ * 2 called wrongly (unknown command or flag, bad value).
+ */
+import { parseArgs } from 'node:util';
+import pkg from '../../package.json' with { type: 'json' };
+import { COMMON_OPTIONS, UsageError } from './command.ts';
+import type { AnyCommand, OptionSpec } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(overview());
+    return 0;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${pkg.version}\n`);
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`;
+    process.stderr.write(`stepwise: ${what}. Commands: ${COMMANDS.map((c) => c.name).join(', ')}. Run \`stepwise --help\` for more.\n`);
+    return 2;
+  }
+
+  const options = { ...command.options, ...COMMON_OPTIONS };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: rest, options: toParseArgs(options), strict: true, allowPositionals: false }));
+  } catch (error) {
+    process.stderr.write(`stepwise ${command.name}: ${describeParseError(error)}. Run \`stepwise ${command.name} --help\` for its options.\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(help(command));
+    return 0;
+  }
+  try {
+    return await command.run(values);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`stepwise ${command.name}: ${error.message}. Run \`stepwise ${command.name} --help\` for its options.\n`);
+      return 2;
+    }
+    process.stderr.write(`stepwise ${command.name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+function toParseArgs(options: Record<string, OptionSpec>) {
+  return Object.fromEntries(
+    Object.entries(options).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]),
+  );
+}
+
+/** parseArgs says e.g. "Unknown option '--bogus'. To specify a positional…"; keep the part that names the flag. */
+function describeParseError(error: unknown): string {
+  const { code, message } = error as { code?: string; message: string };
+  const quoted = /'([^']+)'/.exec(message)?.[1];
+  switch (code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${quoted}`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument "${quoted}" (this command takes options only)`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return message.replace(/\.$/, '');
+    default:
+      return message;
+  }
+}
+
+function optionLines(options: Record<string, OptionSpec>): string {
+  const rows = Object.entries(options).map(([name, spec]) => {
+    const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.value ? ` ${spec.value}` : ''}`;
+    return [flag, spec.description] as const;
+  });
+  const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
+  return rows.map(([flag, description]) => `  ${flag.padEnd(width)}${description}\n`).join('');
+}
+
+function help(command: AnyCommand): string {
+  return `Usage: stepwise ${command.name} [options]\n\n${command.summary}\n\nOptions:\n${optionLines({ ...command.options, ...COMMON_OPTIONS })}`;
+}
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return (
+    `Stepwise ${pkg.version}: a lab for teaching small language models to reason, and then to reason silently.\n\n` +
+    'Usage: stepwise <command> [options]\n\nCommands:\n' +
+    COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}\n`).join('') +
+    '\nRun `stepwise <command> --help` for a command\'s options.\n'
+  );
+}
