@@ -1,0 +1,124 @@
+/**
+ * The Electron main process, kept thin: open the lab, serve its contract over
+ * IPC, and show the renderer in a locked-down window. Everything that trains,
+ * stores or evaluates lives outside src-main/electron and never imports
+ * Electron; this file and preload.ts are the only ones that do.
+ *
+ * The window: context isolation, sandbox, no Node integration, a strict
+ * Content-Security-Policy, no navigation, no new windows, no permissions,
+ * no remote content.
+ */
+import { BrowserWindow, app, dialog, ipcMain, session } from 'electron';
+import type { IpcMainInvokeEvent } from 'electron';
+import { fileURLToPath } from 'node:url';
+import { openLab } from '../services/lab.ts';
+import type { Lab } from '../services/lab.ts';
+import { resolveDataDir } from '../services/paths.ts';
+import { IPC_CALL, IPC_EVENT } from './channels.ts';
+
+/** Set by electron-vite in `npm run dev`: the renderer's dev server. */
+const DEV_SERVER_URL = process.env.ELECTRON_RENDERER_URL;
+const PRELOAD = fileURLToPath(new URL('../preload/index.cjs', import.meta.url));
+const RENDERER_HTML = fileURLToPath(new URL('../renderer/index.html', import.meta.url));
+const ICON = fileURLToPath(new URL('../../resources/icon.png', import.meta.url));
+
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  `connect-src 'self'${DEV_SERVER_URL ? ` ${new URL(DEV_SERVER_URL).origin} ws://${new URL(DEV_SERVER_URL).host}` : ''}`,
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join('; ');
+
+app.setName('Stepwise');
+app.enableSandbox();
+
+/** Only our own page may call: the packaged renderer's file, or the dev server. */
+function fromOurPage(event: IpcMainInvokeEvent): boolean {
+  const url = event.senderFrame?.url ?? '';
+  if (DEV_SERVER_URL) return url.startsWith(new URL(DEV_SERVER_URL).origin + '/');
+  return url.startsWith('file://') && fileURLToPath(url.split(/[?#]/)[0]) === RENDERER_HTML;
+}
+
+function lockDown(): void {
+  const remote = /^(https?|wss?|ftp):/;
+  session.defaultSession.webRequest.onBeforeRequest((details, callback) => {
+    const allowed = !remote.test(details.url) || (DEV_SERVER_URL !== undefined && details.url.startsWith(new URL(DEV_SERVER_URL).origin));
+    callback({ cancel: !allowed });
+  });
+  session.defaultSession.webRequest.onHeadersReceived((details, callback) => {
+    callback({ responseHeaders: { ...details.responseHeaders, 'Content-Security-Policy': [CONTENT_SECURITY_POLICY] } });
+  });
+  session.defaultSession.setPermissionRequestHandler((_contents, _permission, callback) => callback(false));
+  app.on('web-contents-created', (_event, contents) => {
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+    contents.on('will-navigate', (event) => event.preventDefault());
+    contents.on('will-redirect', (event) => event.preventDefault());
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+  });
+}
+
+function serveContract(lab: Lab): void {
+  ipcMain.handle(IPC_CALL, (event, name: unknown, input: unknown) => {
+    if (!fromOurPage(event)) {
+      return { ok: false, error: { code: 'internal', message: 'Refused: the call did not come from the Stepwise window.' } };
+    }
+    return lab.dispatch(String(name), input);
+  });
+  lab.events.subscribe((event, payload) => {
+    for (const window of BrowserWindow.getAllWindows()) {
+      if (!window.webContents.isDestroyed()) window.webContents.send(IPC_EVENT, event, payload);
+    }
+  });
+}
+
+function openWindow(): BrowserWindow {
+  const window = new BrowserWindow({
+    width: 1280,
+    height: 820,
+    minWidth: 900,
+    minHeight: 600,
+    title: 'Stepwise',
+    icon: ICON,
+    show: false,
+    webPreferences: {
+      preload: PRELOAD,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      nodeIntegrationInWorker: false,
+      webSecurity: true,
+      webviewTag: false,
+      spellcheck: false,
+    },
+  });
+  window.once('ready-to-show', () => window.show());
+  if (DEV_SERVER_URL) void window.loadURL(DEV_SERVER_URL);
+  else void window.loadFile(RENDERER_HTML);
+  return window;
+}
+
+app.whenReady().then(() => {
+  // STEPWISE_DATA_DIR moves the desktop app's data as it does the CLI's.
+  let lab: Lab;
+  try {
+    lab = openLab(resolveDataDir(undefined, process.env, app.getPath('userData')));
+  } catch (error) {
+    dialog.showErrorBox('Stepwise cannot open its data folder', error instanceof Error ? error.message : String(error));
+    app.exit(1);
+    return;
+  }
+  lockDown();
+  serveContract(lab);
+  openWindow();
+  app.on('activate', () => {
+    if (BrowserWindow.getAllWindows().length === 0) openWindow();
+  });
+  app.on('will-quit', () => lab.close());
+});
+
+app.on('window-all-closed', () => {
+  if (process.platform !== 'darwin') app.quit();
+});
