@@ -113,8 +113,11 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private scopes: string[] = [];
   private counter = 0;
-  /** Names prefixed to all values in this builder (subgraphs need distinct names). */
-  constructor(private readonly prefix = '') {}
+  /** Prefixed to all value names of this builder (subgraphs need distinct names). */
+  private readonly prefix: string;
+  constructor(prefix = '') {
+    this.prefix = prefix;
+  }
 
   // ---------------------------------------------------------------- naming
 

@@ -1,0 +1,128 @@
+/**
+ * Training-step benchmark (a script, not a test):
+ *   npm run bench:train -- --layers 4 --dim 256 --heads 4 --seq 128 --batch 8 --vocab 32
+ * Prints ms per step, achieved GFLOP/s, the share of a step spent copying
+ * parameters and optimizer state in and out of ONNX Runtime, ONNX Runtime's own
+ * throughput on a 1024×1024×1024 float32 MatMul measured in the same process,
+ * the ratio of the two, and last `tokens/s N`.
+ */
+import { parseArgs } from 'node:util';
+import { GraphBuilder } from '../src-main/engine/onnx/graph.ts';
+import { initGPT2, Rng } from '../src-main/engine/init.ts';
+import { gpt2ParamCount, gpt2ParamShapes, type GPT2Config } from '../src-main/engine/models/gpt2.ts';
+import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
+import { createSession, ort, physicalCores, type ProviderName } from '../src-main/engine/runtime.ts';
+import { TrainStep } from '../src-main/engine/train-step.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    layers: { type: 'string', default: '4' },
+    dim: { type: 'string', default: '256' },
+    heads: { type: 'string', default: '4' },
+    seq: { type: 'string', default: '128' },
+    batch: { type: 'string', default: '8' },
+    vocab: { type: 'string', default: '32' },
+    steps: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    threads: { type: 'string' },
+    provider: { type: 'string', default: 'cpu' },
+  },
+  strict: true,
+});
+const int = (name: keyof typeof a) => {
+  const v = Number(a[name]);
+  if (!Number.isInteger(v) || v <= 0) {
+    console.error(`bench:train: --${name} must be a positive integer (got '${a[name]}')`);
+    process.exit(2);
+  }
+  return v;
+};
+const L = int('layers'), C = int('dim'), H = int('heads'), T = int('seq'), B = int('batch'), V = int('vocab');
+const steps = int('steps'), warmup = int('warmup');
+const threads = a.threads ? int('threads') : physicalCores();
+const provider = a.provider as ProviderName;
+const arch: GPT2Config = { vocabSize: V, nPositions: T, nEmbd: C, nLayer: L, nHead: H, layerNormEpsilon: 1e-5 };
+
+const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];
+
+async function timeIt(n: number, fn: () => Promise<unknown>): Promise<number[]> {
+  const ts: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    await fn();
+    ts.push(performance.now() - t0);
+  }
+  return ts;
+}
+
+/** ORT's throughput on one 1024³ float32 MatMul, in GFLOP/s. */
+async function matmulGflops(): Promise<number> {
+  const N = 1024;
+  const g = new GraphBuilder();
+  const x = g.input('a', 'float32', [N, N]);
+  const y = g.input('b', 'float32', [N, N]);
+  const out = g.named(g.matmul(x, y), 'c');
+  const s = await createSession(g.toModel([out]), { threads, provider });
+  const rng = new Rng(1);
+  const A = Float32Array.from({ length: N * N }, () => rng.normal());
+  const feeds = { a: new ort.Tensor('float32', A, [N, N]), b: new ort.Tensor('float32', A.slice(), [N, N]) };
+  await timeIt(3, () => s.run(feeds));
+  const ms = median(await timeIt(15, () => s.run(feeds)));
+  await s.release();
+  return (2 * N ** 3) / (ms / 1e3) / 1e9;
+}
+
+/** Time to pass the step's state (parameters, m, v) into ORT and back out, with no compute. */
+async function copyMs(): Promise<number> {
+  const g = new GraphBuilder();
+  const outs = [];
+  for (const kind of ['p', 'm', 'v']) {
+    for (const [name, shape] of gpt2ParamShapes(arch)) {
+      const x = g.input(`${kind}.${name}`, 'float32', shape);
+      // Add 0 so ORT cannot alias the output to the input: a real copy, as in the step.
+      outs.push(g.named(g.add(x, g.scalar(0)), `new_${kind}.${name}`));
+    }
+  }
+  const s = await createSession(g.toModel(outs), { threads, provider });
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const kind of ['p', 'm', 'v']) for (const [name, shape] of gpt2ParamShapes(arch)) feeds[`${kind}.${name}`] = new ort.Tensor('float32', new Float32Array(shape.reduce((p, q) => p * q, 1)), shape);
+  await timeIt(3, () => s.run(feeds));
+  const ms = median(await timeIt(15, () => s.run(feeds)));
+  await s.release();
+  return ms;
+}
+
+/** Matmul FLOPs of one training step: forward ×3 (backward is two matmuls per forward one). */
+function stepFlops(): number {
+  const perTokenForward = L * (24 * C * C + 4 * T * C) + 2 * C * V;
+  return 3 * perTokenForward * B * T;
+}
+
+async function main() {
+  console.log(`GPT-2 ${L} layers × ${C} wide, ${H} heads, context ${T}, vocab ${V}; batch ${B}; ${gpt2ParamCount(arch).toLocaleString()} parameters`);
+  console.log(`provider ${provider}, ${threads} intra-op threads, onnxruntime-node ${ort.env.versions.node}`);
+  const tc = performance.now();
+  const step = await TrainStep.create({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS, init: initGPT2(arch, 0), threads, provider });
+  console.log(`compile + session: ${(performance.now() - tc).toFixed(0)} ms`);
+  const rng = new Rng(2);
+  const ids = BigInt64Array.from({ length: B * T }, () => BigInt(Math.floor(rng.next() * V)));
+  const labels = ids.slice();
+  let loss = 0;
+  await timeIt(warmup, async () => (loss = (await step.run(ids, labels, 1e-3)).loss));
+  const times = await timeIt(steps, async () => (loss = (await step.run(ids, labels, 1e-3)).loss));
+  const ms = median(times);
+  const gflops = stepFlops() / (ms / 1e3) / 1e9;
+  const copy = await copyMs();
+  const mm = await matmulGflops();
+  const tokensPerS = (B * T) / (ms / 1e3);
+  console.log(`loss after ${warmup + steps} steps: ${loss.toFixed(4)}`);
+  console.log(`ms/step (median of ${steps}): ${ms.toFixed(1)}  [min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}]`);
+  console.log(`achieved GFLOP/s: ${gflops.toFixed(1)}  (${(stepFlops() / 1e9).toFixed(2)} GFLOP per step)`);
+  console.log(`copy of parameters + optimizer state in and out: ${copy.toFixed(1)} ms = ${((100 * copy) / ms).toFixed(1)}% of a step`);
+  console.log(`ONNX Runtime MatMul 1024×1024×1024 float32: ${mm.toFixed(1)} GFLOP/s`);
+  console.log(`training step / MatMul throughput: ${((100 * gflops) / mm).toFixed(1)}%`);
+  console.log(`tokens/s ${tokensPerS.toFixed(0)}`);
+  await step.release();
+}
+
+await main();

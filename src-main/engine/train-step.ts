@@ -1,0 +1,109 @@
+/**
+ * A compiled GPT-2 training step bound to its state: parameters, AdamW moments
+ * and the optimizer's step count live here as float32 buffers, and `run()`
+ * feeds them with a token batch to one ONNX Runtime call, which returns the
+ * loss and the updated state. The trainer drives this; nothing here knows about
+ * data, schedules or events.
+ */
+import { compileGPT2 } from './compile.ts';
+import type { GPT2Config } from './models/gpt2.ts';
+import type { AdamWConfig } from './optim.ts';
+import { createSession, ort, type SessionOptions } from './runtime.ts';
+import type { TensorMap } from './safetensors.ts';
+
+export interface OptimizerState {
+  /** AdamW's step count t since the last reset (0 = fresh). */
+  t: number;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
+export interface StepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
+export class TrainStep {
+  readonly arch: GPT2Config;
+  readonly batch: number;
+  readonly seq: number;
+  readonly paramNames: string[];
+  readonly shapes: Map<string, number[]>;
+  params = new Map<string, Float32Array>();
+  opt: OptimizerState;
+  private readonly session: ort.InferenceSession;
+
+  private constructor(arch: GPT2Config, batch: number, seq: number, names: string[], shapes: Map<string, number[]>, session: ort.InferenceSession) {
+    this.arch = arch;
+    this.batch = batch;
+    this.seq = seq;
+    this.paramNames = names;
+    this.shapes = shapes;
+    this.session = session;
+    this.opt = { t: 0, m: new Map(), v: new Map() };
+  }
+
+  static async create(opts: { arch: GPT2Config; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
+    const compiled = compileGPT2({ arch: opts.arch, batch: opts.batch, seq: opts.seq, mode: 'step', adamw: opts.adamw });
+    const session = await createSession(compiled.model, opts);
+    const step = new TrainStep(opts.arch, opts.batch, opts.seq, compiled.paramNames, compiled.paramShapes, session);
+    for (const name of compiled.paramNames) {
+      const t = opts.init.get(name);
+      const shape = compiled.paramShapes.get(name)!;
+      if (!t) throw new Error(`initial parameters lack '${name}'`);
+      if (t.shape.join(',') !== shape.join(',')) throw new Error(`parameter '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
+      step.params.set(name, Float32Array.from(t.data));
+    }
+    step.resetOptimizer();
+    return step;
+  }
+
+  /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
+  resetOptimizer(): void {
+    this.opt = { t: 0, m: new Map(), v: new Map() };
+    for (const name of this.paramNames) {
+      const n = this.params.get(name)!.length;
+      this.opt.m.set(name, new Float32Array(n));
+      this.opt.v.set(name, new Float32Array(n));
+    }
+  }
+
+  /** One optimizer step on a [batch, seq] token batch (labels −100 = ignored). */
+  async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number): Promise<StepResult> {
+    const { batch: B, seq: T } = this;
+    if (inputIds.length !== B * T || labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${inputIds.length} ids and ${labels.length} labels`);
+    const t = this.opt.t + 1;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', inputIds, [B, T]),
+      labels: new ort.Tensor('int64', labels, [B, T]),
+      step: new ort.Tensor('float32', Float32Array.of(t), []),
+      lr: new ort.Tensor('float32', Float32Array.of(lr), []),
+    };
+    for (const name of this.paramNames) {
+      const shape = this.shapes.get(name)!;
+      feeds[`p.${name}`] = new ort.Tensor('float32', this.params.get(name)!, shape);
+      feeds[`m.${name}`] = new ort.Tensor('float32', this.opt.m.get(name)!, shape);
+      feeds[`v.${name}`] = new ort.Tensor('float32', this.opt.v.get(name)!, shape);
+    }
+    const out = await this.session.run(feeds);
+    for (const name of this.paramNames) {
+      this.params.set(name, out[`new_p.${name}`].data as Float32Array);
+      this.opt.m.set(name, out[`new_m.${name}`].data as Float32Array);
+      this.opt.v.set(name, out[`new_v.${name}`].data as Float32Array);
+    }
+    this.opt.t = t;
+    return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0] };
+  }
+
+  /** Parameters as a TensorMap (copies), for checkpoints and export. */
+  snapshot(): TensorMap {
+    const m: TensorMap = new Map();
+    for (const name of this.paramNames) m.set(name, { shape: this.shapes.get(name)!, data: Float32Array.from(this.params.get(name)!) });
+    return m;
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
