@@ -1,0 +1,143 @@
+// Browser-test harness: a real `stepwise serve` on a fresh data folder, and
+// Debian's chromium driven by playwright-core. Nothing here is mocked: the
+// pages under test talk to the same server a person would open.
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type BrowserContext } from 'playwright-core';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const screenshotDir = join(repoRoot, 'test-results', 'screenshots');
+const CHROMIUM = '/usr/bin/chromium';
+
+export interface Server {
+  /** The address printed by `stepwise serve`, token included. */
+  url: string;
+  origin: string;
+  token: string;
+  dataDir: string;
+  output: () => string;
+  stop: () => Promise<void>;
+}
+
+/** Fails (never skips) when the renderer bundle is missing or older than its sources. */
+export function assertRendererBuilt(): void {
+  const index = join(repoRoot, 'out', 'renderer', 'index.html');
+  if (!existsSync(index)) {
+    throw new Error(`No renderer build at ${index}. Run \`npm run build:renderer\` first (\`npm test\` does).`);
+  }
+  const built = statSync(index).mtimeMs;
+  const stale = newestFile(join(repoRoot, 'src-renderer'));
+  if (stale && stale.mtimeMs > built) {
+    throw new Error(
+      `The renderer build in out/renderer is older than ${stale.path}. Run \`npm run build:renderer\` again.`,
+    );
+  }
+}
+
+function newestFile(dir: string): { path: string; mtimeMs: number } | undefined {
+  let newest: { path: string; mtimeMs: number } | undefined;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    const { mtimeMs } = statSync(path);
+    if (!newest || mtimeMs > newest.mtimeMs) newest = { path, mtimeMs };
+  }
+  return newest;
+}
+
+export function freshDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `stepwise-${prefix}-`));
+}
+
+/** Starts `node bin/stepwise.js serve --port 0` and waits for the URL it prints. */
+export async function startServer(): Promise<Server> {
+  const dataDir = freshDir('data');
+  const child: ChildProcessWithoutNullStreams = spawn(
+    process.execPath,
+    [join(repoRoot, 'bin', 'stepwise.js'), 'serve', '--port', '0', '--data-dir', dataDir],
+    { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' } },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stepwise serve printed no URL within 60 s:\n${out}`)), 60_000);
+    const look = () => {
+      const m = /https?:\/\/(?:127\.0\.0\.1|localhost):\d+\/\S*/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveUrl(m[0]);
+      }
+    };
+    child.stdout.on('data', look);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`stepwise serve exited with ${code} before printing a URL:\n${out}`));
+    });
+  });
+
+  const parsed = new URL(url);
+  const token = parsed.searchParams.get('token');
+  if (!token) throw new Error(`The URL printed by stepwise serve has no ?token=: ${url}`);
+
+  return {
+    url,
+    origin: parsed.origin,
+    token,
+    dataDir,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Browser {
+  context: BrowserContext;
+  close: () => Promise<void>;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `Browser tests need Debian's chromium at ${CHROMIUM}. Install it with \`apt-get install -y chromium\` (CI does).`,
+    );
+  }
+  const profile = freshDir('chromium');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1280, height: 800 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+export function screenshotPath(name: string): string {
+  mkdirSync(screenshotDir, { recursive: true });
+  return join(screenshotDir, `${name}.png`);
+}
