@@ -6,6 +6,9 @@
  * database is always exactly at some version. Append new migrations; never
  * edit one that has shipped.
  *
+ * Tables are STRICT: a value of the wrong type (text in a metric's value,
+ * say) is an error rather than stored as is.
+ *
  * Big tensors (weights, checkpoints, datasets) live in files under the data
  * folder; rows hold their relative paths and sizes only.
  */
@@ -34,7 +37,7 @@ export const MIGRATIONS: Migration[] = [
         started_at    INTEGER,
         finished_at   INTEGER,
         error         TEXT
-      );
+      ) STRICT;
 
       CREATE TABLE models (
         id            INTEGER PRIMARY KEY,
@@ -46,7 +49,7 @@ export const MIGRATIONS: Migration[] = [
         source        TEXT    NOT NULL CHECK (json_valid(source)),
         run_id        INTEGER REFERENCES runs(id) ON DELETE SET NULL,
         created_at    INTEGER NOT NULL
-      );
+      ) STRICT;
 
       CREATE TABLE datasets (
         id           INTEGER PRIMARY KEY,
@@ -57,7 +60,7 @@ export const MIGRATIONS: Migration[] = [
         path         TEXT    NOT NULL UNIQUE,
         preview      TEXT    NOT NULL CHECK (json_valid(preview)),
         created_at   INTEGER NOT NULL
-      );
+      ) STRICT;
 
       -- One value per (run, key, step); the primary key is the index charts read by.
       -- value is NULL where training produced NaN (SQLite stores NaN as NULL).
@@ -68,7 +71,7 @@ export const MIGRATIONS: Migration[] = [
         value     REAL,
         wall_time INTEGER NOT NULL,
         PRIMARY KEY (run_id, key, step)
-      ) WITHOUT ROWID;
+      ) STRICT, WITHOUT ROWID;
 
       CREATE TABLE checkpoints (
         id         INTEGER PRIMARY KEY,
@@ -78,7 +81,7 @@ export const MIGRATIONS: Migration[] = [
         bytes      INTEGER NOT NULL CHECK (bytes >= 0),
         created_at INTEGER NOT NULL,
         UNIQUE (run_id, step)
-      );
+      ) STRICT;
 
       CREATE TABLE log_events (
         id      INTEGER PRIMARY KEY,
@@ -86,7 +89,7 @@ export const MIGRATIONS: Migration[] = [
         ts      INTEGER NOT NULL,
         level   TEXT    NOT NULL CHECK (level IN ('debug', 'info', 'warn', 'error')),
         message TEXT    NOT NULL
-      );
+      ) STRICT;
     `,
   },
   {
