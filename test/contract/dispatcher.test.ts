@@ -1,0 +1,275 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { createClient } from '../../src-main/contract/client.ts';
+import { StepwiseError } from '../../src-main/contract/errors.ts';
+import type { EventPayloads } from '../../src-main/contract/events.ts';
+import { PROCEDURE_NAMES } from '../../src-main/contract/procedures.ts';
+import type { ProcedureName } from '../../src-main/contract/procedures.ts';
+import { openLab } from '../../src-main/services/lab.ts';
+import type { Lab } from '../../src-main/services/lab.ts';
+
+let dataDir: string;
+let lab: Lab;
+beforeEach(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-contract-'));
+  lab = openLab(dataDir);
+});
+afterEach(() => {
+  lab.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Every row of every table, to compare before and after a call. */
+function snapshot(): Record<string, unknown[]> {
+  const db = new Database(lab.store.file, { readonly: true });
+  const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+  const rows = Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM ${t}`).all()]));
+  db.close();
+  return rows;
+}
+
+function seed(): void {
+  const run = lab.store.runs.create({ method: 'icot-si', name: 'seed', config: { epochs: 1 } });
+  lab.store.metrics.record(run.id, 0, { loss: 1 });
+  lab.store.logs.append(run.id, 'info', 'hello');
+  fs.mkdirSync(path.join(dataDir, 'models', 'm'), { recursive: true });
+  fs.writeFileSync(path.join(dataDir, 'models', 'm', 'model.onnx'), Buffer.alloc(100));
+  lab.store.models.add({ name: 'm', architecture: {}, paramCount: 25, path: 'models/m', bytesOnDisk: 100, source: { kind: 'trained' }, runId: run.id });
+  lab.store.datasets.add({ name: 'd', kind: 'multiplication', contentHash: 'ff', splitCounts: { test: 1 }, path: 'datasets/d', preview: ['x'] });
+}
+
+/**
+ * For every procedure, inputs that must be refused, each with a field the
+ * message has to name ('input' where the whole input is wrong).
+ */
+const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
+  'app.info': [[{ verbose: true }, '"verbose"'], [null, 'input'], [[], 'input']],
+  'models.list': [[{ limit: 0 }, 'limit'], [{ limit: 1001 }, 'limit'], [{ offset: -1 }, 'offset'], [{ limit: 'ten' }, 'limit'], [{ page: 2 }, '"page"']],
+  'models.get': [[{ id: -3 }, 'id'], [{ id: 0 }, 'id'], [{ id: 1.5 }, 'id'], [{ id: '1' }, 'id'], [{}, 'id'], [undefined, 'input']],
+  'models.delete': [[{ id: -1 }, 'id'], [{ id: null }, 'id'], [{ id: 1, force: true }, '"force"'], ['1', 'input']],
+  'datasets.list': [[{ limit: 2.5 }, 'limit'], [{ offset: 'x' }, 'offset']],
+  'datasets.get': [[{ id: 0 }, 'id'], [{ id: 1e20 }, 'id'], [{ name: 'd' }, 'id']],
+  'runs.list': [[{ status: 'paused' }, 'status'], [{ method: 'sft' }, 'method'], [{ limit: -5 }, 'limit'], [{ offset: 1.1 }, 'offset']],
+  'runs.get': [[{ id: -3 }, 'id'], [{ id: 'abc' }, 'id'], [{}, 'id']],
+  'runs.create': [
+    [{ method: 'sft', name: 'a', config: {} }, 'method'],
+    [{ method: 'icot-si', name: '   ', config: {} }, 'name'],
+    [{ method: 'icot-si', name: 'x'.repeat(201), config: {} }, 'name'],
+    [{ method: 'icot-si', name: 'a', config: [1, 2] }, 'config'],
+    [{ method: 'icot-si', name: 'a', config: 'lr=1' }, 'config'],
+    [{ method: 'icot-si', name: 'a' }, 'config'],
+    [{ method: 'icot-si', name: 'a', config: {}, parentRunId: -1 }, 'parentRunId'],
+    [{ method: 'icot-si', name: 'a', config: {}, status: 'running' }, '"status"'],
+  ],
+  'runs.update': [
+    [{ id: 1 }, 'name or notes'],
+    [{ id: 0, name: 'x' }, 'id'],
+    [{ id: 1, name: '' }, 'name'],
+    [{ id: 1, notes: 5 }, 'notes'],
+    [{ id: 1, notes: 'x'.repeat(20_001) }, 'notes'],
+    [{ id: 1, status: 'completed' }, '"status"'],
+  ],
+  'runs.delete': [[{ id: -3 }, 'id'], [{ id: [1] }, 'id']],
+  'runs.metrics': [
+    [{ runId: 0 }, 'runId'],
+    [{ runId: 1, keys: 'loss' }, 'keys'],
+    [{ runId: 1, keys: [''] }, 'keys[0]'],
+    [{ runId: 1, fromStep: -1 }, 'fromStep'],
+    [{ runId: 1, fromStep: 10, toStep: 5 }, 'fromStep'],
+    [{ runId: 1, toStep: 0.5 }, 'toStep'],
+  ],
+  'runs.logs': [[{ runId: 1, afterId: -1 }, 'afterId'], [{ runId: 1, limit: 5001 }, 'limit'], [{ afterId: 0 }, 'runId']],
+  'checkpoints.list': [[{ runId: 'one' }, 'runId'], [{ run: 1 }, '"run"']],
+};
+
+describe('input validation at the boundary', () => {
+  test('the table of bad inputs covers every procedure', () => {
+    expect(Object.keys(BAD_INPUTS).sort()).toEqual([...PROCEDURE_NAMES].sort());
+  });
+
+  for (const name of PROCEDURE_NAMES) {
+    test(`${name}: malformed and out-of-range inputs answer invalid_input naming ${name} and the field, and change nothing`, async () => {
+      seed();
+      for (const [input, field] of BAD_INPUTS[name]) {
+        const before = snapshot();
+        const files = fs.readdirSync(dataDir, { recursive: true }).sort();
+        const answer = await lab.dispatch(name, input);
+        expect(answer.ok, `${name} ${JSON.stringify(input)}`).toBe(false);
+        if (answer.ok) continue;
+        expect(answer.error.code).toBe('invalid_input');
+        expect(answer.error.message.startsWith(`${name}: `)).toBe(true);
+        expect(answer.error.message).toContain(field);
+        expect(answer.error.issues!.length).toBeGreaterThan(0);
+        expect(snapshot()).toEqual(before);
+        expect(fs.readdirSync(dataDir, { recursive: true }).sort()).toEqual(files);
+      }
+    });
+  }
+
+  test('the message quotes what was sent: "runs.get: id must be a positive integer (got -3)"', async () => {
+    expect(await lab.dispatch('runs.get', { id: -3 })).toEqual({
+      ok: false,
+      error: {
+        code: 'invalid_input',
+        message: 'runs.get: id must be a positive integer (got -3)',
+        issues: [{ path: ['id'], message: 'id must be a positive integer (got -3)' }],
+      },
+    });
+  });
+
+  test('an unknown procedure answers unknown_procedure, naming it and the known ones', async () => {
+    const answer = await lab.dispatch('runs.drop', { id: 1 });
+    expect(answer.ok).toBe(false);
+    if (answer.ok) return;
+    expect(answer.error.code).toBe('unknown_procedure');
+    expect(answer.error.message).toMatch(/^There is no procedure "runs.drop"\. Known procedures: app\.info, .*runs\.delete/);
+  });
+
+  test('inherited object keys are not procedures', async () => {
+    const answer = await lab.dispatch('constructor', {});
+    expect(answer.ok ? null : answer.error.code).toBe('unknown_procedure');
+  });
+});
+
+describe('procedures against the store', () => {
+  test('app.info reports the data folder, schema version 2, ONNX Runtime 1.x and the bundled cpu provider', async () => {
+    const answer = await lab.dispatch('app.info', undefined);
+    expect(answer.ok).toBe(true);
+    if (!answer.ok) return;
+    const info = answer.result as { dataDir: string; schemaVersion: number; onnxRuntimeVersion: string; executionProviders: { name: string; bundled: boolean }[] };
+    expect(info.dataDir).toBe(dataDir);
+    expect(info.schemaVersion).toBe(2);
+    expect(info.onnxRuntimeVersion).toMatch(/^1\.\d+\.\d+$/);
+    expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true });
+  });
+
+  test('ids that name nothing answer not_found with the procedure and the id', async () => {
+    for (const [name, input, message] of [
+      ['runs.get', { id: 9 }, 'runs.get: there is no run 9'],
+      ['runs.update', { id: 9, name: 'x' }, 'runs.update: there is no run 9'],
+      ['runs.delete', { id: 9 }, 'runs.delete: there is no run 9'],
+      ['runs.metrics', { runId: 9 }, 'runs.metrics: there is no run 9'],
+      ['runs.logs', { runId: 9 }, 'runs.logs: there is no run 9'],
+      ['checkpoints.list', { runId: 9 }, 'checkpoints.list: there is no run 9'],
+      ['models.get', { id: 9 }, 'models.get: there is no model 9'],
+      ['models.delete', { id: 9 }, 'models.delete: there is no model 9'],
+      ['datasets.get', { id: 9 }, 'datasets.get: there is no dataset 9'],
+      ['runs.create', { method: 'bitune', name: 'b', config: {}, parentRunId: 9 }, 'runs.create: parentRunId 9 names no run'],
+    ] as const) {
+      expect(await lab.dispatch(name, input)).toEqual({ ok: false, error: { code: 'not_found', message } });
+    }
+    expect(lab.store.runs.count()).toBe(0);
+  });
+
+  test('runs.create stores a queued run, child of its parent, and emits run.status queued', async () => {
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    const seen: EventPayloads['run.status'][] = [];
+    lab.events.subscribe((event, payload) => event === 'run.status' && seen.push(payload as EventPayloads['run.status']));
+    const parent = await client.call('runs.create', { method: 'icot-si', name: 'explicit CoT', config: { epochs: 2 } });
+    const child = await client.call('runs.create', { method: 'icot-si', name: '  internalize  ', config: { removePerEpoch: 8 }, parentRunId: parent.id });
+    expect(child).toMatchObject({ id: 2, name: 'internalize', status: 'queued', parentRunId: 1, config: { removePerEpoch: 8 } });
+    expect(seen.map((e) => [e.runId, e.status, e.error])).toEqual([[1, 'queued', null], [2, 'queued', null]]);
+    expect(await client.call('runs.get', { id: 2 })).toEqual(child);
+  });
+
+  test('runs.update changes only the fields given', async () => {
+    const run = lab.store.runs.create({ method: 'fine-tune-cot', name: 'old', config: {} });
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    expect(await client.call('runs.update', { id: run.id, notes: 'lr too high' })).toMatchObject({ name: 'old', notes: 'lr too high' });
+    expect(await client.call('runs.update', { id: run.id, name: 'new' })).toMatchObject({ name: 'new', notes: 'lr too high' });
+  });
+
+  test('runs.list answers a page and the total of matching runs', async () => {
+    for (const method of ['icot-si', 'bitune', 'icot-si'] as const) lab.store.runs.create({ method, name: method, config: {} });
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    const page = await client.call('runs.list', { method: 'icot-si', limit: 1 });
+    expect([page.total, page.items.map((r) => r.id)]).toEqual([2, [3]]);
+    expect((await client.call('runs.list')).total).toBe(3);
+  });
+
+  test('runs.metrics and runs.logs read what a run recorded', async () => {
+    const run = lab.store.runs.create({ method: 'icot-si', name: 'r', config: {} });
+    lab.store.metrics.record(run.id, 0, { loss: 3, 'val/acc': 0.1 }, 10);
+    lab.store.metrics.record(run.id, 1, { loss: 2 }, 20);
+    const logIds = ['a', 'b', 'c'].map((m) => lab.store.logs.append(run.id, 'info', m).id);
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    expect(await client.call('runs.metrics', { runId: run.id, keys: ['loss'], fromStep: 1 })).toEqual({
+      runId: run.id,
+      series: [{ key: 'loss', steps: [1], values: [2], wallTimes: [20] }],
+    });
+    expect((await client.call('runs.metrics', { runId: run.id })).series.map((s) => s.key)).toEqual(['loss', 'val/acc']);
+    const first = await client.call('runs.logs', { runId: run.id, limit: 2 });
+    expect([first.items.map((l) => l.message), first.lastId]).toEqual([['a', 'b'], logIds[1]]);
+    const rest = await client.call('runs.logs', { runId: run.id, afterId: first.lastId });
+    expect([rest.items.map((l) => l.message), rest.lastId]).toEqual([['c'], logIds[2]]);
+    expect((await client.call('runs.logs', { runId: run.id, afterId: rest.lastId })).lastId).toBe(logIds[2]);
+  });
+
+  test('runs.delete refuses a running run, and otherwise removes its rows and files, answering the bytes freed', async () => {
+    const run = lab.store.runs.create({ method: 'icot-si', name: 'r', config: {} });
+    fs.mkdirSync(path.join(dataDir, 'runs', String(run.id)), { recursive: true });
+    fs.writeFileSync(path.join(dataDir, 'runs', String(run.id), 'step-10.onnx'), Buffer.alloc(1000));
+    fs.writeFileSync(path.join(dataDir, 'runs', String(run.id), 'train.log'), Buffer.alloc(24));
+    lab.store.checkpoints.add({ runId: run.id, step: 10, path: `runs/${run.id}/step-10.onnx`, bytes: 1000 });
+    lab.store.runs.setStatus(run.id, 'running');
+
+    expect(await lab.dispatch('runs.delete', { id: run.id })).toEqual({
+      ok: false,
+      error: { code: 'conflict', message: `runs.delete: run ${run.id} is running; cancel it before deleting it` },
+    });
+    expect(fs.existsSync(path.join(dataDir, 'runs', String(run.id), 'step-10.onnx'))).toBe(true);
+
+    lab.store.runs.setStatus(run.id, 'cancelled');
+    expect(await lab.dispatch('runs.delete', { id: run.id })).toEqual({ ok: true, result: { id: run.id, bytesFreed: 1024 } });
+    expect(fs.existsSync(path.join(dataDir, 'runs', String(run.id)))).toBe(false);
+    expect(lab.store.runs.get(run.id)).toBeUndefined();
+    expect(lab.store.checkpoints.list(run.id)).toEqual([]);
+  });
+
+  test('models.delete removes the row and its folder, answering the bytes freed', async () => {
+    seed();
+    expect(await lab.dispatch('models.delete', { id: 1 })).toEqual({ ok: true, result: { id: 1, bytesFreed: 100 } });
+    expect(fs.existsSync(path.join(dataDir, 'models', 'm'))).toBe(false);
+    expect(lab.store.models.count()).toBe(0);
+  });
+
+  test('a model whose stored path leaves the data folder is not deleted, nor is the file it points to', async () => {
+    const outside = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-outside-'));
+    fs.writeFileSync(path.join(outside, 'precious.bin'), 'keep');
+    const model = lab.store.models.add({ name: 'evil', architecture: {}, paramCount: 0, path: path.relative(dataDir, path.join(outside, 'precious.bin')), bytesOnDisk: 4, source: {} });
+    const answer = await lab.dispatch('models.delete', { id: model.id });
+    expect(answer.ok ? null : answer.error.code).toBe('internal');
+    expect(answer.ok ? '' : answer.error.message).toMatch(/^models\.delete failed: The path ".*precious\.bin" is not inside the data folder/);
+    expect(fs.readFileSync(path.join(outside, 'precious.bin'), 'utf8')).toBe('keep');
+    expect(lab.store.models.get(model.id)).toBeDefined();
+    fs.rmSync(outside, { recursive: true });
+  });
+
+  test('datasets.list and checkpoints.list answer what the store holds', async () => {
+    seed();
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    expect(await client.call('datasets.list')).toMatchObject({ total: 1, items: [{ name: 'd', splitCounts: { test: 1 }, preview: ['x'] }] });
+    lab.store.checkpoints.add({ runId: 1, step: 20, path: 'runs/1/b', bytes: 2 });
+    lab.store.checkpoints.add({ runId: 1, step: 10, path: 'runs/1/a', bytes: 1 });
+    expect((await client.call('checkpoints.list', { runId: 1 })).items.map((c) => c.step)).toEqual([10, 20]);
+  });
+});
+
+describe('the client', () => {
+  test('turns an error answer into a thrown StepwiseError with its code, message and issues', async () => {
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    const error = await client.call('runs.get', { id: -3 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(StepwiseError);
+    expect(error).toMatchObject({ code: 'invalid_input', message: 'runs.get: id must be a positive integer (got -3)', issues: [{ path: ['id'] }] });
+  });
+
+  test('the example run config in resources/ is a valid runs.create input', async () => {
+    const example = JSON.parse(fs.readFileSync(new URL('../../resources/stepwise.example.json', import.meta.url), 'utf8'));
+    const { $comment: _, ...input } = example;
+    const answer = await lab.dispatch('runs.create', input);
+    expect(answer.ok ? (answer.result as { method: string }).method : answer.error.message).toBe('icot-si');
+  });
+});
