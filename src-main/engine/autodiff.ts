@@ -304,13 +304,13 @@ export const RULES: Record<string, GradRule> = {
     const x2 = g.mul(x, x);
     let dydx: Value;
     if (approx === 'tanh') {
+      // With 1 − t² = (1 − t)(1 + t): dy/dx = ½(1 + t)·(1 + x(1 − t)·c(1 + 3·0.044715x²)).
       const k = Math.sqrt(2 / Math.PI);
-      const inner = g.mul(g.add(x, g.mul(c(0.044715), g.mul(x2, x))), c(k));
-      const t = g.tanh(inner);
-      const left = g.mul(c(0.5), g.add(c(1), t));
-      const dInner = g.mul(c(k), g.add(c(1), g.mul(c(3 * 0.044715), x2)));
-      const right = g.mul(g.mul(g.mul(c(0.5), x), g.sub(c(1), g.mul(t, t))), dInner);
-      dydx = g.add(left, right);
+      const a = 0.044715;
+      const t = g.tanh(g.mul(x, g.add(g.mul(x2, c(k * a)), c(k)))); // tanh(c(x + a·x³))
+      const slope = g.add(g.mul(x2, c(3 * k * a)), c(k)); // c(1 + 3a·x²)
+      const inner = g.add(g.mul(g.mul(x, g.sub(c(1), t)), slope), c(1));
+      dydx = g.mul(g.add(g.mul(t, c(0.5)), c(0.5)), inner);
     } else {
       const cdf = g.mul(c(0.5), g.add(c(1), g.node('Erf', [g.mul(x, c(Math.SQRT1_2))], [{ dtype: x.dtype, shape: x.shape }])[0]));
       const pdf = g.mul(c(1 / Math.sqrt(2 * Math.PI)), g.exp(g.mul(x2, c(-0.5))));

@@ -48,20 +48,26 @@ export function clipAndAdamW(g: GraphBuilder, cfg: AdamWConfig, params: Optimize
     const clip = cfg.maxGradNorm > 0 && Number.isFinite(cfg.maxGradNorm);
     const coef = clip ? g.min(g.div(c(cfg.maxGradNorm), g.add(gradNorm, c(1e-6))), c(1), 'clip_coef') : null;
 
+    // Scalars first, so each parameter costs as few passes over memory as possible:
+    //   m ← β1·m + ((1 − β1)·coef)·g,  v ← β2·v + ((1 − β2)·coef²)·g²,
+    //   p ← p·(1 − lr·wd) − m / (√v·(1/(√(1 − β2^t)·s)) + eps/s),  s = lr/(1 − β1^t).
+    const coef2 = coef ? g.mul(coef, coef, 'clip_coef_sq') : null;
+    const s1 = coef ? g.mul(c(1 - cfg.beta1), coef, 's1') : c(1 - cfg.beta1);
+    const s2 = coef2 ? g.mul(c(1 - cfg.beta2), coef2, 's2') : c(1 - cfg.beta2);
     const bc1 = g.sub(c(1), g.pow(c(cfg.beta1), step), 'bias_corr1'); // 1 − β1^t
     const bc2 = g.sub(c(1), g.pow(c(cfg.beta2), step), 'bias_corr2'); // 1 − β2^t
     const stepSize = g.div(lr, bc1, 'step_size');
-    const sqrtBc2 = g.sqrt(bc2, 'sqrt_bias_corr2');
+    const sqrtScale = g.reciprocal(g.mul(g.sqrt(bc2), stepSize), 'sqrt_scale'); // 1/(√bc2·s)
+    const epsScaled = g.div(c(cfg.eps), stepSize, 'eps_scaled'); // eps/s
     const decay = g.sub(c(1), g.mul(lr, c(cfg.weightDecay)), 'decay'); // 1 − lr·wd
 
     const updated = params.map((p) => {
-      const grad = coef ? g.mul(p.grad, coef, `g_${p.name}`) : p.grad;
       const decays = cfg.weightDecay !== 0 && !(cfg.noDecay?.(p.name) ?? false);
       const shrunk = decays ? g.mul(p.param, decay) : p.param;
-      const m = g.add(g.mul(p.m, c(cfg.beta1)), g.mul(grad, c(1 - cfg.beta1)), `m_${p.name}`);
-      const v = g.add(g.mul(p.v, c(cfg.beta2)), g.mul(g.mul(grad, grad), c(1 - cfg.beta2)), `v_${p.name}`);
-      const denom = g.add(g.div(g.sqrt(v), sqrtBc2), c(cfg.eps));
-      const param = g.sub(shrunk, g.mul(stepSize, g.div(m, denom)), `p_${p.name}`);
+      const m = g.add(g.mul(p.m, c(cfg.beta1)), g.mul(p.grad, s1), `m_${p.name}`);
+      const v = g.add(g.mul(p.v, c(cfg.beta2)), g.mul(g.mul(p.grad, p.grad), s2), `v_${p.name}`);
+      const denom = g.add(g.mul(g.sqrt(v), sqrtScale), epsScaled); // (√v/√bc2 + eps)/s
+      const param = g.sub(shrunk, g.div(m, denom), `p_${p.name}`);
       return { name: p.name, param, m, v };
     });
     return { gradNorm, updated };

@@ -53,9 +53,9 @@ export function gpt2ParamCount(cfg: GPT2Config): number {
 export interface GPT2Inputs {
   /** Token ids [B, T] int64. */
   inputIds: Value;
-  /** Position ids [T] int64 (0..T−1 for training; offset by the cache length when decoding). */
+  /** Position ids [T] int64 (0..T−1 for training; offset by the cache length when decoding), or [B, T] per row (padded batches). */
   positions: Value;
-  /** Attention allowed [T, Tk] bool: query t may see key s. */
+  /** Attention allowed [T, Tk] bool: query t may see key s; or [B, 1, T, Tk] per row (padded batches). */
   mask: Value;
   /** Keys and values of earlier positions per layer, [B, H, P, D] each (decoding with a cache). */
   past?: { key: Value; value: Value }[];
@@ -82,11 +82,13 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
   const D = C / H;
   if (!Number.isInteger(D)) throw new Error(`GPT-2: n_embd ${C} is not divisible by n_head ${H}`);
   const linear = (x: Value, name: string, hint: string) => g.add(g.matmul(x, p[`${name}.weight`]), p[`${name}.bias`], hint);
-  const masked = g.scalar(MASK_VALUE);
   const invSqrtD = g.scalar(1 / Math.sqrt(D));
+  // Additive mask: 0 where attention is allowed, HF's mask value elsewhere. Adding it equals HF's
+  // masked_fill (masked probabilities are exactly 0) and its gradient is free.
+  const maskBias = g.where(inp.mask, g.scalar(0), g.scalar(MASK_VALUE), 'mask_bias'); // [T, Tk] or [B, 1, T, Tk]
 
   const tok = g.gather(p['wte.weight'], inp.inputIds, 0, 'tok_emb'); // [B, T, C]
-  const pos = g.gather(p['wpe.weight'], inp.positions, 0, 'pos_emb'); // [T, C]
+  const pos = g.gather(p['wpe.weight'], inp.positions, 0, 'pos_emb'); // [T, C] (or [B, T, C] for per-row positions)
   let x = g.add(tok, pos, 'h_in'); // [B, T, C]
   const hidden = [x];
   const attention: Value[] = [];
@@ -108,7 +110,7 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
       present.push({ key: kh, value: vh });
       const qh = g.mul(heads(q, 'q'), invSqrtD, 'q_scaled'); // [B, H, T, D]
       const scores = g.matmul(qh, g.transpose(kh, [0, 1, 3, 2], 'kT'), 'scores'); // [B, H, T, Tk]
-      const probs = g.softmax(g.where(inp.mask, scores, masked, 'scores_masked'), -1, 'attn'); // [B, H, T, Tk]
+      const probs = g.softmax(g.add(scores, maskBias, 'scores_masked'), -1, 'attn'); // [B, H, T, Tk]
       attention.push(probs);
       const ctx = g.matmul(probs, vh, 'ctx'); // [B, H, T, D]
       const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, C], 'ctx_merged'); // [B, T, C]

@@ -181,13 +181,26 @@ export class GraphBuilder {
     return outputs;
   }
 
-  /** `x` under the exact name `name` (for graph outputs): an Identity node ORT removes when optimizing. */
+  /**
+   * `x` under the exact name `name` (for graph outputs). The producing node's output is renamed
+   * when that is safe, so no Identity copy runs; otherwise an Identity node is added.
+   */
   named(x: Value, name: string): Value {
+    const renamable = x.producer && !this.aliases.has(x.name) && !this.constants.has(x.name) && !this.inputs.includes(x) && this.nodes.includes(x.producer);
+    if (renamable) {
+      this.aliases.set(x.name, this.claim(name));
+      return { name, dtype: x.dtype, shape: x.shape, producer: x.producer };
+    }
     const outputs: Value[] = [];
     const node: Node = { op: 'Identity', domain: '', inputs: [x], outputs, attrs: {}, name: this.fresh('Identity_node') };
     outputs.push({ name: this.claim(name), dtype: x.dtype, shape: x.shape, producer: node });
     this.nodes.push(node);
     return outputs[0];
+  }
+  /** Output renames made by named(): internal name → exported name. */
+  private readonly aliases = new Map<string, string>();
+  private resolve(name: string): string {
+    return this.aliases.get(name) ?? name;
   }
 
   private unary(op: string, x: Value, attrs: Record<string, Attr> = {}, hint?: string): Value {
@@ -430,13 +443,13 @@ export class GraphBuilder {
 
   /** Nodes needed to compute `outputs`, in order. */
   liveNodes(outputs: Value[]): Node[] {
-    const needed = new Set<string>(outputs.map((o) => o.name));
+    const needed = new Set<string>(outputs.map((o) => this.resolve(o.name)));
     const live: Node[] = [];
     for (let i = this.nodes.length - 1; i >= 0; i--) {
       const n = this.nodes[i];
-      if (!n.outputs.some((o) => needed.has(o.name))) continue;
+      if (!n.outputs.some((o) => needed.has(this.resolve(o.name)))) continue;
       live.push(n);
-      for (const inp of n.inputs) if (inp) needed.add(inp.name);
+      for (const inp of n.inputs) if (inp) needed.add(this.resolve(inp.name));
       const body = n.attrs.body;
       if (body && 'g' in body) for (const name of body.g.builder.outerReferences(body.g)) needed.add(name);
     }
@@ -458,7 +471,7 @@ export class GraphBuilder {
     const nodes = this.liveNodes(outputs);
     const used = new Set<string>();
     for (const n of nodes) for (const inp of n.inputs) if (inp) used.add(inp.name);
-    for (const o of outputs) used.add(o.name);
+    for (const o of outputs) used.add(this.resolve(o.name));
     const initializer: TensorProtoJson[] = [];
     for (const [cname, c] of this.constants) if (used.has(cname)) initializer.push(tensorProto(cname, c.value.dtype, c.value.shape as number[], c.data));
     return {
@@ -466,7 +479,7 @@ export class GraphBuilder {
       node: nodes.map((n) => this.nodeProto(n)),
       initializer,
       input: inputs.map(valueInfo),
-      output: outputs.map(valueInfo),
+      output: outputs.map((o) => valueInfo({ ...o, name: this.resolve(o.name) })),
     };
   }
 
@@ -475,8 +488,8 @@ export class GraphBuilder {
     const t = this.tensorAttrs.get(n);
     if (t) attribute.push({ name: t.name, type: AttrType.TENSOR, t: tensorProto('', t.dtype, [1], t.data) });
     return {
-      input: n.inputs.map((i) => (i ? i.name : '')),
-      output: n.outputs.map((o) => o.name),
+      input: n.inputs.map((i) => (i ? this.resolve(i.name) : '')),
+      output: n.outputs.map((o) => this.resolve(o.name)),
       name: n.name,
       op_type: n.op,
       domain: n.domain,
