@@ -10,6 +10,7 @@
  */
 import { BrowserWindow, app, dialog, ipcMain, session } from 'electron';
 import type { IpcMainInvokeEvent } from 'electron';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLab } from '../services/lab.ts';
 import type { Lab } from '../services/lab.ts';
@@ -33,6 +34,8 @@ const CONTENT_SECURITY_POLICY = [
 ].join('; ');
 
 app.setName('Stepwise');
+// Pin the folder to the product name (e.g. ~/.config/Stepwise), not the npm package's name.
+app.setPath('userData', path.join(app.getPath('appData'), 'Stepwise'));
 app.enableSandbox();
 
 /** Only our own page may call: the packaged renderer's file, or the dev server. */
