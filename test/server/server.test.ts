@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { createClient } from '../../src-main/contract/client.ts';
+import type { CallResult } from '../../src-main/contract/client.ts';
 import type { EventPayloads } from '../../src-main/contract/events.ts';
 import { createHttpTransport } from '../../src-main/contract/http-transport.ts';
 import { startServer } from '../../src-main/server/server.ts';
@@ -37,6 +38,8 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
   fs.rmSync(staticDir, { recursive: true, force: true });
 });
+
+type FailedCall = Extract<CallResult, { ok: false }>;
 
 const bearer = () => ({ authorization: `Bearer ${server.token}` });
 
@@ -177,9 +180,9 @@ describe('the contract over HTTP and WebSocket', () => {
 
     const before = lab.store.runs.count();
     const bad = await call('runs.create', JSON.stringify({ method: 'icot-si', name: '', config: {} }));
-    expect([bad.status, (await bad.json()).error.message]).toEqual([400, 'runs.create: name must not be empty (got "")']);
+    expect([bad.status, ((await bad.json()) as FailedCall).error.message]).toEqual([400, 'runs.create: name must not be empty (got "")']);
     const notJson = await call('runs.create', '{method:');
-    expect([notJson.status, (await notJson.json()).error]).toEqual([400, { code: 'invalid_input', message: 'runs.create: the request body is not JSON' }]);
+    expect([notJson.status, ((await notJson.json()) as FailedCall).error]).toEqual([400, { code: 'invalid_input', message: 'runs.create: the request body is not JSON' }]);
     expect(lab.store.runs.count()).toBe(before);
 
     expect((await call('runs.get', '{"id":999}')).status).toBe(404);
