@@ -28,11 +28,40 @@ function rendererOnly(): Plugin {
   };
 }
 
+// The built page carries its own policy, whoever serves it (Electron's file://
+// or `stepwise serve`, which add theirs as headers): our own scripts, styles and
+// connections only; no inline script, nothing remote. Build only: the dev
+// server injects styles inline for hot reload.
+const CONTENT_SECURITY_POLICY = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self' ws://127.0.0.1:* ws://localhost:*",
+  "base-uri 'none'",
+  "form-action 'none'",
+].join('; ');
+
+function contentSecurityPolicy(): Plugin {
+  return {
+    name: 'stepwise:content-security-policy',
+    apply: 'build',
+    transformIndexHtml: () => [
+      {
+        tag: 'meta',
+        attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY },
+        injectTo: 'head-prepend',
+      },
+    ],
+  };
+}
+
 export const rendererConfig: UserConfig = {
   root,
   base: './',
   publicDir: false,
-  plugins: [rendererOnly(), svelte({ configFile: false })],
+  plugins: [rendererOnly(), contentSecurityPolicy(), svelte({ configFile: false })],
   build: {
     outDir,
     emptyOutDir: true,
