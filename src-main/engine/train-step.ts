@@ -69,6 +69,34 @@ export class TrainStep {
     }
   }
 
+  /** Restore parameters and optimizer state (from a checkpoint); shapes are checked. */
+  loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
+    for (const name of this.paramNames) {
+      const shape = this.shapes.get(name)!.join(',');
+      for (const [what, map] of [['parameter', params], ['optimizer m', m], ['optimizer v', v]] as const) {
+        const x = map.get(name);
+        if (!x) throw new Error(`${what} '${name}' is missing`);
+        if (x.shape.join(',') !== shape) throw new Error(`${what} '${name}' has shape [${x.shape.join(', ')}], the model needs [${shape}]`);
+      }
+      this.params.set(name, Float32Array.from(params.get(name)!.data));
+      this.opt.m.set(name, Float32Array.from(m.get(name)!.data));
+      this.opt.v.set(name, Float32Array.from(v.get(name)!.data));
+    }
+    this.opt.t = t;
+  }
+
+  /** Optimizer moments as TensorMaps (copies), for checkpoints. */
+  optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
+    const m: TensorMap = new Map();
+    const v: TensorMap = new Map();
+    for (const name of this.paramNames) {
+      const shape = this.shapes.get(name)!;
+      m.set(name, { shape, data: Float32Array.from(this.opt.m.get(name)!) });
+      v.set(name, { shape, data: Float32Array.from(this.opt.v.get(name)!) });
+    }
+    return { m, v };
+  }
+
   /** One optimizer step on a [batch, seq] token batch (labels −100 = ignored). */
   async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number): Promise<StepResult> {
     const { batch: B, seq: T } = this;

@@ -1,0 +1,107 @@
+/**
+ * Token batches for causal-LM training: examples (ids and labels, −100 =
+ * no loss) are shuffled each epoch with a seeded generator, right-padded to
+ * the step's sequence length and stacked [B, T]. The position in the data
+ * (epoch, index) is part of a checkpoint, so a resumed run sees exactly the
+ * batches it would have seen.
+ */
+import { Rng } from './init.ts';
+
+export interface TokenExample {
+  ids: number[];
+  /** Same length as ids; −100 where no loss is taken. Defaults to ids. */
+  labels?: number[];
+}
+
+export interface Batch {
+  inputIds: BigInt64Array; // [B, T]
+  labels: BigInt64Array; // [B, T]
+  /** Tokens that carry a loss (labels ≠ −100). */
+  tokens: number;
+  epoch: number;
+}
+
+export interface BatchPosition {
+  epoch: number;
+  /** Index of the next example within this epoch's order. */
+  index: number;
+}
+
+/** Anything the trainer can pull batches from. */
+export interface BatchSource {
+  readonly batchesPerEpoch: number;
+  next(): Batch;
+  position(): BatchPosition;
+  seek(pos: BatchPosition): void;
+}
+
+export class TokenBatches implements BatchSource {
+  readonly batchesPerEpoch: number;
+  private order: number[] = [];
+  private pos: BatchPosition = { epoch: 0, index: 0 };
+  private readonly examples: TokenExample[];
+  private readonly batch: number;
+  private readonly seq: number;
+  private readonly seed: number;
+  private readonly padId: number;
+
+  constructor(examples: TokenExample[], opts: { batch: number; seq: number; seed: number; padId?: number }) {
+    if (examples.length < opts.batch) throw new Error(`need at least ${opts.batch} examples for a batch of ${opts.batch}, got ${examples.length}`);
+    examples.forEach((e, i) => {
+      if (e.ids.length > opts.seq) throw new Error(`example ${i} has ${e.ids.length} tokens, more than the sequence length ${opts.seq}`);
+      if (e.labels && e.labels.length !== e.ids.length) throw new Error(`example ${i} has ${e.ids.length} ids but ${e.labels.length} labels`);
+    });
+    this.examples = examples;
+    this.batch = opts.batch;
+    this.seq = opts.seq;
+    this.seed = opts.seed;
+    this.padId = opts.padId ?? 0;
+    this.batchesPerEpoch = Math.floor(examples.length / opts.batch); // the last partial batch is dropped
+    this.shuffle();
+  }
+
+  private shuffle(): void {
+    // One generator per epoch, so seeking needs no replay.
+    const rng = new Rng((this.seed * 1_000_003 + this.pos.epoch) >>> 0);
+    this.order = [...this.examples.keys()];
+    for (let i = this.order.length - 1; i > 0; i--) {
+      const j = Math.floor(rng.next() * (i + 1));
+      [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
+    }
+  }
+
+  next(): Batch {
+    if (this.pos.index + this.batch > this.batchesPerEpoch * this.batch) {
+      this.pos = { epoch: this.pos.epoch + 1, index: 0 };
+      this.shuffle();
+    }
+    const { batch: B, seq: T } = this;
+    const inputIds = new BigInt64Array(B * T).fill(BigInt(this.padId));
+    const labels = new BigInt64Array(B * T).fill(-100n);
+    let tokens = 0;
+    for (let b = 0; b < B; b++) {
+      const ex = this.examples[this.order[this.pos.index + b]];
+      for (let t = 0; t < ex.ids.length; t++) {
+        inputIds[b * T + t] = BigInt(ex.ids[t]);
+        const l = ex.labels ? ex.labels[t] : ex.ids[t];
+        labels[b * T + t] = BigInt(l);
+        if (t > 0 && l !== -100) tokens++;
+      }
+    }
+    const epoch = this.pos.epoch;
+    this.pos = { epoch, index: this.pos.index + B };
+    return { inputIds, labels, tokens, epoch };
+  }
+
+  position(): BatchPosition {
+    return { ...this.pos };
+  }
+
+  seek(pos: BatchPosition): void {
+    if (!Number.isInteger(pos.epoch) || !Number.isInteger(pos.index) || pos.epoch < 0 || pos.index < 0 || pos.index > this.examples.length) {
+      throw new Error(`invalid data position ${JSON.stringify(pos)}`);
+    }
+    this.pos = { ...pos };
+    this.shuffle();
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The training loop. Nothing here is GPT-2- or method-specific (minGPT's
+ * trainer): it pulls batches from a BatchSource, runs the compiled step,
+ * follows the learning-rate schedule, writes checkpoints and emits typed
+ * events. The database writer, the UI and the CLI's progress bar are all just
+ * listeners. Methods hook in through `beforeStep` (e.g. ICoT-SI resets the
+ * optimizer when its removal schedule grows) and `extraState` (saved with
+ * every checkpoint).
+ */
+import type { BatchSource } from './batches.ts';
+import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import type { GPT2Config } from './models/gpt2.ts';
+import type { AdamWConfig } from './optim.ts';
+import type { ProviderName } from './runtime.ts';
+import type { TensorMap } from './safetensors.ts';
+import { learningRate, type LrSchedule } from './schedule.ts';
+import { TrainStep } from './train-step.ts';
+
+export interface TrainerConfig {
+  arch: GPT2Config;
+  batch: number;
+  seq: number;
+  /** Optimizer steps in the whole run. */
+  steps: number;
+  schedule: LrSchedule;
+  adamw: AdamWConfig;
+  /** Save a checkpoint every this many steps (and always at the end); 0 = only at the end. */
+  checkpointEvery: number;
+  checkpointDir: string;
+  provider?: ProviderName;
+  threads?: number;
+}
+
+export type RunStatus = 'starting' | 'running' | 'paused' | 'cancelled' | 'finished' | 'failed';
+
+export type TrainerEvent =
+  | { type: 'status'; status: RunStatus; message?: string }
+  | {
+      type: 'step';
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      loss: number;
+      lr: number;
+      gradNorm: number;
+      /** Tokens (B×T, padding included) processed per second in this step. */
+      tokensPerS: number;
+      stepMs: number;
+      elapsedS: number;
+      etaS: number;
+    }
+  | { type: 'checkpoint'; step: number; path: string; bytes: number }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+
+/** Pause, resume and cancel, checked between steps. */
+export class TrainerControl {
+  private paused = false;
+  private cancelled = false;
+  private wake: (() => void) | null = null;
+  pause(): void {
+    this.paused = true;
+  }
+  resume(): void {
+    this.paused = false;
+    this.wake?.();
+  }
+  cancel(): void {
+    this.cancelled = true;
+    this.wake?.();
+  }
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+  get isPaused(): boolean {
+    return this.paused;
+  }
+  /** Resolves once not paused (or cancelled); true if it waited. */
+  async waitWhilePaused(onPause: () => void): Promise<boolean> {
+    if (!this.paused || this.cancelled) return false;
+    onPause();
+    while (this.paused && !this.cancelled) await new Promise<void>((r) => (this.wake = r));
+    this.wake = null;
+    return true;
+  }
+}
+
+export interface StepContext {
+  /** The step about to run (1-based). */
+  step: number;
+  trainStep: TrainStep;
+  emit: (e: TrainerEvent) => void;
+}
+
+export interface TrainOptions {
+  config: TrainerConfig;
+  data: BatchSource;
+  /** Initial parameters, or a checkpoint record (.json) to resume from. */
+  init: { params: TensorMap } | { resumeFrom: string };
+  emit: (e: TrainerEvent) => void;
+  control?: TrainerControl;
+  beforeStep?: (ctx: StepContext) => void;
+  extraState?: () => Record<string, unknown>;
+  restoreExtra?: (extra: Record<string, unknown>) => void;
+}
+
+export interface TrainResult {
+  status: 'finished' | 'cancelled';
+  step: number;
+  params: TensorMap;
+  lastCheckpoint: string | null;
+}
+
+/** The newest complete checkpoint of a run, to resume after a crash. */
+export function latestCheckpoint(dir: string): string | null {
+  const all = listCheckpoints(dir);
+  return all.length ? all[all.length - 1].path : null;
+}
+
+export async function train(opts: TrainOptions): Promise<TrainResult> {
+  const { config, data, emit } = opts;
+  const control = opts.control ?? new TrainerControl();
+  emit({ type: 'status', status: 'starting' });
+  let startStep = 0;
+  let ts: TrainStep;
+  if ('resumeFrom' in opts.init) {
+    const ck = loadCheckpoint(opts.init.resumeFrom);
+    ts = await TrainStep.create({ arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw, init: ck.params, provider: config.provider, threads: config.threads });
+    ts.loadState(ck.params, ck.m, ck.v, ck.record.optimizerStep);
+    data.seek(ck.record.data);
+    if (ck.record.extra) opts.restoreExtra?.(ck.record.extra);
+    startStep = ck.record.step;
+    emit({ type: 'log', level: 'info', message: `resumed from ${opts.init.resumeFrom} at step ${startStep}` });
+  } else {
+    ts = await TrainStep.create({ arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw, init: opts.init.params, provider: config.provider, threads: config.threads });
+  }
+
+  let lastCheckpoint: string | null = null;
+  let lastLoss = NaN;
+  const checkpoint = (step: number) => {
+    const { m, v } = ts.optimizerSnapshot();
+    const saved = saveCheckpoint(config.checkpointDir, {
+      record: {
+        format: 1, step, optimizerStep: ts.opt.t, data: data.position(), config, extra: opts.extraState?.(),
+        loss: lastLoss, createdAt: new Date().toISOString(), tensors: '',
+      },
+      params: ts.snapshot(), m, v,
+    });
+    lastCheckpoint = saved.path;
+    emit({ type: 'checkpoint', step, path: saved.path, bytes: saved.bytes });
+  };
+
+  emit({ type: 'status', status: 'running' });
+  const t0 = performance.now();
+  let step = startStep;
+  try {
+    while (step < config.steps) {
+      const waited = await control.waitWhilePaused(() => emit({ type: 'status', status: 'paused' }));
+      if (control.isCancelled) break;
+      if (waited) emit({ type: 'status', status: 'running' });
+      opts.beforeStep?.({ step: step + 1, trainStep: ts, emit });
+      const batch = data.next();
+      const lr = learningRate(config.schedule, step + 1);
+      const s0 = performance.now();
+      const r = await ts.run(batch.inputIds, batch.labels, lr);
+      const stepMs = performance.now() - s0;
+      step++;
+      lastLoss = r.loss;
+      if (!Number.isFinite(r.loss)) emit({ type: 'log', level: 'warn', message: `loss is ${r.loss} at step ${step}` });
+      const elapsedS = (performance.now() - t0) / 1e3;
+      const done = step - startStep;
+      emit({
+        type: 'step', step, totalSteps: config.steps, epoch: batch.epoch, loss: r.loss, lr, gradNorm: r.gradNorm,
+        tokensPerS: (config.batch * config.seq) / (stepMs / 1e3), stepMs, elapsedS,
+        etaS: (elapsedS / done) * (config.steps - step),
+      });
+      if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < config.steps) checkpoint(step);
+      // Let pause/cancel messages in between steps (session.run holds the thread while it runs).
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    const status = control.isCancelled ? 'cancelled' : 'finished';
+    if (step > startStep || status === 'finished') checkpoint(step);
+    emit({ type: 'status', status, message: `${status} at step ${step}` });
+    return { status, step, params: ts.snapshot(), lastCheckpoint };
+  } catch (err) {
+    emit({ type: 'status', status: 'failed', message: (err as Error).message });
+    throw err;
+  } finally {
+    await ts.release();
+  }
+}

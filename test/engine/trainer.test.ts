@@ -1,0 +1,172 @@
+import { mkdtempSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TokenBatches, type TokenExample } from '../../src-main/engine/batches.ts';
+import { CheckpointError, listCheckpoints, loadCheckpoint } from '../../src-main/engine/checkpoint.ts';
+import { initGPT2 } from '../../src-main/engine/init.ts';
+import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
+import { ADAMW_DEFAULTS } from '../../src-main/engine/optim.ts';
+import { learningRate } from '../../src-main/engine/schedule.ts';
+import { startTrainJob } from '../../src-main/engine/train-job.ts';
+import { TrainStep } from '../../src-main/engine/train-step.ts';
+import { latestCheckpoint, train, type TrainerConfig, type TrainerEvent } from '../../src-main/engine/trainer.ts';
+
+const arch: GPT2Config = { vocabSize: 12, nPositions: 16, nEmbd: 32, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 };
+
+/** Counting sequences mod 10 with a start token: learnable in a few dozen steps. */
+function examples(n: number): TokenExample[] {
+  return Array.from({ length: n }, (_, i) => {
+    const len = 8 + (i % 6);
+    const ids = [11, ...Array.from({ length: len - 1 }, (_, t) => (i + t) % 10)];
+    return { ids, labels: ids.map((x, t) => (t < 2 ? -100 : x)) };
+  });
+}
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'stepwise-train-'));
+
+function config(dir: string, steps: number, checkpointEvery = 0): TrainerConfig {
+  return {
+    arch, batch: 4, seq: 16, steps, adamw: ADAMW_DEFAULTS, checkpointEvery, checkpointDir: dir, threads: 2,
+    schedule: { kind: 'cosine', lr: 3e-3, warmupSteps: 2, totalSteps: 10 },
+  };
+}
+
+const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+
+describe('trainer', () => {
+  it('resuming from a checkpoint continues bit-identically to a run that never stopped', async () => {
+    const dirA = tmp();
+    const lossesA: number[] = [];
+    const a = await train({
+      config: config(dirA, 10), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+      init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && lossesA.push(e.loss),
+    });
+    expect(a.status).toBe('finished');
+    expect(lossesA).toHaveLength(10);
+
+    // The same run, stopped after 7 steps (mid-epoch: 6 batches per epoch) and resumed in a fresh trainer.
+    const dirB = tmp();
+    const lossesB: number[] = [];
+    const first = await train({
+      config: config(dirB, 7), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+      init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && lossesB.push(e.loss),
+    });
+    expect(first.step).toBe(7);
+    const ck = latestCheckpoint(dirB);
+    expect(ck).toMatch(/step-0000007\.json$/);
+    const b = await train({
+      config: config(dirB, 10), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+      init: { resumeFrom: ck! }, emit: (e) => e.type === 'step' && lossesB.push(e.loss),
+    });
+    expect(b.step).toBe(10);
+    expect(lossesB).toEqual(lossesA);
+    for (const [name, t] of a.params) expect(bytesOf(b.params.get(name)!.data).equals(bytesOf(t.data)), name).toBe(true);
+  });
+
+  it('the loss falls on a learnable task', async () => {
+    const losses: number[] = [];
+    const cfg = { ...config(tmp(), 40), schedule: { kind: 'constant' as const, lr: 3e-3, warmupSteps: 0, totalSteps: 40 } };
+    await train({ config: cfg, data: new TokenBatches(examples(32), { batch: 4, seq: 16, seed: 1 }), init: { params: initGPT2(arch, 2) }, emit: (e) => e.type === 'step' && losses.push(e.loss) });
+    expect(losses[0]).toBeGreaterThan(2.0); // ≈ ln 12 at initialisation
+    expect(losses.at(-1)!).toBeLessThan(losses[0] * 0.6);
+  });
+
+  it('resetting the optimizer equals starting a fresh AdamW from the same parameters', async () => {
+    const init = initGPT2(arch, 3);
+    const data = new TokenBatches(examples(8), { batch: 4, seq: 16, seed: 2 });
+    const b1 = data.next();
+    const b2 = data.next();
+    const s = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init, threads: 2 });
+    await s.run(b1.inputIds, b1.labels, 1e-3);
+    const mid = s.snapshot();
+    s.resetOptimizer();
+    expect(s.opt.t).toBe(0);
+    expect([...s.opt.m.values()].every((m) => m.every((x) => x === 0))).toBe(true);
+    const afterReset = await s.run(b2.inputIds, b2.labels, 1e-3);
+    const fresh = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init: mid, threads: 2 });
+    const fromFresh = await fresh.run(b2.inputIds, b2.labels, 1e-3);
+    expect(afterReset.loss).toBe(fromFresh.loss);
+    for (const name of s.paramNames) expect(bytesOf(s.params.get(name)!).equals(bytesOf(fresh.params.get(name)!))).toBe(true);
+    await s.release();
+    await fresh.release();
+  });
+
+  it('a worker job streams steps and obeys pause, resume and cancel', async () => {
+    const dir = tmp();
+    const events: TrainerEvent[] = [];
+    let job: ReturnType<typeof startTrainJob> | null = null;
+    let paused = false;
+    job = startTrainJob(
+      { config: { ...config(dir, 400), checkpointEvery: 0 }, examples: examples(24), dataSeed: 3, init: { kind: 'fresh', seed: 4 } },
+      (e) => {
+        events.push(e);
+        if (e.type === 'step' && e.step === 3 && !paused) {
+          paused = true;
+          job!.pause();
+        }
+        if (e.type === 'status' && e.status === 'paused') setTimeout(() => job!.resume(), 50);
+        if (e.type === 'step' && e.step === 6) job!.cancel();
+      },
+    );
+    const result = await job.done;
+    expect(result.status).toBe('cancelled');
+    expect(result.step).toBeGreaterThanOrEqual(6);
+    expect(result.step).toBeLessThan(400);
+    const statuses = events.filter((e) => e.type === 'status').map((e) => (e as { status: string }).status);
+    expect(statuses).toEqual(['starting', 'running', 'paused', 'running', 'cancelled']);
+    const steps = events.filter((e) => e.type === 'step') as Extract<TrainerEvent, { type: 'step' }>[];
+    expect(steps.map((s) => s.step)).toEqual(steps.map((_, i) => i + 1));
+    expect(steps[0].tokensPerS).toBeGreaterThan(0);
+    expect(steps[0].lr).toBeCloseTo(1.5e-3, 10); // warm-up step 1 of 2
+    // Cancelling keeps a checkpoint of where it stopped.
+    expect(listCheckpoints(dir).map((c) => c.step)).toEqual([result.step]);
+    expect(result.lastCheckpoint).toBe(listCheckpoints(dir)[0].path);
+  });
+
+  it('a corrupt or incomplete checkpoint is refused with the file and the problem named', async () => {
+    const dir = tmp();
+    await train({ config: config(dir, 2), data: new TokenBatches(examples(8), { batch: 4, seq: 16, seed: 1 }), init: { params: initGPT2(arch, 1) }, emit: () => {} });
+    const ck = latestCheckpoint(dir)!;
+    const tensors = ck.replace(/\.json$/, '.safetensors');
+    const record = JSON.parse(readFileSync(ck, 'utf8'));
+    expect(loadCheckpoint(ck).record.step).toBe(2);
+
+    truncateSync(tensors, 100);
+    expect(() => loadCheckpoint(ck)).toThrow(CheckpointError);
+    expect(() => loadCheckpoint(ck)).toThrow(/step-0000002\.json.*(header|bytes|outside)/);
+
+    writeFileSync(ck, JSON.stringify({ ...record, optimizerStep: -1 }));
+    expect(() => loadCheckpoint(ck)).toThrow(/'optimizerStep' must be a non-negative integer/);
+    writeFileSync(ck, '{ not json');
+    expect(() => loadCheckpoint(ck)).toThrow(/cannot read the record/);
+  });
+
+  it('learning-rate schedules: linear warm-up, then cosine or linear decay', () => {
+    const s = { kind: 'cosine' as const, lr: 1, warmupSteps: 10, totalSteps: 110, minLr: 0.1 };
+    expect(learningRate(s, 5)).toBeCloseTo(0.5, 12);
+    expect(learningRate(s, 10)).toBeCloseTo(1, 12);
+    expect(learningRate(s, 60)).toBeCloseTo(0.55, 12);
+    expect(learningRate(s, 110)).toBeCloseTo(0.1, 12);
+    expect(learningRate({ ...s, kind: 'linear' }, 60)).toBeCloseTo(0.55, 12);
+    expect(learningRate({ ...s, kind: 'constant' }, 200)).toBe(1);
+  });
+
+  it('batches: seeded shuffles, right padding with ignored labels, and seeking reproduces the stream', () => {
+    const ex = examples(10);
+    const a = new TokenBatches(ex, { batch: 3, seq: 16, seed: 9 });
+    expect(a.batchesPerEpoch).toBe(3);
+    const first = a.next();
+    expect(first.inputIds.length).toBe(48);
+    const row0 = Array.from(first.labels.slice(0, 16), Number);
+    expect(row0.slice(-3)).toEqual([-100, -100, -100]); // no example fills 16 tokens
+    for (let i = 0; i < 4; i++) a.next();
+    const pos = a.position();
+    expect(pos).toEqual({ epoch: 1, index: 6 });
+    const next = a.next();
+    const b = new TokenBatches(ex, { batch: 3, seq: 16, seed: 9 });
+    b.seek(pos);
+    expect(Array.from(b.next().inputIds)).toEqual(Array.from(next.inputIds));
+    expect(() => new TokenBatches([{ ids: Array(20).fill(1) }, ...ex], { batch: 3, seq: 16, seed: 1 })).toThrow(/example 0 has 20 tokens, more than the sequence length 16/);
+  });
+});
