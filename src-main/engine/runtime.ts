@@ -72,12 +72,21 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     enableMemPattern: true,
   };
   if (opts.optimizedModelPath) options.optimizedModelFilePath = opts.optimizedModelPath;
+  if (provider !== 'cpu') {
+    const offered = availableProviders();
+    if (!offered.some((p) => p.name === provider)) {
+      throw new ProviderError(provider, `this onnxruntime-node build does not offer it on ${process.platform}/${process.arch} (offered: ${offered.map((p) => p.name).join(', ')})`);
+    }
+  }
   try {
     return await ort.InferenceSession.create(model, options);
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err);
-    if (provider !== 'cpu') throw new ProviderError(provider, reason);
-    throw err;
+    if (provider === 'cpu') throw err;
+    // Native messages can run to many lines of source paths: keep the first.
+    let reason = (err instanceof Error ? err.message : String(err)).split('\n')[0].trim();
+    if (provider === 'cuda') reason += ' (CUDA needs CUDA 12 and cuDNN 9, and the provider libraries: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node)';
+    if (provider === 'webgpu') reason += ' (WebGPU needs a Vulkan, Metal or Direct3D 12 driver)';
+    throw new ProviderError(provider, reason);
   }
 }
 
