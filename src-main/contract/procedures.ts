@@ -30,16 +30,14 @@ const id = () =>
     .int({ error: 'must be a positive integer' })
     .positive({ error: 'must be a positive integer' });
 
-const step = () =>
-  z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
-
 const limit = (max: number) =>
   z
     .int({ error: `must be an integer from 1 to ${max}` })
     .min(1, { error: `must be an integer from 1 to ${max}` })
     .max(max, { error: `must be an integer from 1 to ${max}` });
 
-const offset = () =>
+/** Steps, offsets, log ids. */
+const nonNegativeInt = () =>
   z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
 
 const text = (max: number) =>
@@ -52,7 +50,7 @@ const text = (max: number) =>
 const jsonObject = () =>
   z.record(z.string(), z.json(), { error: 'must be a JSON object' }) as unknown as z.ZodType<JsonObject>;
 
-const pagination = { limit: limit(1000).default(100), offset: offset().default(0) };
+const pagination = { limit: limit(1000).default(100), offset: nonNegativeInt().default(0) };
 
 /** Procedures whose input is nothing take `{}` (or no argument at all from the client). */
 const empty = () => z.strictObject({}).default({});
@@ -130,8 +128,8 @@ export const procedures = {
       .strictObject({
         runId: id(),
         keys: z.array(text(200), { error: 'must be an array of metric names' }).max(100, { error: 'must name at most 100 keys' }).optional(),
-        fromStep: step().optional(),
-        toStep: step().optional(),
+        fromStep: nonNegativeInt().optional(),
+        toStep: nonNegativeInt().optional(),
       })
       .refine((v) => v.fromStep === undefined || v.toStep === undefined || v.fromStep <= v.toStep, {
         error: 'fromStep must not be greater than toStep',
@@ -142,7 +140,7 @@ export const procedures = {
     summary: "A run's log lines in order, those with id greater than `afterId` (0 = from the start).",
     input: z.strictObject({
       runId: id(),
-      afterId: offset().default(0),
+      afterId: nonNegativeInt().default(0),
       limit: limit(5000).default(500),
     }),
   },

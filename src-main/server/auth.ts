@@ -14,6 +14,12 @@ import type { IncomingMessage } from 'node:http';
 
 export const LOOPBACK_HOSTS = ['127.0.0.1', 'localhost', '::1'] as const;
 
+/** Why `host` may not be listened on, or null if it is a loopback address. */
+export function notLoopback(host: string): string | null {
+  if ((LOOPBACK_HOSTS as readonly string[]).includes(host)) return null;
+  return `--host must be a loopback address (${LOOPBACK_HOSTS.join(', ')}), got "${host}": Stepwise serves this machine only`;
+}
+
 export function newToken(): string {
   return crypto.randomBytes(24).toString('base64url');
 }

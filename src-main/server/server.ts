@@ -41,7 +41,7 @@ import type { CallResult } from '../contract/client.ts';
 import type { Dispatch } from '../contract/dispatcher.ts';
 import type { ErrorCode } from '../contract/errors.ts';
 import type { EventBus } from '../services/events.ts';
-import { LOOPBACK_HOSTS, fromLoopback, newToken, presentedToken, sameToken, sessionCookie } from './auth.ts';
+import { fromLoopback, newToken, notLoopback, presentedToken, sameToken, sessionCookie } from './auth.ts';
 import { checkRendererBuilt, serveStatic } from './static.ts';
 
 export interface ServerOptions {
@@ -77,9 +77,8 @@ const STATUS_OF: Record<ErrorCode, number> = {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
-  if (!(LOOPBACK_HOSTS as readonly string[]).includes(host)) {
-    throw new Error(`--host must be a loopback address (${LOOPBACK_HOSTS.join(', ')}); got "${host}". Stepwise serves this machine only.`);
-  }
+  const refusal = notLoopback(host);
+  if (refusal) throw new Error(refusal);
   checkRendererBuilt(options.staticDir);
   const token = options.token ?? newToken();
   const sockets = new WebSocketServer({ noServer: true, maxPayload: 1024 });

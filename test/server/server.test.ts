@@ -144,7 +144,7 @@ describe('loopback only', () => {
 
   test('a --host that is not loopback is refused before listening', async () => {
     await expect(startServer({ dispatch: lab.dispatch, events: lab.events, staticDir, host: '0.0.0.0' })).rejects.toThrow(
-      '--host must be a loopback address (127.0.0.1, localhost, ::1); got "0.0.0.0"',
+      '--host must be a loopback address (127.0.0.1, localhost, ::1), got "0.0.0.0": Stepwise serves this machine only',
     );
   });
 });

@@ -1,6 +1,6 @@
 /** `stepwise serve`: the lab in a browser, from a token-protected server on this machine. */
 import { fileURLToPath } from 'node:url';
-import { LOOPBACK_HOSTS } from '../../server/auth.ts';
+import { LOOPBACK_HOSTS, notLoopback } from '../../server/auth.ts';
 import { startServer } from '../../server/server.ts';
 import { openLab } from '../../services/lab.ts';
 import { resolveDataDir } from '../../services/paths.ts';
@@ -22,9 +22,8 @@ export const serve = defineCommand({
       throw new UsageError(`--port must be a whole number from 0 to 65535 (got "${values.port}")`);
     }
     const host = values.host ?? '127.0.0.1';
-    if (!(LOOPBACK_HOSTS as readonly string[]).includes(host)) {
-      throw new UsageError(`--host must be a loopback address (${LOOPBACK_HOSTS.join(', ')}), got "${host}": Stepwise serves this machine only`);
-    }
+    const refusal = notLoopback(host);
+    if (refusal) throw new UsageError(refusal);
 
     const lab = openLab(resolveDataDir(values['data-dir']));
     let server;
