@@ -66,6 +66,7 @@ export const rendererConfig: UserConfig = {
     outDir,
     emptyOutDir: true,
     target: 'chrome128',
+    minify: true, // electron-vite would otherwise leave the desktop renderer unminified
     sourcemap: true,
     rolldownOptions: {
       input: fileURLToPath(new URL('./src-renderer/index.html', import.meta.url)),
