@@ -33,6 +33,8 @@ export class TrainStep {
   params = new Map<string, Float32Array>();
   opt: OptimizerState;
   private readonly session: ort.InferenceSession;
+  /** Write outputs into preallocated buffers (see run()). */
+  preallocate = true;
 
   private constructor(arch: GPT2Config, batch: number, seq: number, names: string[], shapes: Map<string, number[]>, session: ort.InferenceSession) {
     this.arch = arch;
@@ -114,14 +116,49 @@ export class TrainStep {
       feeds[`m.${name}`] = new ort.Tensor('float32', this.opt.m.get(name)!, shape);
       feeds[`v.${name}`] = new ort.Tensor('float32', this.opt.v.get(name)!, shape);
     }
-    const out = await this.session.run(feeds);
-    for (const name of this.paramNames) {
-      this.params.set(name, out[`new_p.${name}`].data as Float32Array);
-      this.opt.m.set(name, out[`new_m.${name}`].data as Float32Array);
-      this.opt.v.set(name, out[`new_v.${name}`].data as Float32Array);
+    if (!this.preallocate) {
+      const out = await this.session.run(feeds);
+      for (const name of this.paramNames) {
+        this.params.set(name, out[`new_p.${name}`].data as Float32Array);
+        this.opt.m.set(name, out[`new_m.${name}`].data as Float32Array);
+        this.opt.v.set(name, out[`new_v.${name}`].data as Float32Array);
+      }
+      this.opt.t = t;
+      return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0] };
     }
+    // Ping-pong: ORT writes the new state into the spare buffers, which then become current,
+    // so a step allocates nothing and the state crosses into JS without a copy.
+    const loss = new Float32Array(1);
+    const gradNorm = new Float32Array(1);
+    const fetches: Record<string, ort.Tensor> = {
+      loss: new ort.Tensor('float32', loss, []),
+      grad_norm: new ort.Tensor('float32', gradNorm, []),
+    };
+    const spare = this.spareBuffers();
+    for (const name of this.paramNames) {
+      const shape = this.shapes.get(name)!;
+      fetches[`new_p.${name}`] = new ort.Tensor('float32', spare.p.get(name)!, shape);
+      fetches[`new_m.${name}`] = new ort.Tensor('float32', spare.m.get(name)!, shape);
+      fetches[`new_v.${name}`] = new ort.Tensor('float32', spare.v.get(name)!, shape);
+    }
+    await this.session.run(feeds, fetches);
+    this.spare = { p: this.params, m: this.opt.m, v: this.opt.v };
+    this.params = spare.p;
+    this.opt.m = spare.m;
+    this.opt.v = spare.v;
     this.opt.t = t;
-    return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0] };
+    return { loss: loss[0], gradNorm: gradNorm[0] };
+  }
+
+  /** Buffers ORT writes the next state into (never aliased with the current state). */
+  private spare: { p: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> } | null = null;
+  private spareBuffers() {
+    const current = new Set<Float32Array>([...this.params.values(), ...this.opt.m.values(), ...this.opt.v.values()]);
+    const s = this.spare;
+    const usable = s && [...s.p.values(), ...s.m.values(), ...s.v.values()].every((b) => !current.has(b));
+    if (usable) return s;
+    const fresh = () => new Map(this.paramNames.map((n) => [n, new Float32Array(this.params.get(n)!.length)]));
+    return (this.spare = { p: fresh(), m: fresh(), v: fresh() });
   }
 
   /** Parameters as a TensorMap (copies), for checkpoints and export. */
