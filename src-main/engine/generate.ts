@@ -179,7 +179,8 @@ export interface Generation {
 
 /**
  * A GPT-2 with its parameters bound, ready to generate. Decode graphs are
- * compiled per variant (last/all logits, probes) on first use.
+ * compiled per variant (last/all logits, probes) on first use. The parameter
+ * arrays are referenced, not copied: replace the Generator to use new weights.
  */
 export class Generator {
   readonly arch: GPT2Config;
@@ -211,6 +212,12 @@ export class Generator {
       this.sessions.set(key, s);
     }
     return s;
+  }
+
+  /** Free the ONNX Runtime sessions. */
+  async release(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
   }
 
   /** One call of the decode graph. */

@@ -7,6 +7,7 @@
  * Probabilities are computed in float64, so the same logits and seed give the
  * same token on every platform.
  */
+import { Rng as PRNG } from './init.ts';
 
 export interface SamplingOptions {
   /** Softmax temperature; 0 means greedy (argmax). Default 0. */
@@ -20,10 +21,7 @@ export interface SamplingOptions {
 /** A uniform random number generator on [0, 1). */
 export type Rng = () => number;
 
-/**
- * SplitMix32 scrambling of a 32-bit integer: decorrelates nearby seeds
- * (seed 1 row 0 and seed 0 row 1 must not share a stream).
- */
+/** SplitMix32's finaliser: scrambles a 32-bit integer so nearby seeds give unrelated streams. */
 function mix32(x: number): number {
   x = (x + 0x9e3779b9) | 0;
   x = Math.imul(x ^ (x >>> 16), 0x85ebca6b);
@@ -32,30 +30,14 @@ function mix32(x: number): number {
 }
 
 /**
- * xoshiro128** seeded from (seed, stream): one independent stream per batch row,
- * so row r of a batch draws exactly what it would draw generated alone as row r.
+ * A uniform stream for (seed, stream), from the engine's seeded PRNG: one
+ * stream per batch row, so row r draws exactly what it would draw generated
+ * alone as row r, and seed 1 row 0 does not share a stream with seed 0 row 1.
  */
 export function seededRng(seed: number, stream = 0): Rng {
-  let a = mix32(seed | 0);
-  let b = mix32(a ^ Math.imul(stream + 1, 0x632be5ab));
-  let c = mix32(b ^ 0x1b873593);
-  let d = mix32(c ^ (Math.floor(seed / 2 ** 32) | 0));
-  if ((a | b | c | d) === 0) a = 1; // the all-zero state is a fixed point
-  return () => {
-    const result = Math.imul(rotl(Math.imul(b, 5), 7), 9) >>> 0;
-    const t = b << 9;
-    c ^= a;
-    d ^= b;
-    b ^= c;
-    a ^= d;
-    c ^= t;
-    d = rotl(d, 11);
-    return result / 2 ** 32;
-  };
-}
-
-function rotl(x: number, k: number): number {
-  return (x << k) | (x >>> (32 - k));
+  const hi = Math.floor(seed / 2 ** 32) | 0; // seeds beyond 32 bits still matter
+  const rng = new PRNG(mix32(mix32(mix32(seed | 0) ^ hi) ^ stream));
+  return () => rng.next();
 }
 
 /** Index of the largest value in logits[offset, offset+n); the first one on ties. */

@@ -185,6 +185,12 @@ describe('stopping', () => {
     expect(g.rows[1].tokens).toEqual(cut >= 0 ? alone.rows[0].tokens.slice(0, cut + 1) : alone.rows[0].tokens);
   });
 
+  it('an abort between steps ends the unfinished rows as aborted, keeping their tokens', async () => {
+    const ctl = new AbortController();
+    const g = await gen.generate([prompt, prompt], { maxNewTokens: 20, onStep: (step) => step === 2 && ctl.abort(), signal: ctl.signal });
+    for (const row of g.rows) expect(row).toEqual({ tokens: free.slice(0, 3), finish: 'aborted' });
+  });
+
   it('rejects prompts the model cannot run, saying why', async () => {
     await expect(gen.generate([[]], { maxNewTokens: 1 })).rejects.toThrow(/prompt 0 is empty/);
     await expect(gen.generate([[1, 20]], { maxNewTokens: 1 })).rejects.toThrow(/token id 20, outside the vocabulary \[0, 20\)/);
