@@ -266,6 +266,7 @@ export class Generator {
     if (opts.stopStrings?.length && !opts.decode) throw new Error('generate: stopStrings need a decode function (token ids → text), e.g. the tokenizer');
     const eos = new Set(opts.eosTokenId === undefined ? [] : Array.isArray(opts.eosTokenId) ? opts.eosTokenId : [opts.eosTokenId]);
     const pad = opts.padTokenId ?? [...eos][0] ?? 0;
+    if (!(Number.isInteger(pad) && pad >= 0 && pad < V)) throw new Error(`generate: the padding token id ${pad} (padTokenId, else the first eosTokenId) is outside the vocabulary [0, ${V})`);
     const stopTokens = (opts.stopTokens ?? []).filter((s) => s.length > 0);
     const stopStrings = (opts.stopStrings ?? []).filter((s) => s.length > 0);
     // Enough trailing tokens to contain any stop string: each token decodes to at least one UTF-8 byte.
