@@ -55,6 +55,7 @@ const TITLES: Record<string, { title: string; hint?: string }> = {
     title: 'Lost contact with Stepwise',
     hint: 'Is `stepwise serve` (or the desktop app) still running?',
   },
+  run_failed: { title: 'The run failed' },
   client_error: { title: 'Something went wrong in this window' },
 };
 

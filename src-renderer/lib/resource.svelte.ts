@@ -8,9 +8,10 @@ export class Resource<T> {
   #load: () => Promise<T>;
   #generation = 0;
 
-  constructor(load: () => Promise<T>) {
+  /** Starts loading at once, unless `lazy` (then on the first reload()). */
+  constructor(load: () => Promise<T>, { lazy = false }: { lazy?: boolean } = {}) {
     this.#load = load;
-    void this.reload();
+    if (!lazy) void this.reload();
   }
 
   /** Loads again; a slower earlier answer never overwrites a newer one. */

@@ -3,7 +3,10 @@
 // keyboard navigation. Screenshots land in test-results/screenshots/.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
+import { join } from 'node:path';
 import type { AppInfo, Run } from '../../src-main/contract/index.ts';
+import { DATABASE_FILE } from '../../src-main/services/paths.ts';
+import { openStore } from '../../src-main/store/store.ts';
 import { assertRendererBuilt, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
 
 // page.evaluate() callbacks run in the page, but tsconfig.json is Node-only (no
@@ -232,6 +235,152 @@ describe('runs', () => {
   });
 });
 
+describe('a data folder with a model, a dataset and finished runs', () => {
+  let trained: Run;
+  let failed: Run;
+
+  // The contract has no procedures that add models, datasets or metrics (the
+  // trainer and importers write them), so they go in through the store, as a
+  // second connection beside the server's, the way the CLI would.
+  beforeAll(async () => {
+    trained = await api<Run>('runs.create', { method: 'icot-si', name: 'gpt2-tiny 4×4, internalized', config: { deltaPerEpoch: 8 } });
+    failed = await api<Run>('runs.create', { method: 'bitune', name: 'Bitune that ran out of memory', config: {} });
+    const store = openStore(join(server.dataDir, DATABASE_FILE));
+    try {
+      store.models.add({
+        name: 'gpt2-tiny',
+        architecture: { family: 'gpt2', nLayer: 2, nHead: 4, nEmbd: 32, vocabSize: 20, blockSize: 32 },
+        paramCount: 26_464,
+        path: 'models/gpt2-tiny',
+        bytesOnDisk: 105_856,
+        source: { kind: 'imported', from: '/home/ada/gpt2-tiny' },
+        runId: null,
+      });
+      store.datasets.add({
+        name: '4×4 multiplication',
+        kind: 'multiplication',
+        contentHash: 'a3f1c2d4e5b6978812345678abcdef0123456789abcdef0123456789abcdef01',
+        splitCounts: { train: 808_000, valid: 1_000, test: 1_000 },
+        path: 'datasets/4x4',
+        preview: ['5 6 3 2 * 7 4 3 4||5 5 5 3 1 + 0 0 2 4 5 0 ( 5 5 7 7 6 0 ) #### 5 5 7 7 6 0 1 1'],
+      });
+      store.runs.setStatus(trained.id, 'running');
+      for (let step = 0; step <= 40; step += 4) {
+        store.metrics.record(trained.id, step, { 'train/loss': 3 * Math.exp(-step / 12), 'valid/accuracy': step === 20 ? NaN : step / 40 });
+      }
+      store.logs.append(trained.id, 'info', 'epoch 1: removing 8 CoT tokens');
+      store.logs.append(trained.id, 'warn', 'validation accuracy dropped after the optimizer reset');
+      store.checkpoints.add({ runId: trained.id, step: 40, path: `runs/${trained.id}/step-40.safetensors`, bytes: 317_440 });
+      store.runs.setStatus(trained.id, 'completed');
+      store.runs.setStatus(failed.id, 'running');
+      store.runs.setStatus(failed.id, 'failed', { error: 'Out of memory at step 12: lower batchSize (now 64) or blockSize.' });
+    } finally {
+      store.close();
+    }
+  });
+
+  test('Library lists the model with its architecture, size and source', async () => {
+    await open('#/library');
+    const row = page.locator('table[aria-label="Models"] tbody tr');
+    await expect.poll(() => row.count()).toBe(1);
+    const cells = (await row.locator('td').allTextContents()).map((t) => t.trim());
+    expect(cells.slice(0, 5)).toEqual([
+      'gpt2-tiny',
+      'gpt2 · 2 layers · 4 heads · width 32',
+      '26,464',
+      'Imported from /home/ada/gpt2-tiny',
+      '103 KiB',
+    ]);
+    await shoot('library');
+  });
+
+  test('Datasets shows each dataset with its splits and first examples', async () => {
+    await open('#/datasets');
+    const card = page.getByRole('article', { name: '4×4 multiplication' });
+    await card.waitFor();
+    const text = ((await card.textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('multiplication');
+    expect(text).toContain('train 808,000 · valid 1,000 · test 1,000');
+    expect(text).toContain('5 6 3 2 * 7 4 3 4||');
+    expect(text).toContain('sha256 a3f1c2d4e5b69788…');
+    await shoot('datasets');
+  });
+
+  test('Probes knows a model and a dataset are there', async () => {
+    await open('#/probes');
+    await expect.poll(() => page.locator('.empty h2').textContent()).toBe('No probes yet');
+  });
+
+  test('a run opens from the list and shows its metrics, checkpoints and log', async () => {
+    await open('#/runs');
+    await page.getByRole('link', { name: 'gpt2-tiny 4×4, internalized' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('gpt2-tiny 4×4, internalized');
+    expect(page.url()).toContain(`#/runs/${trained.id}`);
+    expect(await page.locator('.facts .badge').textContent()).toBe('completed');
+
+    const charts = page.locator('figure');
+    await expect.poll(() => charts.count()).toBe(2);
+    expect(await charts.locator('figcaption .key').allTextContents()).toEqual(['train/loss', 'valid/accuracy']);
+    const loss = ((await charts.nth(0).locator('figcaption').textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(loss).toContain(`${Number((3 * Math.exp(-40 / 12)).toPrecision(4))} at step 40`);
+    expect(await charts.nth(1).textContent()).toContain('1 step not finite');
+    const figure = (await charts.nth(0).boundingBox())!;
+    const plot = (await charts.nth(0).locator('svg').boundingBox())!;
+    expect(plot.x + plot.width).toBeLessThanOrEqual(figure.x + figure.width); // the plot stays inside its card
+
+    const checkpoint = page.locator('table[aria-label="Checkpoints"] tbody tr');
+    await expect.poll(() => checkpoint.count()).toBe(1);
+    expect(await checkpoint.textContent()).toContain(`runs/${trained.id}/step-40.safetensors`);
+    const log = page.getByRole('list', { name: 'Log lines' }).locator('li');
+    await expect.poll(() => log.count()).toBe(2);
+    expect(await log.nth(1).textContent()).toContain('validation accuracy dropped after the optimizer reset');
+    expect(await page.locator('main').textContent()).toContain('deltaPerEpoch');
+    await shoot('run-detail');
+  });
+
+  test('a failed run says why', async () => {
+    await open(`#/runs/${failed.id}`);
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    expect(await alert.textContent()).toContain('The run failed');
+    expect(await alert.textContent()).toContain('Out of memory at step 12: lower batchSize (now 64) or blockSize.');
+  });
+
+  test('notes and a new name are saved through runs.update', async () => {
+    await open(`#/runs/${trained.id}`);
+    await page.getByLabel('Notes', { exact: true }).waitFor();
+    await page.getByLabel('Notes', { exact: true }).fill('Accuracy holds until Δ reaches 24 tokens.');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved.' }).count()).toBe(1);
+    const stored = await api<Run>('runs.get', { id: trained.id });
+    expect(stored.notes).toBe('Accuracy holds until Δ reaches 24 tokens.');
+    expect(stored.name).toBe('gpt2-tiny 4×4, internalized');
+    expect(await page.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+  });
+
+  test('a run that does not exist shows the contract error, not a blank page', async () => {
+    await open('#/runs/9999');
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = await alert.textContent();
+    expect(text).toContain('Not found');
+    expect(text).toContain('not_found');
+    expect(text).toContain('runs.get: there is no run 9999');
+  });
+
+  test('deleting a run asks first, then removes it and goes back to the list', async () => {
+    await open(`#/runs/${failed.id}`);
+    await page.getByRole('button', { name: 'Delete run…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete “Bitune that ran out of memory”?' });
+    await dialog.waitFor();
+    await dialog.getByRole('button', { name: 'Delete run' }).click();
+    await expect.poll(() => page.locator('h1').textContent()).toBe('Runs');
+    expect(page.url()).toMatch(/#\/runs$/);
+    await expect.poll(() => page.locator('table[aria-label="Runs"]').textContent()).not.toContain('Bitune that ran out of memory');
+    await expect(api('runs.get', { id: failed.id })).rejects.toThrow(/not_found/);
+  });
+});
+
 describe('transport', () => {
   test('with a preload-style window.stepwise the app calls through it, not HTTP, and shows the same runs', async () => {
     // Stands in for the Electron preload: a Transport { call, on } that
@@ -348,7 +497,7 @@ describe('theme and keyboard', () => {
 
   test('no console errors, CSP violations or failed requests other than the ones provoked', () => {
     expect(problems).toEqual([]);
-    // The one failure provoked on `page`: New run with a blank name.
-    expect(failedResponses).toEqual(['400 /api/call/runs.create']);
+    // The failures provoked on `page`: New run with a blank name, a run that does not exist.
+    expect(failedResponses).toEqual(['400 /api/call/runs.create', '404 /api/call/runs.get']);
   });
 });
