@@ -48,7 +48,7 @@ const text = (max: number) =>
     .max(max, { error: `must be at most ${max} characters` });
 
 const jsonObject = () =>
-  z.record(z.string(), z.json(), { error: 'must be a JSON object' }) as unknown as z.ZodType<JsonObject>;
+  z.record(z.string(), z.json(), { error: 'must be a JSON object' }) as unknown as z.ZodType<JsonObject, JsonObject>;
 
 const pagination = { limit: limit(1000).default(100), offset: nonNegativeInt().default(0) };
 
