@@ -12,6 +12,7 @@ import { BrowserWindow, app, dialog, ipcMain, session } from 'electron';
 import type { IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { contentSecurityPolicy } from '../services/content-security-policy.ts';
 import { openLab } from '../services/lab.ts';
 import type { Lab } from '../services/lab.ts';
 import { resolveDataDir } from '../services/paths.ts';
@@ -23,15 +24,9 @@ const PRELOAD = fileURLToPath(new URL('../preload/index.cjs', import.meta.url));
 const RENDERER_HTML = fileURLToPath(new URL('../renderer/index.html', import.meta.url));
 const ICON = fileURLToPath(new URL('../../resources/icon.png', import.meta.url));
 
-const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  `connect-src 'self'${DEV_SERVER_URL ? ` ${new URL(DEV_SERVER_URL).origin} ws://${new URL(DEV_SERVER_URL).host}` : ''}`,
-  "img-src 'self' data:",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'none'",
-  "frame-ancestors 'none'",
-].join('; ');
+const CONTENT_SECURITY_POLICY = contentSecurityPolicy(
+  DEV_SERVER_URL ? [new URL(DEV_SERVER_URL).origin, `ws://${new URL(DEV_SERVER_URL).host}`] : [],
+);
 
 app.setName('Stepwise');
 // Pin the folder to the product name (e.g. ~/.config/Stepwise), not the npm package's name.

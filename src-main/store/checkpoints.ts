@@ -2,13 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { Checkpoint } from '../contract/entities.ts';
 
-export interface NewCheckpoint {
-  runId: number;
-  step: number;
-  /** Relative to the data folder. */
-  path: string;
-  bytes: number;
-}
+export type NewCheckpoint = Omit<Checkpoint, 'id' | 'createdAt'>;
 
 const COLUMNS = 'id, run_id AS runId, step, path, bytes, created_at AS createdAt';
 

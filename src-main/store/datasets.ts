@@ -2,15 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { Dataset, Page } from '../contract/entities.ts';
 
-export interface NewDataset {
-  name: string;
-  kind: string;
-  contentHash: string;
-  splitCounts: Record<string, number>;
-  /** Relative to the data folder. */
-  path: string;
-  preview: string[];
-}
+export type NewDataset = Omit<Dataset, 'id' | 'createdAt'>;
 
 const COLUMNS = `id, name, kind, content_hash AS contentHash, split_counts AS splitCounts, path, preview,
   created_at AS createdAt`;

@@ -2,16 +2,7 @@
 import type Database from 'better-sqlite3';
 import type { JsonObject, Model, Page } from '../contract/entities.ts';
 
-export interface NewModel {
-  name: string;
-  architecture: JsonObject;
-  paramCount: number;
-  /** Relative to the data folder. */
-  path: string;
-  bytesOnDisk: number;
-  source: JsonObject;
-  runId?: number | null;
-}
+export type NewModel = Omit<Model, 'id' | 'createdAt' | 'runId'> & { runId?: number | null };
 
 const COLUMNS = `id, name, architecture, param_count AS paramCount, path, bytes_on_disk AS bytesOnDisk,
   source, run_id AS runId, created_at AS createdAt`;

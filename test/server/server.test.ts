@@ -120,7 +120,10 @@ describe('the token', () => {
     const page = await fetch(`${base}/`, { headers: { cookie: cookie.split(';')[0] } });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
-    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    expect(page.headers.get('content-security-policy')).toBe(
+      `default-src 'self'; connect-src 'self' ws://127.0.0.1:${server.port} ws://localhost:${server.port}; img-src 'self' data:; ` +
+        "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    );
     expect(await page.text()).toBe(INDEX_HTML);
     const script = await fetch(`${base}/assets/app.js`, { headers: { cookie: cookie.split(';')[0] } });
     expect([script.status, script.headers.get('content-type'), await script.text()]).toEqual([200, 'text/javascript; charset=utf-8', 'console.log("app")']);
