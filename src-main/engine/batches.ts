@@ -16,9 +16,15 @@ export interface TokenExample {
 export interface Batch {
   inputIds: BigInt64Array; // [B, T]
   labels: BigInt64Array; // [B, T]
+  /** T, when shorter than the step's longest sequence (a source may pad each batch only as far as it needs). */
+  seq?: number;
   /** Tokens that carry a loss (labels ≠ −100). */
   tokens: number;
   epoch: number;
+  /** Reset the optimizer before this batch (e.g. ICoT-SI when its removal schedule grows). */
+  resetOptimizer?: boolean;
+  /** Figures a method reports with the step (e.g. CoT tokens scheduled for removal). */
+  info?: Record<string, number>;
 }
 
 export interface BatchPosition {

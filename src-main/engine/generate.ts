@@ -123,8 +123,10 @@ export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
   /** Seed of the sampling streams (row r uses stream r). Default 0. */
   seed?: number;
-  /** End-of-sequence token id(s): a row stops after emitting one. */
+  /** End-of-sequence token id(s): a row stops after emitting `eosCount` of them. */
   eosTokenId?: number | number[];
+  /** EOS tokens a row emits before it stops (default 1; ICoT-SI decodes until the 2nd: CoT EOS, answer EOS). */
+  eosCount?: number;
   /** Id written into padding columns (never attended to). Default: the first EOS id, else 0. */
   padTokenId?: number;
   /** A row stops once its generated tokens end with one of these id sequences. */
@@ -268,6 +270,8 @@ export class Generator {
     const pad = opts.padTokenId ?? [...eos][0] ?? 0;
     if (!(Number.isInteger(pad) && pad >= 0 && pad < V)) throw new Error(`generate: the padding token id ${pad} (padTokenId, else the first eosTokenId) is outside the vocabulary [0, ${V})`);
     const stopTokens = (opts.stopTokens ?? []).filter((s) => s.length > 0);
+    const eosCount = opts.eosCount ?? 1;
+    if (!(Number.isInteger(eosCount) && eosCount >= 1)) throw new Error(`generate: eosCount must be a positive integer (got ${eosCount})`);
     const stopStrings = (opts.stopStrings ?? []).filter((s) => s.length > 0);
     // Enough trailing tokens to contain any stop string: each token decodes to at least one UTF-8 byte.
     const tailTokens = Math.max(0, ...stopStrings.map((s) => new TextEncoder().encode(s).length)) + 1;
@@ -290,7 +294,7 @@ export class Generator {
     const accept = (b: number, tok: number) => {
       const row = rows[b];
       row.tokens.push(tok);
-      if (eos.has(tok)) return finish(b, 'eos');
+      if (eos.has(tok) && row.tokens.filter((t) => eos.has(t)).length >= eosCount) return finish(b, 'eos');
       for (const seq of stopTokens) if (endsWith(row.tokens, seq)) return finish(b, 'stop', seq);
       if (stopStrings.length) {
         const text = opts.decode!(row.tokens.slice(-tailTokens));

@@ -6,7 +6,7 @@
  * data, schedules or events.
  */
 import { compileGPT2 } from './compile.ts';
-import type { GPT2Config } from './models/gpt2.ts';
+import { gpt2ParamShapes, type GPT2Config } from './models/gpt2.ts';
 import type { AdamWConfig } from './optim.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
@@ -27,38 +27,53 @@ export interface StepResult {
 export class TrainStep {
   readonly arch: GPT2Config;
   readonly batch: number;
+  /** Longest sequence; shorter batches run on their own compiled graph sharing this state. */
   readonly seq: number;
   readonly paramNames: string[];
   readonly shapes: Map<string, number[]>;
   params = new Map<string, Float32Array>();
   opt: OptimizerState;
-  private readonly session: ort.InferenceSession;
+  private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
+  private readonly compileOptions: { adamw: AdamWConfig } & SessionOptions;
   /** Write outputs into preallocated buffers (see run()). */
   preallocate = true;
 
-  private constructor(arch: GPT2Config, batch: number, seq: number, names: string[], shapes: Map<string, number[]>, session: ort.InferenceSession) {
+  private constructor(arch: GPT2Config, batch: number, seq: number, names: string[], shapes: Map<string, number[]>, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
     this.arch = arch;
     this.batch = batch;
     this.seq = seq;
     this.paramNames = names;
     this.shapes = shapes;
-    this.session = session;
+    this.compileOptions = compileOptions;
     this.opt = { t: 0, m: new Map(), v: new Map() };
   }
 
   static async create(opts: { arch: GPT2Config; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
-    const compiled = compileGPT2({ arch: opts.arch, batch: opts.batch, seq: opts.seq, mode: 'step', adamw: opts.adamw });
-    const session = await createSession(compiled.model, opts);
-    const step = new TrainStep(opts.arch, opts.batch, opts.seq, compiled.paramNames, compiled.paramShapes, session);
-    for (const name of compiled.paramNames) {
-      const t = opts.init.get(name);
-      const shape = compiled.paramShapes.get(name)!;
+    const { arch, batch, seq, init, ...compileOptions } = opts;
+    const shapes = gpt2ParamShapes(arch);
+    const step = new TrainStep(arch, batch, seq, [...shapes.keys()], shapes, compileOptions);
+    for (const name of step.paramNames) {
+      const t = init.get(name);
+      const shape = shapes.get(name)!;
       if (!t) throw new Error(`initial parameters lack '${name}'`);
       if (t.shape.join(',') !== shape.join(',')) throw new Error(`parameter '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
       step.params.set(name, Float32Array.from(t.data));
     }
     step.resetOptimizer();
+    await step.sessionFor(seq); // compile the full-length step now: errors surface at creation
     return step;
+  }
+
+  /** The compiled step for sequences of length T (compiled once, then cached). */
+  private sessionFor(T: number): Promise<ort.InferenceSession> {
+    let s = this.sessions.get(T);
+    if (!s) {
+      const { adamw, ...session } = this.compileOptions;
+      const compiled = compileGPT2({ arch: this.arch, batch: this.batch, seq: T, mode: 'step', adamw });
+      s = createSession(compiled.model, session);
+      this.sessions.set(T, s);
+    }
+    return s;
   }
 
   /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
@@ -99,10 +114,12 @@ export class TrainStep {
     return { m, v };
   }
 
-  /** One optimizer step on a [batch, seq] token batch (labels −100 = ignored). */
-  async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number): Promise<StepResult> {
-    const { batch: B, seq: T } = this;
+  /** One optimizer step on a [batch, T] token batch (labels −100 = ignored), T ≤ seq (default seq). */
+  async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number, T = this.seq): Promise<StepResult> {
+    const B = this.batch;
+    if (!(Number.isInteger(T) && T >= 2 && T <= this.seq)) throw new Error(`sequence length ${T} must be between 2 and ${this.seq}`);
     if (inputIds.length !== B * T || labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${inputIds.length} ids and ${labels.length} labels`);
+    const session = await this.sessionFor(T);
     const t = this.opt.t + 1;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', inputIds, [B, T]),
@@ -117,7 +134,7 @@ export class TrainStep {
       feeds[`v.${name}`] = new ort.Tensor('float32', this.opt.v.get(name)!, shape);
     }
     if (!this.preallocate) {
-      const out = await this.session.run(feeds);
+      const out = await session.run(feeds);
       for (const name of this.paramNames) {
         this.params.set(name, out[`new_p.${name}`].data as Float32Array);
         this.opt.m.set(name, out[`new_m.${name}`].data as Float32Array);
@@ -141,7 +158,7 @@ export class TrainStep {
       fetches[`new_m.${name}`] = new ort.Tensor('float32', spare.m.get(name)!, shape);
       fetches[`new_v.${name}`] = new ort.Tensor('float32', spare.v.get(name)!, shape);
     }
-    await this.session.run(feeds, fetches);
+    await session.run(feeds, fetches);
     this.spare = { p: this.params, m: this.opt.m, v: this.opt.v };
     this.params = spare.p;
     this.opt.m = spare.m;
@@ -169,6 +186,7 @@ export class TrainStep {
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    for (const s of this.sessions.values()) await (await s).release();
+    this.sessions.clear();
   }
 }

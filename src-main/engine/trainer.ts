@@ -48,6 +48,8 @@ export type TrainerEvent =
       stepMs: number;
       elapsedS: number;
       etaS: number;
+      /** The method's figures for this batch (e.g. ICoT-SI's scheduled removal). */
+      info?: Record<string, number>;
     }
   | { type: 'checkpoint'; step: number; path: string; bytes: number }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
@@ -99,6 +101,8 @@ export interface TrainOptions {
   emit: (e: TrainerEvent) => void;
   control?: TrainerControl;
   beforeStep?: (ctx: StepContext) => void;
+  /** After the last batch of each epoch (e.g. validation); training waits for it. */
+  onEpochEnd?: (ctx: { epoch: number; step: number; trainStep: TrainStep; emit: (e: TrainerEvent) => void }) => Promise<void>;
   extraState?: () => Record<string, unknown>;
   restoreExtra?: (extra: Record<string, unknown>) => void;
 }
@@ -159,9 +163,14 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       if (waited) emit({ type: 'status', status: 'running' });
       opts.beforeStep?.({ step: step + 1, trainStep: ts, emit });
       const batch = data.next();
+      if (batch.resetOptimizer) {
+        ts.resetOptimizer();
+        emit({ type: 'log', level: 'info', message: `optimizer reset before step ${step + 1}` });
+      }
       const lr = learningRate(config.schedule, step + 1);
       const s0 = performance.now();
-      const r = await ts.run(batch.inputIds, batch.labels, lr);
+      const T = batch.seq ?? config.seq;
+      const r = await ts.run(batch.inputIds, batch.labels, lr, T);
       const stepMs = performance.now() - s0;
       step++;
       lastLoss = r.loss;
@@ -170,9 +179,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const done = step - startStep;
       emit({
         type: 'step', step, totalSteps: config.steps, epoch: batch.epoch, loss: r.loss, lr, gradNorm: r.gradNorm,
-        tokensPerS: (config.batch * config.seq) / (stepMs / 1e3), stepMs, elapsedS,
-        etaS: (elapsedS / done) * (config.steps - step),
+        tokensPerS: (config.batch * T) / (stepMs / 1e3), stepMs, elapsedS,
+        etaS: (elapsedS / done) * (config.steps - step), info: batch.info,
       });
+      const pos = data.position();
+      if (opts.onEpochEnd && pos.index >= data.batchesPerEpoch * config.batch) {
+        await opts.onEpochEnd({ epoch: batch.epoch, step, trainStep: ts, emit });
+      }
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < config.steps) checkpoint(step);
       // Let pause/cancel messages in between steps (session.run holds the thread while it runs).
       await new Promise<void>((r) => setImmediate(r));
