@@ -33,6 +33,8 @@ let page: Page;
 const problems: string[] = [];
 /** Every answer of 400 or more the pages received, as "STATUS PATH". */
 const failedResponses: string[] = [];
+/** Event sockets of `page` whose handshake completed and that have not closed. */
+let openEventSockets = 0;
 
 
 /** Calls a procedure the way a script would: Bearer token, no cookie. */
@@ -73,6 +75,14 @@ beforeAll(async () => {
     if (r.status() >= 400) failedResponses.push(`${r.status()} ${new URL(r.url()).pathname}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  // Playwright reports a WebSocket when it is created, not when it opens; the
+  // DevTools protocol says when the handshake is done.
+  const cdp = await browser.context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
+    if (e.response.status === 101) openEventSockets++;
+  });
+  cdp.on('Network.webSocketClosed', () => openEventSockets--);
 });
 
 afterAll(async () => {
@@ -176,6 +186,7 @@ describe('runs', () => {
     await open('#/runs');
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
     await expect.poll(() => rows.count()).toBe(2);
+    await expect.poll(() => openEventSockets).toBe(1); // an event sent before the socket opens would be missed
     await api<Run>('runs.create', { method: 'bitune', name: 'Bitune on gpt2-tiny', config: {} });
     await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
     expect(await rows.nth(0).textContent()).toContain('Bitune on gpt2-tiny');
