@@ -41,6 +41,17 @@ export interface BatchSource {
   seek(pos: BatchPosition): void;
 }
 
+/** The order of `n` examples in `epoch`: one seeded generator per epoch, so seeking needs no replay. */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  const rng = new Rng((seed * 1_000_003 + epoch) >>> 0);
+  const order = [...Array(n).keys()];
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rng.next() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 export class TokenBatches implements BatchSource {
   readonly batchesPerEpoch: number;
   private order: number[] = [];
@@ -67,13 +78,7 @@ export class TokenBatches implements BatchSource {
   }
 
   private shuffle(): void {
-    // One generator per epoch, so seeking needs no replay.
-    const rng = new Rng((this.seed * 1_000_003 + this.pos.epoch) >>> 0);
-    this.order = [...this.examples.keys()];
-    for (let i = this.order.length - 1; i > 0; i--) {
-      const j = Math.floor(rng.next() * (i + 1));
-      [this.order[i], this.order[j]] = [this.order[j], this.order[i]];
-    }
+    this.order = epochOrder(this.examples.length, this.seed, this.pos.epoch);
   }
 
   next(): Batch {

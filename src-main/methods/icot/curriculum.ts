@@ -1,0 +1,175 @@
+/**
+ * The Stepwise Internalization (ICoT-SI) curriculum, as in the paper's code
+ * (Deng, Choi & Shieber 2024, "From Explicit CoT to Implicit CoT"):
+ *
+ * - Δ CoT tokens are removed per epoch: one more every round(batches per epoch / Δ)
+ *   batches, counted from the end of the optional explicit-CoT pretraining epochs;
+ * - removal side: from the left of the CoT (the paper's default) or from the right;
+ * - removal smoothing λ: each training example removes an extra offset
+ *   o ∈ 0..99 with P(o) ∝ e^(−λo) (leftover mass on 99); none at validation;
+ * - the optimizer is reset whenever the scheduled count grows (unless the
+ *   previous batch had no CoT left);
+ * - once K or more tokens are scheduled, the whole CoT is removed.
+ *
+ * The curriculum is data (CurriculumConfig, stored with the run); its state is
+ * a small record saved in every checkpoint.
+ */
+import type { Rng } from '../../engine/init.ts';
+
+export interface CurriculumConfig {
+  /** Δ: CoT tokens removed per epoch. */
+  removePerEpoch: number;
+  /** λ of removal smoothing; Infinity turns smoothing off. */
+  smoothingLambda: number;
+  side: 'left' | 'right';
+  /** Reset AdamW whenever the scheduled removal grows. */
+  resetOptimizer: boolean;
+  /** K: remove the whole CoT once this many tokens are scheduled (Infinity = never). */
+  removeAllWhenBeyond: number;
+  /** Epochs of plain explicit-CoT training before removal starts. */
+  pretrainEpochs: number;
+}
+
+/** The paper's defaults (its 4×4 multiplication recipe). */
+export const CURRICULUM_DEFAULTS: CurriculumConfig = {
+  removePerEpoch: 8,
+  smoothingLambda: 4,
+  side: 'left',
+  resetOptimizer: true,
+  removeAllWhenBeyond: Infinity,
+  pretrainEpochs: 0,
+};
+
+/** Offsets o = 0..TRUNCATE−1 for removal smoothing. */
+export const SMOOTHING_TRUNCATE = 100;
+
+/** P(o) = (1 − e^(−λ))·e^(−λo) for o < 99, the leftover mass on o = 99 (the paper's compute_lambda_distribution). */
+export function removalOffsetDistribution(lambda: number, truncate = SMOOTHING_TRUNCATE): Float64Array {
+  const p = new Float64Array(truncate);
+  if (!Number.isFinite(lambda)) {
+    p[0] = 1;
+    return p;
+  }
+  let total = 0;
+  for (let o = 0; o < truncate; o++) {
+    p[o] = (1 - Math.exp(-lambda)) * Math.exp(-lambda * o);
+    total += p[o];
+  }
+  p[truncate - 1] += Math.max(0, 1 - total);
+  return p;
+}
+
+/** Draw one offset from the distribution (inverse CDF). */
+export function sampleOffset(dist: Float64Array, rng: Rng): number {
+  let u = rng.next();
+  for (let o = 0; o < dist.length; o++) {
+    u -= dist[o];
+    if (u < 0) return o;
+  }
+  return dist.length - 1;
+}
+
+/** Where the schedule stands; saved in checkpoints. */
+export interface CurriculumState {
+  /** CoT tokens scheduled for removal; Infinity once everything is removed. */
+  scheduled: number;
+  /** Batches counted towards the next removal. */
+  counter: number;
+  /** Whether the previous batch had no CoT left at all (then growth does not reset the optimizer). */
+  allRemovedInPrevBatch: boolean;
+}
+
+export const INITIAL_CURRICULUM_STATE: CurriculumState = { scheduled: 0, counter: 0, allRemovedInPrevBatch: false };
+
+export interface ScheduleStep {
+  /** Scheduled removal for this batch (Infinity = all). */
+  scheduled: number;
+  /** The schedule grew at this batch. */
+  grew: boolean;
+  /** Reset the optimizer before this batch. */
+  resetOptimizer: boolean;
+}
+
+/** Python 3's round(): halves go to the even neighbour (round(12.5) = 12), as in the paper's code. */
+export function roundHalfEven(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  if (d > 0.5) return f + 1;
+  if (d < 0.5) return f;
+  return f % 2 === 0 ? f : f + 1;
+}
+
+/** Batches per removed token: round(batches per epoch / Δ) (0 = one more every batch). */
+export function batchesPerRemovedToken(cfg: CurriculumConfig, batchesPerEpoch: number): number {
+  return cfg.removePerEpoch > 0 ? roundHalfEven(batchesPerEpoch / cfg.removePerEpoch) : Infinity;
+}
+
+/**
+ * Advance the schedule by one training batch of `epoch` (0-based). Mirrors the paper's loop:
+ * the count grows when the counter has reached round(batches/Δ); the counter runs only after
+ * the pretraining epochs; K or more scheduled means everything.
+ */
+export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: number, batchesPerEpoch: number): { state: CurriculumState; step: ScheduleStep } {
+  const per = batchesPerRemovedToken(cfg, batchesPerEpoch);
+  let { scheduled, counter } = state;
+  const prev = scheduled;
+  if (epoch >= cfg.pretrainEpochs && cfg.removePerEpoch > 0 && Number.isFinite(scheduled)) {
+    if (counter === per || per === 0) {
+      scheduled += 1;
+      counter = 0;
+    }
+    counter += 1;
+  }
+  if (scheduled >= cfg.removeAllWhenBeyond) scheduled = Infinity;
+  const grew = scheduled > prev;
+  const resetOptimizer = grew && cfg.resetOptimizer && !state.allRemovedInPrevBatch;
+  return { state: { scheduled, counter, allRemovedInPrevBatch: state.allRemovedInPrevBatch }, step: { scheduled, grew, resetOptimizer } };
+}
+
+/** The scheduled removal after `batches` training batches (for previews and plots). */
+export function scheduleAt(cfg: CurriculumConfig, batchesPerEpoch: number, batches: number): number {
+  let state = INITIAL_CURRICULUM_STATE;
+  let scheduled = 0;
+  for (let b = 0; b < batches; b++) {
+    const r = advance(cfg, state, Math.floor(b / batchesPerEpoch), batchesPerEpoch);
+    state = r.state;
+    scheduled = r.step.scheduled;
+  }
+  return scheduled;
+}
+
+/** CoT tokens still shown, per epoch end, for plotting "tokens remaining against progress". */
+export function removalCurve(cfg: CurriculumConfig, batchesPerEpoch: number, epochs: number, cotLength: number): { batch: number; removed: number; remaining: number }[] {
+  const out: { batch: number; removed: number; remaining: number }[] = [];
+  let state = INITIAL_CURRICULUM_STATE;
+  for (let b = 0; b < epochs * batchesPerEpoch; b++) {
+    const r = advance(cfg, state, Math.floor(b / batchesPerEpoch), batchesPerEpoch);
+    state = r.state;
+    const removed = Math.min(cotLength, r.step.scheduled);
+    if (b === 0 || r.step.grew || b === epochs * batchesPerEpoch - 1) out.push({ batch: b + 1, removed, remaining: cotLength - removed });
+  }
+  return out;
+}
+
+/** An encoded example: ids with the positions of its three EOS tokens (input EOS cot EOS #### answer EOS). */
+export interface LaidOut {
+  ids: number[];
+  labels: number[];
+  eos: [number, number, number];
+}
+
+/**
+ * Remove `count` CoT tokens (Infinity = all) from one example, from the left or the right of the
+ * CoT (the tokens strictly between the first and second EOS). Returns the shortened sequence and
+ * which CoT positions were removed (as [from, to) in the original ids).
+ */
+export function removeCot(ex: LaidOut, count: number, side: 'left' | 'right'): { ids: number[]; labels: number[]; removed: [number, number]; allRemoved: boolean } {
+  const [first, second, third] = ex.eos;
+  const cotLen = second - first - 1;
+  const n = Math.max(0, Math.min(cotLen, count));
+  const from = side === 'left' ? first + 1 : second - n;
+  const to = from + n;
+  const ids = [...ex.ids.slice(0, from), ...ex.ids.slice(to, third + 1)];
+  const labels = [...ex.labels.slice(0, from), ...ex.labels.slice(to, third + 1)];
+  return { ids, labels, removed: [from, to], allRemoved: n === cotLen };
+}
