@@ -347,6 +347,9 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     expect(await log.nth(1).textContent()).toContain('validation accuracy dropped after the optimizer reset');
     expect(await page.locator('main').textContent()).toContain('deltaPerEpoch');
     await shoot('run-detail');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shoot('run-detail-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 
   test('a failed run says why', async () => {
