@@ -1,6 +1,8 @@
 /**
  * A training job in a worker thread, seen from the main process: start it,
- * listen to its events, pause, resume or cancel it, await its end.
+ * listen to its events, pause, resume or cancel it, await its end. Any worker
+ * module that speaks WorkerMessage can run behind it (plain language-model
+ * training here; methods bring their own).
  */
 import { Worker } from 'node:worker_threads';
 import type { TokenExample } from './batches.ts';
@@ -15,34 +17,37 @@ export interface TrainJobSpec {
   init: { kind: 'fresh'; seed: number } | { kind: 'safetensors'; path: string } | { kind: 'resume'; checkpoint: string };
 }
 
-export type WorkerMessage =
-  | { type: 'event'; event: TrainerEvent }
-  | { type: 'done'; status: 'finished' | 'cancelled'; step: number; lastCheckpoint: string | null }
-  | { type: 'error'; message: string };
-
 export interface TrainJobResult {
   status: 'finished' | 'cancelled';
   step: number;
   lastCheckpoint: string | null;
 }
 
-export interface TrainJob {
+export type WorkerMessage<R = unknown> =
+  | { type: 'event'; event: TrainerEvent }
+  | { type: 'done'; result: R }
+  | { type: 'error'; message: string };
+
+/** Control messages a job worker obeys between steps. */
+export type ControlMessage = { type: 'pause' | 'resume' | 'cancel' };
+
+export interface Job<R> {
   pause(): void;
   resume(): void;
   cancel(): void;
-  /** Resolves when training ends; rejects with the worker's error message if it fails. */
-  done: Promise<TrainJobResult>;
+  /** Resolves with the worker's result; rejects with its error message if it fails or dies. */
+  done: Promise<R>;
 }
 
-export function startTrainJob(spec: TrainJobSpec, onEvent: (e: TrainerEvent) => void): TrainJob {
-  const worker = new Worker(new URL('./train-worker.ts', import.meta.url), { workerData: spec });
-  const done = new Promise<TrainJobResult>((resolve, reject) => {
+export function startJob<R>(workerUrl: URL, workerData: unknown, onEvent: (e: TrainerEvent) => void): Job<R> {
+  const worker = new Worker(workerUrl, { workerData });
+  const done = new Promise<R>((resolve, reject) => {
     let settled = false;
-    worker.on('message', (m: WorkerMessage) => {
+    worker.on('message', (m: WorkerMessage<R>) => {
       if (m.type === 'event') onEvent(m.event);
       else if (m.type === 'done') {
         settled = true;
-        resolve({ status: m.status, step: m.step, lastCheckpoint: m.lastCheckpoint });
+        resolve(m.result);
       } else {
         settled = true;
         reject(new Error(m.message));
@@ -56,10 +61,10 @@ export function startTrainJob(spec: TrainJobSpec, onEvent: (e: TrainerEvent) => 
       if (!settled) reject(new Error(`training worker exited with code ${code} before finishing`));
     });
   });
-  return {
-    pause: () => worker.postMessage({ type: 'pause' }),
-    resume: () => worker.postMessage({ type: 'resume' }),
-    cancel: () => worker.postMessage({ type: 'cancel' }),
-    done,
-  };
+  const send = (m: ControlMessage) => worker.postMessage(m);
+  return { pause: () => send({ type: 'pause' }), resume: () => send({ type: 'resume' }), cancel: () => send({ type: 'cancel' }), done };
+}
+
+export function startTrainJob(spec: TrainJobSpec, onEvent: (e: TrainerEvent) => void): Job<TrainJobResult> {
+  return startJob<TrainJobResult>(new URL('./train-worker.ts', import.meta.url), spec, onEvent);
 }

@@ -9,17 +9,17 @@ import { TokenBatches } from './batches.ts';
 import { initGPT2 } from './init.ts';
 import { readSafetensors } from './safetensors.ts';
 import { train, TrainerControl, type TrainerEvent } from './trainer.ts';
-import type { TrainJobSpec, WorkerMessage } from './train-job.ts';
+import type { ControlMessage, TrainJobResult, TrainJobSpec, WorkerMessage } from './train-job.ts';
 
 const spec = workerData as TrainJobSpec;
 const port = parentPort!;
 const control = new TrainerControl();
-port.on('message', (m: { type: 'pause' | 'resume' | 'cancel' }) => {
+port.on('message', (m: ControlMessage) => {
   if (m.type === 'pause') control.pause();
   else if (m.type === 'resume') control.resume();
   else if (m.type === 'cancel') control.cancel();
 });
-const post = (m: WorkerMessage) => port.postMessage(m);
+const post = (m: WorkerMessage<TrainJobResult>) => port.postMessage(m);
 
 try {
   const { config } = spec;
@@ -29,7 +29,7 @@ try {
     : spec.init.kind === 'safetensors' ? { params: readSafetensors(spec.init.path).tensors }
     : { params: initGPT2(config.arch, spec.init.seed) };
   const result = await train({ config, data, init, control, emit: (e: TrainerEvent) => post({ type: 'event', event: e }) });
-  post({ type: 'done', status: result.status, step: result.step, lastCheckpoint: result.lastCheckpoint });
+  post({ type: 'done', result: { status: result.status, step: result.step, lastCheckpoint: result.lastCheckpoint } });
 } catch (err) {
   post({ type: 'error', message: (err as Error).message });
 } finally {

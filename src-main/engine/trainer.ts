@@ -52,7 +52,24 @@ export type TrainerEvent =
       info?: Record<string, number>;
     }
   | { type: 'checkpoint'; step: number; path: string; bytes: number }
-  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string }
+  /** Figures measured outside the step (e.g. validation accuracy at an epoch's end). */
+  | { type: 'metric'; step: number; epoch: number; values: Record<string, number> }
+  /** A method's predictions on a split, at a step. */
+  | { type: 'predictions'; step: number; split: string; rows: PredictionRow[] };
+
+/** One evaluated example: what the model was given, what it wrote, and whether it was right. */
+export interface PredictionRow {
+  index: number;
+  input: string;
+  target: string;
+  generated: string;
+  correct: boolean;
+  /** The answer parsed from the generation, if any. */
+  answer?: string | null;
+  /** Chain-of-thought tokens generated before the answer. */
+  cotTokens?: number;
+}
 
 /** Pause, resume and cancel, checked between steps. */
 export class TrainerControl {

@@ -103,6 +103,25 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX models_by_run ON models (run_id);
     `,
   },
+  {
+    version: 3,
+    description: 'predictions: every evaluated example of a run (input, generation, right or wrong)',
+    sql: `
+      CREATE TABLE predictions (
+        run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        split      TEXT    NOT NULL,
+        step       INTEGER NOT NULL CHECK (step >= 0),
+        idx        INTEGER NOT NULL CHECK (idx >= 0),
+        input      TEXT    NOT NULL,
+        target     TEXT    NOT NULL,
+        generated  TEXT    NOT NULL,
+        answer     TEXT,
+        correct    INTEGER NOT NULL CHECK (correct IN (0, 1)),
+        cot_tokens INTEGER,
+        PRIMARY KEY (run_id, split, step, idx)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

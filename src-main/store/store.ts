@@ -18,6 +18,8 @@ import type { MetricsRepository } from './metrics.ts';
 import { migrate } from './migrations.ts';
 import { createModelsRepository } from './models.ts';
 import type { ModelsRepository } from './models.ts';
+import { createPredictionsRepository } from './predictions.ts';
+import type { PredictionsRepository } from './predictions.ts';
 import { createRunsRepository } from './runs.ts';
 import type { RunsRepository } from './runs.ts';
 
@@ -31,6 +33,7 @@ export interface Store {
   metrics: MetricsRepository;
   checkpoints: CheckpointsRepository;
   logs: LogsRepository;
+  predictions: PredictionsRepository;
   /** Runs `fn` in one transaction: everything it writes lands, or nothing does. */
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -63,6 +66,7 @@ export function openStore(file: string): Store {
     metrics: createMetricsRepository(db),
     checkpoints: createCheckpointsRepository(db),
     logs: createLogsRepository(db),
+    predictions: createPredictionsRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
   };
