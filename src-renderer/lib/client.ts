@@ -3,6 +3,7 @@
 // WebSocket to the server that served this page. Pages cannot tell which.
 import { createClient, createHttpTransport } from '../../src-main/contract/index.ts';
 import type { CallResult, Client, Transport } from '../../src-main/contract/index.ts';
+import { connection } from './connection.svelte.ts';
 import { ConnectionError } from './errors.ts';
 
 declare global {
@@ -22,14 +23,23 @@ function dropTokenFromAddress(): void {
   window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
 }
 
-/** Failures of the transport itself (no answer, refused) become errors with a code, like contract errors. */
+/**
+ * Failures of the transport itself (no answer, refused) become errors with a
+ * code, like contract errors, and mark the connection lost until a call gets
+ * through again.
+ */
 function withConnectionErrors(transport: Transport): Transport {
   return {
     async call(name: string, input: unknown): Promise<CallResult> {
       try {
-        return await transport.call(name, input);
+        const answer = await transport.call(name, input);
+        connection.reachable = true;
+        return answer;
       } catch (e) {
-        throw ConnectionError.from(name, e);
+        const error = ConnectionError.from(name, e);
+        connection.reachable = false;
+        connection.lastError = error.message;
+        throw error;
       }
     },
     on: (event, handler) => transport.on(event, handler),
@@ -43,7 +53,7 @@ function connect(): { kind: TransportKind; client: Client } {
   return { kind: 'http', client: createClient(withConnectionErrors(createHttpTransport())) };
 }
 
-const connection = connect();
+const chosen = connect();
 
-export const client: Client = connection.client;
-export const transportKind: TransportKind = connection.kind;
+export const client: Client = chosen.client;
+export const transportKind: TransportKind = chosen.kind;

@@ -515,3 +515,20 @@ describe('theme and keyboard', () => {
     expect(failedResponses).toEqual(['400 /api/call/runs.create', '404 /api/call/runs.get']);
   });
 });
+
+describe('when the server goes away', () => {
+  test('pages say contact was lost and what to check, instead of hanging or going blank', async () => {
+    await open('#/library');
+    await server.stop();
+    await page.getByRole('link', { name: 'Runs' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = ((await alert.textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('Lost contact with Stepwise');
+    expect(text).toContain('runs.list: no answer from Stepwise');
+    expect(text).toContain('Is stepwise serve (or the desktop app) still running?');
+    expect(await alert.locator('.hint code').textContent()).toBe('stepwise serve');
+    expect(await page.locator('footer').textContent()).toContain('Disconnected');
+    await shoot('server-gone');
+  });
+});
