@@ -21,6 +21,7 @@ export function createDatasetsRepository(db: Database.Database) {
   const byId = db.prepare<[number], DatasetRow>(`SELECT ${COLUMNS} FROM datasets WHERE id = ?`);
   const page = db.prepare<[number, number], DatasetRow>(`SELECT ${COLUMNS} FROM datasets ORDER BY id DESC LIMIT ? OFFSET ?`);
   const total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM datasets');
+  const setPath = db.prepare<[string, number]>('UPDATE datasets SET path = ? WHERE id = ?');
 
   return {
     add(dataset: NewDataset, now: number = Date.now()): Dataset {
@@ -47,6 +48,11 @@ export function createDatasetsRepository(db: Database.Database) {
 
     count(): number {
       return total.get()!.n;
+    },
+
+    /** Points the row at another folder (an import stages its files, then moves them to `datasets/<id>`). */
+    setPath(id: number, path: string): void {
+      setPath.run(path, id);
     },
   };
 }
