@@ -54,6 +54,17 @@ export interface Dataset {
   createdAt: number;
 }
 
+/** The splits a dataset can have. */
+export const DATASET_SPLITS = ['train', 'valid', 'test'] as const;
+export type DatasetSplit = (typeof DATASET_SPLITS)[number];
+
+/** One example of a dataset: the input, its chain of thought (may be empty) and the answer (without `####`). */
+export interface DatasetExample {
+  input: string;
+  cot: string;
+  answer: string;
+}
+
 export interface Run {
   id: number;
   method: RunMethod;

@@ -10,11 +10,12 @@
  * fields. Never rename or remove.
  */
 import { z } from 'zod';
-import { RUN_METHODS, RUN_STATUSES } from './entities.ts';
+import { DATASET_SPLITS, RUN_METHODS, RUN_STATUSES } from './entities.ts';
 import type {
   AppInfo,
   Checkpoint,
   Dataset,
+  DatasetExample,
   JsonObject,
   LogEvent,
   MetricSeries,
@@ -52,6 +53,26 @@ const jsonObject = () =>
 
 const pagination = { limit: limit(1000).default(100), offset: nonNegativeInt().default(0) };
 
+/** A file on the machine main runs on (relative paths would depend on main's working folder). */
+const absolutePath = () =>
+  z
+    .string({ error: 'must be a string' })
+    .min(1, { error: 'must not be empty' })
+    .max(4096, { error: 'must be at most 4096 characters' })
+    .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, { error: 'must be an absolute path' });
+
+const datasetSplit = () => z.enum(DATASET_SPLITS, { error: `must be one of ${DATASET_SPLITS.join(', ')}` });
+
+/** Operand lengths of generated multiplication (the paper goes up to 9×9; files grow as the square). */
+const multDigits = () =>
+  z.int({ error: 'must be an integer from 1 to 30' }).min(1, { error: 'must be an integer from 1 to 30' }).max(30, { error: 'must be an integer from 1 to 30' });
+
+const exampleCount = () =>
+  z
+    .int({ error: 'must be an integer from 0 to 10000000' })
+    .min(0, { error: 'must be an integer from 0 to 10000000' })
+    .max(10_000_000, { error: 'must be an integer from 0 to 10000000' });
+
 /** Procedures whose input is nothing take `{}` (or no argument at all from the client). */
 const empty = () => z.strictObject({}).default({});
 
@@ -81,6 +102,34 @@ export const procedures = {
   'datasets.get': {
     summary: 'One dataset.',
     input: z.strictObject({ id: id() }),
+  },
+  'datasets.import': {
+    summary:
+      "Copy a file of examples (the paper's `input||cot #### answer` lines, or JSONL {question, rationale?, answer}) into the data folder as one split of a new dataset; every line is checked first, and a bad one imports nothing.",
+    input: z.strictObject({
+      path: absolutePath(),
+      name: text(200),
+      split: datasetSplit().default('train'),
+      format: z.enum(['lines', 'jsonl'], { error: 'must be lines or jsonl' }).optional(),
+    }),
+  },
+  'datasets.generateMult': {
+    summary:
+      "Generate digitsA × digitsB multiplication in the paper's format as a new dataset: seeded train/valid/test splits that never share a pair, none of them in the excludePaths files.",
+    input: z
+      .strictObject({
+        digitsA: multDigits(),
+        digitsB: multDigits(),
+        counts: z.strictObject({ train: exampleCount(), valid: exampleCount(), test: exampleCount() }),
+        seed: z.int({ error: 'must be an integer from 0 to 4294967295' }).min(0, { error: 'must be an integer from 0 to 4294967295' }).max(4294967295, { error: 'must be an integer from 0 to 4294967295' }),
+        excludePaths: z.array(absolutePath(), { error: 'must be an array of absolute paths' }).max(100, { error: 'must name at most 100 files' }).optional(),
+        name: text(200),
+      })
+      .refine((v) => v.counts.train + v.counts.valid + v.counts.test > 0, { error: 'counts must ask for at least one example', path: ['counts'] }),
+  },
+  'datasets.examples': {
+    summary: "A page of one split's examples, in file order.",
+    input: z.strictObject({ id: id(), split: datasetSplit(), ...pagination }),
   },
 
   'runs.list': {
@@ -159,6 +208,9 @@ export interface ProcedureOutputs {
   'models.delete': { id: number; bytesFreed: number };
   'datasets.list': Page<Dataset>;
   'datasets.get': Dataset;
+  'datasets.import': Dataset;
+  'datasets.generateMult': Dataset;
+  'datasets.examples': Page<DatasetExample>;
   'runs.list': Page<Run>;
   'runs.get': Run;
   'runs.create': Run;

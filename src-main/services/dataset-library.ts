@@ -1,0 +1,223 @@
+/**
+ * Datasets in the library: files of ICoT examples copied into the data folder
+ * (`datasets/<id>/<split>.txt` in the paper's line format, or
+ * `<split>.jsonl`), one row each in the datasets table.
+ *
+ * Import and generation stage their files in a hidden folder under
+ * `datasets/`, validate every line of the staged copy, and only then insert
+ * the row and move the folder to `datasets/<id>` in one transaction: a bad
+ * line, a full disk or a crash leaves neither a row nor a file behind.
+ *
+ * The content hash is that of the folder's `sha256sum` listing, i.e.
+ * `cd datasets/<id> && sha256sum * | sha256sum` reproduces it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Dataset, DatasetExample, DatasetSplit, Page } from '../contract/entities.ts';
+import { StepwiseError } from '../contract/errors.ts';
+import { DataFormatError, detectFormat, firstNonBlankLine, forEachExample, formatLine } from '../methods/icot/format.ts';
+import type { ExampleFormat, IcotExample } from '../methods/icot/format.ts';
+import { MULT_SPLITS, multOptionsProblem, parseMultInput, readMultPairs, writeMultFiles } from '../methods/icot/mult.ts';
+import type { MultCounts } from '../methods/icot/mult.ts';
+import type { LabContext } from './lab.ts';
+import { insideDataDir } from './paths.ts';
+
+/** Examples shown in a dataset's preview. */
+export const PREVIEW_SIZE = 5;
+
+const EXTENSION: Record<ExampleFormat, string> = { lines: 'txt', jsonl: 'jsonl' };
+
+export interface ImportRequest {
+  /** Absolute path of the file to import. */
+  path: string;
+  name: string;
+  split: DatasetSplit;
+  /** Detected from the file when left out. */
+  format?: ExampleFormat;
+}
+
+export interface GenerateMultRequest {
+  digitsA: number;
+  digitsB: number;
+  counts: MultCounts;
+  seed: number;
+  /** Files whose pairs the generated splits must not contain (e.g. the paper's test set). */
+  excludePaths?: string[];
+  name: string;
+}
+
+/** What the lines of a file looked like while it was validated. */
+interface Survey {
+  count: number;
+  preview: string[];
+  allMult: boolean;
+  allEquations: boolean;
+}
+
+const EQUATIONS = /^(<<[^<>]*>>\s*)*$/;
+
+function survey(file: string, format: ExampleFormat, shownAs: string): Survey {
+  const s: Survey = { count: 0, preview: [], allMult: true, allEquations: true };
+  try {
+    forEachExample(file, format, (ex: IcotExample) => {
+      s.count++;
+      if (s.preview.length < PREVIEW_SIZE) s.preview.push(formatLine(ex));
+      if (s.allMult && !parseMultInput(ex.input)) s.allMult = false;
+      if (s.allEquations && !EQUATIONS.test(ex.cot)) s.allEquations = false;
+    });
+  } catch (error) {
+    // The staged copy was read; the user knows the file by the path they gave.
+    if (error instanceof DataFormatError) throw invalidPath(`${shownAs}:${error.line}: ${error.expected}`);
+    throw error;
+  }
+  if (s.count === 0) throw invalidPath(`${shownAs}: expected at least one example, found none`);
+  return s;
+}
+
+function invalidPath(message: string, field: string = 'path'): StepwiseError {
+  return new StepwiseError('invalid_input', message, [{ path: [field], message }]);
+}
+
+/** sha256 of the folder's `sha256sum` listing (files in byte order of their names). */
+export function folderHash(folder: string): string {
+  const listing = fs
+    .readdirSync(folder)
+    .sort()
+    .map((name) => `${createHash('sha256').update(fs.readFileSync(path.join(folder, name))).digest('hex')}  ${name}\n`)
+    .join('');
+  return createHash('sha256').update(listing).digest('hex');
+}
+
+function stagingFolder(dataDir: string): { absolute: string; relative: string } {
+  const relative = path.join('datasets', `.staging-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const absolute = insideDataDir(dataDir, relative);
+  fs.mkdirSync(absolute, { recursive: true });
+  return { absolute, relative };
+}
+
+/** Inserts the row and moves the staged folder to `datasets/<id>`, all or nothing. */
+function commit(ctx: LabContext, staged: { absolute: string; relative: string }, row: Omit<Dataset, 'id' | 'createdAt' | 'path'>): Dataset {
+  let moved: string | null = null;
+  try {
+    return ctx.store.transaction(() => {
+      const added = ctx.store.datasets.add({ ...row, path: staged.relative });
+      const relative = path.join('datasets', String(added.id));
+      const target = insideDataDir(ctx.dataDir, relative);
+      // No row owns this id's folder (the id is new): a leftover of an earlier crash, safe to replace.
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(staged.absolute, target);
+      moved = target;
+      ctx.store.datasets.setPath(added.id, relative);
+      return { ...added, path: relative };
+    });
+  } catch (error) {
+    if (moved) fs.rmSync(moved, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/** Copies a file of examples into the library as one split of a new dataset. */
+export function importDataset(ctx: LabContext, req: ImportRequest): Dataset {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(req.path);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw invalidPath(code === 'ENOENT' ? `${req.path}: no such file` : `${req.path}: cannot read (${message})`);
+  }
+  if (!stat.isFile()) throw invalidPath(`${req.path}: expected a file of examples, found a folder or special file`);
+
+  const staged = stagingFolder(ctx.dataDir);
+  try {
+    const copy = path.join(staged.absolute, 'import');
+    fs.copyFileSync(req.path, copy);
+    const format = req.format ?? detectFormat(req.path, firstNonBlankLine(copy)); // by the original's extension, else the first line
+    // Validate the copy, not the original: what is stored is exactly what was checked.
+    const s = survey(copy, format, req.path);
+    fs.renameSync(copy, path.join(staged.absolute, `${req.split}.${EXTENSION[format]}`));
+    const kind = s.allMult ? 'multiplication' : format === 'lines' && s.allEquations ? 'gsm8k-aug' : format === 'jsonl' ? 'jsonl' : 'icot-lines';
+    return commit(ctx, staged, {
+      name: req.name,
+      kind,
+      contentHash: folderHash(staged.absolute),
+      splitCounts: { [req.split]: s.count },
+      preview: s.preview,
+    });
+  } finally {
+    fs.rmSync(staged.absolute, { recursive: true, force: true });
+  }
+}
+
+/** Generates multiplication splits in the paper's format into a new dataset. */
+export async function generateMultDataset(ctx: LabContext, req: GenerateMultRequest, onProgress?: (done: number, total: number) => void): Promise<Dataset> {
+  let exclude: Set<string> | undefined;
+  if (req.excludePaths?.length) {
+    try {
+      exclude = readMultPairs(req.excludePaths);
+    } catch (error) {
+      throw invalidPath((error as Error).message, 'excludePaths');
+    }
+  }
+  const opts = { digitsA: req.digitsA, digitsB: req.digitsB, counts: req.counts, seed: req.seed, exclude };
+  const problem = multOptionsProblem(opts);
+  if (problem) throw invalidPath(problem, 'counts');
+
+  const staged = stagingFolder(ctx.dataDir);
+  try {
+    const files = Object.fromEntries(MULT_SPLITS.filter((s) => req.counts[s] > 0).map((s) => [s, path.join(staged.absolute, `${s}.txt`)]));
+    await writeMultFiles(opts, files, onProgress);
+    const first = MULT_SPLITS.find((s) => req.counts[s] > 0)!;
+    const preview: string[] = [];
+    forEachExample(files[first], 'lines', (ex) => {
+      preview.push(formatLine(ex));
+      return preview.length < PREVIEW_SIZE;
+    });
+    return commit(ctx, staged, {
+      name: req.name,
+      kind: 'multiplication',
+      contentHash: folderHash(staged.absolute),
+      splitCounts: Object.fromEntries(MULT_SPLITS.filter((s) => req.counts[s] > 0).map((s) => [s, req.counts[s]])),
+      preview,
+    });
+  } finally {
+    fs.rmSync(staged.absolute, { recursive: true, force: true });
+  }
+}
+
+/** The file holding one split of a dataset, and its format; throws not_found if the dataset has no such split. */
+export function datasetSplitFile(dataDir: string, dataset: Dataset, split: string): { file: string; format: ExampleFormat } {
+  if (!Object.hasOwn(dataset.splitCounts, split)) {
+    throw new StepwiseError('not_found', `dataset ${dataset.id} has no ${split} split (it has ${Object.keys(dataset.splitCounts).join(', ')})`);
+  }
+  const folder = insideDataDir(dataDir, dataset.path);
+  for (const format of ['lines', 'jsonl'] as const) {
+    const file = path.join(folder, `${split}.${EXTENSION[format]}`);
+    if (fs.existsSync(file)) return { file, format };
+  }
+  throw new StepwiseError('not_found', `dataset ${dataset.id}'s ${split} split is missing from ${folder}; import it again`);
+}
+
+/** Every example of one split (for training and evaluation). */
+export function loadDatasetSplit(dataDir: string, dataset: Dataset, split: string): IcotExample[] {
+  const { file, format } = datasetSplitFile(dataDir, dataset, split);
+  const examples: IcotExample[] = [];
+  forEachExample(file, format, (ex) => {
+    examples.push(ex);
+  });
+  return examples;
+}
+
+/** A page of one split's examples, in file order. */
+export function datasetExamples(dataDir: string, dataset: Dataset, split: string, offset: number, limit: number): Page<DatasetExample> {
+  const { file, format } = datasetSplitFile(dataDir, dataset, split);
+  const items: DatasetExample[] = [];
+  let index = 0;
+  if (offset < dataset.splitCounts[split]) {
+    forEachExample(file, format, (ex) => {
+      if (index++ >= offset) items.push(ex);
+      return items.length < limit;
+    });
+  }
+  return { items, total: dataset.splitCounts[split] };
+}
