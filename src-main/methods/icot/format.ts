@@ -33,11 +33,14 @@ export const EXAMPLE_FORMATS: readonly ExampleFormat[] = ['lines', 'jsonl'];
 export class DataFormatError extends Error {
   readonly file: string;
   readonly line: number;
+  /** What was expected, without the location. */
+  readonly expected: string;
   constructor(file: string, line: number, expected: string) {
     super(`${file}:${line}: ${expected}`);
     this.name = 'DataFormatError';
     this.file = file;
     this.line = line;
+    this.expected = expected;
   }
 }
 
@@ -97,9 +100,10 @@ export function detectFormat(file: string, firstLine: string | undefined): Examp
 
 /**
  * Calls `fn` with each line of a file (1-based line numbers, `\r\n` handled),
- * reading it in chunks so files of hundreds of megabytes stay cheap.
+ * reading it in chunks so files of hundreds of megabytes stay cheap. `fn`
+ * answering false stops the reading.
  */
-export function forEachLine(file: string, fn: (line: string, lineNo: number) => void): void {
+export function forEachLine(file: string, fn: (line: string, lineNo: number) => boolean | void): void {
   const fd = fs.openSync(file, 'r');
   try {
     const buffer = Buffer.allocUnsafe(1 << 20);
@@ -112,7 +116,7 @@ export function forEachLine(file: string, fn: (line: string, lineNo: number) => 
       const lines = text.split('\n');
       carry = n > 0 ? lines.pop()! : '';
       if (n === 0 && carry === '' && lines.at(-1) === '') lines.pop();
-      for (const line of lines) fn(line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNo);
+      for (const line of lines) if (fn(line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNo) === false) return;
       if (n === 0) return;
     }
   } finally {
@@ -133,11 +137,11 @@ export function firstNonBlankLine(file: string): string | undefined {
 }
 
 /**
- * Every example of a file, in order, through `fn` (no array is built).
- * Throws a DataFormatError at the first bad line; a file that cannot be read
- * gives an Error naming it.
+ * Every example of a file, in order, through `fn` (no array is built; `fn`
+ * answering false stops). Throws a DataFormatError at the first bad line; a
+ * file that cannot be read gives an Error naming it.
  */
-export function forEachExample(file: string, format: ExampleFormat | undefined, fn: (ex: IcotExample, lineNo: number) => void): ExampleFormat {
+export function forEachExample(file: string, format: ExampleFormat | undefined, fn: (ex: IcotExample, lineNo: number) => boolean | void): ExampleFormat {
   let resolved: ExampleFormat;
   try {
     resolved = format ?? detectFormat(file, firstNonBlankLine(file));
@@ -150,7 +154,7 @@ export function forEachExample(file: string, format: ExampleFormat | undefined, 
       } catch (error) {
         throw new DataFormatError(file, lineNo, (error as Error).message);
       }
-      fn(ex, lineNo);
+      return fn(ex, lineNo);
     });
   } catch (error) {
     const { code, message, syscall } = error as NodeJS.ErrnoException;
@@ -165,7 +169,9 @@ export function forEachExample(file: string, format: ExampleFormat | undefined, 
 /** All examples of a file (see forEachExample). */
 export function readExamples(file: string, format?: ExampleFormat): IcotExample[] {
   const examples: IcotExample[] = [];
-  forEachExample(file, format, (ex) => examples.push(ex));
+  forEachExample(file, format, (ex) => {
+    examples.push(ex);
+  });
   return examples;
 }
 

@@ -16,8 +16,9 @@
  * first, then valid, then train, so the evaluation sets do not change when
  * only the training count does, and no pair is in two splits.
  */
+import fs from 'node:fs';
 import { Rng } from '../../engine/init.ts';
-import { DataFormatError, forEachExample } from './format.ts';
+import { DataFormatError, forEachExample, formatLine } from './format.ts';
 import type { IcotExample } from './format.ts';
 
 /** Digits, least significant first. */
@@ -180,4 +181,54 @@ export function readMultPairs(files: readonly string[]): Set<string> {
     });
   }
   return pairs;
+}
+
+/**
+ * Writes the generated splits in the paper's line format, one file per split
+ * with a non-zero count. Each file is written beside its target and renamed
+ * into place only when every split is complete, so a failure leaves no
+ * partial file. Yields to the event loop between chunks; `onProgress` hears
+ * (examples written, total).
+ */
+export async function writeMultFiles(
+  opts: MultOptions,
+  files: Partial<Record<MultSplit, string>>,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  const total = opts.counts.train + opts.counts.valid + opts.counts.test;
+  for (const split of MULT_SPLITS) {
+    if (opts.counts[split] > 0 && !files[split]) throw new Error(`no file given for the ${opts.counts[split]} ${split} examples`);
+  }
+  const partial = (file: string) => `${file}.partial-${process.pid}`;
+  const fds = new Map<MultSplit, number>();
+  const chunks = new Map<MultSplit, string[]>();
+  const flush = (split: MultSplit) => {
+    const lines = chunks.get(split);
+    if (lines?.length) fs.writeSync(fds.get(split)!, `${lines.join('\n')}\n`);
+    chunks.set(split, []);
+  };
+  try {
+    for (const split of MULT_SPLITS) if (opts.counts[split] > 0) fds.set(split, fs.openSync(partial(files[split]!), 'w'));
+    let done = 0;
+    for (const { split, example } of generateMult(opts)) {
+      const lines = chunks.get(split) ?? [];
+      lines.push(formatLine(example));
+      chunks.set(split, lines);
+      if (lines.length >= 4096) flush(split);
+      if (++done % 16384 === 0) {
+        onProgress?.(done, total);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+    for (const split of fds.keys()) flush(split);
+    for (const [split, fd] of fds) {
+      fs.closeSync(fd);
+      fds.delete(split);
+    }
+    for (const split of MULT_SPLITS) if (opts.counts[split] > 0) fs.renameSync(partial(files[split]!), files[split]!);
+    onProgress?.(total, total);
+  } finally {
+    for (const fd of fds.values()) fs.closeSync(fd);
+    for (const split of MULT_SPLITS) if (files[split]) fs.rmSync(partial(files[split]!), { force: true });
+  }
 }
