@@ -166,7 +166,11 @@ describe('runs', () => {
 
   beforeAll(async () => {
     seeded = [
-      await api<Run>('runs.create', { method: 'icot-si', name: '4×4 mult, Δ=8', config: { deltaPerEpoch: 8, removalSmoothingLambda: 4 } }),
+      await api<Run>('runs.create', {
+        method: 'icot-si',
+        name: '4×4 mult, Δ=8',
+        config: { curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'left', resetOptimizer: true } },
+      }),
       await api<Run>('runs.create', { method: 'fine-tune-cot', name: 'MultiArith student', config: { task: 'multiarith' } }),
     ];
   });
@@ -221,14 +225,16 @@ describe('runs', () => {
     expect(created?.config).toEqual({ modelId: null, datasetId: null });
   });
 
-  test('Curriculum lists the ICoT-SI runs with their schedule settings', async () => {
+  test('Curriculum lists the ICoT-SI runs with their schedule in the paper\'s terms', async () => {
     await open('#/curriculum');
-    const rows = page.locator('table[aria-label="ICoT-SI runs"] tbody tr');
-    await expect.poll(() => rows.count()).toBe(1);
-    const text = await rows.nth(0).textContent();
-    expect(text).toContain('4×4 mult, Δ=8');
-    expect(text).toContain('deltaPerEpoch');
-    expect(text).toContain('8');
+    const table = page.locator('table[aria-label="ICoT-SI runs"]');
+    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    expect(await table.locator('thead th').allTextContents()).toEqual([
+      'Name', 'Status', 'Δ per epoch', 'Smoothing λ', 'Side', 'Reset optimizer', 'Remove all at K', 'CoT epochs first',
+    ]);
+    const cells = (await table.locator('tbody tr td').allTextContents()).map((t) => t.trim());
+    // Left out of the config: the trainer's defaults apply, shown as —.
+    expect(cells.slice(0, 8)).toEqual(['4×4 mult, Δ=8', 'queued', '8', '∞ (off)', 'left', 'yes', '—', '—']);
     await shoot('curriculum');
   });
 
@@ -240,7 +246,12 @@ describe('runs', () => {
     await table.waitFor();
     const headers = await table.locator('thead th').allTextContents();
     expect(headers).toEqual(['Metric', 'MultiArith student', '4×4 mult, Δ=8']); // in list order, newest first
-    expect(await table.locator('tbody tr').first().textContent()).toContain('ICoT-SI');
+    const row = async (name: string) =>
+      (await table.locator('tbody tr').filter({ has: page.getByRole('rowheader', { name, exact: true }) }).locator('td').allTextContents()).map((t) => t.trim());
+    expect(await row('Method')).toEqual(['Fine-tune-CoT', 'ICoT-SI']);
+    expect(await row('task')).toEqual(['multiarith', '—']);
+    expect(await row('curriculum.removePerEpoch')).toEqual(['—', '8']);
+    expect(await table.locator('tr.differs').count()).toBe(5); // every setting differs: one run has none of the other's
     expect(seeded).toHaveLength(2);
     await shoot('compare');
   });
@@ -254,7 +265,7 @@ describe('a data folder with a model, a dataset and finished runs', () => {
   // trainer and importers write them), so they go in through the store, as a
   // second connection beside the server's, the way the CLI would.
   beforeAll(async () => {
-    trained = await api<Run>('runs.create', { method: 'icot-si', name: 'gpt2-tiny 4×4, internalized', config: { deltaPerEpoch: 8 } });
+    trained = await api<Run>('runs.create', { method: 'icot-si', name: 'gpt2-tiny 4×4, internalized', config: { curriculum: { removePerEpoch: 8 } } });
     failed = await api<Run>('runs.create', { method: 'bitune', name: 'Bitune that ran out of memory', config: {} });
     const store = openStore(join(server.dataDir, DATABASE_FILE));
     try {
@@ -345,7 +356,9 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     const log = page.getByRole('list', { name: 'Log lines' }).locator('li');
     await expect.poll(() => log.count()).toBe(2);
     expect(await log.nth(1).textContent()).toContain('validation accuracy dropped after the optimizer reset');
-    expect(await page.locator('main').textContent()).toContain('deltaPerEpoch');
+    const config = page.getByRole('region', { name: 'Configuration' });
+    expect(await config.locator('dt').allTextContents()).toEqual(['curriculum.removePerEpoch']);
+    expect(await config.locator('dd').allTextContents()).toEqual(['8']);
     await shoot('run-detail');
     await page.emulateMedia({ colorScheme: 'dark' });
     await shoot('run-detail-dark');
