@@ -1,6 +1,7 @@
 /**
- * What a `stepwise` command is: a name, its options (each with the line
- * `--help` shows), and what it does. Adding a command is one file in
+ * What a `stepwise` command is: a name (one word, or two for a subcommand
+ * such as `data mult`), its options (each with the line `--help` shows), the
+ * arguments it takes, and what it does. Adding a command is one file in
  * ./commands/ and one line in ./commands/index.ts.
  */
 
@@ -9,6 +10,8 @@ export interface OptionSpec {
   short?: string;
   /** The value's name in help, e.g. PORT. */
   value?: string;
+  /** A string option that may be given several times; its value is then an array. */
+  multiple?: boolean;
   description: string;
 }
 
@@ -23,8 +26,15 @@ export const COMMON_OPTIONS = {
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionValues<O extends Record<string, OptionSpec>> = {
-  [K in keyof O]: O[K]['type'] extends 'boolean' ? boolean | undefined : string | undefined;
+  [K in keyof O]: O[K]['type'] extends 'boolean' ? boolean | undefined : O[K] extends { multiple: true } ? string[] | undefined : string | undefined;
 };
+
+/** A required argument that is not an option, e.g. the FILE of `stepwise data import FILE`. */
+export interface ArgumentSpec {
+  /** As help shows it, e.g. FILE. */
+  name: string;
+  description: string;
+}
 
 export interface Command<O extends Record<string, OptionSpec>> {
   name: string;
@@ -32,8 +42,10 @@ export interface Command<O extends Record<string, OptionSpec>> {
   summary: string;
   /** The command's own options; COMMON_OPTIONS come on top. */
   options: O;
-  /** Answers the process exit code. */
-  run(values: OptionValues<O & typeof COMMON_OPTIONS>): Promise<number>;
+  /** Its arguments, all required, in order (none if left out). */
+  args?: ArgumentSpec[];
+  /** Answers the process exit code. `args` has exactly one value per ArgumentSpec. */
+  run(values: OptionValues<O & typeof COMMON_OPTIONS>, args: string[]): Promise<number>;
 }
 
 /** A command as the registry holds it, its option types erased. */
@@ -41,7 +53,8 @@ export interface AnyCommand {
   name: string;
   summary: string;
   options: Record<string, OptionSpec>;
-  run(values: Record<string, string | boolean | undefined>): Promise<number>;
+  args?: ArgumentSpec[];
+  run(values: Record<string, string | boolean | string[] | undefined>, args: string[]): Promise<number>;
 }
 
 /** Checks a command's `run` against its own options, then erases them for the registry. */

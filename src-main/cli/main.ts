@@ -19,17 +19,28 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${pkg.version}\n`);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  // A subcommand (`data mult`) is a command named by two words.
+  const sub = COMMANDS.find((c) => rest.length > 0 && c.name === `${name} ${rest[0]}`);
+  const command = sub ?? COMMANDS.find((c) => c.name === name);
   if (!command) {
-    const what = name.startsWith('-') ? `unknown option ${name}` : `unknown command "${name}"`;
+    const family = COMMANDS.filter((c) => c.name.startsWith(`${name} `)).map((c) => c.name);
+    const what = name.startsWith('-')
+      ? `unknown option ${name}`
+      : family.length > 0
+        ? `"${name}" needs one of ${family.join(', ')}${rest[0] && !rest[0].startsWith('-') ? ` (got "${name} ${rest[0]}")` : ''}`
+        : `unknown command "${name}"`;
     process.stderr.write(`stepwise: ${what}. Commands: ${COMMANDS.map((c) => c.name).join(', ')}. Run \`stepwise --help\` for more.\n`);
     return 2;
   }
 
   const options = { ...command.options, ...COMMON_OPTIONS };
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: rest, options: toParseArgs(options), strict: true, allowPositionals: false }));
+    const parsed = parseArgs({ args: sub ? rest.slice(1) : rest, options: toParseArgs(options), strict: true, allowPositionals: Boolean(command.args?.length) });
+    // Only `multiple` string options give arrays, and those hold strings.
+    values = parsed.values as Record<string, string | boolean | string[] | undefined>;
+    positionals = parsed.positionals;
   } catch (error) {
     process.stderr.write(`stepwise ${command.name}: ${describeParseError(error)}. Run \`stepwise ${command.name} --help\` for its options.\n`);
     return 2;
@@ -38,8 +49,18 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(help(command));
     return 0;
   }
+  const expected = command.args ?? [];
+  if (positionals.length !== expected.length) {
+    const names = expected.map((a) => a.name).join(' ');
+    const problem =
+      positionals.length < expected.length
+        ? `expected ${names}, got ${positionals.length === 0 ? 'nothing' : `only "${positionals.join(' ')}"`}`
+        : `expected only ${names}, got also "${positionals.slice(expected.length).join(' ')}"`;
+    process.stderr.write(`stepwise ${command.name}: ${problem}. Run \`stepwise ${command.name} --help\` for its options.\n`);
+    return 2;
+  }
   try {
-    return await command.run(values);
+    return await command.run(values, positionals);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`stepwise ${command.name}: ${error.message}. Run \`stepwise ${command.name} --help\` for its options.\n`);
@@ -52,7 +73,10 @@ export async function main(argv: string[]): Promise<number> {
 
 function toParseArgs(options: Record<string, OptionSpec>) {
   return Object.fromEntries(
-    Object.entries(options).map(([name, spec]) => [name, spec.short ? { type: spec.type, short: spec.short } : { type: spec.type }]),
+    Object.entries(options).map(([name, spec]) => [
+      name,
+      { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) },
+    ]),
   );
 }
 
@@ -82,7 +106,10 @@ function optionLines(options: Record<string, OptionSpec>): string {
 }
 
 function help(command: AnyCommand): string {
-  return `Usage: stepwise ${command.name} [options]\n\n${command.summary}\n\nOptions:\n${optionLines({ ...command.options, ...COMMON_OPTIONS })}`;
+  const args = command.args ?? [];
+  const usage = `Usage: stepwise ${command.name}${args.map((a) => ` ${a.name}`).join('')} [options]\n\n${command.summary}\n\n`;
+  const argLines = args.length ? `Arguments:\n${args.map((a) => `  ${a.name.padEnd(10)}${a.description}\n`).join('')}\n` : '';
+  return `${usage}${argLines}Options:\n${optionLines({ ...command.options, ...COMMON_OPTIONS })}`;
 }
 
 function overview(): string {
