@@ -1,0 +1,106 @@
+/**
+ * An ICoT run's configuration: one typed object, validated once, stored with
+ * the run, and shown field by field in the UI. Defaults are the paper's
+ * (Deng et al. 2024): AdamW with PyTorch's defaults, clipping at 1.0, Δ = 8
+ * tokens per epoch, λ = 4, removal from the left, optimizer reset at each
+ * removal. In JSON, `null` stands for ∞ (no smoothing / never remove all).
+ */
+import { z } from 'zod';
+import type { GPT2Config } from '../../engine/models/gpt2.ts';
+import type { AdamWConfig } from '../../engine/optim.ts';
+import type { CurriculumConfig } from './curriculum.ts';
+
+const positiveInt = z.number().int().positive();
+const infinity = z.number().positive().nullable(); // null = ∞
+
+export const IcotRunConfigSchema = z.object({
+  /** cot: explicit CoT; nocot: `input EOS EOS #### answer EOS`; icot-si: stepwise internalization. */
+  recipe: z.enum(['cot', 'nocot', 'icot-si']),
+  model: z.discriminatedUnion('kind', [
+    z.object({
+      kind: z.literal('fresh'),
+      layers: positiveInt.max(96).default(4),
+      dim: positiveInt.max(8192).default(128),
+      heads: positiveInt.max(128).default(4),
+      /** Positions (context length); default: the longest training example. */
+      context: positiveInt.max(8192).optional(),
+      seed: z.number().int().nonnegative().default(0),
+    }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
+    /** A Hugging Face GPT-2 folder (a library model or a run's export). */
+    z.object({ kind: z.literal('folder'), path: z.string().min(1) }),
+  ]),
+  data: z.object({
+    /** Files in the paper's `input||cot #### answer` format or JSONL {question, rationale, answer}. */
+    train: z.string().min(1),
+    valid: z.string().min(1),
+    test: z.string().min(1).optional(),
+    trainLimit: positiveInt.optional(),
+    validLimit: positiveInt.optional(),
+    testLimit: positiveInt.optional(),
+  }),
+  train: z.object({
+    epochs: positiveInt.max(10_000),
+    batchSize: positiveInt.max(4096).default(32),
+    lr: z.number().positive().max(1).default(5e-5),
+    warmupSteps: z.number().int().nonnegative().default(0),
+    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+    weightDecay: z.number().nonnegative().default(0.01),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    maxGradNorm: z.number().nonnegative().default(1.0),
+    seed: z.number().int().nonnegative().default(0),
+  }),
+  curriculum: z.object({
+    removePerEpoch: z.number().nonnegative().default(8),
+    smoothingLambda: infinity.default(4),
+    side: z.enum(['left', 'right']).default('left'),
+    resetOptimizer: z.boolean().default(true),
+    removeAllWhenBeyond: infinity.default(null),
+    pretrainEpochs: z.number().int().nonnegative().default(0),
+  }).prefault({}),
+  eval: z.object({
+    maxNewTokens: positiveInt.max(4096).optional(),
+    batchSize: positiveInt.max(1024).default(16),
+    /** Validate at the end of every epoch. */
+    everyEpoch: z.boolean().default(true),
+  }).prefault({}),
+  runtime: z.object({
+    provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
+    threads: positiveInt.max(256).optional(),
+    /** Keep a checkpoint every this many epochs (the best and the last are always kept). */
+    checkpointEveryEpochs: positiveInt.default(1),
+  }).prefault({}),
+});
+
+export type IcotRunConfig = z.infer<typeof IcotRunConfigSchema>;
+
+/** Validate a config, naming every problem by its path (e.g. `train.lr: Too small`). */
+export function parseIcotConfig(json: unknown, where = 'config'): IcotRunConfig {
+  const r = IcotRunConfigSchema.safeParse(json);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new Error(`${where} is not a valid ICoT run configuration:\n${lines.join('\n')}`);
+}
+
+export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
+  const k = c.curriculum;
+  return {
+    removePerEpoch: k.removePerEpoch,
+    smoothingLambda: k.smoothingLambda ?? Infinity,
+    side: k.side,
+    resetOptimizer: k.resetOptimizer,
+    removeAllWhenBeyond: k.removeAllWhenBeyond ?? Infinity,
+    pretrainEpochs: k.pretrainEpochs,
+  };
+}
+
+export function adamwOf(c: IcotRunConfig): AdamWConfig {
+  const t = c.train;
+  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
+}
+
+export function freshArch(c: IcotRunConfig, vocabSize: number, context: number): GPT2Config {
+  if (c.model.kind !== 'fresh') throw new Error('freshArch: the model is not a fresh one');
+  return { vocabSize, nPositions: c.model.context ?? context, nEmbd: c.model.dim, nLayer: c.model.layers, nHead: c.model.heads, layerNormEpsilon: 1e-5 };
+}

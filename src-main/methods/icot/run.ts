@@ -1,0 +1,165 @@
+/**
+ * One ICoT run from data to a tested model (runs inside a worker thread):
+ * read and lay out the data, build the tokenizer and the model (fresh, or a
+ * Hugging Face GPT-2 folder), train with the recipe's batches, validate at the
+ * end of each epoch with the currently scheduled removal and no smoothing,
+ * keep the best model once all CoT is removed, and test it.
+ *
+ * Run folder layout: `checkpoints/` (resumable checkpoints), `best/` (the best
+ * model as a Hugging Face GPT-2 folder, loadable by other tools), `run.json`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Generator } from '../../engine/generate.ts';
+import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
+import { initGPT2 } from '../../engine/init.ts';
+import type { GPT2Config } from '../../engine/models/gpt2.ts';
+import type { TensorMap } from '../../engine/safetensors.ts';
+import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
+import { CurriculumBatches } from './batches.ts';
+import type { CurriculumState } from './curriculum.ts';
+import { evaluate, type EvalResult } from './evaluate.ts';
+import { readExamples, type IcotExample } from './format.ts';
+import { compactTokenizerFor, encodeExample, gpt2Tokenizer, type SeqTokenizer } from './layout.ts';
+import { adamwOf, curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
+
+export interface IcotJob {
+  config: IcotRunConfig;
+  /** The run's folder (checkpoints, best model). */
+  runDir: string;
+  /** A checkpoint record (.json) to resume from. */
+  resumeFrom?: string;
+}
+
+export interface IcotOutcome {
+  status: 'finished' | 'cancelled';
+  step: number;
+  best: { step: number; epoch: number; accuracy: number; path: string } | null;
+  test: Omit<EvalResult, 'predictions'> | null;
+}
+
+interface Prepared {
+  tok: SeqTokenizer;
+  arch: GPT2Config;
+  init: TensorMap;
+  train: IcotExample[];
+  valid: IcotExample[];
+  test: IcotExample[];
+  /** Longest laid-out example (tokens), over all splits. */
+  longest: number;
+  /** Longest CoT (tokens) in training: removing this many removes everything. */
+  maxCot: number;
+}
+
+const limit = <T>(xs: T[], n?: number) => (n ? xs.slice(0, n) : xs);
+
+export function prepare(config: IcotRunConfig): Prepared {
+  const d = config.data;
+  const train = limit(readExamples(d.train), d.trainLimit);
+  const valid = limit(readExamples(d.valid), d.validLimit);
+  const test = d.test ? limit(readExamples(d.test), d.testLimit) : [];
+  let tok: SeqTokenizer;
+  let arch: GPT2Config;
+  let init: TensorMap;
+  const lengths = (t: SeqTokenizer) => [...train, ...valid, ...test].map((ex) => encodeExample(t, ex).ids.length);
+  if (config.model.kind === 'fresh') {
+    tok = compactTokenizerFor([...train, ...valid, ...test]);
+    const longest = Math.max(...lengths(tok));
+    arch = freshArch(config, tok.vocabSize, Math.ceil(longest / 8) * 8);
+    init = initGPT2(arch, config.model.seed);
+  } else {
+    const folder = loadGpt2Folder(config.model.path);
+    if (!folder.tokenizer) throw new Error(`${config.model.path}: the model folder has no tokenizer (tokenizer.json or vocab.json + merges.txt)`);
+    tok = gpt2Tokenizer(folder.tokenizer);
+    arch = folder.config;
+    init = folder.params;
+  }
+  const encoded = train.map((ex) => encodeExample(tok, ex));
+  const longest = Math.max(...lengths(tok));
+  if (longest > arch.nPositions) throw new Error(`the longest example has ${longest} tokens, more than the model's ${arch.nPositions} positions`);
+  const maxCot = Math.max(...encoded.map((e) => e.eos[1] - e.eos[0] - 1));
+  return { tok, arch, init, train, valid, test, longest, maxCot };
+}
+
+export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<IcotOutcome> {
+  const { config } = job;
+  const p = prepare(config);
+  const cur = curriculumOf(config);
+  const t = config.train;
+  const laid = p.train.map((ex) => encodeExample(p.tok, ex));
+  const batches = new CurriculumBatches(laid, {
+    batch: t.batchSize, maxSeq: p.arch.nPositions, seed: t.seed, padId: p.tok.padId, recipe: config.recipe, curriculum: cur,
+  });
+  const steps = t.epochs * batches.batchesPerEpoch;
+  const maxNewTokens = config.eval.maxNewTokens ?? p.longest;
+  const checkpointDir = path.join(job.runDir, 'checkpoints');
+  const bestDir = path.join(job.runDir, 'best');
+  mkdirSync(checkpointDir, { recursive: true });
+  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch }, null, 2));
+  emit({ type: 'log', level: 'info', message: `${config.recipe}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; longest CoT ${p.maxCot} tokens; model ${p.arch.nLayer}×${p.arch.nEmbd}, vocabulary ${p.arch.vocabSize}` });
+
+  let best: IcotOutcome['best'] = null;
+  /** Whether the model is, at this point, shown no CoT at all. */
+  const fullyRemoved = () => config.recipe === 'nocot' || (config.recipe === 'icot-si' && batches.curriculum.scheduled >= p.maxCot);
+
+  const validate = async (params: TensorMap, examples: IcotExample[]): Promise<EvalResult> => {
+    const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
+    try {
+      return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize });
+    } finally {
+      await gen.release();
+    }
+  };
+
+  const result = await train({
+    config: {
+      arch: p.arch, batch: t.batchSize, seq: p.arch.nPositions, steps, adamw: adamwOf(config),
+      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps },
+      checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
+      provider: config.runtime.provider, threads: config.runtime.threads,
+    },
+    data: batches,
+    init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
+    emit,
+    control,
+    extraState: () => ({ curriculum: { ...batches.curriculum, scheduled: Number.isFinite(batches.curriculum.scheduled) ? batches.curriculum.scheduled : -1 }, best }),
+    restoreExtra: (extra) => {
+      const c = extra.curriculum as CurriculumState | undefined;
+      if (c) batches.curriculum = { ...c, scheduled: c.scheduled < 0 ? Infinity : c.scheduled };
+      best = (extra.best as IcotOutcome['best']) ?? null;
+    },
+    onEpochEnd: async ({ epoch, step, trainStep }) => {
+      if (!config.eval.everyEpoch && step < steps) return;
+      const params = trainStep.snapshot();
+      const r = await validate(params, p.valid);
+      const scheduled = batches.curriculum.scheduled;
+      emit({
+        type: 'metric', step, epoch,
+        values: {
+          val_accuracy: r.accuracy, val_cot_tokens: r.meanCotTokens, val_examples_per_s: r.examplesPerS,
+          cot_removed: config.recipe === 'cot' ? 0 : config.recipe === 'nocot' ? p.maxCot : Math.min(p.maxCot, scheduled),
+        },
+      });
+      emit({ type: 'predictions', step, split: 'valid', rows: r.predictions });
+      // The best model counts only once no CoT is shown (for explicit CoT: the best overall).
+      const eligible = config.recipe === 'cot' || fullyRemoved();
+      if (eligible && (!best || r.accuracy >= best.accuracy)) {
+        exportGpt2Folder(bestDir, { config: p.arch, params });
+        writeFileSync(path.join(bestDir, 'stepwise-tokenizer.json'), JSON.stringify(p.tok.spec()));
+        best = { step, epoch, accuracy: r.accuracy, path: bestDir };
+        emit({ type: 'log', level: 'info', message: `epoch ${epoch + 1}: best validation accuracy so far ${(100 * r.accuracy).toFixed(1)}%, saved to ${bestDir}` });
+      }
+    },
+  });
+
+  let test: IcotOutcome['test'] = null;
+  if (result.status === 'finished' && p.test.length) {
+    const params = best ? loadGpt2Folder(bestDir).params : result.params;
+    const r = await validate(params, p.test);
+    const { predictions, ...summary } = r;
+    test = summary;
+    emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values: { test_accuracy: r.accuracy, test_cot_tokens: r.meanCotTokens, test_examples_per_s: r.examplesPerS } });
+    emit({ type: 'predictions', step: result.step, split: 'test', rows: predictions });
+  }
+  return { status: result.status, step: result.step, best, test };
+}
