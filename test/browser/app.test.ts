@@ -49,6 +49,14 @@ async function api<T>(name: string, input?: unknown): Promise<T> {
   return answer.result as T;
 }
 
+/**
+ * expect.poll with room for a loaded CI machine: vitest gives up after 1 s by
+ * default, and these tests share two cores with the engine's.
+ */
+function eventually<T>(read: () => T | Promise<T>) {
+  return expect.poll(read, { timeout: 20_000, interval: 50 });
+}
+
 async function open(hash: string): Promise<void> {
   await page.goto(`${server.origin}/${hash}`);
   await page.locator('h1').waitFor();
@@ -107,7 +115,7 @@ describe('access', () => {
 
   test('the printed URL lets the browser in and leaves no token in the address bar', async () => {
     await page.goto(server.url);
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Library');
+    await eventually(() => page.locator('h1').textContent()).toBe('Library');
     expect(page.url()).not.toContain('token');
     expect(await page.evaluate(() => window.location.search)).toBe('');
     expect(await page.title()).toBe('Library · Stepwise');
@@ -128,7 +136,7 @@ describe('pages on a fresh data folder', () => {
     test(`${heading} says what to do next when there is nothing to show`, async () => {
       await open(hash);
       expect(await page.locator('h1').textContent()).toBe(heading);
-      await expect.poll(() => page.locator('.empty h2').textContent()).toBe(empty);
+      await eventually(() => page.locator('.empty h2').textContent()).toBe(empty);
       expect(await mainText()).toContain(text);
       const current = page.locator('nav[aria-label="Main"] a[aria-current="page"]');
       expect(await current.count()).toBe(1);
@@ -142,7 +150,7 @@ describe('pages on a fresh data folder', () => {
     expect(info.executionProviders.map((p) => p.name)).toContain('cpu');
     await open('#/library');
     const footer = page.locator('footer');
-    await expect.poll(() => footer.locator('[data-testid="schema-version"]').textContent()).toBe(`Schema v${info.schemaVersion}`);
+    await eventually(() => footer.locator('[data-testid="schema-version"]').textContent()).toBe(`Schema v${info.schemaVersion}`);
     expect(await footer.locator('[data-testid="data-dir"]').textContent()).toBe(server.dataDir);
     expect(await footer.locator('[data-testid="ort"]').textContent()).toBe(`ONNX Runtime ${info.onnxRuntimeVersion}`);
     expect(await footer.locator('[data-testid="providers"]').textContent()).toMatch(/^Providers: .*\bcpu\b/);
@@ -178,7 +186,7 @@ describe('runs', () => {
   test('the Runs page lists runs created through the API, newest first', async () => {
     await open('#/runs');
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
-    await expect.poll(() => rows.count()).toBe(2);
+    await eventually(() => rows.count()).toBe(2);
     expect(await rows.nth(0).textContent()).toContain('MultiArith student');
     expect(await rows.nth(0).textContent()).toContain('Fine-tune-CoT');
     expect(await rows.nth(1).textContent()).toContain('4×4 mult, Δ=8');
@@ -189,10 +197,10 @@ describe('runs', () => {
   test('a run created elsewhere appears without reloading (run.status over the WebSocket)', async () => {
     await open('#/runs');
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
-    await expect.poll(() => rows.count()).toBe(2);
-    await expect.poll(() => openEventSockets).toBe(1); // an event sent before the socket opens would be missed
+    await eventually(() => rows.count()).toBe(2);
+    await eventually(() => openEventSockets).toBe(1); // an event sent before the socket opens would be missed
     await api<Run>('runs.create', { method: 'bitune', name: 'Bitune on gpt2-tiny', config: {} });
-    await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(3);
+    await eventually(() => rows.count()).toBe(3);
     expect(await rows.nth(0).textContent()).toContain('Bitune on gpt2-tiny');
     await shoot('runs');
   });
@@ -218,7 +226,7 @@ describe('runs', () => {
     await dialog.getByRole('button', { name: 'Create run' }).click();
     await dialog.waitFor({ state: 'hidden' });
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
-    await expect.poll(() => rows.nth(0).textContent()).toContain('SVAMP student from the UI');
+    await eventually(() => rows.nth(0).textContent()).toContain('SVAMP student from the UI');
     const runs = await api<{ items: Run[] }>('runs.list', { method: 'fine-tune-cot' });
     const created = runs.items.find((r) => r.name === 'SVAMP student from the UI');
     expect(created?.status).toBe('queued');
@@ -228,7 +236,7 @@ describe('runs', () => {
   test('Curriculum lists the ICoT-SI runs with their schedule in the paper\'s terms', async () => {
     await open('#/curriculum');
     const table = page.locator('table[aria-label="ICoT-SI runs"]');
-    await expect.poll(() => table.locator('tbody tr').count()).toBe(1);
+    await eventually(() => table.locator('tbody tr').count()).toBe(1);
     expect(await table.locator('thead th').allTextContents()).toEqual([
       'Name', 'Status', 'Δ per epoch', 'Smoothing λ', 'Side', 'Reset optimizer', 'Remove all at K', 'CoT epochs first',
     ]);
@@ -304,7 +312,7 @@ describe('a data folder with a model, a dataset and finished runs', () => {
   test('Library lists the model with its architecture, size and source', async () => {
     await open('#/library');
     const row = page.locator('table[aria-label="Models"] tbody tr');
-    await expect.poll(() => row.count()).toBe(1);
+    await eventually(() => row.count()).toBe(1);
     const cells = (await row.locator('td').allTextContents()).map((t) => t.trim());
     expect(cells.slice(0, 5)).toEqual([
       'gpt2-tiny',
@@ -330,18 +338,18 @@ describe('a data folder with a model, a dataset and finished runs', () => {
 
   test('Probes knows a model and a dataset are there', async () => {
     await open('#/probes');
-    await expect.poll(() => page.locator('.empty h2').textContent()).toBe('No probes yet');
+    await eventually(() => page.locator('.empty h2').textContent()).toBe('No probes yet');
   });
 
   test('a run opens from the list and shows its metrics, checkpoints and log', async () => {
     await open('#/runs');
     await page.getByRole('link', { name: 'gpt2-tiny 4×4, internalized' }).click();
-    await expect.poll(() => page.locator('h1').textContent()).toBe('gpt2-tiny 4×4, internalized');
+    await eventually(() => page.locator('h1').textContent()).toBe('gpt2-tiny 4×4, internalized');
     expect(page.url()).toContain(`#/runs/${trained.id}`);
     expect(await page.locator('.facts .badge').textContent()).toBe('completed');
 
     const charts = page.locator('figure');
-    await expect.poll(() => charts.count()).toBe(2);
+    await eventually(() => charts.count()).toBe(2);
     expect(await charts.locator('figcaption .key').allTextContents()).toEqual(['train/loss', 'valid/accuracy']);
     const loss = ((await charts.nth(0).locator('figcaption').textContent()) ?? '').replace(/\s+/g, ' ');
     expect(loss).toContain(`${Number((3 * Math.exp(-40 / 12)).toPrecision(4))} at step 40`);
@@ -351,10 +359,10 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     expect(plot.x + plot.width).toBeLessThanOrEqual(figure.x + figure.width); // the plot stays inside its card
 
     const checkpoint = page.locator('table[aria-label="Checkpoints"] tbody tr');
-    await expect.poll(() => checkpoint.count()).toBe(1);
+    await eventually(() => checkpoint.count()).toBe(1);
     expect(await checkpoint.textContent()).toContain(`runs/${trained.id}/step-40.safetensors`);
     const log = page.getByRole('list', { name: 'Log lines' }).locator('li');
-    await expect.poll(() => log.count()).toBe(2);
+    await eventually(() => log.count()).toBe(2);
     expect(await log.nth(1).textContent()).toContain('validation accuracy dropped after the optimizer reset');
     const config = page.getByRole('region', { name: 'Configuration' });
     expect(await config.locator('dt').allTextContents()).toEqual(['curriculum.removePerEpoch']);
@@ -378,7 +386,7 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     await page.getByLabel('Notes', { exact: true }).waitFor();
     await page.getByLabel('Notes', { exact: true }).fill('Accuracy holds until Δ reaches 24 tokens.');
     await page.getByRole('button', { name: 'Save' }).click();
-    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Saved.' }).count()).toBe(1);
+    await eventually(() => page.getByRole('status').filter({ hasText: 'Saved.' }).count()).toBe(1);
     const stored = await api<Run>('runs.get', { id: trained.id });
     expect(stored.notes).toBe('Accuracy holds until Δ reaches 24 tokens.');
     expect(stored.name).toBe('gpt2-tiny 4×4, internalized');
@@ -401,9 +409,9 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     const dialog = page.getByRole('dialog', { name: 'Delete “Bitune that ran out of memory”?' });
     await dialog.waitFor();
     await dialog.getByRole('button', { name: 'Delete run' }).click();
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Runs');
+    await eventually(() => page.locator('h1').textContent()).toBe('Runs');
     expect(page.url()).toMatch(/#\/runs$/);
-    await expect.poll(() => page.locator('table[aria-label="Runs"]').textContent()).not.toContain('Bitune that ran out of memory');
+    await eventually(() => page.locator('table[aria-label="Runs"]').textContent()).not.toContain('Bitune that ran out of memory');
     await expect(api('runs.get', { id: failed.id })).rejects.toThrow(/not_found/);
   });
 });
@@ -436,7 +444,7 @@ describe('transport', () => {
 
     await tab.goto(`${server.origin}/#/runs`);
     const rows = tab.locator('table[aria-label="Runs"] tbody tr');
-    await expect.poll(() => rows.count()).toBeGreaterThanOrEqual(3);
+    await eventually(() => rows.count()).toBeGreaterThanOrEqual(3);
     expect(await tab.locator('footer').textContent()).toContain('Desktop');
     const calls = await tab.evaluate(() => (globalThis as unknown as { preloadCalls: string[] }).preloadCalls);
     expect(calls).toEqual(expect.arrayContaining(['app.info', 'runs.list']));
@@ -499,9 +507,9 @@ describe('theme and keyboard', () => {
 
     // Enter on the focused item navigates, marks it current and moves focus to the new page's heading.
     await page.keyboard.press('Enter');
-    await expect.poll(() => page.locator('h1').textContent()).toBe('Compare');
+    await eventually(() => page.locator('h1').textContent()).toBe('Compare');
     expect(await page.locator('nav a[aria-current="page"]').textContent()).toContain('Compare');
-    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('page-title');
+    await eventually(() => page.evaluate(() => document.activeElement?.id)).toBe('page-title');
   });
 
   test('the shell has one of each landmark: navigation, main, contentinfo', async () => {
