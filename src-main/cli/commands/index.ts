@@ -1,6 +1,7 @@
 /** Every `stepwise` command, in the order `stepwise --help` lists them. */
 import type { AnyCommand } from '../command.ts';
+import { dataImport, dataMult } from './data.ts';
 import { info } from './info.ts';
 import { serve } from './serve.ts';
 
-export const COMMANDS: AnyCommand[] = [serve, info];
+export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport];
