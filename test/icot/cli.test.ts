@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { main } from '../../src-main/cli/main.ts';
 import { formatLine, parseLine, readExamples } from '../../src-main/methods/icot/format.ts';
 import { generateMult, parseMultInput } from '../../src-main/methods/icot/mult.ts';
 
@@ -59,7 +60,7 @@ describe('stepwise data mult', () => {
     expect(fs.existsSync(out)).toBe(false);
   });
 
-  test('other bad flags exit 2 and say what was expected', () => {
+  test('other bad flags exit 2 and say what was expected', async () => {
     const out = path.join(tmp, 'x.txt');
     const cases: [string[], string][] = [
       [['--digits', '4x4', '--out', out], 'give --count N (one file) or --splits train=N,valid=N,test=N (a folder of splits)'],
@@ -71,10 +72,20 @@ describe('stepwise data mult', () => {
       [['--digits', '4x4', '--count', '5', '--splits', 'train=0.5,test=0.4', '--out', tmp], '--splits ratios must sum to 1'],
       [['--digits', '4x4', '--count', '5', '--seed', '-1', '--out', out], "--seed"],
     ];
-    for (const [args, message] of cases) {
-      const { code, stderr } = stepwise(['data', 'mult', ...args]);
-      expect(code, args.join(' ')).toBe(2);
-      expect(stderr).toContain(message);
+    // In process (the exit-code path through bin/ is covered above): capture what main writes to stderr.
+    let stderr = '';
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => {
+      stderr += String(chunk);
+      return true;
+    });
+    try {
+      for (const [args, message] of cases) {
+        stderr = '';
+        expect(await main(['data', 'mult', ...args]), args.join(' ')).toBe(2);
+        expect(stderr).toContain(message);
+      }
+    } finally {
+      spy.mockRestore();
     }
     expect(fs.existsSync(out)).toBe(false);
   });
