@@ -33,8 +33,8 @@ let page: Page;
 const problems: string[] = [];
 /** Every answer of 400 or more the pages received, as "STATUS PATH". */
 const failedResponses: string[] = [];
-/** Event sockets of `page` whose handshake completed and that have not closed. */
-let openEventSockets = 0;
+/** The event socket `page` opened last, and whether its handshake is done (and it has not closed). */
+let eventSocket: { requestId: string; open: boolean } | undefined;
 
 
 /** Calls a procedure the way a script would: Bearer token, no cookie. */
@@ -57,8 +57,11 @@ function eventually<T>(read: () => T | Promise<T>) {
   return expect.poll(read, { timeout: 20_000, interval: 50 });
 }
 
+/** Shows the page at `hash`, loading it afresh even when it is already on screen. */
 async function open(hash: string): Promise<void> {
-  await page.goto(`${server.origin}/${hash}`);
+  const url = `${server.origin}/${hash}`;
+  if (page.url() === url) await page.reload();
+  else await page.goto(url);
   await page.locator('h1').waitFor();
 }
 
@@ -87,10 +90,13 @@ beforeAll(async () => {
   // DevTools protocol says when the handshake is done.
   const cdp = await browser.context.newCDPSession(page);
   await cdp.send('Network.enable');
+  cdp.on('Network.webSocketCreated', (e) => (eventSocket = { requestId: e.requestId, open: false }));
   cdp.on('Network.webSocketHandshakeResponseReceived', (e) => {
-    if (e.response.status === 101) openEventSockets++;
+    if (eventSocket?.requestId === e.requestId && e.response.status === 101) eventSocket.open = true;
   });
-  cdp.on('Network.webSocketClosed', () => openEventSockets--);
+  cdp.on('Network.webSocketClosed', (e) => {
+    if (eventSocket?.requestId === e.requestId) eventSocket.open = false;
+  });
 });
 
 afterAll(async () => {
@@ -198,7 +204,7 @@ describe('runs', () => {
     await open('#/runs');
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
     await eventually(() => rows.count()).toBe(2);
-    await eventually(() => openEventSockets).toBe(1); // an event sent before the socket opens would be missed
+    await eventually(() => eventSocket?.open).toBe(true); // an event sent before the socket opens would be missed
     await api<Run>('runs.create', { method: 'bitune', name: 'Bitune on gpt2-tiny', config: {} });
     await eventually(() => rows.count()).toBe(3);
     expect(await rows.nth(0).textContent()).toContain('Bitune on gpt2-tiny');
@@ -322,6 +328,30 @@ describe('a data folder with a model, a dataset and finished runs', () => {
       '103 KiB',
     ]);
     await shoot('library');
+  });
+
+  test('deleting a model asks first, then removes it and says how much was freed', async () => {
+    const store = openStore(join(server.dataDir, DATABASE_FILE));
+    store.models.add({
+      name: 'scratch copy',
+      architecture: { family: 'gpt2' },
+      paramCount: 10,
+      path: 'models/scratch-copy',
+      bytesOnDisk: 0,
+      source: { kind: 'imported', from: '/tmp/nowhere' },
+      runId: null,
+    });
+    store.close();
+    await open('#/library');
+    const rows = page.locator('table[aria-label="Models"] tbody tr');
+    await eventually(() => rows.count()).toBe(2);
+    await page.getByRole('button', { name: 'Delete scratch copy' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete “scratch copy”?' });
+    await dialog.getByRole('button', { name: 'Delete model' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await eventually(() => rows.count()).toBe(1);
+    expect(await rows.textContent()).toContain('gpt2-tiny');
+    expect(await page.getByRole('status').textContent()).toBe('Deleted scratch copy; 0 B freed.');
   });
 
   test('Datasets shows each dataset with its splits and first examples', async () => {
