@@ -58,7 +58,7 @@ describe('calling it wrongly exits 2 and says what was wrong', () => {
   test('an unknown command is named, with the known ones', () => {
     const { code, stderr } = stepwise(['trian']);
     expect(code).toBe(2);
-    expect(stderr).toBe('stepwise: unknown command "trian". Commands: serve, info. Run `stepwise --help` for more.\n');
+    expect(stderr).toBe('stepwise: unknown command "trian". Commands: serve, info, data mult, data import. Run `stepwise --help` for more.\n');
   });
 
   test('a flag missing its value, a stray argument, a bad port and a non-loopback host are each named', () => {
@@ -86,8 +86,15 @@ describe('help', () => {
   test('stepwise --help lists every command', () => {
     const { code, stdout } = stepwise(['--help']);
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^ {2}serve {2}Serve the lab/m);
-    expect(stdout).toMatch(/^ {2}info {3}Show the data folder/m);
+    expect(stdout).toMatch(/^ {2}serve {8}Serve the lab/m);
+    expect(stdout).toMatch(/^ {2}info {9}Show the data folder/m);
+    expect(stdout).toMatch(/^ {2}data mult {4}Write A-digit × B-digit multiplication/m);
+    expect(stdout).toMatch(/^ {2}data import {2}Copy a file of examples/m);
+  });
+
+  test('a command family without its subcommand names the subcommands', () => {
+    expect(stepwise(['data'])).toMatchObject({ code: 2, stderr: expect.stringContaining('stepwise: "data" needs one of data mult, data import.') });
+    expect(stepwise(['data', 'mul'])).toMatchObject({ code: 2, stderr: expect.stringContaining('"data" needs one of data mult, data import (got "data mul")') });
   });
 });
 
