@@ -3,7 +3,7 @@
  *
  *   <data folder>/stepwise.db         the run store (SQLite)
  *   <data folder>/models/<name>/      model weights
- *   <data folder>/datasets/<name>/    dataset files
+ *   <data folder>/datasets/<id>/      dataset files, one per split
  *   <data folder>/runs/<id>/          a run's checkpoints and other outputs
  *
  * Rows store paths relative to the data folder, so the folder can move.
