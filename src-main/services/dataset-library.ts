@@ -131,7 +131,13 @@ export function importDataset(ctx: LabContext, req: ImportRequest): Dataset {
   const staged = stagingFolder(ctx.dataDir);
   try {
     const copy = path.join(staged.absolute, 'import');
-    fs.copyFileSync(req.path, copy);
+    try {
+      fs.copyFileSync(req.path, copy);
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      if (code === 'EACCES' || code === 'EPERM') throw invalidPath(`${req.path}: cannot read (${message})`);
+      throw error; // e.g. the data folder's disk is full: not the caller's input
+    }
     const format = req.format ?? detectFormat(req.path, firstNonBlankLine(copy)); // by the original's extension, else the first line
     // Validate the copy, not the original: what is stored is exactly what was checked.
     const s = survey(copy, format, req.path);
