@@ -109,6 +109,27 @@ export interface LogEvent {
   message: string;
 }
 
+/** One evaluated example of a run: what the model was given, what it wrote, and whether it was right. */
+export interface Prediction {
+  runId: number;
+  /** 'valid' and 'test' during training; `stepwise eval` stores e.g. 'eval:test.txt'. */
+  split: string;
+  /** The training step whose weights answered. */
+  step: number;
+  /** Position of the example in its file. */
+  index: number;
+  input: string;
+  /** The gold answer. */
+  target: string;
+  /** Everything the model generated after the prompt, decoded. */
+  generated: string;
+  /** The answer parsed from the generation (after '####'); null when it wrote none. */
+  answer: string | null;
+  correct: boolean;
+  /** Chain-of-thought tokens generated before the answer (0 = fully internalized). */
+  cotTokens: number | null;
+}
+
 /** An ONNX Runtime execution provider and whether this build ships it. */
 export interface ExecutionProvider {
   name: string;

@@ -12,6 +12,11 @@ export interface EventPayloads {
     /** Set when status is 'failed'. */
     error: string | null;
     at: number;
+    /**
+     * A running run's job was paused (true) or resumed (false); the status
+     * stays 'running' meanwhile. Left out when pausing is not what changed.
+     */
+    paused?: boolean;
   };
   /** Metric values recorded at one step; `values` maps metric key → value. */
   'run.metric': {
@@ -30,6 +35,18 @@ export interface EventPayloads {
     epoch: number | null;
     examplesPerSecond: number | null;
     etaSeconds: number | null;
+    /** Whether the job is paused (the run's status stays 'running'). */
+    paused?: boolean;
+    /** Training loss of the last step. */
+    loss?: number | null;
+    /** Tokens (padding included) per second in the last step. */
+    tokensPerSecond?: number | null;
+    /** Seconds since this job started (a resumed run counts from its resumption). */
+    elapsedSeconds?: number | null;
+    /** ICoT-SI: CoT tokens the schedule removes at this step; null where the method removes none. */
+    cotRemoved?: number | null;
+    /** ICoT-SI: every CoT token is removed from this step's batch. */
+    allCotRemoved?: boolean;
   };
 }
 

@@ -21,6 +21,7 @@ import type {
   MetricSeries,
   Model,
   Page,
+  Prediction,
   Run,
 } from './entities.ts';
 
@@ -171,6 +172,48 @@ export const procedures = {
     summary: "Delete a run that is not running, with its metrics, logs, checkpoints and their files; answers the bytes freed.",
     input: z.strictObject({ id: id() }),
   },
+  'runs.start': {
+    summary:
+      'Start a run: a queued one by `id`, or a new one from method, name and config (created and started at once). ' +
+      'The config is checked first (relative file paths are inside the data folder); a bad one names every wrong field and starts nothing.',
+    input: z
+      .strictObject({
+        id: id().optional(),
+        method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }).optional(),
+        name: text(200).optional(),
+        config: jsonObject().optional(),
+        parentRunId: id().nullable().optional(),
+      })
+      .refine(
+        (v) =>
+          v.id !== undefined
+            ? v.method === undefined && v.name === undefined && v.config === undefined && v.parentRunId === undefined
+            : v.method !== undefined && v.name !== undefined && v.config !== undefined,
+        { error: 'give id (to start a queued run), or method, name and config (to create and start one), not both' },
+      ),
+  },
+  'runs.pause': {
+    summary: "Pause a running run between two steps; its status stays 'running' and run.status / run.progress say paused.",
+    input: z.strictObject({ id: id() }),
+  },
+  'runs.resume': {
+    summary: 'Resume a paused run, or continue a failed (interrupted) or cancelled run from its latest checkpoint.',
+    input: z.strictObject({ id: id() }),
+  },
+  'runs.cancel': {
+    summary: "Cancel a run: a running one stops after its current step, keeps a checkpoint and ends 'cancelled' (runs.resume continues it); a queued one is cancelled at once.",
+    input: z.strictObject({ id: id() }),
+  },
+  'runs.predictions': {
+    summary:
+      "A page of a run's predictions on one split ('valid' by default) at one step (default: the latest), with every evaluation of that split and the splits the run has.",
+    input: z.strictObject({
+      runId: id(),
+      split: text(100).default('valid'),
+      step: nonNegativeInt().optional(),
+      ...pagination,
+    }),
+  },
   'runs.metrics': {
     summary: "A run's metric series for plotting; all keys unless `keys` is given; optional step range (inclusive).",
     input: z
@@ -216,6 +259,24 @@ export interface ProcedureOutputs {
   'runs.create': Run;
   'runs.update': Run;
   'runs.delete': { id: number; bytesFreed: number };
+  'runs.start': Run;
+  'runs.pause': Run;
+  'runs.resume': Run;
+  'runs.cancel': Run;
+  'runs.predictions': {
+    runId: number;
+    split: string;
+    /** The step shown; null when the split has no predictions. */
+    step: number | null;
+    items: Prediction[];
+    /** Examples evaluated at that step, and how many were right. */
+    total: number;
+    correct: number;
+    /** Every evaluation of the split, by step. */
+    evaluations: { step: number; total: number; correct: number }[];
+    /** The splits the run has predictions for. */
+    splits: string[];
+  };
   'runs.metrics': { runId: number; series: MetricSeries[] };
   'runs.logs': { items: LogEvent[]; /** pass as `afterId` to get the next lines */ lastId: number };
   'checkpoints.list': { items: Checkpoint[] };

@@ -17,6 +17,8 @@ import type { EventBus } from './events.ts';
 import { modelHandlers } from './models.ts';
 import { DATABASE_FILE } from './paths.ts';
 import { runHandlers } from './runs.ts';
+import { createTraining } from './training.ts';
+import type { Training } from './training.ts';
 
 export interface LabContext {
   /** Absolute. */
@@ -27,10 +29,17 @@ export interface LabContext {
 
 export interface Lab extends LabContext {
   dispatch: Dispatch;
+  /** Runs' jobs in this process (start, pause, wait for the end). */
+  training: Training;
+  /** Cancels this lab's running jobs (their runs resume from their checkpoints) and closes the store. */
   close(): void;
 }
 
-/** Opens (creating if need be) the data folder and its store, migrated to the latest schema. */
+/**
+ * Opens (creating if need be) the data folder and its store, migrated to the
+ * latest schema. Runs left 'running' by a process that died are marked
+ * failed, "interrupted: resume to continue from step N".
+ */
 export function openLab(dataDir: string): Lab {
   const absolute = path.resolve(dataDir);
   try {
@@ -42,9 +51,19 @@ export function openLab(dataDir: string): Lab {
   }
   const store = openStore(path.join(absolute, DATABASE_FILE));
   const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
+  const training = createTraining(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context) },
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context), ...training.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
-  return { ...context, dispatch, close: () => store.close() };
+  training.recoverInterrupted();
+  return {
+    ...context,
+    dispatch,
+    training,
+    close: () => {
+      training.close();
+      store.close();
+    },
+  };
 }

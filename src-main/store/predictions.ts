@@ -1,18 +1,8 @@
 /** The predictions table: every evaluated example of a run, by split and step. */
 import type Database from 'better-sqlite3';
+import type { Prediction } from '../contract/entities.ts';
 
-export interface Prediction {
-  runId: number;
-  split: string;
-  step: number;
-  index: number;
-  input: string;
-  target: string;
-  generated: string;
-  answer: string | null;
-  correct: boolean;
-  cotTokens: number | null;
-}
+export type { Prediction };
 
 export type NewPrediction = Omit<Prediction, 'runId' | 'split' | 'step'>;
 
@@ -44,6 +34,7 @@ export function createPredictionsRepository(db: Database.Database) {
   const steps = db.prepare<[number, string], { step: number; total: number; correct: number }>(
     'SELECT step, count(*) AS total, sum(correct) AS correct FROM predictions WHERE run_id = ? AND split = ? GROUP BY step ORDER BY step',
   );
+  const splitsOf = db.prepare<[number], { split: string }>('SELECT DISTINCT split FROM predictions WHERE run_id = ? ORDER BY split');
   const fromRow = (r: Row): Prediction => ({ ...r, correct: r.correct === 1 });
   return {
     /** Records one evaluation's predictions, all or nothing (re-recording a step replaces it). */
@@ -54,6 +45,10 @@ export function createPredictionsRepository(db: Database.Database) {
     },
     list(runId: number, split: string, step: number, offset = 0, limit = 100): Prediction[] {
       return page.all(runId, split, step, limit, offset).map(fromRow);
+    },
+    /** The splits the run has predictions for, by name. */
+    splits(runId: number): string[] {
+      return splitsOf.all(runId).map((r) => r.split);
     },
     /** Evaluations of a split: each step with its counts. */
     evaluations(runId: number, split: string): { step: number; total: number; correct: number }[] {

@@ -79,19 +79,21 @@ export function createRunsRepository(db: Database.Database) {
     },
 
     /**
-     * Moves a run to `status`: 'running' stamps started_at, the end states
-     * stamp finished_at, 'failed' keeps `error`.
+     * Moves a run to `status`: 'running' stamps started_at the first time
+     * (a resumed run keeps it) and clears finished_at, the end states stamp
+     * finished_at, 'failed' keeps `error`.
      */
     setStatus(id: number, status: RunStatus, options: { error?: string; now?: number } = {}): Run | undefined {
       const now = options.now ?? Date.now();
       const ended = status === 'completed' || status === 'failed' || status === 'cancelled';
+      const running = status === 'running' ? 1 : 0;
       db.prepare(
         `UPDATE runs SET status = ?,
-           started_at = CASE WHEN ? THEN ? ELSE started_at END,
-           finished_at = CASE WHEN ? THEN ? ELSE finished_at END,
+           started_at = CASE WHEN ? THEN coalesce(started_at, ?) ELSE started_at END,
+           finished_at = CASE WHEN ? THEN ? WHEN ? THEN NULL ELSE finished_at END,
            error = ?
          WHERE id = ?`,
-      ).run(status, status === 'running' ? 1 : 0, now, ended ? 1 : 0, now, status === 'failed' ? (options.error ?? 'failed') : null, id);
+      ).run(status, running, now, ended ? 1 : 0, now, running, status === 'failed' ? (options.error ?? 'failed') : null, id);
       return this.get(id);
     },
 
