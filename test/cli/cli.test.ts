@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { LATEST_SCHEMA_VERSION } from '../../src-main/store/migrations.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
 
@@ -26,7 +27,7 @@ describe('stepwise info', () => {
     expect([code, stderr]).toEqual([0, '']);
     const info = JSON.parse(stdout);
     expect(info.dataDir).toBe(dataDir);
-    expect(info.schemaVersion).toBe(2);
+    expect(info.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
     expect(info.onnxRuntimeVersion).toMatch(/^1\.\d+\.\d+$/);
     expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true });
     expect(info.executionProviders.every((p: { name: unknown; bundled: unknown }) => typeof p.name === 'string' && typeof p.bundled === 'boolean')).toBe(true);

@@ -10,6 +10,7 @@ import { PROCEDURE_NAMES } from '../../src-main/contract/procedures.ts';
 import type { ProcedureName } from '../../src-main/contract/procedures.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import type { Lab } from '../../src-main/services/lab.ts';
+import { LATEST_SCHEMA_VERSION } from '../../src-main/store/migrations.ts';
 
 let dataDir: string;
 let lab: Lab;
@@ -172,13 +173,13 @@ describe('input validation at the boundary', () => {
 });
 
 describe('procedures against the store', () => {
-  test('app.info reports the data folder, schema version 2, ONNX Runtime 1.x and the bundled cpu provider', async () => {
+  test('app.info reports the data folder, the latest schema version, ONNX Runtime 1.x and the bundled cpu provider', async () => {
     const answer = await lab.dispatch('app.info', undefined);
     expect(answer.ok).toBe(true);
     if (!answer.ok) return;
     const info = answer.result as { dataDir: string; schemaVersion: number; onnxRuntimeVersion: string; executionProviders: { name: string; bundled: boolean }[] };
     expect(info.dataDir).toBe(dataDir);
-    expect(info.schemaVersion).toBe(2);
+    expect(info.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
     expect(info.onnxRuntimeVersion).toMatch(/^1\.\d+\.\d+$/);
     expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true });
   });

@@ -12,6 +12,7 @@ import { startServer } from '../../src-main/server/server.ts';
 import type { RunningServer } from '../../src-main/server/server.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import type { Lab } from '../../src-main/services/lab.ts';
+import { LATEST_SCHEMA_VERSION } from '../../src-main/store/migrations.ts';
 
 const INDEX_HTML = '<!doctype html><title>Stepwise test page</title><div id="app"></div>';
 
@@ -179,7 +180,7 @@ describe('the contract over HTTP and WebSocket', () => {
     const call = (name: string, body: string) => fetch(`${base}/api/call/${name}`, { method: 'POST', headers: bearer(), body });
     const info = await call('app.info', '');
     expect(info.status).toBe(200);
-    expect(await info.json()).toMatchObject({ ok: true, result: { dataDir, schemaVersion: 2 } });
+    expect(await info.json()).toMatchObject({ ok: true, result: { dataDir, schemaVersion: LATEST_SCHEMA_VERSION } });
 
     const before = lab.store.runs.count();
     const bad = await call('runs.create', JSON.stringify({ method: 'icot-si', name: '', config: {} }));
