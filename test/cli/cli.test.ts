@@ -38,7 +38,7 @@ describe('stepwise info', () => {
     const { code, stdout } = stepwise(['info', '--data-dir', dataDir]);
     expect(code).toBe(0);
     expect(stdout).toContain(`Data folder      ${dataDir}\n`);
-    expect(stdout).toContain('Schema version   2\n');
+    expect(stdout).toContain(`Schema version   ${LATEST_SCHEMA_VERSION}\n`);
     expect(stdout).toMatch(/^ {2}cpu {7}available$/m);
     expect(stdout).toMatch(/^ {2}cuda {6}not installed \(see README, "GPU: CUDA"\)$/m);
   });
