@@ -29,11 +29,13 @@ export type OptionValues<O extends Record<string, OptionSpec>> = {
   [K in keyof O]: O[K]['type'] extends 'boolean' ? boolean | undefined : O[K] extends { multiple: true } ? string[] | undefined : string | undefined;
 };
 
-/** A required argument that is not an option, e.g. the FILE of `stepwise data import FILE`. */
+/** An argument that is not an option, e.g. the FILE of `stepwise data import FILE`. */
 export interface ArgumentSpec {
   /** As help shows it, e.g. FILE. */
   name: string;
   description: string;
+  /** It may be left out (only the last arguments may be). */
+  optional?: boolean;
 }
 
 export interface Command<O extends Record<string, OptionSpec>> {
@@ -42,9 +44,9 @@ export interface Command<O extends Record<string, OptionSpec>> {
   summary: string;
   /** The command's own options; COMMON_OPTIONS come on top. */
   options: O;
-  /** Its arguments, all required, in order (none if left out). */
+  /** Its arguments, in order (none if left out). */
   args?: ArgumentSpec[];
-  /** Answers the process exit code. `args` has exactly one value per ArgumentSpec. */
+  /** Answers the process exit code. `args` has one value per ArgumentSpec given (every required one). */
   run(values: OptionValues<O & typeof COMMON_OPTIONS>, args: string[]): Promise<number>;
 }
 

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import pkg from '../../package.json' with { type: 'json' };
 import { COMMON_OPTIONS, UsageError } from './command.ts';
-import type { AnyCommand, OptionSpec } from './command.ts';
+import type { AnyCommand, ArgumentSpec, OptionSpec } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
 
 export async function main(argv: string[]): Promise<number> {
@@ -50,10 +50,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const expected = command.args ?? [];
-  if (positionals.length !== expected.length) {
-    const names = expected.map((a) => a.name).join(' ');
+  const required = expected.filter((a) => !a.optional).length;
+  if (positionals.length < required || positionals.length > expected.length) {
+    const names = expected.map(usageName).join(' ');
     const problem =
-      positionals.length < expected.length
+      positionals.length < required
         ? `expected ${names}, got ${positionals.length === 0 ? 'nothing' : `only "${positionals.join(' ')}"`}`
         : `expected only ${names}, got also "${positionals.slice(expected.length).join(' ')}"`;
     process.stderr.write(`stepwise ${command.name}: ${problem}. Run \`stepwise ${command.name} --help\` for its options.\n`);
@@ -107,9 +108,14 @@ function optionLines(options: Record<string, OptionSpec>): string {
 
 function help(command: AnyCommand): string {
   const args = command.args ?? [];
-  const usage = `Usage: stepwise ${command.name}${args.map((a) => ` ${a.name}`).join('')} [options]\n\n${command.summary}\n\n`;
+  const usage = `Usage: stepwise ${command.name}${args.map((a) => ` ${usageName(a)}`).join('')} [options]\n\n${command.summary}\n\n`;
   const argLines = args.length ? `Arguments:\n${args.map((a) => `  ${a.name.padEnd(10)}${a.description}\n`).join('')}\n` : '';
   return `${usage}${argLines}Options:\n${optionLines({ ...command.options, ...COMMON_OPTIONS })}`;
+}
+
+/** FILE, or [FILE] when it may be left out. */
+function usageName(arg: ArgumentSpec): string {
+  return arg.optional ? `[${arg.name}]` : arg.name;
 }
 
 function overview(): string {

@@ -59,7 +59,7 @@ describe('calling it wrongly exits 2 and says what was wrong', () => {
   test('an unknown command is named, with the known ones', () => {
     const { code, stderr } = stepwise(['trian']);
     expect(code).toBe(2);
-    expect(stderr).toBe('stepwise: unknown command "trian". Commands: serve, info, data mult, data import. Run `stepwise --help` for more.\n');
+    expect(stderr).toBe('stepwise: unknown command "trian". Commands: serve, info, data mult, data import, train, eval. Run `stepwise --help` for more.\n');
   });
 
   test('a flag missing its value, a stray argument, a bad port and a non-loopback host are each named', () => {

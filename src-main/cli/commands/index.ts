@@ -1,7 +1,9 @@
 /** Every `stepwise` command, in the order `stepwise --help` lists them. */
 import type { AnyCommand } from '../command.ts';
 import { dataImport, dataMult } from './data.ts';
+import { evalCommand } from './eval.ts';
 import { info } from './info.ts';
 import { serve } from './serve.ts';
+import { train } from './train.ts';
 
-export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport];
+export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand];

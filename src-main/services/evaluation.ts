@@ -1,0 +1,203 @@
+/**
+ * Evaluating a trained model on a file of examples, outside training: a run's
+ * best model or one of its checkpoints, or any GPT-2 folder. Accuracy and
+ * speed are the paper's (methods/icot/evaluate.ts); the predictions are
+ * stored under the run the model came from, so the app shows them beside the
+ * run's own.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { StepwiseError } from '../contract/errors.ts';
+import { listCheckpoints, loadCheckpoint } from '../engine/checkpoint.ts';
+import { Generator } from '../engine/generate.ts';
+import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
+import type { GPT2Config } from '../engine/models/gpt2.ts';
+import type { ProviderName } from '../engine/runtime.ts';
+import type { TensorMap } from '../engine/safetensors.ts';
+import { loadTokenizer } from '../engine/tokenizer.ts';
+import { evaluate } from '../methods/icot/evaluate.ts';
+import { readExamples } from '../methods/icot/format.ts';
+import { compactTokenizerFromSpec, encodeExample, encodePrompt, gpt2Tokenizer } from '../methods/icot/layout.ts';
+import type { SeqTokenizer } from '../methods/icot/layout.ts';
+import type { IcotRunConfig } from '../methods/icot/recipe.ts';
+import type { LabContext } from './lab.ts';
+import { runFolder } from './paths.ts';
+
+export interface EvalRequest {
+  /** A run's weights ('best' by default when it has a best model, else its latest checkpoint), or a GPT-2 folder. */
+  model: { runId: number; checkpoint?: number | 'best' | 'latest' } | { dir: string };
+  /** Examples in the paper's line format or JSONL. */
+  dataFile: string;
+  /** Only the first this many examples. */
+  limit?: number;
+  /** Rows decoded together; 1 is the paper's speed protocol. */
+  batchSize: number;
+  /** Default: what the longest example needs. */
+  maxNewTokens?: number;
+  /** Default: `eval:<file name>`. */
+  split?: string;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface EvalReport {
+  /** What was evaluated, in words: "run 3, best model (step 120)". */
+  model: string;
+  accuracy: number;
+  correct: number;
+  total: number;
+  meanCotTokens: number;
+  examplesPerS: number;
+  batchSize: number;
+  /** Where the predictions were stored; null for a folder that belongs to no run. */
+  stored: { runId: number; split: string; step: number } | null;
+}
+
+interface Loaded {
+  description: string;
+  arch: GPT2Config;
+  params: TensorMap;
+  tok: SeqTokenizer;
+  /** The run and step the weights belong to, if any. */
+  owner: { runId: number; step: number } | null;
+  provider?: ProviderName;
+  threads?: number;
+  maxNewTokens?: number;
+}
+
+export async function evaluateFile(context: LabContext, request: EvalRequest): Promise<EvalReport> {
+  const loaded = 'dir' in request.model ? loadFolder(context, request.model.dir) : loadRun(context, request.model.runId, request.model.checkpoint);
+  const all = readExamples(request.dataFile);
+  const examples = request.limit ? all.slice(0, request.limit) : all;
+  if (examples.length === 0) throw new StepwiseError('invalid_input', `${request.dataFile} has no examples`);
+  const needed = Math.max(...examples.map((ex) => encodeExample(loaded.tok, ex).ids.length - encodePrompt(loaded.tok, ex.input).length));
+  const maxNewTokens = request.maxNewTokens ?? loaded.maxNewTokens ?? needed;
+
+  const generator = Generator.create(loaded.arch, loaded.params, { provider: loaded.provider, threads: loaded.threads });
+  let result;
+  try {
+    result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, onProgress: request.onProgress });
+  } finally {
+    await generator.release();
+  }
+
+  let stored: EvalReport['stored'] = null;
+  if (loaded.owner) {
+    const split = request.split ?? `eval:${path.basename(request.dataFile)}`;
+    const { runId, step } = loaded.owner;
+    context.store.predictions.record(
+      runId,
+      split,
+      step,
+      result.predictions.map((r) => ({ index: r.index, input: r.input, target: r.target, generated: r.generated, correct: r.correct, answer: r.answer ?? null, cotTokens: r.cotTokens ?? null })),
+    );
+    const line =
+      `evaluated ${loaded.description} on ${request.dataFile}: accuracy ${(100 * result.accuracy).toFixed(1)}% (${result.correct}/${result.total}), ` +
+      `${result.examplesPerS.toFixed(1)} examples/s at batch size ${request.batchSize}; predictions stored as split "${split}"`;
+    context.events.emit('run.log', context.store.logs.append(runId, 'info', line));
+    stored = { runId, split, step };
+  }
+  return {
+    model: loaded.description,
+    accuracy: result.accuracy,
+    correct: result.correct,
+    total: result.total,
+    meanCotTokens: result.meanCotTokens,
+    examplesPerS: result.examplesPerS,
+    batchSize: request.batchSize,
+    stored,
+  };
+}
+
+/** What a run's job wrote beside its checkpoints (methods/icot/run.ts). */
+interface RunJson {
+  config: IcotRunConfig;
+  tokenizer: unknown;
+  arch: GPT2Config;
+}
+
+function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: number | 'best' | 'latest' | undefined): Loaded {
+  if (!store.runs.get(runId)) throw new StepwiseError('not_found', `there is no run ${runId}`);
+  const runDir = path.join(dataDir, runFolder(runId));
+  let info: RunJson;
+  try {
+    info = JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')) as RunJson;
+  } catch {
+    throw new StepwiseError('not_found', `run ${runId} has no ${path.join(runDir, 'run.json')}: it never started, so there is no model to evaluate`);
+  }
+  const tok = tokenizerFromSpec(info.tokenizer, path.join(runDir, 'run.json'));
+  const common = { tok, provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
+  const bestDir = path.join(runDir, 'best');
+  const checkpoints = listCheckpoints(path.join(runDir, 'checkpoints'));
+  const which = checkpoint ?? (fs.existsSync(path.join(bestDir, 'config.json')) ? 'best' : 'latest');
+  if (which === 'best') {
+    if (!fs.existsSync(path.join(bestDir, 'config.json'))) {
+      throw new StepwiseError('not_found', `run ${runId} has no best model yet (it is kept once all CoT is removed); pass --checkpoint STEP or latest`);
+    }
+    const folder = loadGpt2Folder(bestDir);
+    const step = bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0;
+    return { ...common, description: `run ${runId}, best model (step ${step})`, arch: folder.config, params: folder.params, owner: { runId, step } };
+  }
+  const chosen = which === 'latest' ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.step === which);
+  if (!chosen) {
+    const steps = checkpoints.map((c) => c.step);
+    throw new StepwiseError(
+      'not_found',
+      `run ${runId} has no checkpoint${which === 'latest' ? '' : ` at step ${which}`}${steps.length ? `; it has steps ${steps.join(', ')}` : ''}`,
+    );
+  }
+  const state = loadCheckpoint(chosen.path);
+  return { ...common, description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step } };
+}
+
+/** The step of the best model, as the latest checkpoint recorded it. */
+function bestStep(checkpoints: { step: number; path: string }[]): number | null {
+  const latest = checkpoints[checkpoints.length - 1];
+  if (!latest) return null;
+  try {
+    const record = JSON.parse(fs.readFileSync(latest.path, 'utf8')) as { extra?: { best?: { step?: unknown } | null } };
+    const step = record.extra?.best?.step;
+    return typeof step === 'number' ? step : null;
+  } catch {
+    return null;
+  }
+}
+
+function loadFolder(context: LabContext, dir: string): Loaded {
+  const absolute = path.resolve(dir);
+  const folder = loadGpt2Folder(absolute);
+  const specFile = path.join(absolute, 'stepwise-tokenizer.json');
+  let tok: SeqTokenizer;
+  if (fs.existsSync(specFile)) tok = tokenizerFromSpec(JSON.parse(fs.readFileSync(specFile, 'utf8')), specFile);
+  else if (folder.tokenizer) tok = gpt2Tokenizer(folder.tokenizer);
+  else throw new StepwiseError('invalid_input', `${absolute} has no tokenizer: expected stepwise-tokenizer.json, tokenizer.json, or vocab.json with merges.txt`);
+
+  // A run's best model (runs/<id>/best), or a registered model that names its run.
+  const relative = path.relative(context.dataDir, absolute);
+  const inRun = /^runs[\\/](\d+)[\\/]best$/.exec(relative);
+  let owner: Loaded['owner'] = null;
+  if (inRun && context.store.runs.get(Number(inRun[1]))) {
+    const runId = Number(inRun[1]);
+    const checkpoints = listCheckpoints(path.join(context.dataDir, runFolder(runId), 'checkpoints'));
+    owner = { runId, step: bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0 };
+  } else {
+    const model = context.store.models.list(1000, 0).items.find((m) => m.path === relative && m.runId !== null);
+    if (model) owner = { runId: model.runId!, step: typeof model.source.step === 'number' ? model.source.step : 0 };
+  }
+  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner };
+}
+
+/** The tokenizer a run stored (`run.json`, `stepwise-tokenizer.json`): compact symbols, or a GPT-2 tokenizer by its source folder. */
+function tokenizerFromSpec(spec: unknown, file: string): SeqTokenizer {
+  const kind = (spec as { kind?: unknown } | null)?.kind;
+  try {
+    if (kind === 'compact') return compactTokenizerFromSpec(spec);
+    if (kind === 'gpt2') {
+      // e.g. "/models/gpt2/tokenizer.json" or "/models/gpt2/vocab.json + merges.txt"
+      const source = String((spec as { source?: unknown }).source ?? '');
+      return gpt2Tokenizer(loadTokenizer(path.dirname(source.split(' + ')[0])));
+    }
+  } catch (error) {
+    throw new StepwiseError('invalid_input', `${file}: cannot rebuild the tokenizer: ${(error as Error).message}`);
+  }
+  throw new StepwiseError('invalid_input', `${file}: unknown tokenizer kind ${JSON.stringify(kind)} (expected compact or gpt2)`);
+}
