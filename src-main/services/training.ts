@@ -143,10 +143,23 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return all.length ? all[all.length - 1] : null;
   }
 
+  /**
+   * Where a run that stopped unexpectedly continues: its latest checkpoint
+   * whose steps are all recorded (a process that dies, or a lab that closes,
+   * can leave a checkpoint newer than its last written metrics; continuing
+   * from it would leave a gap in the charts).
+   */
+  function resumePoint(id: number): { step: number; path: string } | null {
+    const all = listCheckpoints(path.join(runDirOf(id), 'checkpoints'));
+    const recorded = store.metrics.series(id, { keys: ['loss'] })[0].steps.at(-1) ?? 0;
+    const usable = all.filter((c) => c.step <= recorded);
+    return usable.at(-1) ?? null;
+  }
+
   /** Marks a run whose process died as failed, saying where `runs.resume` will continue from. */
   function markInterrupted(run: Run): Run {
     syncCheckpoints(run.id);
-    const latest = latestCheckpoint(run.id);
+    const latest = resumePoint(run.id);
     const error = latest
       ? `interrupted: resume to continue from step ${latest.step}`
       : 'interrupted before its first checkpoint: resume to start it again from step 0';
@@ -196,7 +209,15 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     const onEvent = (e: TrainerEvent) => {
       if (attached) writer.onEvent(e);
     };
-    const job = startIcotJob({ config, runDir, ...(resumeFrom ? { resumeFrom: resumeFrom.path } : {}) }, onEvent);
+    let job: Job<IcotOutcome>;
+    try {
+      job = startIcotJob({ config, runDir, ...(resumeFrom ? { resumeFrom: resumeFrom.path } : {}) }, onEvent);
+    } catch (error) {
+      writer.stop();
+      fs.rmSync(path.join(runDir, OWNER_FILE), { force: true });
+      failed(id, error);
+      throw error;
+    }
     entry = {
       runId: id,
       job,
@@ -204,6 +225,8 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       cancelling: false,
       done: undefined as unknown as Promise<RunEnd>,
       detach: () => {
+        // The store is still open: keep the steps done so far.
+        writer.flush();
         attached = false;
         writer.stop();
       },
@@ -219,7 +242,8 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     function finish(job: LiveJob, write: () => RunEnd): RunEnd {
       if (LIVE.get(key) === job) LIVE.delete(key);
       mine.delete(id);
-      if (!attached) return { run: store.runs.get(id) ?? run, outcome: null, model: null };
+      // Detached: the lab closed (its store too); the run is marked interrupted when a lab next opens.
+      if (!attached) return { run, outcome: null, model: null };
       writer.flush();
       writer.stop();
       attached = false;
@@ -357,11 +381,21 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     };
   }
 
-  /** A run's config and folder, and the checkpoint to continue from; for runs.resume. */
+  /**
+   * Continues a failed or cancelled run from its resume point. Checkpoints
+   * after it belong to steps that will be trained again: their files and rows
+   * go, so a later resume cannot pick them.
+   */
   function restart(procedure: string, run: Run): Run {
     const config = jobConfig(procedure, run.config);
     syncCheckpoints(run.id);
-    return launch(run, config, latestCheckpoint(run.id));
+    const from = resumePoint(run.id);
+    for (const stale of listCheckpoints(path.join(runDirOf(run.id), 'checkpoints')).filter((c) => c.step > (from?.step ?? 0))) {
+      fs.rmSync(stale.path, { force: true });
+      fs.rmSync(stale.path.replace(/\.json$/, '.safetensors'), { force: true });
+    }
+    store.checkpoints.deleteAfter(run.id, from?.step ?? 0);
+    return launch(run, config, from);
   }
 
   function refuseForeign(procedure: string, run: Run, what: string): void {
