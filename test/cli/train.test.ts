@@ -1,0 +1,179 @@
+/**
+ * `stepwise train` and `stepwise eval` in child processes, as a person runs
+ * them: a tiny config on 2×2 multiplication (test/services/tiny-run.ts), the
+ * store in a temporary data folder, checked afterwards through a lab.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { openLab } from '../../src-main/services/lab.ts';
+import { BATCHES_PER_EPOCH, tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
+
+let work: string;
+let dataDir: string;
+const children: ChildProcess[] = [];
+beforeEach(async () => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-train-'));
+  dataDir = path.join(work, 'lab');
+  await writeTinyMult(path.join(work, 'mult'));
+});
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+/** A config file in the work folder, its data paths relative to it. */
+function writeConfig(name: string, config: unknown): string {
+  const file = path.join(work, name);
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return file;
+}
+const relativeData = { train: 'mult/train.txt', valid: 'mult/valid.txt', test: 'mult/test.txt' };
+
+function stepwise(args: string[]) {
+  const { STEPWISE_DATA_DIR: _, ...env } = process.env;
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: work, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `stepwise …` in the background, with its output so far and a way to wait for a line of it. */
+function background(args: string[]) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: work, env: { ...process.env, STEPWISE_DATA_DIR: dataDir }, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
+  const out = { stdout: '', stderr: '' };
+  child.stdout!.on('data', (d) => (out.stdout += d));
+  child.stderr!.on('data', (d) => (out.stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const waitFor = async (pattern: RegExp) => {
+    for (let waited = 0; !pattern.test(out.stderr); waited += 20) {
+      if (waited > 30_000 || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${out.stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  return { child, out, exited, waitFor };
+}
+
+function inStore<T>(read: (lab: ReturnType<typeof openLab>) => T): T {
+  const lab = openLab(dataDir);
+  try {
+    return read(lab);
+  } finally {
+    lab.close();
+  }
+}
+
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('stepwise train', () => {
+  test('CONFIG.json trains in the store the app reads, printing a line per epoch and the result, and exits 0; eval then scores it and stores its predictions', async () => {
+    const config = writeConfig('tiny.json', tinyConfig(relativeData));
+    const trained = stepwise(['train', config, '--data-dir', dataDir]);
+    expect([trained.code, trained.stdout.split('\n')[0]]).toEqual([0, 'Run 1 completed at step 12.']);
+    expect(trained.stdout).toMatch(/^Test accuracy \d+\.\d% \(\d\/8\), [\d.]+ examples\/s\.$/m);
+    expect(trained.stdout).toContain(`Model 1 "tiny (best)": ${path.join(dataDir, 'runs/1/best')}\n`);
+    // stderr is a pipe here: plain lines, no redrawing.
+    expect(trained.stderr).not.toContain('\r');
+    expect(trained.stderr).toMatch(/^Training run 1 "tiny" \(icot-si\) in .+\. Ctrl-C cancels it, keeping a checkpoint to resume from\.$/m);
+    for (const [epoch, step] of [[1, 4], [2, 8], [3, 12]]) {
+      expect(trained.stderr).toMatch(new RegExp(`^epoch ${epoch}/3 \\(step ${step}\\) · validation accuracy \\d+\\.\\d% · CoT tokens removed \\d+`, 'm'));
+    }
+    expect(trained.stderr).toMatch(/^step 12\/12 100% · [\d.]+k? tok\/s · loss \d\.\d{4} · CoT removed: all$/m);
+
+    const { run, losses, models } = inStore((lab) => ({
+      run: lab.store.runs.get(1)!,
+      losses: lab.store.metrics.series(1, { keys: ['loss'] })[0].steps,
+      models: lab.store.models.list(10, 0).items,
+    }));
+    expect(run).toMatchObject({ name: 'tiny', method: 'icot-si', status: 'completed', error: null });
+    expect(run.config.data).toEqual({ train: path.join(work, 'mult/train.txt'), valid: path.join(work, 'mult/valid.txt'), test: path.join(work, 'mult/test.txt') });
+    expect(losses).toEqual(range(1, 12));
+    expect(models.map((m) => [m.runId, m.path])).toEqual([[1, 'runs/1/best']]);
+
+    const scored = stepwise(['eval', '--run', '1', '--data', 'mult/test.txt', '--data-dir', dataDir]);
+    expect(scored.code).toBe(0);
+    const [, correct] = /^accuracy {2}\d+\.\d% \((\d)\/8\)$/m.exec(scored.stdout)!;
+    expect(scored.stdout).toMatch(/^speed {5}[\d.]+ examples\/s at batch size 1 \(the paper's speed protocol\)$/m);
+    const bestStep = (models[0].source as { step: number }).step;
+    expect(scored.stdout).toContain(`stored    predictions under run 1, split "eval:test.txt", step ${bestStep}\n`);
+    const stored = inStore((lab) => lab.store.predictions.evaluations(1, 'eval:test.txt'));
+    expect(stored).toEqual([{ step: bestStep, total: 8, correct: Number(correct) }]);
+
+    const checkpoint = stepwise(['eval', '--run', '1', '--checkpoint', '4', '--data', 'mult/test.txt', '--limit', '5', '--batch-size', '4', '--split', 'probe', '--data-dir', dataDir]);
+    expect(checkpoint.stdout).toMatch(/^Evaluated run 1, checkpoint of step 4 on mult\/test.txt$/m);
+    expect(checkpoint.stdout).toMatch(/^speed {5}[\d.]+ examples\/s at batch size 4$/m);
+    expect(inStore((lab) => lab.store.predictions.evaluations(1, 'probe').map((e) => [e.step, e.total]))).toEqual([[4, 5]]);
+
+    const folder = stepwise(['eval', '--model', path.join(dataDir, 'runs/1/best'), '--data', 'mult/valid.txt', '--data-dir', dataDir]);
+    expect(folder.stdout).toMatch(/^accuracy {2}\d+\.\d% \(\d\/8\)$/m);
+    expect(folder.stdout).toContain(`stored    predictions under run 1, split "eval:valid.txt", step ${bestStep}\n`);
+  });
+
+  test('a bad config exits 2 naming the file and every bad field, and creates no run', () => {
+    const config = writeConfig('bad.json', { ...tinyConfig({ train: 'mult/train.txt', valid: 'mult/nope.txt' }), recipe: 'icot', train: { epochs: 0 } });
+    const { code, stdout, stderr } = stepwise(['train', config, '--data-dir', dataDir]);
+    expect([code, stdout]).toEqual([2, '']);
+    expect(stderr).toBe(
+      `stepwise train: ${config} is not a valid ICoT run configuration:\n` +
+        '  recipe: Invalid option: expected one of "cot"|"nocot"|"icot-si"\n' +
+        '  train.epochs: Too small: expected number to be >0\n' +
+        `  data.valid: there is no file ${path.join(work, 'mult/nope.txt')}\n`,
+    );
+    expect(inStore((lab) => lab.store.runs.count())).toBe(0);
+
+    fs.writeFileSync(path.join(work, 'broken.json'), '{"recipe": "cot",');
+    const broken = stepwise(['train', 'broken.json', '--data-dir', dataDir]);
+    expect([broken.code, broken.stderr]).toEqual([2, expect.stringMatching(/^stepwise train: broken\.json is not valid JSON: /)]);
+    expect(stepwise(['train', 'missing.json', '--data-dir', dataDir])).toMatchObject({ code: 2, stderr: 'stepwise train: cannot read the config missing.json: there is no such file\n' });
+    expect(stepwise(['train', '--data-dir', dataDir])).toMatchObject({ code: 2, stderr: expect.stringContaining('expected CONFIG (a run config file) or --resume RUN_ID') });
+    expect(stepwise(['train', '--resume', 'x', '--data-dir', dataDir])).toMatchObject({ code: 2, stderr: expect.stringContaining('--resume expects a run id, a positive whole number (got "x")') });
+    expect(stepwise(['train', '--resume', '9', '--data-dir', dataDir])).toMatchObject({ code: 2, stderr: 'stepwise train: runs.resume: there is no run 9\n' });
+  });
+
+  test('Ctrl-C cancels after the current step, keeps its checkpoint and says how to resume', async () => {
+    const config = writeConfig('long.json', tinyConfig(relativeData, 40));
+    const training = background(['train', config]);
+    await training.waitFor(/^epoch 1\/40 /m);
+    training.child.kill('SIGINT');
+    expect(await training.exited).toBe(130);
+    const [, step] = /^Run 1 cancelled at step (\d+); its checkpoint is kept\. Continue with: stepwise train --resume 1$/m.exec(training.out.stdout)!;
+    expect(training.out.stderr).toContain('Cancelling run 1 after its current step (Ctrl-C again to quit at once)…');
+    const { run, checkpoints } = inStore((lab) => ({ run: lab.store.runs.get(1)!, checkpoints: lab.store.checkpoints.list(1).map((c) => c.step) }));
+    expect(run.status).toBe('cancelled');
+    expect(checkpoints.at(-1)).toBe(Number(step));
+    expect(Number(step)).toBeLessThan(40 * BATCHES_PER_EPOCH);
+  });
+
+  test('a killed training process leaves an interrupted run, and train --resume finishes it from its checkpoint', async () => {
+    const epochs = 12;
+    const config = writeConfig('crash.json', tinyConfig(relativeData, epochs));
+    const training = background(['train', config]);
+    const checkpoint = path.join(dataDir, 'runs/1/checkpoints/step-0000004.json');
+    for (let waited = 0; !fs.existsSync(checkpoint); waited += 10) {
+      if (waited > 30_000) throw new Error(`no checkpoint; stderr:\n${training.out.stderr}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    training.child.kill('SIGKILL');
+    await training.exited;
+
+    const resumed = stepwise(['train', '--resume', '1', '--data-dir', dataDir]);
+    expect([resumed.code, resumed.stdout.split('\n')[0]]).toEqual([0, `Run 1 completed at step ${epochs * BATCHES_PER_EPOCH}.`]);
+    expect(resumed.stderr).toMatch(/^Resuming run 1 "crash" \(icot-si\)/m);
+    const { run, messages, losses } = inStore((lab) => ({
+      run: lab.store.runs.get(1)!,
+      messages: lab.store.logs.after(1, 0, 5000).map((l) => l.message),
+      losses: lab.store.metrics.series(1, { keys: ['loss'] })[0].steps,
+    }));
+    expect(run).toMatchObject({ status: 'completed', error: null });
+    const interrupted = messages.find((m) => m.startsWith('the process running this run stopped'))!;
+    const [, from] = /interrupted: resume to continue from step (\d+)$/.exec(interrupted)!;
+    expect(Number(from) % BATCHES_PER_EPOCH).toBe(0);
+    expect(messages).toContain(`resuming from the checkpoint of step ${from}`);
+    expect(losses).toEqual(range(1, epochs * BATCHES_PER_EPOCH));
+  });
+});
