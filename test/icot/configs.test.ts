@@ -1,0 +1,31 @@
+/** The example run configs in resources/configs/ are valid and say what their names promise. */
+import fs from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
+
+const read = (name: string) => {
+  const file = new URL(`../../resources/configs/${name}`, import.meta.url);
+  return parseIcotConfig(JSON.parse(fs.readFileSync(file, 'utf8')), name);
+};
+
+/** The paper's ICoT-SI schedule and optimizer: Δ 8, λ 4, left, reset; AdamW with PyTorch's defaults, clipping at 1.0. */
+const PAPER_SCHEDULE = {
+  curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 },
+  train: { batchSize: 32, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 },
+};
+
+describe('example configs', () => {
+  test("icot-4x4-gpt2-small.json is the paper's 4×4 recipe: GPT-2 Small from a folder, lr 5e-5, batch 32, on a GPU", () => {
+    const config = read('icot-4x4-gpt2-small.json');
+    expect(config).toMatchObject(PAPER_SCHEDULE);
+    expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'folder', path: 'models/gpt2' }, train: { lr: 5e-5, schedule: 'constant', warmupSteps: 0 }, runtime: { provider: 'cuda' } });
+    expect(config.data).toMatchObject({ train: 'data/4x4/train.txt', valid: 'data/4x4/valid.txt', test: 'data/4x4/test.txt' });
+  });
+
+  test('icot-4x4-cpu.json keeps the schedule with a small fresh model on part of the data, on the CPU', () => {
+    const config = read('icot-4x4-cpu.json');
+    expect(config).toMatchObject(PAPER_SCHEDULE);
+    expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'fresh', layers: 4, dim: 128, heads: 4 }, runtime: { provider: 'cpu' } });
+    expect(config.data.trainLimit).toBe(20000);
+  });
+});
