@@ -270,7 +270,8 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
 
   function failed(id: number, error: unknown): RunEnd {
     const message = error instanceof Error ? error.message : String(error);
-    log(id, 'error', message);
+    const from = resumePoint(id);
+    log(id, 'error', `${message}${from ? ` (runs.resume continues from the checkpoint of step ${from.step})` : ''}`);
     return { run: setStatus(id, 'failed', message), outcome: null, model: null };
   }
 

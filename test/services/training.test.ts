@@ -166,6 +166,17 @@ describe('a run started through the contract', () => {
     expect(fs.existsSync(path.join(dataDir, 'runs'))).toBe(false);
   });
 
+  test('a job that fails ends the run failed with its error, also logged', async () => {
+    const { lab, client, seen } = open();
+    fs.mkdirSync(path.join(dataDir, 'empty-model'));
+    const { id } = await client.call('runs.start', { method: 'icot-si', name: 'no weights', config: { ...tinyConfig(data), model: { kind: 'folder', path: 'empty-model' } } });
+    const end = await lab.training.whenDone(id)!;
+    expect(end.run.status).toBe('failed');
+    expect(end.run.error).toContain(path.join(dataDir, 'empty-model'));
+    expect(lab.store.logs.after(id, 0, 100).at(-1)).toMatchObject({ level: 'error', message: end.run.error });
+    expect(seen.filter((s) => s.event === 'run.status').at(-1)!.payload).toMatchObject({ runId: id, status: 'failed', error: end.run.error });
+  });
+
   test('a queued run starts by id with its config paths relative to the data folder', async () => {
     const { lab, client } = open();
     const relative = { train: 'mult/train.txt', valid: 'mult/valid.txt' };
