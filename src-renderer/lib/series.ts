@@ -29,3 +29,17 @@ export function addMetricStep(series: MetricSeries[], m: EventPayloads['run.metr
     s.wallTimes.splice(at, 0, m.wallTime);
   }
 }
+
+/**
+ * The metrics a reader looks at first, in this order: how training goes, how
+ * well it answers, and (ICoT-SI) how much of the chain-of-thought is gone.
+ * Keys as the trainer records them; any others follow, by name.
+ */
+const HEADLINE = ['loss', 'val_accuracy', 'test_accuracy', 'scheduled_removal', 'val_cot_tokens'];
+
+/** Splits series into the headline ones (in HEADLINE order) and the rest (by key). */
+export function headlineFirst(series: MetricSeries[]): { headline: MetricSeries[]; rest: MetricSeries[] } {
+  const headline = HEADLINE.flatMap((key) => series.filter((s) => s.key === key));
+  const rest = series.filter((s) => !HEADLINE.includes(s.key));
+  return { headline, rest };
+}
