@@ -235,6 +235,8 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       (outcome) => finish(entry, () => ended(id, outcome)),
       (error: unknown) => finish(entry, () => failed(id, error)),
     );
+    // Nobody need wait for the end (the app does not); a failure to record it is logged, not left unhandled.
+    entry.done.catch((error: unknown) => console.error(`stepwise: recording the end of run ${id} failed:`, error));
     const key = liveKey(dataDir, id);
     LIVE.set(key, entry);
     mine.add(id);
@@ -259,11 +261,20 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       log(id, 'info', `cancelled at step ${outcome.step}; the checkpoint of step ${latest?.step ?? outcome.step} is kept: resume to continue from it`);
       return { run: setStatus(id, 'cancelled'), outcome, model: null };
     }
-    const model = outcome.best ? registerBest(id, outcome.best) : null;
+    let model: Model | null = null;
+    let registered = '';
+    if (outcome.best) {
+      try {
+        model = registerBest(id, outcome.best);
+        registered = `, registered as model ${model.id}`;
+      } catch (error) {
+        registered = `, but it could not be registered as a model: ${(error as Error).message}`;
+      }
+    }
     const test = outcome.test ? `; test accuracy ${(100 * outcome.test.accuracy).toFixed(1)}% (${outcome.test.correct}/${outcome.test.total})` : '';
     const best = outcome.best
-      ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}, registered as model ${model!.id}`
-      : 'no best model (all CoT was never removed)';
+      ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}${registered}`
+      : 'no best model (the CoT was never fully removed)';
     log(id, 'info', `completed at step ${outcome.step}: ${best}${test}`);
     return { run: setStatus(id, 'completed'), outcome, model };
   }
