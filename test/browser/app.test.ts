@@ -446,6 +446,104 @@ describe('a data folder with a model, a dataset and finished runs', () => {
   });
 });
 
+describe('training from the run page', () => {
+  let dataset: { id: number; path: string };
+
+  /** A tiny ICoT-SI run on 2×2 multiplication: one layer of width 32, about a second per few epochs. */
+  function tinyConfig(epochs: number, evalEveryEpoch = true) {
+    return {
+      recipe: 'icot-si',
+      model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 1 },
+      data: { train: `${dataset.path}/train.txt`, valid: `${dataset.path}/valid.txt`, test: `${dataset.path}/test.txt` },
+      train: { epochs, batchSize: 16, lr: 1e-3 },
+      curriculum: { removePerEpoch: 8, smoothingLambda: 4 },
+      eval: { batchSize: 8, everyEpoch: evalEveryEpoch },
+    };
+  }
+
+  beforeAll(async () => {
+    dataset = await api('datasets.generateMult', {
+      digitsA: 2,
+      digitsB: 2,
+      counts: { train: 64, valid: 8, test: 8 },
+      seed: 7,
+      name: '2×2 multiplication (tiny)',
+    });
+  });
+
+  test('Start trains a queued run while the page watches: charts, log and predictions fill in, its model joins the Library', async () => {
+    const run = await api<Run>('runs.create', { method: 'icot-si', name: 'tiny 2×2 ICoT-SI', config: tinyConfig(3) });
+    await open(`#/runs/${run.id}`);
+    await eventually(() => mainText()).toContain('No metrics recorded yet');
+    await eventually(() => eventSocket?.open).toBe(true);
+
+    await page.getByRole('group', { name: 'Run controls' }).getByRole('button', { name: 'Start' }).click();
+    await expect.poll(() => page.locator('.facts .badge').textContent(), { timeout: 90_000 }).toBe('completed');
+
+    // Nothing reloads the metrics after the page opened: these charts were drawn from run.metric events.
+    const keys = page.locator('.charts').first().locator('figcaption .key');
+    await eventually(() => keys.allTextContents()).toEqual(expect.arrayContaining(['loss', 'val_accuracy']));
+    expect((await keys.allTextContents())[0]).toBe('loss');
+    await eventually(() => page.getByRole('list', { name: 'Log lines' }).locator('li').count()).toBeGreaterThan(0);
+    await eventually(() => page.getByTestId('prediction-score').textContent()).toMatch(/^\s*\d+ of 8 right/);
+    expect(await page.locator('table[aria-label="Predictions"] tbody tr').count()).toBe(8);
+    await eventually(() => page.locator('table[aria-label="Checkpoints"] tbody tr').count()).toBeGreaterThan(0);
+    await shoot('run-trained');
+
+    await open('#/library');
+    await eventually(() => page.locator('table[aria-label="Models"]').textContent()).toContain('tiny 2×2 ICoT-SI (best)');
+    expect(await page.locator('table[aria-label="Models"]').textContent()).toContain(`Trained in run #${run.id}`);
+  });
+
+  test('Start on a run whose config the trainer refuses shows every wrong field and starts nothing', async () => {
+    const run = await api<Run>('runs.create', { method: 'icot-si', name: 'half-configured', config: { recipe: 'icot-si' } });
+    await open(`#/runs/${run.id}`);
+    await page.getByRole('group', { name: 'Run controls' }).getByRole('button', { name: 'Start' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = ((await alert.textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('The request was not valid');
+    expect(text).toContain('config.model');
+    expect(text).toContain('config.data');
+    expect(await page.locator('.facts .badge').textContent()).toBe('queued');
+    await shoot('run-start-refused');
+  });
+
+  test('Pause holds a run at a step and Resume lets it go on; Cancel stops it and Continue picks it up again', async () => {
+    const run = await api<Run>('runs.create', { method: 'icot-si', name: 'long 2×2 run', config: tinyConfig(2000, false) });
+    await open(`#/runs/${run.id}`);
+    const controls = page.getByRole('group', { name: 'Run controls' });
+    await controls.getByRole('button', { name: 'Start' }).click();
+    const progress = page.getByTestId('progress-text');
+    await eventually(() => progress.textContent()).toMatch(/step [\d,]+ of/);
+
+    await controls.getByRole('button', { name: 'Pause' }).click();
+    await eventually(() => progress.textContent()).toMatch(/^\s*Paused at step/);
+    // The job stops between two steps, so the step in flight still lands;
+    // after that the count holds (progress is sent every 200 ms while a run moves).
+    let heldAt = await progress.textContent();
+    await eventually(async () => {
+      const before = heldAt;
+      await page.waitForTimeout(600);
+      heldAt = await progress.textContent();
+      return heldAt === before;
+    }).toBe(true);
+    expect(heldAt).toMatch(/^\s*Paused at step/);
+    await shoot('run-paused');
+
+    await controls.getByRole('button', { name: 'Resume' }).click();
+    await eventually(() => progress.textContent()).not.toBe(heldAt);
+    expect(await progress.textContent()).not.toMatch(/Paused/);
+
+    await controls.getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => page.locator('.facts .badge').textContent()).toBe('cancelled');
+    await controls.getByRole('button', { name: 'Continue' }).click();
+    await eventually(() => page.locator('.facts .badge').textContent()).toBe('running');
+    await controls.getByRole('button', { name: 'Cancel' }).click();
+    await eventually(() => page.locator('.facts .badge').textContent()).toBe('cancelled');
+  });
+});
+
 describe('transport', () => {
   test('with a preload-style window.stepwise the app calls through it, not HTTP, and shows the same runs', async () => {
     // Stands in for the Electron preload: a Transport { call, on } that
@@ -562,8 +660,8 @@ describe('theme and keyboard', () => {
 
   test('no console errors, CSP violations or failed requests other than the ones provoked', () => {
     expect(problems).toEqual([]);
-    // The failures provoked on `page`: New run with a blank name, a run that does not exist.
-    expect(failedResponses).toEqual(['400 /api/call/runs.create', '404 /api/call/runs.get']);
+    // The failures provoked on `page`: New run with a blank name, a run that does not exist, a run the trainer refuses.
+    expect(failedResponses).toEqual(['400 /api/call/runs.create', '404 /api/call/runs.get', '400 /api/call/runs.start']);
   });
 });
 
