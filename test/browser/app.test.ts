@@ -211,16 +211,24 @@ describe('runs', () => {
     await shoot('runs');
   });
 
-  test('New run creates a queued run; an invalid name shows the contract error', async () => {
+  test('New run stores every field of the config it shows; a blank name comes back as the contract error', async () => {
+    const dataset = await api<{ id: number; path: string }>('datasets.generateMult', {
+      digitsA: 2,
+      digitsB: 2,
+      counts: { train: 32, valid: 4, test: 0 },
+      seed: 3,
+      name: '2×2 for the form',
+    });
     await open('#/runs');
     await page.getByRole('button', { name: 'New run' }).click();
     const dialog = page.getByRole('dialog', { name: 'New run' });
     await dialog.waitFor();
-    await dialog.getByLabel('Fine-tune-CoT').check();
+    expect(await dialog.getByRole('radio', { name: /Fine-tune-CoT/ }).isDisabled()).toBe(true); // not trainable yet
+    await eventually(() => dialog.getByLabel('Dataset').inputValue()).toBe(String(dataset.id)); // the newest usable one
 
     // Blank after trimming: passes the browser's `required`, fails the contract's schema.
     await dialog.getByLabel('Name').fill('   ');
-    await dialog.getByRole('button', { name: 'Create run' }).click();
+    await dialog.getByRole('button', { name: 'Create', exact: true }).click();
     const alert = dialog.getByRole('alert');
     await alert.waitFor();
     expect(await alert.textContent()).toContain('The request was not valid');
@@ -228,25 +236,54 @@ describe('runs', () => {
     expect(await alert.textContent()).toMatch(/name\s*must not be empty/);
     await shoot('new-run-error');
 
-    await dialog.getByLabel('Name').fill('SVAMP student from the UI');
-    await dialog.getByRole('button', { name: 'Create run' }).click();
+    await dialog.getByLabel('Name').fill('2×2 ICoT-SI from the form');
+    await dialog.getByLabel('Layers').fill('1');
+    await dialog.getByLabel('Width').fill('32');
+    await dialog.getByLabel('Heads').fill('2');
+    await dialog.getByLabel('Epochs', { exact: true }).fill('2');
+    await dialog.getByLabel('Learning rate').fill('0.001');
+    await dialog.getByLabel('Removal side').selectOption('right');
+    await dialog.getByRole('checkbox', { name: 'Removal smoothing λ' }).uncheck();
+    await shoot('new-run');
+    await dialog.getByRole('button', { name: 'Create', exact: true }).click();
     await dialog.waitFor({ state: 'hidden' });
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
-    await eventually(() => rows.nth(0).textContent()).toContain('SVAMP student from the UI');
-    const runs = await api<{ items: Run[] }>('runs.list', { method: 'fine-tune-cot' });
-    const created = runs.items.find((r) => r.name === 'SVAMP student from the UI');
+    await eventually(() => rows.nth(0).textContent()).toContain('2×2 ICoT-SI from the form');
+    const runs = await api<{ items: Run[] }>('runs.list', { method: 'icot-si' });
+    const created = runs.items.find((r) => r.name === '2×2 ICoT-SI from the form');
     expect(created?.status).toBe('queued');
-    expect(created?.config).toEqual({ modelId: null, datasetId: null });
+    expect(created?.config).toEqual({
+      recipe: 'icot-si',
+      model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 0 },
+      data: { train: `${dataset.path}/train.txt`, valid: `${dataset.path}/valid.txt` },
+      train: { epochs: 2, batchSize: 32, lr: 0.001, seed: 0 },
+      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 },
+    });
+  });
+
+  test('Create and start trains at once and opens the run to watch it', async () => {
+    await open('#/runs');
+    await page.getByRole('button', { name: 'New run' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New run' });
+    await dialog.getByLabel('Name').fill('started from the form');
+    await dialog.getByLabel('Layers').fill('1');
+    await dialog.getByLabel('Width').fill('32');
+    await dialog.getByLabel('Heads').fill('2');
+    await dialog.getByLabel('Epochs', { exact: true }).fill('1');
+    await dialog.getByRole('button', { name: 'Create and start' }).click();
+    await eventually(() => page.locator('h1').textContent()).toBe('started from the form');
+    await expect.poll(() => page.locator('.facts .badge').textContent(), { timeout: 90_000 }).toBe('completed');
   });
 
   test('Curriculum lists the ICoT-SI runs with their schedule in the paper\'s terms', async () => {
     await open('#/curriculum');
     const table = page.locator('table[aria-label="ICoT-SI runs"]');
-    await eventually(() => table.locator('tbody tr').count()).toBe(1);
+    const row = table.locator('tbody tr').filter({ hasText: '4×4 mult, Δ=8' });
+    await eventually(() => row.count()).toBe(1);
     expect(await table.locator('thead th').allTextContents()).toEqual([
       'Name', 'Status', 'Δ per epoch', 'Smoothing λ', 'Side', 'Reset optimizer', 'Remove all at K', 'CoT epochs first',
     ]);
-    const cells = (await table.locator('tbody tr td').allTextContents()).map((t) => t.trim());
+    const cells = (await row.locator('td').allTextContents()).map((t) => t.trim());
     // Left out of the config: the trainer's defaults apply, shown as —.
     expect(cells.slice(0, 8)).toEqual(['4×4 mult, Δ=8', 'queued', '8', '∞ (off)', 'left', 'yes', '—', '—']);
     await shoot('curriculum');
