@@ -62,3 +62,23 @@ const TITLES: Record<string, { title: string; hint?: string }> = {
 export function describeError(e: ShownError): { title: string; hint?: string } {
   return TITLES[e.code.toLowerCase()] ?? { title: 'Request failed' };
 }
+
+/**
+ * What an error notice prints: the message, and a list of the fields that
+ * failed when that list adds something. Servers often repeat every issue in
+ * the message; then the message is cut before the first one (the list says
+ * them better), and a single issue the message already states is not listed.
+ */
+export function layoutError(e: ShownError): { headline: string; issues: { path: string; text: string }[] } {
+  const issues = (e.issues ?? []).map((issue) => {
+    const path = issue.path.join('.');
+    const text = issue.message.startsWith(`${path}: `) ? issue.message.slice(path.length + 2) : issue.message;
+    return { path: path || '(input)', text, raw: issue.message };
+  });
+  const first = issues[0];
+  if (!first) return { headline: e.message, issues: [] };
+  if (issues.length === 1 && e.message.includes(first.raw)) return { headline: e.message, issues: [] };
+  const at = e.message.indexOf(first.raw);
+  const headline = at > 0 ? e.message.slice(0, at).replace(/[\s:;,]+$/, '') : e.message;
+  return { headline, issues: issues.map(({ path, text }) => ({ path, text })) };
+}

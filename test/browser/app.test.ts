@@ -3,6 +3,8 @@
 // keyboard navigation. Screenshots land in test-results/screenshots/.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AppInfo, Run } from '../../src-main/contract/index.ts';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
@@ -131,7 +133,7 @@ describe('access', () => {
 describe('pages on a fresh data folder', () => {
   const empties = [
     { hash: '#/library', heading: 'Library', empty: 'No models yet', text: 'Import a Hugging Face GPT-2 folder or train one' },
-    { hash: '#/datasets', heading: 'Datasets', empty: 'No datasets yet', text: 'Generate N×N multiplication data' },
+    { hash: '#/datasets', heading: 'Datasets', empty: 'No datasets yet', text: 'Generate N×N multiplication with Generate multiplication' },
     { hash: '#/runs', heading: 'Runs', empty: 'No runs yet', text: 'No runs yet — start one from New run' },
     { hash: '#/curriculum', heading: 'Curriculum', empty: 'No ICoT-SI runs yet', text: 'removal smoothing λ' },
     { hash: '#/probes', heading: 'Probes', empty: 'Probes need a model and a dataset first', text: 'linear classifier' },
@@ -401,6 +403,56 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     expect(text).toContain('5 6 3 2 * 7 4 3 4||');
     expect(text).toContain('sha256 a3f1c2d4e5b69788…');
     await shoot('datasets');
+  });
+
+  test('Generate multiplication adds a dataset in the paper\'s format', async () => {
+    await open('#/datasets');
+    await page.getByRole('button', { name: 'Generate multiplication…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Generate multiplication' });
+    await dialog.getByLabel('Digits (first)').fill('3');
+    await dialog.getByLabel('Digits (second)').fill('3');
+    await dialog.getByLabel('Train examples').fill('20');
+    await dialog.getByLabel('Valid examples').fill('5');
+    await dialog.getByLabel('Test examples').fill('5');
+    await dialog.getByLabel('Seed').fill('1');
+    await shoot('generate-dataset');
+    await dialog.getByRole('button', { name: 'Generate', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const card = page.getByRole('article', { name: '3×3 multiplication' });
+    await card.waitFor();
+    const text = ((await card.textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(text).toContain('train 20 · valid 5 · test 5');
+    expect(text).toMatch(/\d \d \d \* \d \d \d\|\|.* #### /); // input||cot #### answer
+    expect(await page.getByRole('status').filter({ hasText: 'Added 3×3 multiplication' }).count()).toBe(1);
+  });
+
+  test('Import file copies a file of examples in; a malformed one is refused naming its line', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stepwise-import-'));
+    const good = join(dir, 'good.txt');
+    const bad = join(dir, 'bad.txt');
+    writeFileSync(good, '2 1 * 3||6 3 #### 6 3\n4 * 2||8 #### 8\n');
+    writeFileSync(bad, '2 1 * 3||6 3 #### 6 3\nthis line has no answer\n');
+    try {
+      await open('#/datasets');
+      await page.getByRole('button', { name: 'Import file…' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Import a file' });
+      await dialog.getByRole('textbox', { name: /^File/ }).fill(bad);
+      await dialog.getByLabel('Name').fill('hand-written');
+      await dialog.getByRole('button', { name: 'Import', exact: true }).click();
+      const alert = dialog.getByRole('alert');
+      await alert.waitFor();
+      expect(((await alert.textContent()) ?? '').replace(/\s+/g, ' ')).toMatch(/bad\.txt:2\b/);
+      await shoot('import-refused');
+
+      await dialog.getByRole('textbox', { name: /^File/ }).fill(good);
+      await dialog.getByRole('button', { name: 'Import', exact: true }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      const card = page.getByRole('article', { name: 'hand-written' });
+      await card.waitFor();
+      expect(((await card.textContent()) ?? '').replace(/\s+/g, ' ')).toContain('train 2');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('Probes knows a model and a dataset are there', async () => {
@@ -697,8 +749,14 @@ describe('theme and keyboard', () => {
 
   test('no console errors, CSP violations or failed requests other than the ones provoked', () => {
     expect(problems).toEqual([]);
-    // The failures provoked on `page`: New run with a blank name, a run that does not exist, a run the trainer refuses.
-    expect(failedResponses).toEqual(['400 /api/call/runs.create', '404 /api/call/runs.get', '400 /api/call/runs.start']);
+    // The failures provoked on `page`: New run with a blank name, a malformed import, a run that does not exist,
+    // a run the trainer refuses.
+    expect(failedResponses).toEqual([
+      '400 /api/call/runs.create',
+      '400 /api/call/datasets.import',
+      '404 /api/call/runs.get',
+      '400 /api/call/runs.start',
+    ]);
   });
 });
 

@@ -2,7 +2,7 @@
 // transport failures get one of their own.
 import { describe, expect, test } from 'vitest';
 import { StepwiseError } from '../../src-main/contract/index.ts';
-import { ConnectionError, describeError, toShownError } from '../../src-renderer/lib/errors.ts';
+import { ConnectionError, describeError, layoutError, toShownError } from '../../src-renderer/lib/errors.ts';
 
 describe('toShownError', () => {
   test('a contract error keeps its code, message and field issues', () => {
@@ -36,5 +36,40 @@ describe('ConnectionError.from', () => {
     const e = ConnectionError.from('runs.list', new TypeError('Failed to fetch'));
     expect(e.code).toBe('transport');
     expect(e.message).toBe('runs.list: no answer from Stepwise (Failed to fetch).');
+  });
+});
+
+describe('layoutError', () => {
+  test('a message that repeats every issue is cut before the first, and the issues are listed by field', () => {
+    const laid = layoutError({
+      code: 'invalid_input',
+      message: 'runs.start: config is not a valid ICoT run configuration: config.model: Invalid input; config.data: Invalid input',
+      issues: [
+        { path: ['config', 'model'], message: 'config.model: Invalid input' },
+        { path: ['config', 'data'], message: 'config.data: Invalid input' },
+      ],
+    });
+    expect(laid).toEqual({
+      headline: 'runs.start: config is not a valid ICoT run configuration',
+      issues: [
+        { path: 'config.model', text: 'Invalid input' },
+        { path: 'config.data', text: 'Invalid input' },
+      ],
+    });
+  });
+
+  test('one issue the message already states is not listed again', () => {
+    const message = 'datasets.import: /tmp/bad.txt:2: expected one ||';
+    expect(layoutError({ code: 'invalid_input', message, issues: [{ path: ['path'], message: '/tmp/bad.txt:2: expected one ||' }] })).toEqual({
+      headline: message,
+      issues: [],
+    });
+  });
+
+  test('issues the message does not mention are listed under it whole', () => {
+    expect(layoutError({ code: 'invalid_input', message: 'runs.create: bad input', issues: [{ path: ['name'], message: 'must not be empty' }] })).toEqual({
+      headline: 'runs.create: bad input',
+      issues: [{ path: 'name', text: 'must not be empty' }],
+    });
   });
 });
