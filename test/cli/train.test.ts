@@ -3,6 +3,7 @@
  * them: a tiny config on 2×2 multiplication (test/services/tiny-run.ts), the
  * store in a temporary data folder, checked afterwards through a lab.
  */
+import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -153,8 +154,21 @@ describe('stepwise train', () => {
     const epochs = 12;
     const config = writeConfig('crash.json', tinyConfig(relativeData, epochs));
     const training = background(['train', config]);
-    const checkpoint = path.join(dataDir, 'runs/1/checkpoints/step-0000004.json');
-    for (let waited = 0; !fs.existsSync(checkpoint); waited += 10) {
+    // Killed once the first checkpoint is recorded (its file alone is not enough: a process killed before
+    // recording the steps up to it starts over from step 0, and this test is about continuing).
+    const recorded = () => {
+      try {
+        const db = new Database(path.join(dataDir, 'stepwise.db'), { readonly: true, fileMustExist: true });
+        try {
+          return (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n > 0;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; !recorded(); waited += 10) {
       if (waited > 30_000) throw new Error(`no checkpoint; stderr:\n${training.out.stderr}`);
       await new Promise((r) => setTimeout(r, 10));
     }
