@@ -143,23 +143,10 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return all.length ? all[all.length - 1] : null;
   }
 
-  /**
-   * Where a run that stopped unexpectedly continues: its latest checkpoint
-   * whose steps are all recorded (a process that dies, or a lab that closes,
-   * can leave a checkpoint newer than its last written metrics; continuing
-   * from it would leave a gap in the charts).
-   */
-  function resumePoint(id: number): { step: number; path: string } | null {
-    const all = listCheckpoints(path.join(runDirOf(id), 'checkpoints'));
-    const recorded = store.metrics.series(id, { keys: ['loss'] })[0].steps.at(-1) ?? 0;
-    const usable = all.filter((c) => c.step <= recorded);
-    return usable.at(-1) ?? null;
-  }
-
   /** Marks a run whose process died as failed, saying where `runs.resume` will continue from. */
   function markInterrupted(run: Run): Run {
     syncCheckpoints(run.id);
-    const latest = resumePoint(run.id);
+    const latest = latestCheckpoint(run.id);
     const error = latest
       ? `interrupted: resume to continue from step ${latest.step}`
       : 'interrupted before its first checkpoint: resume to start it again from step 0';
@@ -281,7 +268,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
 
   function failed(id: number, error: unknown): RunEnd {
     const message = error instanceof Error ? error.message : String(error);
-    const from = resumePoint(id);
+    const from = latestCheckpoint(id);
     log(id, 'error', `${message}${from ? ` (runs.resume continues from the checkpoint of step ${from.step})` : ''}`);
     return { run: setStatus(id, 'failed', message), outcome: null, model: null };
   }
@@ -394,20 +381,14 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /**
-   * Continues a failed or cancelled run from its resume point. Checkpoints
-   * after it belong to steps that will be trained again: their files and rows
-   * go, so a later resume cannot pick them.
+   * Continues a failed or cancelled run from its latest checkpoint. (A process
+   * that died may have recorded its steps only up to a little before it: the
+   * charts then miss those few steps, which is better than training them again.)
    */
   function restart(procedure: string, run: Run): Run {
     const config = jobConfig(procedure, run.config);
     syncCheckpoints(run.id);
-    const from = resumePoint(run.id);
-    for (const stale of listCheckpoints(path.join(runDirOf(run.id), 'checkpoints')).filter((c) => c.step > (from?.step ?? 0))) {
-      fs.rmSync(stale.path, { force: true });
-      fs.rmSync(stale.path.replace(/\.json$/, '.safetensors'), { force: true });
-    }
-    store.checkpoints.deleteAfter(run.id, from?.step ?? 0);
-    return launch(run, config, from);
+    return launch(run, config, latestCheckpoint(run.id));
   }
 
   function refuseForeign(procedure: string, run: Run, what: string): void {

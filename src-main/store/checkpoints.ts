@@ -12,7 +12,6 @@ export function createCheckpointsRepository(db: Database.Database) {
   );
   const byId = db.prepare<[number], Checkpoint>(`SELECT ${COLUMNS} FROM checkpoints WHERE id = ?`);
   const byRun = db.prepare<[number], Checkpoint>(`SELECT ${COLUMNS} FROM checkpoints WHERE run_id = ? ORDER BY step`);
-  const removeAfter = db.prepare<[number, number]>('DELETE FROM checkpoints WHERE run_id = ? AND step > ?');
 
   return {
     add(checkpoint: NewCheckpoint, now: number = Date.now()): Checkpoint {
@@ -22,11 +21,6 @@ export function createCheckpointsRepository(db: Database.Database) {
 
     list(runId: number): Checkpoint[] {
       return byRun.all(runId);
-    },
-
-    /** Deletes the run's checkpoint rows after `step` (not their files); answers how many. */
-    deleteAfter(runId: number, step: number): number {
-      return removeAfter.run(runId, step).changes;
     },
   };
 }

@@ -154,8 +154,8 @@ describe('stepwise train', () => {
     const epochs = 12;
     const config = writeConfig('crash.json', tinyConfig(relativeData, epochs));
     const training = background(['train', config]);
-    // Killed once the first checkpoint is recorded (its file alone is not enough: a process killed before
-    // recording the steps up to it starts over from step 0, and this test is about continuing).
+    // Killed once the first checkpoint is recorded, so every step before it is too (killed between the file
+    // and its row, the run would continue from the file and miss a few steps in its charts).
     const recorded = () => {
       try {
         const db = new Database(path.join(dataDir, 'stepwise.db'), { readonly: true, fileMustExist: true });
