@@ -1,0 +1,111 @@
+/**
+ * The ICoT-SI experiment on this machine (a script, not a test):
+ *
+ *   node scripts/icot-experiment.ts --digits 4 --train 80000 --epochs 30 --out /tmp/icot-4x4
+ *
+ * 1. generates A×B multiplication data in the paper's format, excluding every
+ *    pair of the paper's test file (so training never sees it);
+ * 2. trains a fresh GPT-2 from scratch with explicit CoT for --pretrain epochs,
+ *    then internalizes the CoT with ICoT-SI (Δ tokens per epoch, λ smoothing);
+ * 3. reports exact-match accuracy on ../shared/data/icot/<A>_by_<B>_mult/test.txt
+ *    of the best fully internalized model, the wall time, and examples/s at
+ *    batch size 1 (generation time only, as the paper measures speed) of the
+ *    internalized model against the explicit-CoT model at the end of pretraining.
+ * Progress goes to stderr; the summary is printed as JSON at the end.
+ */
+import { cpSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Generator } from '../src-main/engine/generate.ts';
+import { loadGpt2Folder } from '../src-main/engine/hf/gpt2-folder.ts';
+import { TrainerControl } from '../src-main/engine/trainer.ts';
+import { evaluate } from '../src-main/methods/icot/evaluate.ts';
+import { formatLine, readExamples } from '../src-main/methods/icot/format.ts';
+import { generateMult, readMultPairs } from '../src-main/methods/icot/mult.ts';
+import { parseIcotConfig } from '../src-main/methods/icot/recipe.ts';
+import { prepare, runIcot } from '../src-main/methods/icot/run.ts';
+
+const { values: a } = parseArgs({
+  options: {
+    digits: { type: 'string', default: '4' },
+    train: { type: 'string', default: '80000' },
+    valid: { type: 'string', default: '500' },
+    epochs: { type: 'string', default: '30' },
+    pretrain: { type: 'string', default: '6' },
+    delta: { type: 'string', default: '4' },
+    lambda: { type: 'string', default: '4' },
+    reset: { type: 'boolean', default: false },
+    layers: { type: 'string', default: '4' },
+    dim: { type: 'string', default: '128' },
+    heads: { type: 'string', default: '4' },
+    batch: { type: 'string', default: '32' },
+    lr: { type: 'string', default: '1e-3' },
+    warmup: { type: 'string', default: '200' },
+    threads: { type: 'string' },
+    out: { type: 'string', default: '/tmp/stepwise-icot-experiment' },
+  },
+  strict: true,
+});
+const n = (k: keyof typeof a) => Number(a[k]);
+const digits = n('digits');
+const shared = path.resolve(import.meta.dirname, '../../shared/data/icot', `${digits}_by_${digits}_mult`);
+const paperTest = path.join(shared, 'test.txt');
+if (!existsSync(paperTest)) throw new Error(`no paper test file for ${digits}×${digits} at ${paperTest}`);
+const out = path.resolve(a.out!);
+mkdirSync(out, { recursive: true });
+const t0 = performance.now();
+const log = (msg: string) => process.stderr.write(`[${((performance.now() - t0) / 60e3).toFixed(1)} min] ${msg}\n`);
+
+// 1. Data: never a pair of the paper's test set (nor its valid set: it is our validation data).
+const exclude = readMultPairs([paperTest, path.join(shared, 'valid.txt')]);
+const lines: string[] = [];
+for (const { example } of generateMult({ digitsA: digits, digitsB: digits, counts: { train: n('train'), valid: 0, test: 0 }, seed: 1, exclude })) lines.push(formatLine(example));
+writeFileSync(path.join(out, 'train.txt'), lines.join('\n') + '\n');
+cpSync(path.join(shared, 'valid.txt'), path.join(out, 'valid.txt'));
+log(`${lines.length} training examples written (paper test and valid pairs excluded)`);
+
+// 2. Train: explicit CoT, then ICoT-SI.
+const config = parseIcotConfig({
+  recipe: 'icot-si',
+  model: { kind: 'fresh', layers: n('layers'), dim: n('dim'), heads: n('heads'), seed: 0 },
+  data: { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest, validLimit: n('valid') },
+  train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: 'cosine', seed: 0 },
+  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset },
+  eval: { batchSize: 100 },
+  runtime: { threads: a.threads ? n('threads') : undefined },
+});
+let explicitDir: string | null = null;
+const outcome = await runIcot({ config, runDir: out }, (e) => {
+  if (e.type === 'step' && e.step % 200 === 0) log(`step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} removed ${e.info?.scheduledRemoval} ${e.tokensPerS.toFixed(0)} tokens/s`);
+  if (e.type === 'metric') log(`epoch ${e.epoch + 1}: ${JSON.stringify(e.values)}`);
+  if (e.type === 'metric' && e.epoch + 1 === config.curriculum.pretrainEpochs && !explicitDir) {
+    // Keep the explicit-CoT model of the end of pretraining, to compare speeds.
+    explicitDir = path.join(out, 'explicit-cot');
+    cpSync(path.join(out, 'checkpoints'), explicitDir, { recursive: true });
+  }
+  if (e.type === 'log') log(e.message);
+}, new TrainerControl());
+
+// 3. Speed at batch size 1: the internalized model against the explicit-CoT one.
+const p = prepare(config);
+const test = readExamples(paperTest).slice(0, 200);
+const speed = async (params: Map<string, { shape: number[]; data: Float32Array }>) => {
+  const gen = Generator.create(p.arch, params, { threads: config.runtime.threads });
+  const r = await evaluate(gen, p.tok, test, { maxNewTokens: p.longest, batchSize: 1 });
+  await gen.release();
+  return { accuracy: r.accuracy, examplesPerS: r.examplesPerS, cotTokens: r.meanCotTokens };
+};
+const internalized = outcome.best ? await speed(loadGpt2Folder(outcome.best.path).params) : null;
+let explicit = null;
+if (explicitDir) {
+  const { loadCheckpoint, listCheckpoints } = await import('../src-main/engine/checkpoint.ts');
+  const cks = listCheckpoints(explicitDir);
+  if (cks.length) explicit = await speed(loadCheckpoint(cks[cks.length - 1].path).params);
+}
+const summary = {
+  digits, trainExamples: lines.length, config, wallMinutes: (performance.now() - t0) / 60e3,
+  best: outcome.best, paperTest: outcome.test,
+  speedBatch1: { internalized, explicitCot: explicit, ratio: internalized && explicit ? internalized.examplesPerS / explicit.examplesPerS : null },
+};
+writeFileSync(path.join(out, 'summary.json'), JSON.stringify(summary, null, 2));
+console.log(JSON.stringify(summary, null, 2));
