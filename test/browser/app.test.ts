@@ -283,11 +283,11 @@ describe('runs', () => {
     const row = table.locator('tbody tr').filter({ hasText: '4×4 mult, Δ=8' });
     await eventually(() => row.count()).toBe(1);
     expect(await table.locator('thead th').allTextContents()).toEqual([
-      'Name', 'Status', 'Δ per epoch', 'Smoothing λ', 'Side', 'Reset optimizer', 'Remove all at K', 'CoT epochs first',
+      'Plot', 'Name', 'Status', 'Δ per epoch', 'Smoothing λ', 'Side', 'Reset optimizer', 'Remove all at K', 'CoT epochs',
     ]);
     const cells = (await row.locator('td').allTextContents()).map((t) => t.trim());
     // Left out of the config: the trainer's defaults apply, shown as —.
-    expect(cells.slice(0, 8)).toEqual(['4×4 mult, Δ=8', 'queued', '8', '∞ (off)', 'left', 'yes', '—', '—']);
+    expect(cells.slice(1, 9)).toEqual(['4×4 mult, Δ=8', 'queued', '8', '∞ (off)', 'left', 'yes', '—', '—']);
     await shoot('curriculum');
   });
 
@@ -582,6 +582,15 @@ describe('training from the run page', () => {
     await open('#/library');
     await eventually(() => page.locator('table[aria-label="Models"]').textContent()).toContain('tiny 2×2 ICoT-SI (best)');
     expect(await page.locator('table[aria-label="Models"]').textContent()).toContain(`Trained in run #${run.id}`);
+  });
+
+  test('Curriculum plots a trained run\'s schedule beside its loss and accuracy', async () => {
+    await open('#/curriculum');
+    await page.getByRole('radio', { name: 'Plot tiny 2×2 ICoT-SI' }).check();
+    await eventually(() => page.locator('#plots-title').textContent()).toContain('tiny 2×2 ICoT-SI');
+    const keys = page.locator('.plots figcaption .key');
+    await eventually(() => keys.allTextContents()).toEqual(['scheduled_removal', 'loss', 'val_accuracy', 'val_cot_tokens']);
+    await shoot('curriculum-plots');
   });
 
   test('Start on a run whose config the trainer refuses shows every wrong field and starts nothing', async () => {
