@@ -386,6 +386,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
    * charts then miss those few steps, which is better than training them again.)
    */
   function restart(procedure: string, run: Run): Run {
+    if (run.method !== 'icot-si') throw new StepwiseError('conflict', `${procedure}: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only icot-si)`);
     const config = jobConfig(procedure, run.config);
     syncCheckpoints(run.id);
     return launch(run, config, latestCheckpoint(run.id));
