@@ -29,3 +29,28 @@ describe('example configs', () => {
     expect(config.data.trainLimit).toBe(20000);
   });
 });
+
+describe('run config validation', () => {
+  const minimal = { recipe: 'icot-si', model: { kind: 'fresh' }, data: { train: 't.txt', valid: 'v.txt' }, train: { epochs: 2 } };
+
+  test("fills the paper's defaults: lr 5e-5, batch 32, Δ 8, λ 4, left removal, optimizer reset, AdamW as PyTorch, clipping 1.0", () => {
+    const c = parseIcotConfig(minimal);
+    expect(c.train).toMatchObject({ lr: 5e-5, batchSize: 32, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1 });
+    expect(c.curriculum).toEqual({ removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 });
+  });
+
+  test('names every bad or misspelt field by its path', () => {
+    const bad = { ...minimal, train: { epochs: 0, lR: 1e-3 }, curriculum: { side: 'middle' }, model: { kind: 'fresh', dim: 130, heads: 4 } };
+    let message = '';
+    try {
+      parseIcotConfig(bad, 'my.json');
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^my\.json is not a valid ICoT run configuration/);
+    expect(message).toMatch(/train\.epochs: /);
+    expect(message).toMatch(/train: Unrecognized key: "lR"/);
+    expect(message).toMatch(/curriculum\.side: /);
+    expect(message).toMatch(/model: dim must be divisible by heads/);
+  });
+});

@@ -13,11 +13,11 @@ import type { CurriculumConfig } from './curriculum.ts';
 const positiveInt = z.number().int().positive();
 const infinity = z.number().positive().nullable(); // null = ∞
 
-export const IcotRunConfigSchema = z.object({
+export const IcotRunConfigSchema = z.strictObject({
   /** cot: explicit CoT; nocot: `input EOS EOS #### answer EOS`; icot-si: stepwise internalization. */
   recipe: z.enum(['cot', 'nocot', 'icot-si']),
   model: z.discriminatedUnion('kind', [
-    z.object({
+    z.strictObject({
       kind: z.literal('fresh'),
       layers: positiveInt.max(96).default(4),
       dim: positiveInt.max(8192).default(128),
@@ -27,9 +27,9 @@ export const IcotRunConfigSchema = z.object({
       seed: z.number().int().nonnegative().default(0),
     }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
     /** A Hugging Face GPT-2 folder (a library model or a run's export). */
-    z.object({ kind: z.literal('folder'), path: z.string().min(1) }),
+    z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) }),
   ]),
-  data: z.object({
+  data: z.strictObject({
     /** Files in the paper's `input||cot #### answer` format or JSONL {question, rationale, answer}. */
     train: z.string().min(1),
     valid: z.string().min(1),
@@ -38,7 +38,7 @@ export const IcotRunConfigSchema = z.object({
     validLimit: positiveInt.optional(),
     testLimit: positiveInt.optional(),
   }),
-  train: z.object({
+  train: z.strictObject({
     epochs: positiveInt.max(10_000),
     batchSize: positiveInt.max(4096).default(32),
     lr: z.number().positive().max(1).default(5e-5),
@@ -51,7 +51,7 @@ export const IcotRunConfigSchema = z.object({
     maxGradNorm: z.number().nonnegative().default(1.0),
     seed: z.number().int().nonnegative().default(0),
   }),
-  curriculum: z.object({
+  curriculum: z.strictObject({
     removePerEpoch: z.number().nonnegative().default(8),
     smoothingLambda: infinity.default(4),
     side: z.enum(['left', 'right']).default('left'),
@@ -59,13 +59,13 @@ export const IcotRunConfigSchema = z.object({
     removeAllWhenBeyond: infinity.default(null),
     pretrainEpochs: z.number().int().nonnegative().default(0),
   }).prefault({}),
-  eval: z.object({
+  eval: z.strictObject({
     maxNewTokens: positiveInt.max(4096).optional(),
     batchSize: positiveInt.max(1024).default(16),
     /** Validate at the end of every epoch. */
     everyEpoch: z.boolean().default(true),
   }).prefault({}),
-  runtime: z.object({
+  runtime: z.strictObject({
     provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
     threads: positiveInt.max(256).optional(),
     /** Keep a checkpoint every this many epochs (the best and the last are always kept). */
