@@ -593,6 +593,20 @@ describe('training from the run page', () => {
     await shoot('curriculum-plots');
   });
 
+  test('Compare draws each headline metric with one line per ticked run', async () => {
+    await open('#/compare');
+    await page.getByLabel('tiny 2×2 ICoT-SI').check();
+    await page.getByLabel('started from the form').check();
+    const charts = page.locator('.charts figure');
+    await eventually(() => charts.locator('figcaption .key').allTextContents()).toEqual(
+      expect.arrayContaining(['loss', 'val_accuracy']),
+    );
+    const loss = charts.filter({ has: page.locator('figcaption .key', { hasText: /^loss$/ }) });
+    expect(await loss.locator('path.series').count()).toBe(2);
+    expect(await loss.locator('.legend .name').allTextContents()).toEqual(['tiny 2×2 ICoT-SI', 'started from the form']); // newest first
+    await shoot('compare-charts');
+  });
+
   test('Start on a run whose config the trainer refuses shows every wrong field and starts nothing', async () => {
     const run = await api<Run>('runs.create', { method: 'icot-si', name: 'half-configured', config: { recipe: 'icot-si' } });
     await open(`#/runs/${run.id}`);
