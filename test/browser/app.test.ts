@@ -424,6 +424,19 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     expect(text).toContain('train 20 · valid 5 · test 5');
     expect(text).toMatch(/\d \d \d \* \d \d \d\|\|.* #### /); // input||cot #### answer
     expect(await page.getByRole('status').filter({ hasText: 'Added 3×3 multiplication' }).count()).toBe(1);
+
+    // Its examples, as the trainer splits them: input, chain of thought, answer.
+    await card.getByText('Browse examples').click();
+    const table = card.getByRole('table', { name: '3×3 multiplication examples' });
+    await eventually(() => table.locator('tbody tr').count()).toBe(20);
+    const cells = (await table.locator('tbody tr').first().locator('td').allTextContents()).map((t) => t.trim());
+    expect(cells[1]).toMatch(/^\d \d \d \* \d \d \d$/);
+    expect(cells[2]).toContain(' + ');
+    expect(cells[3]).toMatch(/^(\d ){5}\d$/); // 3×3 digits: a 6-digit product, least significant first
+    expect(await card.getByRole('button', { name: 'Next' }).isDisabled()).toBe(true);
+    await card.getByLabel('Split').selectOption('valid');
+    await eventually(() => table.locator('tbody tr').count()).toBe(5);
+    await shoot('dataset-examples');
   });
 
   test('Import file copies a file of examples in; a malformed one is refused naming its line', async () => {
