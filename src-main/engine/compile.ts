@@ -25,10 +25,12 @@ export interface CompileOptions {
 
 export interface CompiledGraph {
   model: Uint8Array;
-  /** Parameter names in feed order; feeds are `p.<name>` (and `m.<name>`, `v.<name>` for 'step'). */
+  /** Parameter names in feed order; feeds are `p.<name>`. */
   paramNames: string[];
   paramShapes: Map<string, number[]>;
-  /** Output names: 'loss', 'logits', 'hidden.<i>', 'grad.<name>', 'grad_norm', 'new_p.<name>', 'new_m.<name>', 'new_v.<name>'. */
+  /** The flat state layout ('step': inputs `params`, `adam_m`, `adam_v` and outputs `new_params`, `new_adam_m`, `new_adam_v`). */
+  layout: FlatLayout;
+  /** Output names: 'loss', 'logits', 'hidden.<i>', 'grad.<name>', 'grad_norm', 'new_params', 'new_adam_m', 'new_adam_v'. */
   outputs: string[];
 }
 
@@ -40,12 +42,13 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const paramNames = [...shapes.keys()];
   const params: Record<string, Value> = {};
   for (const name of paramNames) params[name] = g.input(`p.${name}`, 'float32', shapes.get(name)!);
-  const m: Record<string, Value> = {};
-  const v: Record<string, Value> = {};
-  if (mode === 'step') {
-    for (const name of paramNames) m[name] = g.input(`m.${name}`, 'float32', shapes.get(name)!);
-    for (const name of paramNames) v[name] = g.input(`v.${name}`, 'float32', shapes.get(name)!);
-  }
+  // The training step also takes the whole state flat: `params` (the same memory as the
+  // per-parameter inputs, fed as views of one buffer), `adam_m` and `adam_v`, each [N].
+  const layout = flatLayout(shapes);
+  const N = layout.total;
+  const flat = mode === 'step'
+    ? { params: g.input('params', 'float32', [N]), m: g.input('adam_m', 'float32', [N]), v: g.input('adam_v', 'float32', [N]) }
+    : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;
   const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
   const inputIds = g.input('input_ids', 'int64', [B, T]);
@@ -73,21 +76,39 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
     } else {
       const adamw = opts.adamw;
       if (!adamw) throw new Error("compileGPT2: mode 'step' needs adamw settings");
-      const opt = clipAndAdamW(
-        g,
-        adamw,
-        paramNames.map((n, i) => ({ name: n, param: params[n], grad: grads[i], m: m[n], v: v[n] })),
-        lr!,
-        step!,
-      );
+      const gradFlat = g.concat(grads.map((gr) => g.reshape(gr, [-1])), 0, 'grad_flat'); // [N]
+      const exempt = paramNames.filter((n) => adamw.noDecay?.(n));
+      let decayMask: Value | undefined;
+      if (exempt.length) {
+        const mask = new Float32Array(N).fill(1);
+        for (const e of layout.entries) if (exempt.includes(e.name)) mask.fill(0, e.offset, e.offset + e.size);
+        decayMask = g.constant(mask, 'float32', [N], 'decay_mask');
+      }
+      const opt = clipAndAdamW(g, adamw, { param: flat!.params, grad: gradFlat, m: flat!.m, v: flat!.v, decayMask }, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
-      for (const u of opt.updated) {
-        emit(`new_p.${u.name}`, u.param);
-        emit(`new_m.${u.name}`, u.m);
-        emit(`new_v.${u.name}`, u.v);
-      }
+      emit('new_params', opt.param);
+      emit('new_adam_m', opt.m);
+      emit('new_adam_v', opt.v);
     }
   }
-  return { model: g.toModel(outs, { name: `gpt2_${mode}` }), paramNames, paramShapes: shapes, outputs: outNames };
+  return { model: g.toModel(outs, { name: `gpt2_${mode}` }), paramNames, paramShapes: shapes, layout, outputs: outNames };
+}
+
+export interface FlatLayout {
+  /** Where each parameter lives in the flat state vector. */
+  entries: { name: string; shape: number[]; offset: number; size: number }[];
+  total: number;
+}
+
+/** Parameters laid end to end in their model order. */
+export function flatLayout(shapes: Map<string, number[]>): FlatLayout {
+  let offset = 0;
+  const entries = [...shapes].map(([name, shape]) => {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const e = { name, shape, offset, size };
+    offset += size;
+    return e;
+  });
+  return { entries, total: offset };
 }

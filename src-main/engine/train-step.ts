@@ -1,21 +1,23 @@
 /**
- * A compiled GPT-2 training step bound to its state: parameters, AdamW moments
- * and the optimizer's step count live here as float32 buffers, and `run()`
- * feeds them with a token batch to one ONNX Runtime call, which returns the
- * loss and the updated state. The trainer drives this; nothing here knows about
- * data, schedules or events.
+ * A compiled GPT-2 training step bound to its state. Parameters and AdamW's
+ * moments live in three flat float32 buffers (the layout of compile.ts); the
+ * forward pass is fed per-parameter views of the parameter buffer, AdamW
+ * reads the flat vectors, and ONNX Runtime writes the new state into a second
+ * set of buffers, which then becomes current (ping-pong): a step allocates
+ * nothing and copies no state. The trainer drives this; nothing here knows
+ * about data, schedules or events.
  */
-import { compileGPT2 } from './compile.ts';
+import { compileGPT2, flatLayout, type FlatLayout } from './compile.ts';
 import { gpt2ParamShapes, type GPT2Config } from './models/gpt2.ts';
 import type { AdamWConfig } from './optim.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 
-export interface OptimizerState {
-  /** AdamW's step count t since the last reset (0 = fresh). */
-  t: number;
-  m: Map<string, Float32Array>;
-  v: Map<string, Float32Array>;
+/** The whole training state, flat: parameters, then AdamW's first and second moments. */
+interface StateBuffers {
+  p: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
 }
 
 export interface StepResult {
@@ -31,35 +33,31 @@ export class TrainStep {
   readonly seq: number;
   readonly paramNames: string[];
   readonly shapes: Map<string, number[]>;
-  params = new Map<string, Float32Array>();
-  opt: OptimizerState;
+  readonly layout: FlatLayout;
+  /** AdamW's step count t since the last reset (0 = fresh). */
+  optimizerStep = 0;
+  private state: StateBuffers;
+  private spare: StateBuffers;
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   private readonly compileOptions: { adamw: AdamWConfig } & SessionOptions;
-  /** Write outputs into preallocated buffers (see run()). */
-  preallocate = true;
 
-  private constructor(arch: GPT2Config, batch: number, seq: number, names: string[], shapes: Map<string, number[]>, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
+  private constructor(arch: GPT2Config, batch: number, seq: number, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
     this.arch = arch;
     this.batch = batch;
     this.seq = seq;
-    this.paramNames = names;
-    this.shapes = shapes;
+    this.shapes = gpt2ParamShapes(arch);
+    this.paramNames = [...this.shapes.keys()];
+    this.layout = flatLayout(this.shapes);
     this.compileOptions = compileOptions;
-    this.opt = { t: 0, m: new Map(), v: new Map() };
+    const fresh = (): StateBuffers => ({ p: new Float32Array(this.layout.total), m: new Float32Array(this.layout.total), v: new Float32Array(this.layout.total) });
+    this.state = fresh();
+    this.spare = fresh();
   }
 
   static async create(opts: { arch: GPT2Config; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
     const { arch, batch, seq, init, ...compileOptions } = opts;
-    const shapes = gpt2ParamShapes(arch);
-    const step = new TrainStep(arch, batch, seq, [...shapes.keys()], shapes, compileOptions);
-    for (const name of step.paramNames) {
-      const t = init.get(name);
-      const shape = shapes.get(name)!;
-      if (!t) throw new Error(`initial parameters lack '${name}'`);
-      if (t.shape.join(',') !== shape.join(',')) throw new Error(`parameter '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
-      step.params.set(name, Float32Array.from(t.data));
-    }
-    step.resetOptimizer();
+    const step = new TrainStep(arch, batch, seq, compileOptions);
+    step.write(step.state.p, init, 'parameter');
     await step.sessionFor(seq); // compile the full-length step now: errors surface at creation
     return step;
   }
@@ -76,42 +74,46 @@ export class TrainStep {
     return s;
   }
 
-  /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
-  resetOptimizer(): void {
-    this.opt = { t: 0, m: new Map(), v: new Map() };
-    for (const name of this.paramNames) {
-      const n = this.params.get(name)!.length;
-      this.opt.m.set(name, new Float32Array(n));
-      this.opt.v.set(name, new Float32Array(n));
+  /** Copy named tensors into a flat buffer, checking every name and shape. */
+  private write(into: Float32Array, tensors: TensorMap, what: string): void {
+    for (const e of this.layout.entries) {
+      const t = tensors.get(e.name);
+      if (!t) throw new Error(`${what} '${e.name}' is missing`);
+      if (t.shape.join(',') !== e.shape.join(',')) throw new Error(`${what} '${e.name}' has shape [${t.shape.join(', ')}], the model needs [${e.shape.join(', ')}]`);
+      into.set(t.data, e.offset);
     }
   }
 
-  /** Restore parameters and optimizer state (from a checkpoint); shapes are checked. */
+  /** Copies of the named tensors of a flat buffer. */
+  private read(from: Float32Array): TensorMap {
+    const out: TensorMap = new Map();
+    for (const e of this.layout.entries) out.set(e.name, { shape: e.shape, data: from.slice(e.offset, e.offset + e.size) });
+    return out;
+  }
+
+  /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
+  resetOptimizer(): void {
+    this.state.m.fill(0);
+    this.state.v.fill(0);
+    this.optimizerStep = 0;
+  }
+
+  /** Restore parameters and optimizer state (from a checkpoint); names and shapes are checked. */
   loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
-    for (const name of this.paramNames) {
-      const shape = this.shapes.get(name)!.join(',');
-      for (const [what, map] of [['parameter', params], ['optimizer m', m], ['optimizer v', v]] as const) {
-        const x = map.get(name);
-        if (!x) throw new Error(`${what} '${name}' is missing`);
-        if (x.shape.join(',') !== shape) throw new Error(`${what} '${name}' has shape [${x.shape.join(', ')}], the model needs [${shape}]`);
-      }
-      this.params.set(name, Float32Array.from(params.get(name)!.data));
-      this.opt.m.set(name, Float32Array.from(m.get(name)!.data));
-      this.opt.v.set(name, Float32Array.from(v.get(name)!.data));
-    }
-    this.opt.t = t;
+    this.write(this.state.p, params, 'parameter');
+    this.write(this.state.m, m, 'optimizer m');
+    this.write(this.state.v, v, 'optimizer v');
+    this.optimizerStep = t;
+  }
+
+  /** Parameters as a TensorMap (copies), for checkpoints, evaluation and export. */
+  snapshot(): TensorMap {
+    return this.read(this.state.p);
   }
 
   /** Optimizer moments as TensorMaps (copies), for checkpoints. */
   optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
-    const m: TensorMap = new Map();
-    const v: TensorMap = new Map();
-    for (const name of this.paramNames) {
-      const shape = this.shapes.get(name)!;
-      m.set(name, { shape, data: Float32Array.from(this.opt.m.get(name)!) });
-      v.set(name, { shape, data: Float32Array.from(this.opt.v.get(name)!) });
-    }
-    return { m, v };
+    return { m: this.read(this.state.m), v: this.read(this.state.v) };
   }
 
   /** One optimizer step on a [batch, T] token batch (labels −100 = ignored), T ≤ seq (default seq). */
@@ -120,69 +122,33 @@ export class TrainStep {
     if (!(Number.isInteger(T) && T >= 2 && T <= this.seq)) throw new Error(`sequence length ${T} must be between 2 and ${this.seq}`);
     if (inputIds.length !== B * T || labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${inputIds.length} ids and ${labels.length} labels`);
     const session = await this.sessionFor(T);
-    const t = this.opt.t + 1;
+    const t = this.optimizerStep + 1;
+    const N = this.layout.total;
+    const { state: cur, spare: next } = this;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', inputIds, [B, T]),
       labels: new ort.Tensor('int64', labels, [B, T]),
       step: new ort.Tensor('float32', Float32Array.of(t), []),
       lr: new ort.Tensor('float32', Float32Array.of(lr), []),
+      params: new ort.Tensor('float32', cur.p, [N]),
+      adam_m: new ort.Tensor('float32', cur.m, [N]),
+      adam_v: new ort.Tensor('float32', cur.v, [N]),
     };
-    for (const name of this.paramNames) {
-      const shape = this.shapes.get(name)!;
-      feeds[`p.${name}`] = new ort.Tensor('float32', this.params.get(name)!, shape);
-      feeds[`m.${name}`] = new ort.Tensor('float32', this.opt.m.get(name)!, shape);
-      feeds[`v.${name}`] = new ort.Tensor('float32', this.opt.v.get(name)!, shape);
-    }
-    if (!this.preallocate) {
-      const out = await session.run(feeds);
-      for (const name of this.paramNames) {
-        this.params.set(name, out[`new_p.${name}`].data as Float32Array);
-        this.opt.m.set(name, out[`new_m.${name}`].data as Float32Array);
-        this.opt.v.set(name, out[`new_v.${name}`].data as Float32Array);
-      }
-      this.opt.t = t;
-      return { loss: (out.loss.data as Float32Array)[0], gradNorm: (out.grad_norm.data as Float32Array)[0] };
-    }
-    // Ping-pong: ORT writes the new state into the spare buffers, which then become current,
-    // so a step allocates nothing and the state crosses into JS without a copy.
+    // The forward pass reads each parameter as a view of the flat buffer: no copy.
+    for (const e of this.layout.entries) feeds[`p.${e.name}`] = new ort.Tensor('float32', cur.p.subarray(e.offset, e.offset + e.size), e.shape);
     const loss = new Float32Array(1);
     const gradNorm = new Float32Array(1);
-    const fetches: Record<string, ort.Tensor> = {
+    await session.run(feeds, {
       loss: new ort.Tensor('float32', loss, []),
       grad_norm: new ort.Tensor('float32', gradNorm, []),
-    };
-    const spare = this.spareBuffers();
-    for (const name of this.paramNames) {
-      const shape = this.shapes.get(name)!;
-      fetches[`new_p.${name}`] = new ort.Tensor('float32', spare.p.get(name)!, shape);
-      fetches[`new_m.${name}`] = new ort.Tensor('float32', spare.m.get(name)!, shape);
-      fetches[`new_v.${name}`] = new ort.Tensor('float32', spare.v.get(name)!, shape);
-    }
-    await session.run(feeds, fetches);
-    this.spare = { p: this.params, m: this.opt.m, v: this.opt.v };
-    this.params = spare.p;
-    this.opt.m = spare.m;
-    this.opt.v = spare.v;
-    this.opt.t = t;
+      new_params: new ort.Tensor('float32', next.p, [N]),
+      new_adam_m: new ort.Tensor('float32', next.m, [N]),
+      new_adam_v: new ort.Tensor('float32', next.v, [N]),
+    });
+    this.state = next;
+    this.spare = cur;
+    this.optimizerStep = t;
     return { loss: loss[0], gradNorm: gradNorm[0] };
-  }
-
-  /** Buffers ORT writes the next state into (never aliased with the current state). */
-  private spare: { p: Map<string, Float32Array>; m: Map<string, Float32Array>; v: Map<string, Float32Array> } | null = null;
-  private spareBuffers() {
-    const current = new Set<Float32Array>([...this.params.values(), ...this.opt.m.values(), ...this.opt.v.values()]);
-    const s = this.spare;
-    const usable = s && [...s.p.values(), ...s.m.values(), ...s.v.values()].every((b) => !current.has(b));
-    if (usable) return s;
-    const fresh = () => new Map(this.paramNames.map((n) => [n, new Float32Array(this.params.get(n)!.length)]));
-    return (this.spare = { p: fresh(), m: fresh(), v: fresh() });
-  }
-
-  /** Parameters as a TensorMap (copies), for checkpoints and export. */
-  snapshot(): TensorMap {
-    const m: TensorMap = new Map();
-    for (const name of this.paramNames) m.set(name, { shape: this.shapes.get(name)!, data: Float32Array.from(this.params.get(name)!) });
-    return m;
   }
 
   async release(): Promise<void> {

@@ -161,7 +161,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const { m, v } = ts.optimizerSnapshot();
     const saved = saveCheckpoint(config.checkpointDir, {
       record: {
-        format: 1, step, optimizerStep: ts.opt.t, data: data.position(), config, extra: opts.extraState?.(),
+        format: 1, step, optimizerStep: ts.optimizerStep, data: data.position(), config, extra: opts.extraState?.(),
         loss: lastLoss, createdAt: new Date().toISOString(), tensors: '',
       },
       params: ts.snapshot(), m, v,

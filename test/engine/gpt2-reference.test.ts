@@ -98,24 +98,25 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
       adamw: { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm },
     });
     const s = await createSession(c.model);
-    const state = new Map<string, { p: Float32Array; m: Float32Array; v: Float32Array; shape: number[] }>();
-    for (const [name, t] of params) state.set(name, { p: Float32Array.from(t.data), m: new Float32Array(t.data.length), v: new Float32Array(t.data.length), shape: t.shape });
+    const N = c.layout.total;
+    let p: Float32Array = new Float32Array(N);
+    let m: Float32Array = new Float32Array(N);
+    let v: Float32Array = new Float32Array(N);
+    for (const e of c.layout.entries) p.set(params.get(e.name)!.data, e.offset);
     for (let step = 1; step <= a.steps; step++) {
       const f = feeds({ step: scalarTensor(step), lr: scalarTensor(a.lr) });
-      for (const [name, st] of state) {
-        f[`p.${name}`] = new ort.Tensor('float32', st.p, st.shape);
-        f[`m.${name}`] = new ort.Tensor('float32', st.m, st.shape);
-        f[`v.${name}`] = new ort.Tensor('float32', st.v, st.shape);
-      }
+      for (const e of c.layout.entries) f[`p.${e.name}`] = new ort.Tensor('float32', p.subarray(e.offset, e.offset + e.size), e.shape);
+      f.params = new ort.Tensor('float32', p, [N]);
+      f.adam_m = new ort.Tensor('float32', m, [N]);
+      f.adam_v = new ort.Tensor('float32', v, [N]);
       const out = await s.run(f);
       expect((out.loss.data as Float32Array)[0]).toBeCloseTo(batch.adamw_losses[step - 1], 4);
       expect(Math.abs((out.grad_norm.data as Float32Array)[0] - batch.adamw_grad_norms_before_clip[step - 1])).toBeLessThanOrEqual(1e-4 * batch.adamw_grad_norms_before_clip[step - 1]);
-      for (const [name, st] of state) {
-        st.p = out[`new_p.${name}`].data as Float32Array;
-        st.m = out[`new_m.${name}`].data as Float32Array;
-        st.v = out[`new_v.${name}`].data as Float32Array;
-      }
+      p = out.new_params.data as Float32Array;
+      m = out.new_adam_m.data as Float32Array;
+      v = out.new_adam_v.data as Float32Array;
     }
+    const state = new Map(c.layout.entries.map((e) => [e.name, { p: p.subarray(e.offset, e.offset + e.size) }]));
     for (const [name, st] of state) {
       const ref = expected.get(`after_adamw.${name}`)!.data;
       expect(relDiff(st.p, ref, keyBias(name, arch.nEmbd)), `after_adamw.${name}`).toBeLessThanOrEqual(1e-4);

@@ -81,13 +81,14 @@ describe('trainer', () => {
     await s.run(b1.inputIds, b1.labels, 1e-3);
     const mid = s.snapshot();
     s.resetOptimizer();
-    expect(s.opt.t).toBe(0);
-    expect([...s.opt.m.values()].every((m) => m.every((x) => x === 0))).toBe(true);
+    expect(s.optimizerStep).toBe(0);
+    expect([...s.optimizerSnapshot().m.values()].every((m) => m.data.every((x) => x === 0))).toBe(true);
     const afterReset = await s.run(b2.inputIds, b2.labels, 1e-3);
     const fresh = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init: mid, threads: 2 });
     const fromFresh = await fresh.run(b2.inputIds, b2.labels, 1e-3);
     expect(afterReset.loss).toBe(fromFresh.loss);
-    for (const name of s.paramNames) expect(bytesOf(s.params.get(name)!).equals(bytesOf(fresh.params.get(name)!))).toBe(true);
+    const [mine, theirs] = [s.snapshot(), fresh.snapshot()];
+    for (const name of s.paramNames) expect(bytesOf(mine.get(name)!.data).equals(bytesOf(theirs.get(name)!.data))).toBe(true);
     await s.release();
     await fresh.release();
   });
