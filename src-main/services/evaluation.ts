@@ -14,10 +14,9 @@ import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
-import { loadTokenizer } from '../engine/tokenizer.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
 import { readExamples } from '../methods/icot/format.ts';
-import { compactTokenizerFromSpec, encodeExample, encodePrompt, gpt2Tokenizer } from '../methods/icot/layout.ts';
+import { encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
 import type { SeqTokenizer } from '../methods/icot/layout.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
 import type { LabContext } from './lab.ts';
@@ -124,7 +123,12 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
   } catch {
     throw new StepwiseError('not_found', `run ${runId} has no ${path.join(runDir, 'run.json')}: it never started, so there is no model to evaluate`);
   }
-  const tok = tokenizerFromSpec(info.tokenizer, path.join(runDir, 'run.json'));
+  let tok: SeqTokenizer;
+  try {
+    tok = tokenizerFromSpec(info.tokenizer, path.join(runDir, 'run.json'));
+  } catch (error) {
+    throw new StepwiseError('invalid_input', (error as Error).message);
+  }
   const common = { tok, provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
   const bestDir = path.join(runDir, 'best');
   const checkpoints = listCheckpoints(path.join(runDir, 'checkpoints'));
@@ -165,11 +169,12 @@ function bestStep(checkpoints: { step: number; path: string }[]): number | null 
 function loadFolder(context: LabContext, dir: string): Loaded {
   const absolute = path.resolve(dir);
   const folder = loadGpt2Folder(absolute);
-  const specFile = path.join(absolute, 'stepwise-tokenizer.json');
   let tok: SeqTokenizer;
-  if (fs.existsSync(specFile)) tok = tokenizerFromSpec(JSON.parse(fs.readFileSync(specFile, 'utf8')), specFile);
-  else if (folder.tokenizer) tok = gpt2Tokenizer(folder.tokenizer);
-  else throw new StepwiseError('invalid_input', `${absolute} has no tokenizer: expected stepwise-tokenizer.json, tokenizer.json, or vocab.json with merges.txt`);
+  try {
+    tok = folderTokenizer(absolute, folder.tokenizer);
+  } catch (error) {
+    throw new StepwiseError('invalid_input', (error as Error).message);
+  }
 
   // A run's best model (runs/<id>/best), or a registered model that names its run.
   const relative = path.relative(context.dataDir, absolute);
@@ -186,18 +191,3 @@ function loadFolder(context: LabContext, dir: string): Loaded {
   return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner };
 }
 
-/** The tokenizer a run stored (`run.json`, `stepwise-tokenizer.json`): compact symbols, or a GPT-2 tokenizer by its source folder. */
-function tokenizerFromSpec(spec: unknown, file: string): SeqTokenizer {
-  const kind = (spec as { kind?: unknown } | null)?.kind;
-  try {
-    if (kind === 'compact') return compactTokenizerFromSpec(spec);
-    if (kind === 'gpt2') {
-      // e.g. "/models/gpt2/tokenizer.json" or "/models/gpt2/vocab.json + merges.txt"
-      const source = String((spec as { source?: unknown }).source ?? '');
-      return gpt2Tokenizer(loadTokenizer(path.dirname(source.split(' + ')[0])));
-    }
-  } catch (error) {
-    throw new StepwiseError('invalid_input', `${file}: cannot rebuild the tokenizer: ${(error as Error).message}`);
-  }
-  throw new StepwiseError('invalid_input', `${file}: unknown tokenizer kind ${JSON.stringify(kind)} (expected compact or gpt2)`);
-}

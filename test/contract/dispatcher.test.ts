@@ -304,10 +304,9 @@ describe('the client', () => {
     expect(error).toMatchObject({ code: 'invalid_input', message: 'runs.get: id must be a positive integer (got -3)', issues: [{ path: ['id'] }] });
   });
 
-  test('the example run config in resources/ is a valid runs.create input', async () => {
-    const example = JSON.parse(fs.readFileSync(new URL('../../resources/stepwise.example.json', import.meta.url), 'utf8'));
-    const { $comment: _, ...input } = example;
-    const answer = await lab.dispatch('runs.create', input);
+  test('the example CPU run config in resources/configs is a valid runs.create input', async () => {
+    const config = JSON.parse(fs.readFileSync(new URL('../../resources/configs/icot-4x4-cpu.json', import.meta.url), 'utf8'));
+    const answer = await lab.dispatch('runs.create', { method: config.recipe, name: 'icot-si 4x4 cpu', config });
     expect(answer.ok ? (answer.result as { method: string }).method : answer.error.message).toBe('icot-si');
   });
 });

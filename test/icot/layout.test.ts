@@ -1,11 +1,13 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TextTokenizer } from '../../src-main/engine/tokenizer.ts';
 import { MULT_SYMBOLS } from '../../src-main/methods/icot/compact-tokenizer.ts';
 import { parseLine, readExamples } from '../../src-main/methods/icot/format.ts';
 import {
-  compactTokenizerFor, compactTokenizerFromSpec, encodeExample, encodePrompt, gpt2Tokenizer, IGNORE_INDEX, multTokenizer, parseGenerated,
+  compactTokenizerFor, compactTokenizerFromSpec, encodeExample, encodePrompt, folderTokenizer, gpt2Tokenizer, IGNORE_INDEX, multTokenizer, parseGenerated,
+  TOKENIZER_SPEC_FILE,
 } from '../../src-main/methods/icot/layout.ts';
 
 const ICOT = path.resolve(import.meta.dirname, '../../../shared/data/icot');
@@ -176,5 +178,26 @@ describe('GSM8K-Aug with GPT-2', () => {
       expect(ids.filter((id) => id === EOT)).toHaveLength(3);
       expect(eos.map((i) => ids[i])).toEqual([EOT, EOT, EOT]);
     }
+  });
+});
+
+describe('model folder tokenizers', () => {
+  it("a folder Stepwise trained from scratch carries its compact tokenizer in stepwise-tokenizer.json", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-folder-tok-'));
+    const tok = multTokenizer();
+    fs.writeFileSync(path.join(dir, TOKENIZER_SPEC_FILE), JSON.stringify(tok.spec()));
+    const back = folderTokenizer(dir, null);
+    expect(back.kind).toBe('compact');
+    expect(back.encode('1 2 * 3 4')).toEqual(tok.encode('1 2 * 3 4'));
+    expect(back.eosId).toBe(tok.eosId);
+  });
+
+  it('a folder with no tokenizer, or a broken description, is refused naming the file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-folder-tok-'));
+    expect(() => folderTokenizer(dir, null)).toThrow(/has no tokenizer: expected stepwise-tokenizer\.json, tokenizer\.json/);
+    fs.writeFileSync(path.join(dir, TOKENIZER_SPEC_FILE), '{"kind": "morse"}');
+    expect(() => folderTokenizer(dir, null)).toThrow(/stepwise-tokenizer\.json: unknown tokenizer kind "morse"/);
+    fs.writeFileSync(path.join(dir, TOKENIZER_SPEC_FILE), '{ nope');
+    expect(() => folderTokenizer(dir, null)).toThrow(/stepwise-tokenizer\.json: not valid JSON/);
   });
 });

@@ -15,12 +15,13 @@ import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts
 import { initGPT2 } from '../../engine/init.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
+import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { CurriculumBatches } from './batches.ts';
 import type { CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
-import { compactTokenizerFor, encodeExample, gpt2Tokenizer, type SeqTokenizer } from './layout.ts';
+import { compactTokenizerFor, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqTokenizer } from './layout.ts';
 import { adamwOf, curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
 
 export interface IcotJob {
@@ -68,9 +69,9 @@ export function prepare(config: IcotRunConfig): Prepared {
     arch = freshArch(config, tok.vocabSize, Math.ceil(longest / 8) * 8);
     init = initGPT2(arch, config.model.seed);
   } else {
+    // A Hugging Face GPT-2 folder, or a model Stepwise trained (its own tokenizer description).
     const folder = loadGpt2Folder(config.model.path);
-    if (!folder.tokenizer) throw new Error(`${config.model.path}: the model folder has no tokenizer (tokenizer.json or vocab.json + merges.txt)`);
-    tok = gpt2Tokenizer(folder.tokenizer);
+    tok = folderTokenizer(config.model.path, folder.tokenizer);
     arch = folder.config;
     init = folder.params;
   }
@@ -144,8 +145,9 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       // The best model counts only once no CoT is shown (for explicit CoT: the best overall).
       const eligible = config.recipe === 'cot' || fullyRemoved();
       if (eligible && (!best || r.accuracy >= best.accuracy)) {
-        exportGpt2Folder(bestDir, { config: p.arch, params });
-        writeFileSync(path.join(bestDir, 'stepwise-tokenizer.json'), JSON.stringify(p.tok.spec()));
+        // A self-contained model folder: the source folder's tokenizer files travel with it.
+        exportGpt2Folder(bestDir, { config: p.arch, params, tokenizerFrom: config.model.kind === 'folder' && hasTokenizer(config.model.path) ? config.model.path : undefined });
+        writeFileSync(path.join(bestDir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
         best = { step, epoch, accuracy: r.accuracy, path: bestDir };
         emit({ type: 'log', level: 'info', message: `epoch ${epoch + 1}: best validation accuracy so far ${(100 * r.accuracy).toFixed(1)}%, saved to ${bestDir}` });
       }
