@@ -10,27 +10,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportGpt2Folder, loadGpt2Folder } from '../../src-main/engine/hf/gpt2-folder.ts';
 import { readSafetensors } from '../../src-main/engine/safetensors.ts';
 import { loadTokenizer, TextTokenizer } from '../../src-main/engine/tokenizer.ts';
+import { byteChars } from '../fixtures/byte-bpe.ts';
 
 let tmp: string;
 
-/** GPT-2's byte → printable character table (bytes_to_unicode). */
-function byteChars(): string[] {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const table = new Array<string>(256);
-  bs.forEach((b, i) => (table[b] = String.fromCharCode(cs[i])));
-  return table;
-}
 
 // ids 0..255 are the bytes; merges then add 256.. in order; <|endoftext|> is last.
 const MERGES = ['h e', 'l l', 'he ll', 'hell o', 'Ġ w', 'o r', 'Ġw or', 'l d', 'Ġwor ld'];

@@ -9,6 +9,7 @@ import {
   compactTokenizerFor, compactTokenizerFromSpec, encodeExample, encodePrompt, folderTokenizer, gpt2Tokenizer, IGNORE_INDEX, multTokenizer, parseGenerated,
   TOKENIZER_SPEC_FILE,
 } from '../../src-main/methods/icot/layout.ts';
+import { byteChars } from '../fixtures/byte-bpe.ts';
 
 const ICOT = path.resolve(import.meta.dirname, '../../../shared/data/icot');
 const SIZES = [4, 5, 7, 9];
@@ -100,23 +101,6 @@ describe('the example layout input EOS cot EOS #### answer EOS', () => {
 });
 
 // A small GPT-2 style byte-level BPE (bytes, then merges of ' ' with digits and '####'), built the way tokenizer.test.ts builds one.
-function byteChars(): string[] {
-  const bs: number[] = [];
-  for (let b = 33; b <= 126; b++) bs.push(b);
-  for (let b = 161; b <= 172; b++) bs.push(b);
-  for (let b = 174; b <= 255; b++) bs.push(b);
-  const cs = [...bs];
-  let n = 0;
-  for (let b = 0; b < 256; b++) {
-    if (!bs.includes(b)) {
-      bs.push(b);
-      cs.push(256 + n++);
-    }
-  }
-  const table = new Array<string>(256);
-  bs.forEach((b, i) => (table[b] = String.fromCharCode(cs[i])));
-  return table;
-}
 const MERGES = [...'0123456789*+()'.split('').map((c) => `Ġ ${c}`), '# #', '## ##', 'Ġ ####'];
 const EOT = 256 + MERGES.length;
 function gpt2Like(): TextTokenizer {
