@@ -6,18 +6,8 @@ export type { Prediction };
 
 export type NewPrediction = Omit<Prediction, 'runId' | 'split' | 'step'>;
 
-interface Row {
-  runId: number;
-  split: string;
-  step: number;
-  index: number;
-  input: string;
-  target: string;
-  generated: string;
-  answer: string | null;
-  correct: number;
-  cotTokens: number | null;
-}
+/** A row as SQLite returns it: `correct` is 0 or 1. */
+type Row = Omit<Prediction, 'correct'> & { correct: number };
 
 const COLUMNS = 'run_id AS runId, split, step, idx AS "index", input, target, generated, answer, correct, cot_tokens AS cotTokens';
 
