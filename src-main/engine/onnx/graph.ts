@@ -7,7 +7,7 @@
  * `toModel()` drops every node the requested outputs do not need, which lets
  * gradient rules emit gradients for all inputs without caring who uses them.
  */
-import { AttrType, DataType, encodeModel, type AttributeProtoJson, type DType, type ModelProtoJson, type NodeProtoJson, type TensorProtoJson, type ValueInfoProtoJson } from './proto.ts';
+import { AttrType, DataType, encodeModel, type AttributeProtoJson, type DType, type GraphProtoJson, type ModelProtoJson, type NodeProtoJson, type TensorProtoJson, type ValueInfoProtoJson } from './proto.ts';
 
 export const OPSET = 21;
 export const IR_VERSION = 10;
@@ -28,8 +28,7 @@ export type Attr =
   | { f: number }
   | { s: string }
   | { ints: number[] }
-  | { floats: number[] }
-  | { g: GraphBody };
+  | { floats: number[] };
 
 export interface Node {
   readonly op: string;
@@ -38,13 +37,6 @@ export interface Node {
   readonly outputs: readonly Value[];
   readonly attrs: Readonly<Record<string, Attr>>;
   readonly name: string;
-}
-
-/** A subgraph body (for Loop / If): built by its own GraphBuilder. */
-export interface GraphBody {
-  builder: GraphBuilder;
-  inputs: Value[];
-  outputs: Value[];
 }
 
 export type TypedArray = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Uint16Array;
@@ -113,12 +105,6 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private scopes: string[] = [];
   private counter = 0;
-  /** Prefixed to all value names of this builder (subgraphs need distinct names). */
-  private readonly prefix: string;
-  constructor(prefix = '') {
-    this.prefix = prefix;
-  }
-
   // ---------------------------------------------------------------- naming
 
   /** Run `fn` with `name` pushed on the scope stack; values get 'a.b.name' names. */
@@ -133,7 +119,7 @@ export class GraphBuilder {
 
   fresh(hint: string): string {
     // Internal names always end in _N, so they never take a name an input or output claims.
-    const base = this.prefix + [...this.scopes, hint].join('.');
+    const base = [...this.scopes, hint].join('.');
     let name = `${base}_${++this.counter}`;
     while (this.names.has(name)) name = `${base}_${++this.counter}`;
     this.names.add(name);
@@ -450,24 +436,11 @@ export class GraphBuilder {
       if (!n.outputs.some((o) => needed.has(this.resolve(o.name)))) continue;
       live.push(n);
       for (const inp of n.inputs) if (inp) needed.add(this.resolve(inp.name));
-      const body = n.attrs.body;
-      if (body && 'g' in body) for (const name of body.g.builder.outerReferences(body.g)) needed.add(name);
     }
     return live.reverse();
   }
 
-  /** Names of values from enclosing graphs that a subgraph body reads. */
-  outerReferences(body: GraphBody): Set<string> {
-    const local = new Set<string>([...body.inputs.map((v) => v.name), ...this.constants.keys()]);
-    const refs = new Set<string>();
-    for (const n of this.liveNodes(body.outputs)) {
-      for (const inp of n.inputs) if (inp && !local.has(inp.name)) refs.add(inp.name);
-      for (const o of n.outputs) local.add(o.name);
-    }
-    return refs;
-  }
-
-  toGraphProto(outputs: Value[], name: string, inputs: Value[] = this.inputs): import('./proto.ts').GraphProtoJson {
+  private toGraphProto(outputs: Value[], name: string): GraphProtoJson {
     const nodes = this.liveNodes(outputs);
     const used = new Set<string>();
     for (const n of nodes) for (const inp of n.inputs) if (inp) used.add(inp.name);
@@ -478,7 +451,7 @@ export class GraphBuilder {
       name,
       node: nodes.map((n) => this.nodeProto(n)),
       initializer,
-      input: inputs.map(valueInfo),
+      input: this.inputs.map(valueInfo),
       output: outputs.map((o) => valueInfo({ ...o, name: this.resolve(o.name) })),
     };
   }
@@ -518,9 +491,7 @@ function attrProto(name: string, a: Attr): AttributeProtoJson {
   if ('f' in a) return { name, type: AttrType.FLOAT, f: a.f };
   if ('s' in a) return { name, type: AttrType.STRING, s: new TextEncoder().encode(a.s) };
   if ('ints' in a) return { name, type: AttrType.INTS, ints: a.ints };
-  if ('floats' in a) return { name, type: AttrType.FLOATS, floats: a.floats };
-  const body = a.g;
-  return { name, type: AttrType.GRAPH, g: body.builder.toGraphProto(body.outputs, name, body.inputs) };
+  return { name, type: AttrType.FLOATS, floats: a.floats };
 }
 
 function valueInfo(v: Value): ValueInfoProtoJson {
