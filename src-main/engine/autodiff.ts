@@ -8,7 +8,7 @@
  * Adding an op means adding one rule here and one finite-difference test in
  * test/engine/gradient-rules.test.ts, nothing else.
  */
-import type { GraphBuilder, Node, Shape, Value } from './onnx/graph.ts';
+import type { GraphBuilder, Node, Value } from './onnx/graph.ts';
 
 /** Given the node and the gradients of its outputs (null where none flows), the gradients of its inputs. */
 export type GradRule = (g: GraphBuilder, node: Node, dOut: readonly (Value | null)[]) => (Value | null)[];
@@ -352,11 +352,6 @@ export const RULES: Record<string, GradRule> = {
   },
 };
 
-export interface GradientResult {
-  /** Gradient of the loss with respect to each `wrt` value, in order. */
-  grads: Value[];
-}
-
 /**
  * Reverse-mode gradients of scalar `loss` with respect to `wrt`, appended to `g`.
  * Values that do not depend on any of `wrt` get no gradient nodes; a `wrt` value
@@ -404,4 +399,3 @@ export function gradients(g: GraphBuilder, loss: Value, wrt: Value[], seed?: Val
   return wrt.map((v) => total(v) ?? zerosLike(g, v));
 }
 
-export type { Shape };

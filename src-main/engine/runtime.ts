@@ -7,8 +7,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
-import type { DType } from './onnx/proto.ts';
-import type { TypedArray } from './onnx/graph.ts';
 
 export { ort };
 
@@ -88,16 +86,6 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     if (provider === 'webgpu') reason += ' (WebGPU needs a Vulkan, Metal or Direct3D 12 driver)';
     throw new ProviderError(provider, reason);
   }
-}
-
-const ORT_TYPES: Partial<Record<DType, ort.Tensor.Type>> = {
-  float32: 'float32', float64: 'float64', int32: 'int32', int64: 'int64', bool: 'bool', uint8: 'uint8', float16: 'float16',
-};
-
-export function tensor(dtype: DType, data: TypedArray, dims: readonly number[]): ort.Tensor {
-  const t = ORT_TYPES[dtype];
-  if (!t) throw new Error(`no ONNX Runtime tensor type for ${dtype}`);
-  return new ort.Tensor(t, data as never, dims);
 }
 
 export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {
