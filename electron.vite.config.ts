@@ -12,8 +12,13 @@ export default defineConfig({
     build: {
       outDir: here('./out/main'),
       rolldownOptions: {
-        // Named "index" so the output is out/main/index.js, package.json's "main".
-        input: { index: here('./src-main/electron/main.ts') },
+        // Named "index" so the output is out/main/index.js, package.json's "main". Training runs in
+        // worker threads: each worker is an entry of its own beside it (src-main/engine/worker-url.ts).
+        input: {
+          index: here('./src-main/electron/main.ts'),
+          'icot-worker': here('./src-main/methods/icot/worker.ts'),
+          'train-worker': here('./src-main/engine/train-worker.ts'),
+        },
       },
     },
   },

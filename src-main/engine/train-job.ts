@@ -7,6 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import type { TokenExample } from './batches.ts';
 import type { TrainerConfig, TrainerEvent } from './trainer.ts';
+import { workerUrl } from './worker-url.ts';
 
 export interface TrainJobSpec {
   config: TrainerConfig;
@@ -66,5 +67,5 @@ export function startJob<R>(workerUrl: URL, workerData: unknown, onEvent: (e: Tr
 }
 
 export function startTrainJob(spec: TrainJobSpec, onEvent: (e: TrainerEvent) => void): Job<TrainJobResult> {
-  return startJob<TrainJobResult>(new URL('./train-worker.ts', import.meta.url), spec, onEvent);
+  return startJob<TrainJobResult>(workerUrl(import.meta.url, './train-worker.ts', 'train-worker'), spec, onEvent);
 }
