@@ -16,6 +16,8 @@ export interface TokenExample {
 export interface Batch {
   inputIds: BigInt64Array; // [B, T]
   labels: BigInt64Array; // [B, T]
+  /** Position ids [B, T] when not 0..T−1 (ICoT-SI's kept positions). */
+  positionIds?: BigInt64Array;
   /** T, when shorter than the step's longest sequence (a source may pad each batch only as far as it needs). */
   seq?: number;
   /** Tokens that carry a loss (labels ≠ −100). */

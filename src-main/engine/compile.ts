@@ -54,7 +54,11 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const inputIds = g.input('input_ids', 'int64', [B, T]);
   const labels = g.input('labels', 'int64', [B, T]);
 
-  const positions = g.constant(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), 'int64', [T], 'positions');
+  // Training steps take position ids per row (ICoT-SI may keep the positions of removed tokens);
+  // the other graphs use 0..T−1.
+  const positions = mode === 'step'
+    ? g.input('position_ids', 'int64', [B, T]) // [B, T]
+    : g.constant(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), 'int64', [T], 'positions'); // [T]
   const fwd = gpt2Forward(g, arch, params, { inputIds, positions, mask: causalMask(g, T) });
   const loss = causalLmLoss(g, fwd.logits, labels, arch.vocabSize);
 

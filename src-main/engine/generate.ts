@@ -127,6 +127,11 @@ export interface GenerateOptions extends SamplingOptions {
   eosTokenId?: number | number[];
   /** EOS tokens a row emits before it stops (default 1; ICoT-SI decodes until the 2nd: CoT EOS, answer EOS). */
   eosCount?: number;
+  /**
+   * Per row: how far positions jump from the prompt's last token on (0 by default). A model trained
+   * with ICoT-SI's kept positions saw the tokens after removed CoT at their original positions.
+   */
+  positionSkip?: number[];
   /** Id written into padding columns (never attended to). Default: the first EOS id, else 0. */
   padTokenId?: number;
   /** A row stops once its generated tokens end with one of these id sequences. */
@@ -271,6 +276,8 @@ export class Generator {
     if (!(Number.isInteger(pad) && pad >= 0 && pad < V)) throw new Error(`generate: the padding token id ${pad} (padTokenId, else the first eosTokenId) is outside the vocabulary [0, ${V})`);
     const stopTokens = (opts.stopTokens ?? []).filter((s) => s.length > 0);
     const eosCount = opts.eosCount ?? 1;
+    const skip = prompts.map((_, b) => opts.positionSkip?.[b] ?? 0);
+    if (!skip.every((k) => Number.isInteger(k) && k >= 0)) throw new Error('generate: positionSkip must hold non-negative integers');
     if (!(Number.isInteger(eosCount) && eosCount >= 1)) throw new Error(`generate: eosCount must be a positive integer (got ${eosCount})`);
     const stopStrings = (opts.stopStrings ?? []).filter((s) => s.length > 0);
     // Enough trailing tokens to contain any stop string: each token decodes to at least one UTF-8 byte.
@@ -311,7 +318,7 @@ export class Generator {
     const choose = (logits: Float32Array): (number | null)[] =>
       rows.map((r, b) => {
         if (done[b]) return null;
-        if (lens[b] + r.tokens.length >= nPositions) {
+        if (lens[b] + r.tokens.length + skip[b] >= nPositions) {
           finish(b, 'context'); // no position left for another token
           return null;
         }
@@ -327,7 +334,10 @@ export class Generator {
     if (opts.maxNewTokens > 0 || opts.probes) {
       // Prefill: [B, Tp] left-padded, causal within each row.
       const ids = prompts.map((p, b) => [...new Array<number>(padLeft[b]).fill(pad), ...p]);
-      const positions = prompts.map((_, b) => Array.from({ length: Tp }, (_, t) => Math.max(0, t - padLeft[b])));
+      const positions = prompts.map((_, b) => Array.from({ length: Tp }, (_, t) => {
+        const j = Math.max(0, t - padLeft[b]); // index within the row's prompt
+        return j + (j >= lens[b] - 1 ? skip[b] : 0);
+      }));
       const mask = new Uint8Array(B * Tp * Tp); // [B, Tp, Tp]
       for (let b = 0; b < B; b++) for (let t = 0; t < Tp; t++) for (let s = 0; s <= t; s++) mask[(b * Tp + t) * Tp + s] = keyValid(b, s) ? 1 : 0;
       let out = await this.step({ ids, positions, mask, past: null }, graphOpts);
@@ -347,7 +357,7 @@ export class Generator {
         const ts = performance.now();
         const P = Tp + step - 1; // cache columns so far; the new token goes to column P
         const stepIds = unfed.map((t) => [t ?? pad]);
-        const stepPos = rows.map((r, b) => [Math.min(lens[b] + r.tokens.length - 1, nPositions - 1)]);
+        const stepPos = rows.map((r, b) => [Math.min(lens[b] + r.tokens.length - 1 + skip[b], nPositions - 1)]);
         const stepMask = new Uint8Array(B * (P + 1)); // [B, 1, P+1]
         for (let b = 0; b < B; b++) for (let s = 0; s <= P; s++) stepMask[b * (P + 1) + s] = keyValid(b, s) ? 1 : 0;
         out = await this.step({ ids: stepIds, positions: stepPos, mask: stepMask, past: out.present }, graphOpts);

@@ -116,11 +116,27 @@ export class TrainStep {
     return { m: this.read(this.state.m), v: this.read(this.state.v) };
   }
 
-  /** One optimizer step on a [batch, T] token batch (labels −100 = ignored), T ≤ seq (default seq). */
-  async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number, T = this.seq): Promise<StepResult> {
+  /** Position ids 0..T−1 on every row, per T. */
+  private readonly defaultPositions = new Map<number, BigInt64Array>();
+
+  /**
+   * One optimizer step on a [batch, T] token batch (labels −100 = ignored), T ≤ seq (default seq).
+   * Position ids [batch, T] default to 0..T−1 on every row.
+   */
+  async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number, T = this.seq, positionIds?: BigInt64Array): Promise<StepResult> {
     const B = this.batch;
     if (!(Number.isInteger(T) && T >= 2 && T <= this.seq)) throw new Error(`sequence length ${T} must be between 2 and ${this.seq}`);
     if (inputIds.length !== B * T || labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${inputIds.length} ids and ${labels.length} labels`);
+    let positions = positionIds;
+    if (!positions) {
+      positions = this.defaultPositions.get(T);
+      if (!positions) {
+        positions = new BigInt64Array(B * T);
+        for (let i = 0; i < B * T; i++) positions[i] = BigInt(i % T);
+        this.defaultPositions.set(T, positions);
+      }
+    }
+    if (positions.length !== B * T) throw new Error(`position ids must be ${B}×${T}, got ${positions.length}`);
     const session = await this.sessionFor(T);
     const t = this.optimizerStep + 1;
     const N = this.layout.total;
@@ -128,6 +144,7 @@ export class TrainStep {
     const feeds: Record<string, ort.Tensor> = {
       input_ids: new ort.Tensor('int64', inputIds, [B, T]),
       labels: new ort.Tensor('int64', labels, [B, T]),
+      position_ids: new ort.Tensor('int64', positions, [B, T]),
       step: new ort.Tensor('float32', Float32Array.of(t), []),
       lr: new ort.Tensor('float32', Float32Array.of(lr), []),
       params: new ort.Tensor('float32', cur.p, [N]),

@@ -187,7 +187,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const lr = learningRate(config.schedule, step + 1);
       const s0 = performance.now();
       const T = batch.seq ?? config.seq;
-      const r = await ts.run(batch.inputIds, batch.labels, lr, T);
+      const r = await ts.run(batch.inputIds, batch.labels, lr, T, batch.positionIds);
       const stepMs = performance.now() - s0;
       step++;
       lastLoss = r.loss;

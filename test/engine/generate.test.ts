@@ -105,6 +105,26 @@ describe('greedy and sampled generation', () => {
     }
   });
 
+  it('a position skip places the prompt\'s last token and every generated one that many positions on (kept positions)', async () => {
+    const prompt = inputIds[0].slice(0, 5);
+    const skip = 7;
+    const out = await gen.generate([prompt, inputIds[1].slice(0, 3)], { maxNewTokens: 6, positionSkip: [skip, 0] });
+    const tokens = out.rows[0].tokens;
+    const seq = [...prompt, ...tokens];
+    const positions = seq.map((_, j) => (j >= prompt.length - 1 ? j + skip : j));
+    const T = seq.length;
+    const full = await gen.step({ ids: [seq], positions: [positions], mask: causal(1, T), past: null }, { allLogits: true });
+    const V = arch.vocabSize;
+    for (let i = 0; i < tokens.length; i++) expect(tokens[i], `token ${i}`).toBe(argmax(full.logits, (prompt.length - 1 + i) * V, V));
+    // The skip changes what the model sees: the prompt's last logits differ from those at plain positions.
+    const plain = await gen.step({ ids: [prompt], positions: [range(0, prompt.length)], mask: causal(1, prompt.length), past: null }, { allLogits: true });
+    const lastPlain = Array.from(plain.logits.slice((prompt.length - 1) * V, prompt.length * V));
+    const lastSkipped = Array.from(full.logits.slice((prompt.length - 1) * V, prompt.length * V));
+    expect(Math.max(...lastPlain.map((x, k) => Math.abs(x - lastSkipped[k])))).toBeGreaterThan(1e-3);
+    const unskipped = await gen.generate([inputIds[1].slice(0, 3)], { maxNewTokens: 6 });
+    expect(out.rows[1].tokens).toEqual(unskipped.rows[0].tokens); // rows skip independently
+  });
+
   it('sampling with the same seed reproduces the tokens; another seed gives other tokens', async () => {
     const prompts = [inputIds[0].slice(0, 3), inputIds[1].slice(0, 3)];
     const opts = { maxNewTokens: 16, temperature: 1.5, seed: 1234 };

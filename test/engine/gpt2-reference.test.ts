@@ -104,7 +104,7 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
     let v: Float32Array = new Float32Array(N);
     for (const e of c.layout.entries) p.set(params.get(e.name)!.data, e.offset);
     for (let step = 1; step <= a.steps; step++) {
-      const f = feeds({ step: scalarTensor(step), lr: scalarTensor(a.lr) });
+      const f = feeds({ step: scalarTensor(step), lr: scalarTensor(a.lr), position_ids: int64Tensor(Array.from({ length: 36 }, (_, i) => i % 12), [3, 12]) });
       for (const e of c.layout.entries) f[`p.${e.name}`] = new ort.Tensor('float32', p.subarray(e.offset, e.offset + e.size), e.shape);
       f.params = new ort.Tensor('float32', p, [N]);
       f.adam_m = new ort.Tensor('float32', m, [N]);

@@ -91,6 +91,19 @@ describe('ICoT-SI curriculum', () => {
     expect(all.labels.slice(0, 3)).toEqual([-100, -100, -100]);
   });
 
+  it('kept positions: from the first EOS on, tokens keep the position ids they had before removal', () => {
+    const ex = laid(6);
+    expect(removeCot(ex, 0, 'left').positions).toEqual(ex.ids.map((_, i) => i));
+    const left = removeCot(ex, 2, 'left'); // [1 2 3 EOS 12 13 14 15 EOS 50 7 8 EOS]
+    expect(left.positions).toEqual([0, 1, 2, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    const all = removeCot(ex, Infinity, 'left'); // [1 2 3 EOS EOS 50 7 8 EOS]
+    expect(all.positions).toEqual([0, 1, 2, 9, 10, 11, 12, 13, 14]);
+    const examples = Array.from({ length: 8 }, () => laid(6));
+    const b = new CurriculumBatches(examples, { batch: 4, maxSeq: 24, seed: 1, padId: 0, recipe: 'nocot', curriculum: cfg({ keepPosition: true }) }).next();
+    expect(Array.from(b.positionIds!.slice(0, 9), Number)).toEqual([0, 1, 2, 9, 10, 11, 12, 13, 14]);
+    expect(new CurriculumBatches(examples, { batch: 4, maxSeq: 24, seed: 1, padId: 0, recipe: 'nocot', curriculum: cfg() }).next().positionIds).toBeUndefined();
+  });
+
   it('batches: explicit CoT keeps all, No CoT removes all, ICoT-SI follows the schedule; padding buckets shrink', () => {
     const examples = Array.from({ length: 16 }, () => laid(20));
     const base = { batch: 4, maxSeq: 40, seed: 1, padId: 0, curriculum: cfg({ removePerEpoch: 16, smoothingLambda: Infinity }) };

@@ -82,6 +82,8 @@ export class CurriculumBatches implements BatchSource {
     const T = Math.min(this.opts.maxSeq, Math.ceil(longest / bucket) * bucket);
     const inputIds = new BigInt64Array(B * T).fill(BigInt(padId));
     const labels = new BigInt64Array(B * T).fill(-100n);
+    const keep = cfg.keepPosition && recipe !== 'cot';
+    const positionIds = keep ? new BigInt64Array(B * T) : undefined;
     let tokens = 0;
     rows.forEach((r, b) => {
       for (let t = 0; t < r.ids.length; t++) {
@@ -89,10 +91,15 @@ export class CurriculumBatches implements BatchSource {
         labels[b * T + t] = BigInt(r.labels[t]);
         if (t > 0 && r.labels[t] !== -100) tokens++;
       }
+      if (positionIds) {
+        // Padding continues from the last kept position (never attended to by real tokens, capped to the context).
+        const last = r.positions[r.positions.length - 1];
+        for (let t = 0; t < T; t++) positionIds[b * T + t] = BigInt(Math.min(this.opts.maxSeq - 1, t < r.positions.length ? r.positions[t] : last + 1 + t - r.positions.length));
+      }
     });
     this.pos = { epoch, index: this.pos.index + B };
     return {
-      inputIds, labels, seq: T, tokens, epoch, resetOptimizer,
+      inputIds, labels, positionIds, seq: T, tokens, epoch, resetOptimizer,
       info: { scheduledRemoval: Number.isFinite(scheduled) ? scheduled : -1, meanCotRemoved: removedTotal / B, allCotRemoved: allRemoved ? 1 : 0 },
     };
   }

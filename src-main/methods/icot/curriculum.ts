@@ -28,6 +28,11 @@ export interface CurriculumConfig {
   removeAllWhenBeyond: number;
   /** Epochs of plain explicit-CoT training before removal starts. */
   pretrainEpochs: number;
+  /**
+   * Keep positions: tokens after removed CoT keep their original position ids (the paper's
+   * `--keep_position`), so a model with learned absolute positions sees them where it learned them.
+   */
+  keepPosition: boolean;
 }
 
 /** The paper's defaults (its 4×4 multiplication recipe). */
@@ -38,6 +43,7 @@ export const CURRICULUM_DEFAULTS: CurriculumConfig = {
   resetOptimizer: true,
   removeAllWhenBeyond: Infinity,
   pretrainEpochs: 0,
+  keepPosition: false,
 };
 
 /** Offsets o = 0..TRUNCATE−1 for removal smoothing. */
@@ -163,7 +169,7 @@ export interface LaidOut {
  * CoT (the tokens strictly between the first and second EOS). Returns the shortened sequence and
  * which CoT positions were removed (as [from, to) in the original ids).
  */
-export function removeCot(ex: LaidOut, count: number, side: 'left' | 'right'): { ids: number[]; labels: number[]; removed: [number, number]; allRemoved: boolean } {
+export function removeCot(ex: LaidOut, count: number, side: 'left' | 'right'): { ids: number[]; labels: number[]; positions: number[]; removed: [number, number]; allRemoved: boolean } {
   const [first, second, third] = ex.eos;
   const cotLen = second - first - 1;
   const n = Math.max(0, Math.min(cotLen, count));
@@ -171,5 +177,7 @@ export function removeCot(ex: LaidOut, count: number, side: 'left' | 'right'): {
   const to = from + n;
   const ids = [...ex.ids.slice(0, from), ...ex.ids.slice(to, third + 1)];
   const labels = [...ex.labels.slice(0, from), ...ex.labels.slice(to, third + 1)];
-  return { ids, labels, removed: [from, to], allRemoved: n === cotLen };
+  // Kept positions, as the paper's code: from the token before the removed span on, +n.
+  const positions = ids.map((_, i) => (i >= from - 1 ? i + n : i));
+  return { ids, labels, positions, removed: [from, to], allRemoved: n === cotLen };
 }

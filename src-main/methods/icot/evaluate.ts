@@ -15,6 +15,8 @@ export interface EvalOptions {
   maxNewTokens: number;
   /** Rows decoded together (1 = the paper's speed protocol). */
   batchSize: number;
+  /** Per example: how many CoT positions the model skips after the prompt (kept positions; default 0). */
+  positionSkip?: (ex: IcotExample) => number;
   /** Called after each chunk with the examples done so far. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -44,6 +46,7 @@ export async function evaluate(gen: Generator, tok: SeqTokenizer, examples: Icot
     const chunk = examples.slice(start, start + opts.batchSize);
     const out = await gen.generate(chunk.map((ex) => encodePrompt(tok, ex.input)), {
       maxNewTokens: opts.maxNewTokens, temperature: 0, eosTokenId: tok.eosId, eosCount: 2, padTokenId: tok.padId,
+      positionSkip: opts.positionSkip ? chunk.map(opts.positionSkip) : undefined,
     });
     generationMs += out.timings.totalMs;
     out.rows.forEach((row, k) => {

@@ -58,6 +58,8 @@ export const IcotRunConfigSchema = z.strictObject({
     resetOptimizer: z.boolean().default(true),
     removeAllWhenBeyond: infinity.default(null),
     pretrainEpochs: z.number().int().nonnegative().default(0),
+    /** Tokens after removed CoT keep their original position ids (the paper's --keep_position). */
+    keepPosition: z.boolean().default(false),
   }).prefault({}),
   eval: z.strictObject({
     maxNewTokens: positiveInt.max(4096).optional(),
@@ -92,6 +94,7 @@ export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
     resetOptimizer: k.resetOptimizer,
     removeAllWhenBeyond: k.removeAllWhenBeyond ?? Infinity,
     pretrainEpochs: k.pretrainEpochs,
+    keepPosition: k.keepPosition,
   };
 }
 

@@ -103,10 +103,16 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   /** Whether the model is, at this point, shown no CoT at all. */
   const fullyRemoved = () => config.recipe === 'nocot' || (config.recipe === 'icot-si' && batches.curriculum.scheduled >= p.maxCot);
 
-  const validate = async (params: TensorMap, examples: IcotExample[]): Promise<EvalResult> => {
+  /** With kept positions, the tokens after the prompt sit where the removed CoT left them. */
+  const cotLength = (ex: IcotExample) => {
+    const e = encodeExample(p.tok, ex);
+    return e.eos[1] - e.eos[0] - 1;
+  };
+  const validate = async (params: TensorMap, examples: IcotExample[], removed: number): Promise<EvalResult> => {
     const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
+    const positionSkip = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => Math.min(removed, cotLength(ex)) : undefined;
     try {
-      return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize });
+      return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize, positionSkip });
     } finally {
       await gen.release();
     }
@@ -132,7 +138,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
     onEpochEnd: async ({ epoch, step, trainStep }) => {
       if (!config.eval.everyEpoch && step < steps) return;
       const params = trainStep.snapshot();
-      const r = await validate(params, p.valid);
+      const r = await validate(params, p.valid, config.recipe === 'nocot' ? Infinity : config.recipe === 'cot' ? 0 : batches.curriculum.scheduled);
       const scheduled = batches.curriculum.scheduled;
       emit({
         type: 'metric', step, epoch,
@@ -157,7 +163,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   let test: IcotOutcome['test'] = null;
   if (result.status === 'finished' && p.test.length) {
     const params = best ? loadGpt2Folder(bestDir).params : result.params;
-    const r = await validate(params, p.test);
+    const r = await validate(params, p.test, config.recipe === 'cot' ? 0 : Infinity);
     const { predictions, ...summary } = r;
     test = summary;
     emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values: { test_accuracy: r.accuracy, test_cot_tokens: r.meanCotTokens, test_examples_per_s: r.examplesPerS } });
