@@ -35,6 +35,7 @@ const { values: a } = parseArgs({
     delta: { type: 'string', default: '4' },
     lambda: { type: 'string', default: '4' },
     reset: { type: 'boolean', default: false },
+    'keep-position': { type: 'boolean', default: false },
     layers: { type: 'string', default: '4' },
     dim: { type: 'string', default: '128' },
     heads: { type: 'string', default: '4' },
@@ -70,7 +71,7 @@ const config = parseIcotConfig({
   model: { kind: 'fresh', layers: n('layers'), dim: n('dim'), heads: n('heads'), seed: 0 },
   data: { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest, validLimit: n('valid') },
   train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: 'cosine', seed: 0 },
-  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset },
+  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'] },
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
 });
