@@ -80,6 +80,8 @@ export interface Run {
   finishedAt: number | null;
   /** Why it failed, in words a user can act on; null unless status is 'failed'. */
   error: string | null;
+  /** Present while the run's job runs in this process: whether it is paused (its status stays 'running'). */
+  paused?: boolean;
 }
 
 /** One metric's values over steps, columnar so a chart takes it as is. */

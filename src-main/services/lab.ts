@@ -53,7 +53,7 @@ export function openLab(dataDir: string): Lab {
   const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
   const training = createTraining(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context), ...training.handlers },
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

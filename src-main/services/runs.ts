@@ -16,15 +16,28 @@ type RunProcedures =
   | 'runs.logs'
   | 'checkpoints.list';
 
-export function runHandlers({ store, dataDir, events }: LabContext): Pick<Handlers, RunProcedures> {
+/** What the training service knows of a run's live job (see training.ts). */
+export interface LiveRuns {
+  isPaused(runId: number): boolean | undefined;
+}
+
+export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveRuns): Pick<Handlers, RunProcedures> {
+  /** The stored run, with `paused` while its job runs in this process. */
+  const withLive = (run: Run): Run => {
+    const paused = live?.isPaused(run.id);
+    return paused === undefined ? run : { ...run, paused };
+  };
   function existing(procedure: string, id: number): Run {
     const run = store.runs.get(id);
     if (!run) throw new StepwiseError('not_found', `${procedure}: there is no run ${id}`);
-    return run;
+    return withLive(run);
   }
 
   return {
-    'runs.list': (filter) => store.runs.list(filter),
+    'runs.list': (filter) => {
+      const page = store.runs.list(filter);
+      return { ...page, items: page.items.map(withLive) };
+    },
 
     'runs.get': ({ id }) => existing('runs.get', id),
 

@@ -50,6 +50,8 @@ export interface Training {
   handlers: Pick<Handlers, TrainingProcedures>;
   /** Resolves when the run's job in this process has ended and its rows are written; undefined when none runs here. */
   whenDone(runId: number): Promise<RunEnd> | undefined;
+  /** Whether the run's job in this process is paused; undefined when no job of it runs here. */
+  isPaused(runId: number): boolean | undefined;
   /** Marks runs left 'running' by a process that died as failed ("interrupted: …"); answers their ids. */
   recoverInterrupted(): number[];
   /** Cancels this lab's jobs and stops writing; their runs are marked interrupted when a lab next opens. */
@@ -503,6 +505,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
 
   return {
     handlers,
+    isPaused: (runId) => live(runId)?.paused,
     whenDone: (runId) => live(runId)?.done,
     recoverInterrupted() {
       const interrupted: number[] = [];

@@ -207,11 +207,13 @@ describe('pause, resume and cancel through the contract', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(stepsSeen()).toBe(atPause);
     expect(atPause).toBeLessThan(epochs * BATCHES_PER_EPOCH);
-    expect((await client.call('runs.get', { id })).status).toBe('running');
+    expect(await client.call('runs.get', { id })).toMatchObject({ status: 'running', paused: true }); // a reloaded page knows
+    expect((await client.call('runs.list', {})).items.find((r) => r.id === id)).toMatchObject({ paused: true });
 
     const resumed = next(lab, 'run.status', (p) => p.paused === false);
     await client.call('runs.resume', { id });
     expect(await resumed).toMatchObject({ status: 'running', paused: false });
+    expect((await client.call('runs.get', { id })).paused).toBe(false);
     await expect(client.call('runs.resume', { id })).rejects.toMatchObject({ code: 'conflict', message: `runs.resume: run ${id} is running, not paused` });
     const end = await lab.training.whenDone(id)!;
     expect(end.run.status).toBe('completed');
