@@ -15,7 +15,7 @@ import type { GPT2Config } from '../engine/models/gpt2.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
-import { readExamples } from '../methods/icot/format.ts';
+import { readExamples, type IcotExample } from '../methods/icot/format.ts';
 import { encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
 import type { SeqTokenizer } from '../methods/icot/layout.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
@@ -58,6 +58,11 @@ interface Loaded {
   tok: SeqTokenizer;
   /** The run and step the weights belong to, if any. */
   owner: { runId: number; step: number } | null;
+  /**
+   * CoT tokens removed when these weights were saved, for a run that kept positions (the tokens
+   * after the prompt then sit where the removed CoT left them); absent otherwise.
+   */
+  removedCot?: number;
   provider?: ProviderName;
   threads?: number;
   maxNewTokens?: number;
@@ -74,7 +79,12 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   const generator = Generator.create(loaded.arch, loaded.params, { provider: loaded.provider, threads: loaded.threads });
   let result;
   try {
-    result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, onProgress: request.onProgress });
+    const removed = loaded.removedCot;
+    const positionSkip = removed === undefined ? undefined : (ex: IcotExample) => {
+      const e = encodeExample(loaded.tok, ex);
+      return Math.min(removed, e.eos[1] - e.eos[0] - 1);
+    };
+    result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionSkip, onProgress: request.onProgress });
   } finally {
     await generator.release();
   }
@@ -130,6 +140,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     throw new StepwiseError('invalid_input', (error as Error).message);
   }
   const common = { tok, provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
+  const kept = keptPositions(info.config);
   const bestDir = path.join(runDir, 'best');
   const checkpoints = listCheckpoints(path.join(runDir, 'checkpoints'));
   const which = checkpoint ?? (fs.existsSync(path.join(bestDir, 'config.json')) ? 'best' : 'latest');
@@ -139,7 +150,8 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     }
     const folder = loadGpt2Folder(bestDir);
     const step = bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0;
-    return { ...common, description: `run ${runId}, best model (step ${step})`, arch: folder.config, params: folder.params, owner: { runId, step } };
+    // The best model is kept once all CoT is removed.
+    return { ...common, description: `run ${runId}, best model (step ${step})`, arch: folder.config, params: folder.params, owner: { runId, step }, removedCot: kept ? Infinity : undefined };
   }
   const chosen = which === 'latest' ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.step === which);
   if (!chosen) {
@@ -150,7 +162,12 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     );
   }
   const state = loadCheckpoint(chosen.path);
-  return { ...common, description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step } };
+  let removedCot: number | undefined;
+  if (kept) {
+    const scheduled = (state.record.extra?.curriculum as { scheduled?: number } | undefined)?.scheduled ?? 0;
+    removedCot = info.config.recipe === 'nocot' || scheduled < 0 ? Infinity : scheduled; // −1 stands for all
+  }
+  return { ...common, description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot };
 }
 
 /** The step of the best model, as the latest checkpoint recorded it. */
@@ -164,6 +181,11 @@ function bestStep(checkpoints: { step: number; path: string }[]): number | null 
   } catch {
     return null;
   }
+}
+
+/** Whether a run trained with kept positions (the paper's --keep_position). */
+function keptPositions(config: IcotRunConfig): boolean {
+  return config.recipe !== 'cot' && config.curriculum?.keepPosition === true;
 }
 
 function loadFolder(context: LabContext, dir: string): Loaded {
@@ -180,14 +202,21 @@ function loadFolder(context: LabContext, dir: string): Loaded {
   const relative = path.relative(context.dataDir, absolute);
   const inRun = /^runs[\\/](\d+)[\\/]best$/.exec(relative);
   let owner: Loaded['owner'] = null;
+  let removedCot: number | undefined;
   if (inRun && context.store.runs.get(Number(inRun[1]))) {
     const runId = Number(inRun[1]);
     const checkpoints = listCheckpoints(path.join(context.dataDir, runFolder(runId), 'checkpoints'));
     owner = { runId, step: bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0 };
+    try {
+      const info = JSON.parse(fs.readFileSync(path.join(context.dataDir, runFolder(runId), 'run.json'), 'utf8')) as RunJson;
+      if (keptPositions(info.config)) removedCot = Infinity;
+    } catch {
+      // no run.json: the run never wrote one; evaluate without kept positions
+    }
   } else {
     const model = context.store.models.list(1000, 0).items.find((m) => m.path === relative && m.runId !== null);
     if (model) owner = { runId: model.runId!, step: typeof model.source.step === 'number' ? model.source.step : 0 };
   }
-  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner };
+  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner, removedCot };
 }
 
