@@ -3,9 +3,9 @@
  * trainer): it pulls batches from a BatchSource, runs the compiled step,
  * follows the learning-rate schedule, writes checkpoints and emits typed
  * events. The database writer, the UI and the CLI's progress bar are all just
- * listeners. Methods hook in through `beforeStep` (e.g. ICoT-SI resets the
- * optimizer when its removal schedule grows) and `extraState` (saved with
- * every checkpoint).
+ * listeners. Methods hook in through their batches (e.g. ICoT-SI's ask for an
+ * optimizer reset when its removal schedule grows), `onEpochEnd` (validation)
+ * and `extraState` (saved with every checkpoint).
  */
 import type { BatchSource } from './batches.ts';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -103,13 +103,6 @@ export class TrainerControl {
   }
 }
 
-export interface StepContext {
-  /** The step about to run (1-based). */
-  step: number;
-  trainStep: TrainStep;
-  emit: (e: TrainerEvent) => void;
-}
-
 export interface TrainOptions {
   config: TrainerConfig;
   data: BatchSource;
@@ -117,7 +110,6 @@ export interface TrainOptions {
   init: { params: TensorMap } | { resumeFrom: string };
   emit: (e: TrainerEvent) => void;
   control?: TrainerControl;
-  beforeStep?: (ctx: StepContext) => void;
   /** After the last batch of each epoch (e.g. validation); training waits for it. */
   onEpochEnd?: (ctx: { epoch: number; step: number; trainStep: TrainStep; emit: (e: TrainerEvent) => void }) => Promise<void>;
   extraState?: () => Record<string, unknown>;
@@ -141,18 +133,19 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const { config, data, emit } = opts;
   const control = opts.control ?? new TrainerControl();
   emit({ type: 'status', status: 'starting' });
+  const resumeFrom = 'resumeFrom' in opts.init ? opts.init.resumeFrom : null;
+  const ck = resumeFrom ? loadCheckpoint(resumeFrom) : null;
+  const ts = await TrainStep.create({
+    arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw,
+    init: 'params' in opts.init ? opts.init.params : ck!.params, provider: config.provider, threads: config.threads,
+  });
   let startStep = 0;
-  let ts: TrainStep;
-  if ('resumeFrom' in opts.init) {
-    const ck = loadCheckpoint(opts.init.resumeFrom);
-    ts = await TrainStep.create({ arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw, init: ck.params, provider: config.provider, threads: config.threads });
+  if (ck) {
     ts.loadState(ck.params, ck.m, ck.v, ck.record.optimizerStep);
     data.seek(ck.record.data);
     if (ck.record.extra) opts.restoreExtra?.(ck.record.extra);
     startStep = ck.record.step;
-    emit({ type: 'log', level: 'info', message: `resumed from ${opts.init.resumeFrom} at step ${startStep}` });
-  } else {
-    ts = await TrainStep.create({ arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw, init: opts.init.params, provider: config.provider, threads: config.threads });
+    emit({ type: 'log', level: 'info', message: `resumed from ${resumeFrom} at step ${startStep}` });
   }
 
   let lastCheckpoint: string | null = null;
@@ -178,7 +171,6 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       const waited = await control.waitWhilePaused(() => emit({ type: 'status', status: 'paused' }));
       if (control.isCancelled) break;
       if (waited) emit({ type: 'status', status: 'running' });
-      opts.beforeStep?.({ step: step + 1, trainStep: ts, emit });
       const batch = data.next();
       if (batch.resetOptimizer) {
         ts.resetOptimizer();
