@@ -73,7 +73,8 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   const all = readExamples(request.dataFile);
   const examples = request.limit ? all.slice(0, request.limit) : all;
   if (examples.length === 0) throw new StepwiseError('invalid_input', `${request.dataFile} has no examples`);
-  const needed = Math.max(...examples.map((ex) => encodeExample(loaded.tok, ex).ids.length - encodePrompt(loaded.tok, ex.input).length));
+  let needed = 0; // a loop, not Math.max(...): a large file would overflow the stack
+  for (const ex of examples) needed = Math.max(needed, encodeExample(loaded.tok, ex).ids.length - encodePrompt(loaded.tok, ex.input).length);
   const maxNewTokens = request.maxNewTokens ?? loaded.maxNewTokens ?? needed;
 
   const generator = Generator.create(loaded.arch, loaded.params, { provider: loaded.provider, threads: loaded.threads });

@@ -122,6 +122,14 @@ describe('ICoT-SI curriculum', () => {
     expect(seen[7].seq).toBe(24); // 29 − 8 = 21 tokens
   });
 
+  it('accepts datasets as large as the paper\'s (hundreds of thousands of examples)', () => {
+    const one = laid(6);
+    const many = Array.from({ length: 200_000 }, () => one);
+    const b = new CurriculumBatches(many, { batch: 32, maxSeq: 24, seed: 1, padId: 0, recipe: 'cot', curriculum: cfg() });
+    expect(b.batchesPerEpoch).toBe(6250);
+    expect(b.next().seq).toBe(16);
+  });
+
   it('resuming the batch stream from its position and curriculum state reproduces it exactly', () => {
     const examples = Array.from({ length: 24 }, (_, i) => laid(10 + (i % 7)));
     const opts = { batch: 4, maxSeq: 40, seed: 5, padId: 0, recipe: 'icot-si' as const, curriculum: cfg({ removePerEpoch: 6, smoothingLambda: 2 }) };

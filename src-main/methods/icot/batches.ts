@@ -36,7 +36,8 @@ export class CurriculumBatches implements BatchSource {
 
   constructor(examples: LaidOut[], opts: CurriculumBatchesOptions) {
     if (examples.length < opts.batch) throw new Error(`need at least ${opts.batch} training examples for a batch of ${opts.batch}, got ${examples.length}`);
-    const longest = Math.max(...examples.map((e) => e.eos[2] + 1));
+    let longest = 0;
+    for (const e of examples) longest = Math.max(longest, e.eos[2] + 1); // not Math.max(...): large data overflows the stack
     if (longest > opts.maxSeq) throw new Error(`the longest training example has ${longest} tokens, more than the model's context of ${opts.maxSeq}`);
     this.examples = examples;
     this.opts = opts;

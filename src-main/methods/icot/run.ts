@@ -21,7 +21,7 @@ import { CurriculumBatches } from './batches.ts';
 import type { CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
-import { compactTokenizerFor, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqTokenizer } from './layout.ts';
+import { compactTokenizerFor, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
 import { adamwOf, curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
 
 export interface IcotJob {
@@ -46,6 +46,8 @@ interface Prepared {
   train: IcotExample[];
   valid: IcotExample[];
   test: IcotExample[];
+  /** The training examples laid out (input EOS cot EOS #### answer EOS). */
+  laid: EncodedExample[];
   /** Longest laid-out example (tokens), over all splits. */
   longest: number;
   /** Longest CoT (tokens) in training: removing this many removes everything. */
@@ -59,27 +61,21 @@ export function prepare(config: IcotRunConfig): Prepared {
   const train = limit(readExamples(d.train), d.trainLimit);
   const valid = limit(readExamples(d.valid), d.validLimit);
   const test = d.test ? limit(readExamples(d.test), d.testLimit) : [];
-  let tok: SeqTokenizer;
-  let arch: GPT2Config;
-  let init: TensorMap;
-  const lengths = (t: SeqTokenizer) => [...train, ...valid, ...test].map((ex) => encodeExample(t, ex).ids.length);
-  if (config.model.kind === 'fresh') {
-    tok = compactTokenizerFor([...train, ...valid, ...test]);
-    const longest = Math.max(...lengths(tok));
-    arch = freshArch(config, tok.vocabSize, Math.ceil(longest / 8) * 8);
-    init = initGPT2(arch, config.model.seed);
-  } else {
-    // A Hugging Face GPT-2 folder, or a model Stepwise trained (its own tokenizer description).
-    const folder = loadGpt2Folder(config.model.path);
-    tok = folderTokenizer(config.model.path, folder.tokenizer);
-    arch = folder.config;
-    init = folder.params;
-  }
-  const encoded = train.map((ex) => encodeExample(tok, ex));
-  const longest = Math.max(...lengths(tok));
+  const all = [...train, ...valid, ...test];
+  // The tokenizer first: a compact one from the data for a fresh model, else the folder's.
+  const folder = config.model.kind === 'folder' ? loadGpt2Folder(config.model.path) : null;
+  const tok = config.model.kind === 'folder' ? folderTokenizer(config.model.path, folder!.tokenizer) : compactTokenizerFor(all);
+  // Every example laid out once; loops rather than Math.max(...xs), which overflows the stack on large data.
+  const encoded = all.map((ex) => encodeExample(tok, ex));
+  let longest = 0;
+  for (const e of encoded) longest = Math.max(longest, e.ids.length);
+  const laid = encoded.slice(0, train.length);
+  let maxCot = 0;
+  for (const e of laid) maxCot = Math.max(maxCot, e.eos[1] - e.eos[0] - 1);
+  const arch = folder ? folder.config : freshArch(config, tok.vocabSize, Math.ceil(longest / 8) * 8);
+  const init = folder ? folder.params : initGPT2(arch, config.model.kind === 'fresh' ? config.model.seed : 0);
   if (longest > arch.nPositions) throw new Error(`the longest example has ${longest} tokens, more than the model's ${arch.nPositions} positions`);
-  const maxCot = Math.max(...encoded.map((e) => e.eos[1] - e.eos[0] - 1));
-  return { tok, arch, init, train, valid, test, longest, maxCot };
+  return { tok, arch, init, train, valid, test, laid, longest, maxCot };
 }
 
 export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<IcotOutcome> {
@@ -87,8 +83,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   const p = prepare(config);
   const cur = curriculumOf(config);
   const t = config.train;
-  const laid = p.train.map((ex) => encodeExample(p.tok, ex));
-  const batches = new CurriculumBatches(laid, {
+  const batches = new CurriculumBatches(p.laid, {
     batch: t.batchSize, maxSeq: p.arch.nPositions, seed: t.seed, padId: p.tok.padId, recipe: config.recipe, curriculum: cur,
   });
   const steps = t.epochs * batches.batchesPerEpoch;
