@@ -21,7 +21,6 @@ import { loadGpt2Folder } from '../src-main/engine/hf/gpt2-folder.ts';
 import { TrainerControl } from '../src-main/engine/trainer.ts';
 import { evaluate } from '../src-main/methods/icot/evaluate.ts';
 import { formatLine, readExamples } from '../src-main/methods/icot/format.ts';
-import { encodeExample } from '../src-main/methods/icot/layout.ts';
 import { generateMult, readMultPairs } from '../src-main/methods/icot/mult.ts';
 import { parseIcotConfig } from '../src-main/methods/icot/recipe.ts';
 import { prepare, runIcot } from '../src-main/methods/icot/run.ts';
@@ -91,14 +90,10 @@ const outcome = await runIcot({ config, runDir: out }, (e) => {
 // 3. Speed at batch size 1: the internalized model against the explicit-CoT one.
 const p = prepare(config);
 const test = readExamples(paperTest).slice(0, 200);
-/** With kept positions, the internalized model reads its answer where the removed CoT left it. */
-const cotLength = (ex: (typeof test)[number]) => {
-  const e = encodeExample(p.tok, ex);
-  return e.eos[1] - e.eos[0] - 1;
-};
 const speed = async (params: Map<string, { shape: number[]; data: Float32Array }>, internalized: boolean) => {
   const gen = Generator.create(p.arch, params, { threads: config.runtime.threads });
-  const positionSkip = internalized && config.curriculum.keepPosition ? cotLength : undefined;
+  // With kept positions, the internalized model reads its answer where the removed CoT left it.
+  const positionSkip = internalized && config.curriculum.keepPosition ? p.cotLength : undefined;
   const r = await evaluate(gen, p.tok, test, { maxNewTokens: p.longest, batchSize: 1, positionSkip });
   await gen.release();
   return { accuracy: r.accuracy, examplesPerS: r.examplesPerS, cotTokens: r.meanCotTokens };

@@ -16,7 +16,7 @@ import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
 import { readExamples, type IcotExample } from '../methods/icot/format.ts';
-import { encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
+import { cotLength, encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
 import type { SeqTokenizer } from '../methods/icot/layout.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
 import type { LabContext } from './lab.ts';
@@ -81,10 +81,7 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   let result;
   try {
     const removed = loaded.removedCot;
-    const positionSkip = removed === undefined ? undefined : (ex: IcotExample) => {
-      const e = encodeExample(loaded.tok, ex);
-      return Math.min(removed, e.eos[1] - e.eos[0] - 1);
-    };
+    const positionSkip = removed === undefined ? undefined : (ex: IcotExample) => Math.min(removed, cotLength(encodeExample(loaded.tok, ex)));
     result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionSkip, onProgress: request.onProgress });
   } finally {
     await generator.release();

@@ -42,6 +42,11 @@ export interface EncodedExample {
 
 export const IGNORE_INDEX = -100;
 
+/** CoT tokens of a laid-out example: those strictly between its first and second EOS. */
+export function cotLength(e: EncodedExample): number {
+  return e.eos[1] - e.eos[0] - 1;
+}
+
 /** `input EOS cot EOS #### answer EOS`, labels −100 before the first EOS. */
 export function encodeExample(tok: SeqTokenizer, ex: IcotExample): EncodedExample {
   const input = tok.encode(` ${ex.input} `);

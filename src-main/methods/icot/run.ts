@@ -21,7 +21,7 @@ import { CurriculumBatches } from './batches.ts';
 import type { CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
-import { compactTokenizerFor, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
+import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
 import { adamwOf, curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
 
 export interface IcotJob {
@@ -52,6 +52,8 @@ interface Prepared {
   longest: number;
   /** Longest CoT (tokens) in training: removing this many removes everything. */
   maxCot: number;
+  /** CoT tokens of an example (from the layout above for the run's own examples). */
+  cotLength: (ex: IcotExample) => number;
 }
 
 const limit = <T>(xs: T[], n?: number) => (n ? xs.slice(0, n) : xs);
@@ -71,11 +73,13 @@ export function prepare(config: IcotRunConfig): Prepared {
   for (const e of encoded) longest = Math.max(longest, e.ids.length);
   const laid = encoded.slice(0, train.length);
   let maxCot = 0;
-  for (const e of laid) maxCot = Math.max(maxCot, e.eos[1] - e.eos[0] - 1);
+  for (const e of laid) maxCot = Math.max(maxCot, cotLength(e));
+  // Each example's CoT length, from this one encoding (kept positions need it at every evaluation).
+  const cotLengths = new Map(all.map((ex, i) => [ex, cotLength(encoded[i])]));
   const arch = folder ? folder.config : freshArch(config, tok.vocabSize, Math.ceil(longest / 8) * 8);
   const init = folder ? folder.params : initGPT2(arch, config.model.kind === 'fresh' ? config.model.seed : 0);
   if (longest > arch.nPositions) throw new Error(`the longest example has ${longest} tokens, more than the model's ${arch.nPositions} positions`);
-  return { tok, arch, init, train, valid, test, laid, longest, maxCot };
+  return { tok, arch, init, train, valid, test, laid, longest, maxCot, cotLength: (ex) => cotLengths.get(ex) ?? cotLength(encodeExample(tok, ex)) };
 }
 
 export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<IcotOutcome> {
@@ -98,14 +102,10 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   /** Whether the model is, at this point, shown no CoT at all. */
   const fullyRemoved = () => config.recipe === 'nocot' || (config.recipe === 'icot-si' && batches.curriculum.scheduled >= p.maxCot);
 
-  /** With kept positions, the tokens after the prompt sit where the removed CoT left them. */
-  const cotLength = (ex: IcotExample) => {
-    const e = encodeExample(p.tok, ex);
-    return e.eos[1] - e.eos[0] - 1;
-  };
   const validate = async (params: TensorMap, examples: IcotExample[], removed: number): Promise<EvalResult> => {
     const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
-    const positionSkip = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => Math.min(removed, cotLength(ex)) : undefined;
+    // Kept positions: the tokens after the prompt sit where the removed CoT left them.
+    const positionSkip = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => Math.min(removed, p.cotLength(ex)) : undefined;
     try {
       return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize, positionSkip });
     } finally {
