@@ -2,9 +2,15 @@
  * Events main sends to the renderer, unasked. Each transport delivers every
  * event to every listener of that name; there is no subscription handshake.
  */
+import type { AdapterEvents } from './areas/adapters-events.ts';
+import { adapterEventNames } from './areas/adapters-events.ts';
+import type { FinetuneEvents } from './areas/finetune-events.ts';
+import { finetuneEventNames } from './areas/finetune-events.ts';
+import type { ProbeEvents } from './areas/probes-events.ts';
+import { probeEventNames } from './areas/probes-events.ts';
 import type { LogEvent, RunStatus } from './entities.ts';
 
-export interface EventPayloads {
+export interface EventPayloads extends FinetuneEvents, ProbeEvents, AdapterEvents {
   /** A run changed status (including its creation, as 'queued'). */
   'run.status': {
     runId: number;
@@ -52,4 +58,12 @@ export interface EventPayloads {
 
 export type EventName = keyof EventPayloads;
 
-export const EVENT_NAMES: EventName[] = ['run.status', 'run.metric', 'run.log', 'run.progress'];
+export const EVENT_NAMES: EventName[] = [
+  'run.status',
+  'run.metric',
+  'run.log',
+  'run.progress',
+  ...finetuneEventNames,
+  ...probeEventNames,
+  ...adapterEventNames,
+];

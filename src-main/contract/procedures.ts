@@ -10,7 +10,14 @@
  * fields. Never rename or remove.
  */
 import { z } from 'zod';
-import { DATASET_SPLITS, RUN_METHODS, RUN_STATUSES } from './entities.ts';
+import { RUN_METHODS, RUN_STATUSES } from './entities.ts';
+import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit, multDigits, nonNegativeInt, pagination, text } from './fields.ts';
+import { adapterProcedures } from './areas/adapters.ts';
+import type { AdapterOutputs } from './areas/adapters.ts';
+import { finetuneProcedures } from './areas/finetune.ts';
+import type { FinetuneOutputs } from './areas/finetune.ts';
+import { probeProcedures } from './areas/probes.ts';
+import type { ProbeOutputs } from './areas/probes.ts';
 import type {
   AppInfo,
   Checkpoint,
@@ -24,58 +31,6 @@ import type {
   Prediction,
   Run,
 } from './entities.ts';
-
-// Field schemas, each with the message a user sees when it fails.
-
-const id = () =>
-  z
-    .int({ error: 'must be a positive integer' })
-    .positive({ error: 'must be a positive integer' });
-
-const limit = (max: number) =>
-  z
-    .int({ error: `must be an integer from 1 to ${max}` })
-    .min(1, { error: `must be an integer from 1 to ${max}` })
-    .max(max, { error: `must be an integer from 1 to ${max}` });
-
-/** Steps, offsets, log ids. */
-const nonNegativeInt = () =>
-  z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
-
-const text = (max: number) =>
-  z
-    .string({ error: 'must be a string' })
-    .trim()
-    .min(1, { error: 'must not be empty' })
-    .max(max, { error: `must be at most ${max} characters` });
-
-const jsonObject = () =>
-  z.record(z.string(), z.json(), { error: 'must be a JSON object' }) as unknown as z.ZodType<JsonObject, JsonObject>;
-
-const pagination = { limit: limit(1000).default(100), offset: nonNegativeInt().default(0) };
-
-/** A file on the machine main runs on (relative paths would depend on main's working folder). */
-const absolutePath = () =>
-  z
-    .string({ error: 'must be a string' })
-    .min(1, { error: 'must not be empty' })
-    .max(4096, { error: 'must be at most 4096 characters' })
-    .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, { error: 'must be an absolute path' });
-
-const datasetSplit = () => z.enum(DATASET_SPLITS, { error: `must be one of ${DATASET_SPLITS.join(', ')}` });
-
-/** Operand lengths of generated multiplication (the paper goes up to 9×9; files grow as the square). */
-const multDigits = () =>
-  z.int({ error: 'must be an integer from 1 to 30' }).min(1, { error: 'must be an integer from 1 to 30' }).max(30, { error: 'must be an integer from 1 to 30' });
-
-const exampleCount = () =>
-  z
-    .int({ error: 'must be an integer from 0 to 10000000' })
-    .min(0, { error: 'must be an integer from 0 to 10000000' })
-    .max(10_000_000, { error: 'must be an integer from 0 to 10000000' });
-
-/** Procedures whose input is nothing take `{}` (or no argument at all from the client). */
-const empty = () => z.strictObject({}).default({});
 
 export const procedures = {
   'app.info': {
@@ -241,10 +196,15 @@ export const procedures = {
     summary: "A run's checkpoints by step.",
     input: z.strictObject({ runId: id() }),
   },
+
+  // Each method area keeps its procedures in its own file (./areas/).
+  ...finetuneProcedures,
+  ...probeProcedures,
+  ...adapterProcedures,
 } as const;
 
 /** What each procedure answers. */
-export interface ProcedureOutputs {
+export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs {
   'app.info': AppInfo;
   'models.list': Page<Model>;
   'models.get': Model;

@@ -1,0 +1,7 @@
+/**
+ * Events main sends for this area (merged into ../events.ts), and their names.
+ * Browser-safe: types and names only, no zod.
+ */
+
+export interface AdapterEvents {}
+export const adapterEventNames: (keyof AdapterEvents)[] = [];

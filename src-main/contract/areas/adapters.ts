@@ -1,0 +1,13 @@
+/**
+ * LoRA adapters, Llama-family models and Bitune (issue 8).
+ *
+ * Spread into the contract's procedures (../procedures.ts); field schemas come
+ * from ../fields.ts. Additive only, like the rest of the contract.
+ */
+import type { ProcedureSpec } from '../fields.ts';
+
+export const adapterProcedures = {} as const satisfies Record<string, ProcedureSpec>;
+
+/** What each of these procedures answers. */
+export interface AdapterOutputs {}
+
