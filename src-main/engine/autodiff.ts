@@ -137,6 +137,12 @@ export const RULES: Record<string, GradRule> = {
     return [g.mul(dy!, g.sub(scalarLike(g, 1, y), g.mul(y, y)))];
   },
 
+  /** y = σ(x): dx = dy·y·(1 − y). */
+  Sigmoid: (g, n, [dy]) => {
+    const y = n.outputs[0];
+    return [g.mul(dy!, g.mul(y, g.sub(scalarLike(g, 1, y), y)))];
+  },
+
   /** x^p for a constant exponent p: p·x^(p−1). */
   Pow: (g, n, [dy]) => {
     const [x, p] = inputsOf(n);

@@ -28,6 +28,7 @@ const CASES: Case[] = [
   { op: 'Sqrt', title: 'divides by 2·sqrt(x)', inputs: [{ name: 'x', shape: [6], data: positive(6, 2) }], build: (g, [x]) => g.sqrt(x) },
   { op: 'Reciprocal', title: 'multiplies by −1/x²', inputs: [{ name: 'x', shape: [6], data: positive(6, 3) }], build: (g, [x]) => g.reciprocal(x) },
   { op: 'Tanh', title: 'multiplies by 1 − tanh²', inputs: [{ name: 'x', shape: [2, 4] }], build: (g, [x]) => g.tanh(x) },
+  { op: 'Sigmoid', title: 'multiplies by σ(x)·(1 − σ(x))', inputs: [{ name: 'x', shape: [2, 4] }], build: (g, [x]) => g.node('Sigmoid', [x], [{ dtype: x.dtype, shape: x.shape }])[0] },
   { op: 'Pow', title: 'uses p·x^(p−1) for a constant exponent', inputs: [{ name: 'x', shape: [2, 3] }], build: (g, [x]) => g.pow(x, g.scalar(3, 'float64')) },
   {
     op: 'Cast', title: 'casts the gradient back to the input type', inputs: [{ name: 'x', shape: [2, 3], dtype: 'float32' }],

@@ -1,0 +1,90 @@
+/**
+ * Model families behind one interface, so training (compile.ts, train-step.ts),
+ * generation (generate.ts) and methods build any family the same way.
+ *
+ * An architecture is a plain config record (`ModelArch`: stored with runs and
+ * checkpoints as JSON); `modelFamily(arch)` gives what the engine needs from
+ * it: parameter shapes, the forward builder and the key/value cache layout.
+ * A GPT2Config carries no tag (it predates the others); every other family's
+ * config names itself in `family`.
+ */
+import type { Value } from '../onnx/graph.ts';
+import type { GraphBuilder } from '../onnx/graph.ts';
+import { gpt2Forward, gpt2ParamShapes, type GPT2Config } from './gpt2.ts';
+import { llamaForward, llamaParamShapes, type LlamaConfig } from './llama.ts';
+
+export type ModelArch = GPT2Config | LlamaConfig;
+export type FamilyName = 'gpt2' | 'llama';
+
+export interface ModelInputs {
+  /** Token ids [B, T] int64. */
+  inputIds: Value;
+  /** Position ids [T] int64 (0..T−1 for training; offset by the cache length when decoding), or [B, T] per row (padded batches). */
+  positions: Value;
+  /** Attention allowed [T, Tk] bool: query t may see key s; or [B, 1, T, Tk] per row (padded batches). */
+  mask: Value;
+  /** Keys and values of earlier positions per layer, [B, kvHeads, P, headDim] each (decoding with a cache). */
+  past?: { key: Value; value: Value }[];
+}
+
+export interface ModelOutputs {
+  /** Next-token logits [B, T, V]. */
+  logits: Value;
+  /** Residual stream: embeddings, then after each block (before the final norm), each [B, T, C]. */
+  hidden: Value[];
+  /** Attention probabilities per layer [B, nHead, T, Tk]. */
+  attention: Value[];
+  /** Keys and values per layer including the new positions, [B, kvHeads, P+T, headDim]. */
+  present: { key: Value; value: Value }[];
+}
+
+export interface ModelFamily {
+  readonly name: FamilyName;
+  readonly arch: ModelArch;
+  readonly vocabSize: number;
+  /** Context length in positions. */
+  readonly maxPositions: number;
+  readonly nLayer: number;
+  /** Width of the residual stream (hidden states are [B, T, hiddenSize]). */
+  readonly hiddenSize: number;
+  /** Query heads (attention probabilities are [B, nHead, T, Tk]). */
+  readonly nHead: number;
+  /** Cache layout per layer: [B, kvHeads, P, headDim]. */
+  readonly kvHeads: number;
+  readonly headDim: number;
+  /** Parameter names (Hugging Face's) and shapes, in the family's order. */
+  paramShapes(): Map<string, number[]>;
+  /** Build the forward pass; `p` maps parameter names to graph values. */
+  forward(g: GraphBuilder, p: Record<string, Value>, inp: ModelInputs): ModelOutputs;
+}
+
+export function isLlama(arch: ModelArch): arch is LlamaConfig {
+  return (arch as LlamaConfig).family === 'llama';
+}
+
+export function modelFamily(arch: ModelArch): ModelFamily {
+  if (isLlama(arch)) {
+    return {
+      name: 'llama', arch,
+      vocabSize: arch.vocabSize, maxPositions: arch.maxPositions, nLayer: arch.nLayer, hiddenSize: arch.hiddenSize,
+      nHead: arch.nHead, kvHeads: arch.nKvHead, headDim: arch.headDim,
+      paramShapes: () => llamaParamShapes(arch),
+      forward: (g, p, inp) => llamaForward(g, arch, p, inp),
+    };
+  }
+  if ((arch as { family?: unknown }).family !== undefined) throw new Error(`unknown model family ${JSON.stringify((arch as { family?: unknown }).family)}`);
+  return {
+    name: 'gpt2', arch,
+    vocabSize: arch.vocabSize, maxPositions: arch.nPositions, nLayer: arch.nLayer, hiddenSize: arch.nEmbd,
+    nHead: arch.nHead, kvHeads: arch.nHead, headDim: arch.nEmbd / arch.nHead,
+    paramShapes: () => gpt2ParamShapes(arch),
+    forward: (g, p, inp) => gpt2Forward(g, arch, p, inp),
+  };
+}
+
+/** Parameter count of an architecture. */
+export function paramCount(arch: ModelArch): number {
+  let n = 0;
+  for (const s of modelFamily(arch).paramShapes().values()) n += s.reduce((a, b) => a * b, 1);
+  return n;
+}
