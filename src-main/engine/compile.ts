@@ -1,5 +1,5 @@
 /**
- * Compiles GPT-2 graphs for ONNX Runtime:
+ * Compiles model graphs (any family of models/family.ts) for ONNX Runtime:
  * - 'forward': logits, loss and hidden states (evaluation, exactness tests);
  * - 'grad': loss and every parameter's gradient (exactness tests);
  * - 'step': one whole training step — forward, backward, clipping, AdamW —
@@ -9,14 +9,16 @@
  * Batch and sequence length are static: ORT plans memory once per shape.
  */
 import { gradients } from './autodiff.ts';
-import { causalLmLoss, causalMask, gpt2Forward, gpt2ParamShapes, type GPT2Config } from './models/gpt2.ts';
+import { modelFamily, type ModelArch } from './models/family.ts';
+import { causalLmLoss, causalMask } from './models/gpt2.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
 import { clipAndAdamW, type AdamWConfig } from './optim.ts';
 
 export type CompileMode = 'forward' | 'grad' | 'step';
 
 export interface CompileOptions {
-  arch: GPT2Config;
+  /** Any model family's architecture (a GPT2Config, a LlamaConfig). */
+  arch: ModelArch;
   batch: number;
   seq: number;
   mode: CompileMode;
@@ -36,9 +38,10 @@ export interface CompiledGraph {
 
 export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const { arch, batch: B, seq: T, mode } = opts;
-  if (T > arch.nPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${arch.nPositions} positions`);
+  const family = modelFamily(arch);
+  if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
   const g = new GraphBuilder();
-  const shapes = gpt2ParamShapes(arch);
+  const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
   const params: Record<string, Value> = {};
   for (const name of paramNames) params[name] = g.input(`p.${name}`, 'float32', shapes.get(name)!);
@@ -59,8 +62,8 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const positions = mode === 'step'
     ? g.input('position_ids', 'int64', [B, T]) // [B, T]
     : g.constant(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), 'int64', [T], 'positions'); // [T]
-  const fwd = gpt2Forward(g, arch, params, { inputIds, positions, mask: causalMask(g, T) });
-  const loss = causalLmLoss(g, fwd.logits, labels, arch.vocabSize);
+  const fwd = family.forward(g, params, { inputIds, positions, mask: causalMask(g, T) });
+  const loss = causalLmLoss(g, fwd.logits, labels, family.vocabSize);
 
   const outs: Value[] = [];
   const outNames: string[] = [];
@@ -96,7 +99,7 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
       emit('new_adam_v', opt.v);
     }
   }
-  return { model: g.toModel(outs, { name: `gpt2_${mode}` }), paramNames, paramShapes: shapes, layout, outputs: outNames };
+  return { model: g.toModel(outs, { name: `${family.name}_${mode}` }), paramNames, paramShapes: shapes, layout, outputs: outNames };
 }
 
 export interface FlatLayout {

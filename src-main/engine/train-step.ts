@@ -8,7 +8,7 @@
  * about data, schedules or events.
  */
 import { compileGPT2, flatLayout, type FlatLayout } from './compile.ts';
-import { gpt2ParamShapes, type GPT2Config } from './models/gpt2.ts';
+import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
@@ -27,7 +27,7 @@ export interface StepResult {
 }
 
 export class TrainStep {
-  readonly arch: GPT2Config;
+  readonly arch: ModelArch;
   readonly batch: number;
   /** Longest sequence; shorter batches run on their own compiled graph sharing this state. */
   readonly seq: number;
@@ -41,11 +41,11 @@ export class TrainStep {
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   private readonly compileOptions: { adamw: AdamWConfig } & SessionOptions;
 
-  private constructor(arch: GPT2Config, batch: number, seq: number, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
+  private constructor(arch: ModelArch, batch: number, seq: number, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
     this.arch = arch;
     this.batch = batch;
     this.seq = seq;
-    this.shapes = gpt2ParamShapes(arch);
+    this.shapes = modelFamily(arch).paramShapes();
     this.paramNames = [...this.shapes.keys()];
     this.layout = flatLayout(this.shapes);
     this.compileOptions = compileOptions;
@@ -54,7 +54,7 @@ export class TrainStep {
     this.spare = fresh();
   }
 
-  static async create(opts: { arch: GPT2Config; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
+  static async create(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
     const { arch, batch, seq, init, ...compileOptions } = opts;
     const step = new TrainStep(arch, batch, seq, compileOptions);
     step.write(step.state.p, init, 'parameter');
