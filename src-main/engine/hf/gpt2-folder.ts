@@ -174,7 +174,7 @@ function readWeightsFile(file: string): TensorMap {
 }
 
 /** All tensors of the folder's weights: model.safetensors, or the shards its index lists. */
-function readFolderWeights(dir: string): { tensors: TensorMap; files: Map<string, string> } {
+export function readFolderWeights(dir: string): { tensors: TensorMap; files: Map<string, string> } {
   const single = path.join(dir, 'model.safetensors');
   const index = path.join(dir, 'model.safetensors.index.json');
   const files = new Map<string, string>(); // tensor → file it came from
@@ -247,7 +247,7 @@ function gpt2Params(cfg: GPT2Config, raw: TensorMap, files: Map<string, string>,
 
 // ------------------------------------------------------------------ folder
 
-function readJson(file: string): Record<string, unknown> {
+export function readJson(file: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -318,7 +318,7 @@ export function exportGpt2Folder(dir: string, opts: ExportOptions): void {
   }
 }
 
-function writeJson(file: string, value: unknown): void {
+export function writeJson(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, file);
