@@ -1,0 +1,327 @@
+/**
+ * LoRA (Hu et al. 2021) as a graph transform: a linear layer y = x·W gains
+ * scale · (x Aᵀ) Bᵀ, with A [r, in], B [out, r] and scale = alpha / r, while W
+ * stays frozen. `LoraGraph` is a GraphBuilder whose `matmul` recognises a base
+ * weight by its parameter name (`p.<module>.weight`, read directly as GPT-2's
+ * Conv1D [in, out] does, or through a Transpose as nn.Linear [out, in] does,
+ * and through a Cast for half-precision bases) and adds the active adapter's
+ * term, so any model builder (GPT-2, Llama) gets adapters without knowing of
+ * them. Several named adapters live on one model; `withAdapter` chooses the
+ * one a pass uses (Bitune's two passes use two).
+ *
+ * Also here: adapters alone on disk in PEFT's layout (adapter_config.json,
+ * adapter_model.safetensors with `base_model.model.<module>.lora_A.weight`),
+ * and merging an adapter into its base for export.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Rng } from './init.ts';
+import { GraphBuilder, type Value } from './onnx/graph.ts';
+import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.ts';
+
+export interface LoraConfig {
+  /** Rank r. */
+  r: number;
+  /** The update is scaled by alpha / r. */
+  alpha: number;
+  /** Dropout on the adapter's input while training (PEFT's lora_dropout). */
+  dropout: number;
+  /**
+   * Modules that get adapters, by name: a module matches a pattern that equals its
+   * name or a dot-separated suffix of it ('attn.c_attn' matches 'h.3.attn.c_attn');
+   * '*' matches any run of characters within the name ('h.*.mlp.c_fc').
+   */
+  targets: string[];
+}
+
+/** How a model stores a linear layer's weight: GPT-2's Conv1D [in, out], or nn.Linear's [out, in]. */
+export type WeightLayout = 'in_out' | 'out_in';
+
+/** One adapted module (its base weight is `<module>.weight`). */
+export interface LoraModule {
+  module: string;
+  in: number;
+  out: number;
+}
+
+export interface Adapter {
+  name: string;
+  config: LoraConfig;
+  modules: LoraModule[];
+}
+
+export class LoraError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LoraError';
+  }
+}
+
+export function loraScale(cfg: LoraConfig): number {
+  return cfg.alpha / cfg.r;
+}
+
+/** Whether `module` matches a target pattern (see LoraConfig.targets). */
+export function matchesTarget(module: string, target: string): boolean {
+  if (target.includes('*')) {
+    const re = new RegExp(`(^|\\.)${target.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('[^]*')}$`);
+    return re.test(module);
+  }
+  return module === target || module.endsWith(`.${target}`);
+}
+
+/** The modules a config adapts, from the base's parameter shapes; every target must match at least one 2-D weight. */
+export function loraModules(paramShapes: Map<string, number[]>, cfg: LoraConfig, layout: WeightLayout): LoraModule[] {
+  if (!(Number.isInteger(cfg.r) && cfg.r >= 1)) throw new LoraError(`LoRA rank r must be a positive integer, got ${cfg.r}`);
+  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new LoraError(`LoRA dropout must be in [0, 1), got ${cfg.dropout}`);
+  if (cfg.targets.length === 0) throw new LoraError('LoRA needs at least one target module');
+  const modules: LoraModule[] = [];
+  const used = new Set<string>();
+  for (const [name, shape] of paramShapes) {
+    if (!name.endsWith('.weight') || shape.length !== 2) continue;
+    const module = name.slice(0, -'.weight'.length);
+    const hit = cfg.targets.filter((t) => matchesTarget(module, t));
+    if (hit.length === 0) continue;
+    hit.forEach((t) => used.add(t));
+    const [a, b] = shape;
+    modules.push(layout === 'in_out' ? { module, in: a, out: b } : { module, in: b, out: a });
+  }
+  const unused = cfg.targets.filter((t) => !used.has(t));
+  if (unused.length) throw new LoraError(`LoRA target${unused.length > 1 ? 's' : ''} ${unused.map((t) => `'${t}'`).join(', ')} match${unused.length > 1 ? '' : 'es'} no 2-D weight of the model`);
+  return modules;
+}
+
+export function loraParamName(module: string, adapter: string, which: 'A' | 'B'): string {
+  return `${module}.lora_${which}.${adapter}.weight`;
+}
+
+/** Names and shapes of an adapter's parameters: lora_A [r, in], lora_B [out, r] per module. */
+export function loraParamShapes(adapter: Adapter): Map<string, number[]> {
+  const shapes = new Map<string, number[]>();
+  for (const m of adapter.modules) {
+    shapes.set(loraParamName(m.module, adapter.name, 'A'), [adapter.config.r, m.in]);
+    shapes.set(loraParamName(m.module, adapter.name, 'B'), [m.out, adapter.config.r]);
+  }
+  return shapes;
+}
+
+/** PEFT's initialisation: A ~ kaiming_uniform(a=√5) = U(−1/√in, 1/√in), B = 0 (the adapted model starts as the base). */
+export function initLora(adapter: Adapter, seed: number): TensorMap {
+  const rng = new Rng(seed);
+  const out: TensorMap = new Map();
+  for (const [name, shape] of loraParamShapes(adapter)) {
+    const data = new Float32Array(shape[0] * shape[1]);
+    if (name.includes('.lora_A.')) {
+      const bound = 1 / Math.sqrt(shape[1]);
+      for (let i = 0; i < data.length; i++) data[i] = (2 * rng.next() - 1) * bound;
+    }
+    out.set(name, { shape, data });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ the graph transform
+
+export interface LoraGraphOptions {
+  adapters: Adapter[];
+  /** The graph value of an adapter parameter (by its name, e.g. `h.0.attn.c_attn.lora_A.default.weight`). */
+  param: (name: string) => Value;
+  /** The module whose base weight a graph value is, or null; default: values named `p.<module>.weight`. */
+  weightModule?: (value: Value) => string | null;
+  /** Apply the adapters' dropout (training graphs). */
+  training?: boolean;
+}
+
+const defaultWeightModule = (v: Value): string | null => (v.name.startsWith('p.') && v.name.endsWith('.weight') ? v.name.slice(2, -'.weight'.length) : null);
+
+/** A GraphBuilder that adds the active LoRA adapter to every matmul by an adapted base weight. */
+export class LoraGraph extends GraphBuilder {
+  private readonly byName = new Map<string, { adapter: Adapter; modules: Map<string, LoraModule> }>();
+  private readonly opts: LoraGraphOptions;
+  private activeAdapter: string | null = null;
+  private dropoutSeed = 1;
+
+  constructor(opts: LoraGraphOptions) {
+    super();
+    this.opts = opts;
+    for (const a of opts.adapters) this.byName.set(a.name, { adapter: a, modules: new Map(a.modules.map((m) => [m.module, m])) });
+  }
+
+  get active(): string | null {
+    return this.activeAdapter;
+  }
+
+  /** Build `fn` with adapter `name` active (null: the bare base). */
+  withAdapter<T>(name: string | null, fn: () => T): T {
+    if (name !== null && !this.byName.has(name)) throw new LoraError(`no adapter named '${name}' (have ${[...this.byName.keys()].join(', ') || 'none'})`);
+    const before = this.activeAdapter;
+    this.activeAdapter = name;
+    try {
+      return fn();
+    } finally {
+      this.activeAdapter = before;
+    }
+  }
+
+  /** The base weight behind a matmul operand, seen through Cast and Transpose: its module and whether it was transposed. */
+  private baseWeight(b: Value): { module: string; transposed: boolean } | null {
+    let v = b;
+    let transposed = false;
+    for (;;) {
+      const p = v.producer;
+      if (!p) break;
+      if (p.op === 'Cast') v = p.inputs[0]!;
+      else if (p.op === 'Transpose' && !transposed && 'ints' in p.attrs.perm && p.attrs.perm.ints.join(',') === '1,0') {
+        transposed = true;
+        v = p.inputs[0]!;
+      } else return null;
+    }
+    const module = (this.opts.weightModule ?? defaultWeightModule)(v);
+    return module === null ? null : { module, transposed };
+  }
+
+  override matmul(a: Value, b: Value, hint?: string): Value {
+    const y = super.matmul(a, b, hint);
+    if (this.activeAdapter === null || b.shape.length !== 2) return y;
+    const base = this.baseWeight(b);
+    if (!base) return y;
+    const entry = this.byName.get(this.activeAdapter)!;
+    const m = entry.modules.get(base.module);
+    if (!m) return y;
+    const [k, n] = b.shape;
+    if (k !== m.in || n !== m.out) throw new LoraError(`LoRA on '${m.module}': the model multiplies by a [${k}, ${n}] weight, the adapter expects in ${m.in}, out ${m.out}`);
+    const { config, name } = entry.adapter;
+    return this.scope(`lora_${name}`, () => {
+      const A = this.opts.param(loraParamName(m.module, name, 'A')); // [r, in]
+      const B = this.opts.param(loraParamName(m.module, name, 'B')); // [out, r]
+      const x = this.opts.training && config.dropout > 0 ? this.dropout(a, config.dropout) : a; // [..., in]
+      const xa = super.matmul(x, this.transpose(A, [1, 0]), 'x_At'); // [..., r]
+      const delta = super.matmul(xa, this.transpose(B, [1, 0]), 'x_At_Bt'); // [..., out]
+      return this.add(y, this.mul(delta, this.scalar(loraScale(config), delta.dtype)), 'lora_out');
+    });
+  }
+
+  /** Inverted dropout: x · keep / (1 − p), keep ~ Bernoulli(1 − p), drawn afresh at every run. */
+  private dropout(x: Value, p: number): Value {
+    const u = this.node('RandomUniformLike', [x], [{ dtype: x.dtype, shape: x.shape, hint: 'dropout_u' }], { seed: { f: this.dropoutSeed++ } })[0];
+    const keep = this.node('Less', [u, this.scalar(1 - p, x.dtype)], [{ dtype: 'bool', shape: x.shape, hint: 'dropout_keep' }])[0];
+    return this.mul(x, this.mul(this.cast(keep, x.dtype), this.scalar(1 / (1 - p), x.dtype)), 'dropout');
+  }
+}
+
+// ------------------------------------------------------------------ merging
+
+/** The base with `adapter` folded in: W + scale·(B A)ᵀ for [in, out] weights, W + scale·B A for [out, in]. */
+export function mergeLora(base: TensorMap, adapter: Adapter, weights: TensorMap, layout: WeightLayout): TensorMap {
+  const out: TensorMap = new Map(base);
+  const s = loraScale(adapter.config);
+  const r = adapter.config.r;
+  for (const m of adapter.modules) {
+    const w = base.get(`${m.module}.weight`);
+    if (!w) throw new LoraError(`merge: the base has no '${m.module}.weight'`);
+    const A = weights.get(loraParamName(m.module, adapter.name, 'A'));
+    const B = weights.get(loraParamName(m.module, adapter.name, 'B'));
+    if (!A || !B) throw new LoraError(`merge: adapter '${adapter.name}' lacks lora_A or lora_B of '${m.module}'`);
+    const merged = Float32Array.from(w.data);
+    for (let o = 0; o < m.out; o++) {
+      for (let i = 0; i < m.in; i++) {
+        let d = 0;
+        for (let j = 0; j < r; j++) d += B.data[o * r + j] * A.data[j * m.in + i];
+        merged[layout === 'in_out' ? i * m.out + o : o * m.in + i] += s * d;
+      }
+    }
+    out.set(`${m.module}.weight`, { shape: w.shape, data: merged });
+  }
+  return out;
+}
+
+// ------------------------------------------------------------------ PEFT files
+
+export const PEFT_CONFIG_FILE = 'adapter_config.json';
+export const PEFT_WEIGHTS_FILE = 'adapter_model.safetensors';
+
+export interface PeftSaveOptions {
+  /** Prepended to module names in the file (GPT-2: 'transformer.', as GPT2LMHeadModel names them). */
+  modulePrefix: string;
+  layout: WeightLayout;
+  /** base_model_name_or_path. */
+  baseModel?: string;
+}
+
+/** Save one adapter alone as PEFT does (`save_pretrained`): its config and its A and B matrices. */
+export function saveAdapterPeft(dir: string, adapter: Adapter, weights: TensorMap, opts: PeftSaveOptions): void {
+  mkdirSync(dir, { recursive: true });
+  const tensors: TensorMap = new Map();
+  for (const m of adapter.modules) {
+    for (const which of ['A', 'B'] as const) {
+      const t = weights.get(loraParamName(m.module, adapter.name, which));
+      if (!t) throw new LoraError(`save adapter '${adapter.name}': lora_${which} of '${m.module}' is missing`);
+      tensors.set(`base_model.model.${opts.modulePrefix}${m.module}.lora_${which}.weight`, t);
+    }
+  }
+  writeSafetensors(path.join(dir, PEFT_WEIGHTS_FILE), tensors, { format: 'pt' });
+  const c = adapter.config;
+  const config = {
+    peft_type: 'LORA',
+    task_type: 'CAUSAL_LM',
+    base_model_name_or_path: opts.baseModel ?? null,
+    r: c.r,
+    lora_alpha: c.alpha,
+    lora_dropout: c.dropout,
+    target_modules: c.targets,
+    fan_in_fan_out: opts.layout === 'in_out',
+    bias: 'none',
+    inference_mode: true,
+    init_lora_weights: true,
+    modules_to_save: null,
+  };
+  writeFileSync(path.join(dir, PEFT_CONFIG_FILE), JSON.stringify(config, null, 2));
+}
+
+/**
+ * Load a PEFT LoRA adapter folder as adapter `name` of a base with these parameter shapes.
+ * Module names may carry `base_model.model.`, the model prefix, and an adapter name
+ * (`lora_A.<adapter>.weight`); every tensor is checked against the base.
+ */
+export function loadAdapterPeft(dir: string, name: string, paramShapes: Map<string, number[]>, opts: Pick<PeftSaveOptions, 'modulePrefix' | 'layout'>): { adapter: Adapter; weights: TensorMap } {
+  const cfgFile = path.join(dir, PEFT_CONFIG_FILE);
+  const weightsFile = path.join(dir, PEFT_WEIGHTS_FILE);
+  if (!existsSync(cfgFile)) throw new LoraError(`${dir}: no ${PEFT_CONFIG_FILE} (not a PEFT adapter folder)`);
+  if (!existsSync(weightsFile)) throw new LoraError(`${dir}: no ${PEFT_WEIGHTS_FILE}`);
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(cfgFile, 'utf8'));
+  } catch (err) {
+    throw new LoraError(`${cfgFile}: not valid JSON (${(err as Error).message})`);
+  }
+  if (raw.peft_type !== 'LORA') throw new LoraError(`${cfgFile}: peft_type is ${JSON.stringify(raw.peft_type)}, only "LORA" is supported`);
+  const r = raw.r;
+  const alpha = raw.lora_alpha ?? r;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new LoraError(`${cfgFile}: r must be a positive integer, got ${JSON.stringify(r)}`);
+  if (typeof alpha !== 'number') throw new LoraError(`${cfgFile}: lora_alpha must be a number, got ${JSON.stringify(alpha)}`);
+  if (raw.use_rslora || raw.use_dora) throw new LoraError(`${cfgFile}: rsLoRA and DoRA adapters are not supported`);
+  const { tensors } = readSafetensors(weightsFile);
+  const weights: TensorMap = new Map();
+  const modules = new Map<string, LoraModule>();
+  for (const [key, t] of tensors) {
+    const m = /^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(key);
+    if (!m) throw new LoraError(`${weightsFile}: tensor '${key}' is not a lora_A or lora_B weight`);
+    let module = m[1];
+    if (opts.modulePrefix && module.startsWith(opts.modulePrefix) && !paramShapes.has(`${module}.weight`)) module = module.slice(opts.modulePrefix.length);
+    const base = paramShapes.get(`${module}.weight`);
+    if (!base || base.length !== 2) throw new LoraError(`${weightsFile}: tensor '${key}' adapts '${module}', which the model has no 2-D weight for`);
+    const [inDim, outDim] = opts.layout === 'in_out' ? base : [base[1], base[0]];
+    const which = m[2] as 'A' | 'B';
+    const want = which === 'A' ? [r, inDim] : [outDim, r];
+    if (t.shape.join(',') !== want.join(',')) throw new LoraError(`${weightsFile}: '${key}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] (r = ${r})`);
+    modules.set(module, { module, in: inDim, out: outDim });
+    weights.set(loraParamName(module, name, which), t);
+  }
+  for (const mod of modules.keys()) {
+    for (const which of ['A', 'B'] as const) if (!weights.has(loraParamName(mod, name, which))) throw new LoraError(`${weightsFile}: '${mod}' has no lora_${which}`);
+  }
+  if (modules.size === 0) throw new LoraError(`${weightsFile}: holds no LoRA weights`);
+  const targets = Array.isArray(raw.target_modules) ? (raw.target_modules as string[]) : [...modules.keys()];
+  const dropout = typeof raw.lora_dropout === 'number' ? raw.lora_dropout : 0;
+  return { adapter: { name, config: { r, alpha, dropout, targets }, modules: [...modules.values()] }, weights };
+}

@@ -1,0 +1,223 @@
+/**
+ * Bitune's computation as one ONNX graph, for any model family (GPT-2,
+ * Llama) through the engine's ModelFamily interface, with LoRA adapters added
+ * by the LoraGraph transform. See variant.ts for the passes of each variant.
+ *
+ * A batch row is laid out in two parts of static lengths (layout.ts):
+ *   columns 0..Pm−1   the prompt without its last token, left-padded;
+ *   columns Pm..Pm+S−1 the last prompt token, then the answer, right-padded.
+ * Position ids run 0..L−1 over the L prompt tokens before the last, then
+ * L, L+1, … from the last prompt token on, so each row's prefix length L is
+ * position_ids[:, Pm]; every mask is built from it in the graph, and the
+ * trainer's (input_ids, labels, position_ids) batch carries everything.
+ *
+ * Modes: 'forward' (loss, answer logits, mixed caches, α), 'grad' (loss and
+ * the gradient of every trainable parameter), 'step' (a whole training step:
+ * forward, backward, clipping, AdamW over the flat trainable vector; the base
+ * stays an input and gets no gradient), 'score' (per-row log-likelihood of the
+ * answer tokens), 'prefill' (the mixed cache of a prompt, for generation).
+ */
+import { gradients } from '../../engine/autodiff.ts';
+import { flatLayout, type FlatLayout } from '../../engine/compile.ts';
+import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
+import { causalLmLoss } from '../../engine/models/gpt2.ts';
+import type { ModelFamily } from '../../engine/models/family.ts';
+import type { Value } from '../../engine/onnx/graph.ts';
+import { clipAndAdamW, type AdamWConfig } from '../../engine/optim.ts';
+import { MIX_K, MIX_V, passesOf, type PrefillMask, type Variant } from './variant.ts';
+
+export type BituneMode = 'forward' | 'grad' | 'step' | 'score' | 'prefill';
+
+export interface BituneGraphOptions {
+  family: ModelFamily;
+  variant: Variant;
+  /** The adapters the variant uses (passesOf(variant).adapters), each on its modules. */
+  adapters: Adapter[];
+  batch: number;
+  /** Pm: prompt columns before the last prompt token (≥ 1). */
+  prefix: number;
+  /** S: the last prompt token and the answer (≥ 2; unused in 'prefill'). */
+  rest: number;
+  mode: BituneMode;
+  adamw?: AdamWConfig;
+}
+
+export interface BituneGraph {
+  model: Uint8Array;
+  /** The frozen base's parameter names; fed as `p.<name>`. */
+  baseNames: string[];
+  /** The trainable parameters (adapters, then mixing), fed as `p.<name>`; in 'step' also flat as `params`, `adam_m`, `adam_v`. */
+  trainable: FlatLayout;
+  outputs: string[];
+}
+
+/** Names and shapes of everything a variant trains: its adapters' A and B, then θ_k and θ_v when it mixes. */
+export function trainableShapes(variant: Variant, adapters: Adapter[], nLayer: number): Map<string, number[]> {
+  const passes = passesOf(variant);
+  const shapes = new Map<string, number[]>();
+  for (const name of passes.adapters) {
+    const a = adapters.find((x) => x.name === name);
+    if (!a) throw new Error(`Bitune: the variant needs adapter '${name}'`);
+    for (const [n, s] of loraParamShapes(a)) shapes.set(n, s);
+  }
+  if (passes.mixing) {
+    shapes.set(MIX_K, [nLayer]);
+    shapes.set(MIX_V, [nLayer]);
+  }
+  return shapes;
+}
+
+/** Bool [n, n] mask constant: query t may see key s. */
+function squareMask(g: LoraGraph, n: number, allow: (t: number, s: number) => boolean): Value {
+  const data = new Uint8Array(n * n);
+  for (let t = 0; t < n; t++) for (let s = 0; s < n; s++) data[t * n + s] = allow(t, s) ? 1 : 0;
+  return g.constant(data, 'bool', [n, n], 'mask');
+}
+
+const ALLOW: Record<PrefillMask, (t: number, s: number) => boolean> = {
+  bidirectional: () => true,
+  'anti-causal': (t, s) => s >= t,
+  causal: (t, s) => s <= t,
+};
+
+export interface PromptCache {
+  /** Per layer, [B, kvHeads, Pm, headDim]. */
+  mixed: { key: Value; value: Value }[];
+  /** α per layer [L] for keys and values (when the variant mixes). */
+  alpha?: { key: Value; value: Value };
+}
+
+/**
+ * The prompt passes and the mixing. `keyReal` [B, Pm] says which prompt columns hold tokens
+ * (left padding is false); `p` holds base and trainable parameters by name.
+ */
+export function promptCache(g: LoraGraph, family: ModelFamily, variant: Variant, p: Record<string, Value>, inp: { ids: Value; positions: Value; keyReal: Value }): PromptCache {
+  const passes = passesOf(variant);
+  const [B, Pm] = inp.ids.shape as number[];
+  const keyRows = g.unsqueeze(inp.keyReal, [1, 2]); // [B, 1, 1, Pm]
+  const maskOf = (kind: PrefillMask) => g.node('And', [keyRows, squareMask(g, Pm, ALLOW[kind])], [{ dtype: 'bool', shape: [B, 1, Pm, Pm], hint: `${kind}_mask` }])[0]; // [B, 1, Pm, Pm]
+  const run = (adapter: string, kind: PrefillMask, scope: string) =>
+    g.scope(scope, () => g.withAdapter(adapter, () => family.forward(g, p, { inputIds: inp.ids, positions: inp.positions, mask: maskOf(kind) }).present));
+  const prefill = passes.prefill ? run(passes.prefill.adapter, passes.prefill.mask, 'prefill_pass') : null;
+  const causal = passes.causal ? run('default', 'causal', 'causal_pass') : null;
+  if (!passes.mixing) return { mixed: (prefill ?? causal)! };
+  // α = |θ| / (|θ| + s_init) per layer; |θ| as θ·sign(θ), whose gradient is sign(θ).
+  const alphaOf = (theta: Value, hint: string) =>
+    g.scope(hint, () => {
+      const sign = g.where(g.node('Less', [theta, g.scalar(0)], [{ dtype: 'bool', shape: theta.shape }])[0], g.scalar(-1), g.scalar(1));
+      const abs = g.mul(theta, sign, 'abs_theta'); // [L]
+      return g.div(abs, g.add(abs, g.scalar(variant.sInit)), 'alpha'); // [L]
+    });
+  const alphaK = alphaOf(p[MIX_K], 'alpha_k');
+  const alphaV = alphaOf(p[MIX_V], 'alpha_v');
+  const mix = (c: Value, b: Value, alpha: Value, l: number, hint: string) => {
+    const a = g.reshape(g.slice(alpha, [l], [l + 1], [0]), [1, 1, 1, 1]); // [1, 1, 1, 1]
+    return g.add(g.mul(c, g.sub(g.scalar(1), a)), g.mul(b, a), hint); // (1 − α)·causal + α·prefill, [B, H, Pm, D]
+  };
+  const mixed = causal!.map((c, l) => ({ key: mix(c.key, prefill![l].key, alphaK, l, `mixed_k_${l}`), value: mix(c.value, prefill![l].value, alphaV, l, `mixed_v_${l}`) }));
+  return { mixed, alpha: { key: alphaK, value: alphaV } };
+}
+
+export function compileBitune(opts: BituneGraphOptions): BituneGraph {
+  const { family, variant, batch: B, prefix: Pm, rest: S, mode } = opts;
+  if (!(Pm >= 1)) throw new Error('Bitune: the prompt part needs at least one column');
+  if (mode !== 'prefill' && !(S >= 2)) throw new Error('Bitune: the answer part needs at least two columns (the last prompt token and one answer token)');
+  if (mode !== 'prefill' && Pm + S > family.maxPositions) throw new Error(`Bitune: ${Pm + S} positions exceed the model's context of ${family.maxPositions}`);
+  const tShapes = trainableShapes(variant, opts.adapters, family.nLayer);
+  const trainable = flatLayout(tShapes);
+  const p: Record<string, Value> = {};
+  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' });
+  const baseShapes = family.paramShapes();
+  for (const [name, shape] of baseShapes) p[name] = g.input(`p.${name}`, 'float32', shape);
+  for (const [name, shape] of tShapes) p[name] = g.input(`p.${name}`, 'float32', shape);
+  const N = trainable.total;
+  const flat = mode === 'step' ? { params: g.input('params', 'float32', [N]), m: g.input('adam_m', 'float32', [N]), v: g.input('adam_v', 'float32', [N]) } : null;
+  const step = mode === 'step' ? g.input('step', 'float32', []) : null;
+  const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
+
+  const outs: Value[] = [];
+  const outNames: string[] = [];
+  const emit = (name: string, v: Value) => {
+    outs.push(g.named(v, name));
+    outNames.push(name);
+  };
+  const emitCache = (c: PromptCache, key: (l: number) => string, value: (l: number) => string) =>
+    c.mixed.forEach((kv, l) => {
+      emit(key(l), kv.key);
+      emit(value(l), kv.value);
+    });
+
+  if (mode === 'prefill') {
+    const ids = g.input('input_ids', 'int64', [B, Pm]);
+    const positions = g.input('position_ids', 'int64', [B, Pm]);
+    const keyReal = g.input('key_mask', 'bool', [B, Pm]);
+    const cache = promptCache(g, family, variant, p, { ids, positions, keyReal });
+    emitCache(cache, (l) => `mixed.${l}.key`, (l) => `mixed.${l}.value`);
+    return { model: g.toModel(outs, { name: 'bitune_prefill' }), baseNames: [...baseShapes.keys()], trainable, outputs: outNames };
+  }
+
+  const inputIds = g.input('input_ids', 'int64', [B, Pm + S]);
+  const positionIds = g.input('position_ids', 'int64', [B, Pm + S]);
+  const labels = g.input('labels', 'int64', [B, Pm + S]);
+  const [prefixIds, restIds] = g.split(inputIds, 1, [Pm, S], 'ids'); // [B, Pm], [B, S]
+  const [prefixPos, restPos] = g.split(positionIds, 1, [Pm, S], 'positions');
+  const restLabels = g.slice(labels, [Pm], [Pm + S], [1], 'rest_labels'); // [B, S]
+  // Row b's prompt before its last token fills columns Pm − L_b … Pm − 1, L_b = position_ids[b, Pm].
+  const prefixLen = g.slice(positionIds, [Pm], [Pm + 1], [1], 'prefix_len'); // [B, 1]
+  const firstReal = g.sub(g.constant(BigInt64Array.of(BigInt(Pm)), 'int64', [1], 'Pm'), prefixLen); // [B, 1]
+  const columns = g.constant(BigInt64Array.from({ length: Pm }, (_, i) => BigInt(i)), 'int64', [Pm], 'columns'); // [Pm]
+  const keyReal = g.node('GreaterOrEqual', [columns, firstReal], [{ dtype: 'bool', shape: [B, Pm], hint: 'key_real' }])[0]; // [B, Pm]
+  const cache = promptCache(g, family, variant, p, { ids: prefixIds, positions: prefixPos, keyReal });
+
+  // The answer part: causal among itself, and every real prompt column.
+  const toPrompt = g.expand(g.unsqueeze(keyReal, [1, 2]), g.ints([B, 1, S, Pm]), [B, 1, S, Pm]); // [B, 1, S, Pm]
+  const causalRest = g.expand(squareMask(g, S, ALLOW.causal), g.ints([B, 1, S, S]), [B, 1, S, S]); // [B, 1, S, S]
+  const restMask = g.concat([toPrompt, causalRest], 3, 'rest_mask'); // [B, 1, S, Pm+S]
+  const out = g.withAdapter('default', () => family.forward(g, p, { inputIds: restIds, positions: restPos, mask: restMask, past: cache.mixed }));
+  const loss = causalLmLoss(g, out.logits, restLabels, family.vocabSize);
+
+  if (mode === 'forward') {
+    emit('loss', loss);
+    emit('logits', out.logits); // [B, S, V]
+    emitCache(cache, (l) => `mixed_k.${l}`, (l) => `mixed_v.${l}`);
+    if (cache.alpha) {
+      emit('alpha_k', cache.alpha.key);
+      emit('alpha_v', cache.alpha.value);
+    }
+  } else if (mode === 'score') {
+    // Σ log p(answer token) per row, over labels ≠ −100 (position t predicts label t+1).
+    const next = g.concat([g.slice(restLabels, [1], [S], [1]), g.constant(new BigInt64Array(B).fill(-100n), 'int64', [B, 1], 'ignore_col')], 1, 'next'); // [B, S]
+    const kept = g.not(g.equal(next, g.scalar(-100, 'int64')), 'kept'); // [B, S]
+    const safe = g.where(kept, next, g.scalar(0, 'int64')); // [B, S]
+    const logp = g.logSoftmax(out.logits, -1, 'logp'); // [B, S, V]
+    const picked = g.squeeze(g.node('GatherElements', [logp, g.unsqueeze(safe, [2])], [{ dtype: 'float32', shape: [B, S, 1] }], { axis: { i: 2 } })[0], [2]); // [B, S]
+    const keptF = g.cast(kept, 'float32');
+    emit('logprob_sum', g.reduceSum(g.mul(picked, keptF), [1], false)); // [B]
+    emit('tokens', g.reduceSum(keptF, [1], false)); // [B]
+  } else {
+    const names = [...tShapes.keys()];
+    const grads = gradients(g, loss, names.map((n) => p[n]));
+    if (mode === 'grad') {
+      emit('loss', loss);
+      names.forEach((n, i) => emit(`grad.${n}`, grads[i]));
+    } else {
+      const adamw = opts.adamw;
+      if (!adamw) throw new Error("compileBitune: mode 'step' needs adamw settings");
+      const gradFlat = g.concat(grads.map((gr) => g.reshape(gr, [-1])), 0, 'grad_flat'); // [N]
+      let decayMask: Value | undefined;
+      const exempt = names.filter((n) => adamw.noDecay?.(n));
+      if (exempt.length) {
+        const mask = new Float32Array(N).fill(1);
+        for (const e of trainable.entries) if (exempt.includes(e.name)) mask.fill(0, e.offset, e.offset + e.size);
+        decayMask = g.constant(mask, 'float32', [N], 'decay_mask');
+      }
+      const opt = clipAndAdamW(g, adamw, { param: flat!.params, grad: gradFlat, m: flat!.m, v: flat!.v, decayMask }, lr!, step!);
+      emit('loss', loss);
+      emit('grad_norm', opt.gradNorm);
+      emit('new_params', opt.param);
+      emit('new_adam_m', opt.m);
+      emit('new_adam_v', opt.v);
+    }
+  }
+  return { model: g.toModel(outs, { name: `bitune_${mode}` }), baseNames: [...baseShapes.keys()], trainable, outputs: outNames };
+}
