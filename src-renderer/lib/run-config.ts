@@ -1,35 +1,73 @@
-// The run configuration the New run form builds: the ICoT trainer's config
-// (src-main/methods/icot/recipe.ts), every field spelled out so the stored
-// run says exactly what it trained with.
-import type { Dataset, JsonObject, Model } from '../../src-main/contract/index.ts';
+// The parts of a run configuration every method's form shares (dataset,
+// model, training hyperparameters, execution provider), and the ICoT
+// trainer's config (src-main/methods/icot/recipe.ts) built from them, every
+// field spelled out so the stored run says exactly what it trained with.
+import type { Dataset, JsonObject, JsonValue, Model } from '../../src-main/contract/index.ts';
 
+/** The ICoT trainer's recipes: the three ICoT-family methods of the New run form. */
 export type Recipe = 'icot-si' | 'cot' | 'nocot';
 
-export interface RunForm {
-  recipe: Recipe;
-  /** A Library model to start from; null for a new one. */
-  model: Model | null;
-  fresh: { layers: number; dim: number; heads: number; seed: number };
-  dataset: Dataset;
-  train: { epochs: number; batchSize: number; lr: number; seed: number };
-  curriculum: {
-    removePerEpoch: number;
-    /** null: no removal smoothing (λ = ∞). */
-    smoothingLambda: number | null;
-    side: 'left' | 'right';
-    resetOptimizer: boolean;
-    /** null: never remove the whole CoT at once. */
-    removeAllWhenBeyond: number | null;
-    pretrainEpochs: number;
-  };
+export interface FreshShape {
+  layers: number;
+  dim: number;
+  heads: number;
+  seed: number;
 }
 
-/** The paper's 4×4 recipe where it has one; the trainer's defaults elsewhere. */
-export const FORM_DEFAULTS: Omit<RunForm, 'dataset' | 'model'> = {
-  recipe: 'icot-si',
-  fresh: { layers: 4, dim: 128, heads: 4, seed: 0 },
-  train: { epochs: 10, batchSize: 32, lr: 5e-5, seed: 0 },
-  curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 },
+export interface TrainSettings {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  warmupSteps: number;
+  schedule: 'constant' | 'linear' | 'cosine';
+  weightDecay: number;
+  maxGradNorm: number;
+  seed: number;
+}
+
+export interface CurriculumSettings {
+  removePerEpoch: number;
+  /** null: no removal smoothing (λ = ∞). */
+  smoothingLambda: number | null;
+  side: 'left' | 'right';
+  resetOptimizer: boolean;
+  /** null: never remove the whole CoT at once. */
+  removeAllWhenBeyond: number | null;
+  pretrainEpochs: number;
+  keepPosition: boolean;
+}
+
+/** What every method's form asks for; a method's own settings come on top. */
+export interface RunFormCommon {
+  dataset: Dataset;
+  /** A Library model to start from; null for a new one of shape `fresh`. */
+  model: Model | null;
+  fresh: FreshShape;
+  train: TrainSettings;
+  /** An ONNX Runtime execution provider, e.g. 'cpu'. */
+  provider: string;
+}
+
+/** The paper's recipe where it has one (AdamW, lr 5e-5, batch 32, clip 1.0, Δ 8, λ 4, left, reset); the trainer's defaults elsewhere. */
+export const FRESH_DEFAULTS: FreshShape = { layers: 4, dim: 128, heads: 4, seed: 0 };
+export const TRAIN_DEFAULTS: TrainSettings = {
+  epochs: 10,
+  batchSize: 32,
+  lr: 5e-5,
+  warmupSteps: 0,
+  schedule: 'constant',
+  weightDecay: 0.01,
+  maxGradNorm: 1,
+  seed: 0,
+};
+export const CURRICULUM_DEFAULTS: CurriculumSettings = {
+  removePerEpoch: 8,
+  smoothingLambda: 4,
+  side: 'left',
+  resetOptimizer: true,
+  removeAllWhenBeyond: null,
+  pretrainEpochs: 0,
+  keepPosition: false,
 };
 
 /**
@@ -47,15 +85,75 @@ export function datasetProblem(dataset: Dataset): string | null {
   return missing.length === 0 ? null : `${dataset.name} has no ${missing.join(' or ')} split`;
 }
 
-export function buildConfig(form: RunForm): JsonObject {
-  const data: JsonObject = { train: splitFile(form.dataset, 'train'), valid: splitFile(form.dataset, 'valid') };
-  if (form.dataset.splitCounts.test! > 0) data.test = splitFile(form.dataset, 'test');
+/** The ICoT trainer's config for one recipe: model, data, train, runtime, and the curriculum for ICoT-SI. */
+export function buildIcotConfig(recipe: Recipe, common: RunFormCommon, curriculum: CurriculumSettings): JsonObject {
+  const data: JsonObject = { train: splitFile(common.dataset, 'train'), valid: splitFile(common.dataset, 'valid') };
+  if (common.dataset.splitCounts.test! > 0) data.test = splitFile(common.dataset, 'test');
   const config: JsonObject = {
-    recipe: form.recipe,
-    model: form.model ? { kind: 'folder', path: form.model.path } : { kind: 'fresh', ...form.fresh },
+    recipe,
+    model: common.model ? { kind: 'folder', path: common.model.path } : { kind: 'fresh', ...common.fresh },
     data,
-    train: { ...form.train },
+    train: { ...common.train },
+    runtime: { provider: common.provider },
   };
-  if (form.recipe === 'icot-si') config.curriculum = { ...form.curriculum };
+  if (recipe === 'icot-si') config.curriculum = { ...curriculum };
   return config;
+}
+
+const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** What of the shared form a stored ICoT config sets: for loading a saved config or a run's back into the form. */
+export interface ReadBack {
+  recipe: Recipe;
+  /** The dataset folder its train file is in (e.g. 'datasets/3'), if inside the data folder. */
+  datasetPath: string | null;
+  /** The Library model folder it starts from; null for a fresh model. */
+  modelPath: string | null;
+  fresh: FreshShape;
+  train: TrainSettings;
+  provider: string;
+  curriculum: CurriculumSettings;
+}
+
+/** Reads an ICoT config back, filling what it leaves out with the defaults; null when it is not one. */
+export function readIcotConfig(config: JsonObject): ReadBack | null {
+  const recipe = config.recipe;
+  if (recipe !== 'icot-si' && recipe !== 'cot' && recipe !== 'nocot') return null;
+  const model = isObject(config.model) ? config.model : {};
+  const data = isObject(config.data) ? config.data : {};
+  const runtime = isObject(config.runtime) ? config.runtime : {};
+  const pick = <T extends object>(defaults: T, from: JsonValue | undefined): T => {
+    const out = { ...defaults };
+    if (isObject(from)) for (const key of Object.keys(defaults) as (keyof T & string)[]) if (from[key] !== undefined) (out as Record<string, unknown>)[key] = from[key];
+    return out;
+  };
+  const train = typeof data.train === 'string' ? /^(datasets\/[^/]+)\//.exec(data.train) : null;
+  return {
+    recipe,
+    datasetPath: train ? train[1]! : null,
+    modelPath: model.kind === 'folder' && typeof model.path === 'string' ? model.path : null,
+    fresh: pick(FRESH_DEFAULTS, model),
+    train: pick(TRAIN_DEFAULTS, config.train),
+    provider: typeof runtime.provider === 'string' ? runtime.provider : 'cpu',
+    curriculum: pick(CURRICULUM_DEFAULTS, config.curriculum),
+  };
+}
+
+/**
+ * The config as `stepwise train CONFIG.json` takes it: paths in a config file
+ * are relative to the file, so the data folder's are made absolute.
+ */
+export function cliConfig(config: JsonObject, dataDir: string): JsonObject {
+  const out = structuredClone(config);
+  const absolute = (p: JsonValue | undefined) =>
+    typeof p === 'string' && !/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p) ? `${dataDir.replace(/[\\/]+$/, '')}/${p}` : p;
+  if (isObject(out.data)) for (const key of ['train', 'valid', 'test']) if (out.data[key] !== undefined) out.data[key] = absolute(out.data[key])!;
+  if (isObject(out.model) && out.model.kind === 'folder') out.model.path = absolute(out.model.path)!;
+  return out;
+}
+
+/** The shell line that trains `config` saved as `file`, into the same data folder, under `name`. */
+export function trainCommand(file: string, name: string, dataDir: string): string {
+  const quote = (s: string) => (/^[\w./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return `npx stepwise train ${quote(file)} --name ${quote(name || 'my run')} --data-dir ${quote(dataDir)}`;
 }

@@ -258,8 +258,9 @@ describe('runs', () => {
       recipe: 'icot-si',
       model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 0 },
       data: { train: `${dataset.path}/train.txt`, valid: `${dataset.path}/valid.txt` },
-      train: { epochs: 2, batchSize: 32, lr: 0.001, seed: 0 },
-      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 },
+      train: { epochs: 2, batchSize: 32, lr: 0.001, warmupSteps: 0, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
+      runtime: { provider: 'cpu' },
+      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false },
     });
   });
 
