@@ -13,4 +13,5 @@ export { EVENT_NAMES } from './events.ts';
 export type { EventName, EventPayloads } from './events.ts';
 export { LOG_LEVELS, RUN_METHODS, RUN_STATUSES } from './entities.ts';
 export type * from './entities.ts';
+export type { SavedConfig } from './areas/library.ts';
 export type { ProcedureInput, ProcedureName, ProcedureOutput, ProcedureOutputs } from './procedures.ts';

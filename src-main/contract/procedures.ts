@@ -15,6 +15,8 @@ import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit,
 import { adapterProcedures } from './areas/adapters.ts';
 import type { AdapterOutputs } from './areas/adapters.ts';
 import { finetuneProcedures } from './areas/finetune.ts';
+import { libraryProcedures } from './areas/library.ts';
+import type { LibraryOutputs } from './areas/library.ts';
 import type { FinetuneOutputs } from './areas/finetune.ts';
 import { probeProcedures } from './areas/probes.ts';
 import type { ProbeOutputs } from './areas/probes.ts';
@@ -201,10 +203,11 @@ export const procedures = {
   ...finetuneProcedures,
   ...probeProcedures,
   ...adapterProcedures,
+  ...libraryProcedures,
 } as const;
 
 /** What each procedure answers. */
-export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs {
+export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs, LibraryOutputs {
   'app.info': AppInfo;
   'models.list': Page<Model>;
   'models.get': Model;

@@ -1,13 +1,14 @@
-/** datasets.*: list, read, import and generate datasets (the files and rows: ./dataset-library.ts). */
+/** datasets.*: list, read, import and generate datasets (the files and rows: ./dataset-library.ts), and the runs that used one. */
+import path from 'node:path';
 import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import { datasetExamples, generateMultDataset, importDataset } from './dataset-library.ts';
 import type { LabContext } from './lab.ts';
 
-type DatasetHandlers = Pick<Handlers, 'datasets.list' | 'datasets.get' | 'datasets.import' | 'datasets.generateMult' | 'datasets.examples'>;
+type DatasetHandlers = Pick<Handlers, 'datasets.list' | 'datasets.get' | 'datasets.import' | 'datasets.generateMult' | 'datasets.examples' | 'datasets.runs'>;
 
 export function datasetHandlers(context: LabContext): DatasetHandlers {
-  const { store, dataDir } = context;
+  const { store, dataDir, events } = context;
   const get = (procedure: string, id: number) => {
     const dataset = store.datasets.get(id);
     if (!dataset) throw new StepwiseError('not_found', `${procedure}: there is no dataset ${id}`);
@@ -17,9 +18,26 @@ export function datasetHandlers(context: LabContext): DatasetHandlers {
     'datasets.list': ({ limit, offset }) => store.datasets.list(limit, offset),
     'datasets.get': ({ id }) => get('datasets.get', id),
     'datasets.import': (input) => prefixed('datasets.import', () => importDataset(context, input)),
-    'datasets.generateMult': (input) => prefixed('datasets.generateMult', () => generateMultDataset(context, input)),
+    'datasets.generateMult': (input) =>
+      prefixed('datasets.generateMult', () =>
+        generateMultDataset(context, input, (done, total) => events.emit('dataset.progress', { name: input.name, done, total })),
+      ),
     'datasets.examples': ({ id, split, offset, limit }) =>
       prefixed('datasets.examples', () => datasetExamples(dataDir, get('datasets.examples', id), split, offset, limit)),
+    'datasets.runs': ({ id }) => {
+      const folder = path.join(dataDir, get('datasets.runs', id).path);
+      const inside = (file: unknown) => typeof file === 'string' && path.dirname(path.resolve(dataDir, file)) === folder;
+      const items = [];
+      for (let offset = 0; ; offset += 1000) {
+        const page = store.runs.list({ limit: 1000, offset });
+        for (const run of page.items) {
+          const data = run.config.data;
+          if (data !== null && typeof data === 'object' && !Array.isArray(data) && ['train', 'valid', 'test'].some((s) => inside(data[s]))) items.push(run);
+        }
+        if (page.items.length < 1000) break;
+      }
+      return { items };
+    },
   };
 }
 

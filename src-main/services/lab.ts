@@ -11,6 +11,7 @@ import type { Dispatch } from '../contract/dispatcher.ts';
 import { openStore } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import { appHandlers } from './app.ts';
+import { configHandlers } from './configs.ts';
 import { datasetHandlers } from './datasets.ts';
 import { createEventBus } from './events.ts';
 import type { EventBus } from './events.ts';
@@ -53,7 +54,7 @@ export function openLab(dataDir: string): Lab {
   const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
   const training = createTraining(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers },
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context) },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

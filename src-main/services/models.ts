@@ -1,11 +1,20 @@
-/** models.*: list, read and delete models (with their files). */
+/** models.*: list, read, import and delete models (with their files). */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
 import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import type { Model } from '../contract/entities.ts';
-import { removeFromDataDir } from './files.ts';
+import { HfFolderError, loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
+import { gpt2ParamCount } from '../engine/models/gpt2.ts';
+import { bytesOf, removeFromDataDir } from './files.ts';
 import type { LabContext } from './lab.ts';
+import { insideDataDir } from './paths.ts';
 
-export function modelHandlers({ store, dataDir }: LabContext): Pick<Handlers, 'models.list' | 'models.get' | 'models.delete'> {
+type ModelProcedures = 'models.list' | 'models.get' | 'models.delete' | 'models.import';
+
+export function modelHandlers(context: LabContext): Pick<Handlers, ModelProcedures> {
+  const { store, dataDir } = context;
   function existing(procedure: string, id: number): Model {
     const model = store.models.get(id);
     if (!model) throw new StepwiseError('not_found', `${procedure}: there is no model ${id}`);
@@ -22,5 +31,70 @@ export function modelHandlers({ store, dataDir }: LabContext): Pick<Handlers, 'm
       store.models.delete(id);
       return { id, bytesFreed };
     },
+    'models.import': ({ path: from, name }) => importModel(context, from, name),
   };
+}
+
+function invalidPath(message: string): StepwiseError {
+  return new StepwiseError('invalid_input', `models.import: ${message}`, [{ path: ['path'], message }]);
+}
+
+/**
+ * Copies a Hugging Face GPT-2 folder into `models/<id>`: staged in a hidden
+ * folder, loaded from the copy (config, every weight and its shape), and only
+ * then given a row and moved into place in one transaction, so a folder that
+ * does not load, a full disk or a crash leaves neither a row nor a file.
+ */
+export function importModel({ store, dataDir }: LabContext, from: string, name?: string): Model {
+  const stat = fs.statSync(from, { throwIfNoEntry: false });
+  if (!stat) throw invalidPath(`${from}: no such folder`);
+  if (!stat.isDirectory()) throw invalidPath(`${from}: expected a Hugging Face GPT-2 folder (config.json and model.safetensors), found a file`);
+  if (!fs.existsSync(path.join(from, 'config.json'))) throw invalidPath(`${from}: has no config.json; expected a Hugging Face GPT-2 folder`);
+
+  const staged = path.join('models', `.staging-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const stagedAbs = insideDataDir(dataDir, staged);
+  fs.mkdirSync(path.dirname(stagedAbs), { recursive: true });
+  let moved: string | null = null;
+  try {
+    try {
+      fs.cpSync(from, stagedAbs, { recursive: true, dereference: true });
+    } catch (error) {
+      const { code, message } = error as NodeJS.ErrnoException;
+      if (code === 'EACCES' || code === 'EPERM') throw invalidPath(`${from}: cannot read (${message})`);
+      throw error; // e.g. the data folder's disk is full: not the caller's input
+    }
+    let loaded: ReturnType<typeof loadGpt2Folder>;
+    try {
+      loaded = loadGpt2Folder(stagedAbs);
+    } catch (error) {
+      // Name the user's folder, not the staged copy.
+      if (error instanceof HfFolderError) throw invalidPath(`${from}: ${error.message.replaceAll(stagedAbs, from)}`);
+      throw invalidPath(`${from}: does not load as a GPT-2 folder (${(error as Error).message.replaceAll(stagedAbs, from)})`);
+    }
+    const arch = loaded.config;
+    return store.transaction(() => {
+      const added = store.models.add({
+        name: name ?? path.basename(path.resolve(from)),
+        architecture: { family: 'gpt2', nLayer: arch.nLayer, nHead: arch.nHead, nEmbd: arch.nEmbd, vocabSize: arch.vocabSize, blockSize: arch.nPositions },
+        paramCount: gpt2ParamCount(arch),
+        path: staged,
+        bytesOnDisk: bytesOf(stagedAbs),
+        source: { kind: 'imported', from },
+        runId: null,
+      });
+      const relative = path.join('models', String(added.id));
+      const target = insideDataDir(dataDir, relative);
+      // No row owns this id's folder (the id is new): a leftover of an earlier crash, safe to replace.
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(stagedAbs, target);
+      moved = target;
+      store.models.setPath(added.id, relative);
+      return { ...added, path: relative };
+    });
+  } catch (error) {
+    if (moved) fs.rmSync(moved, { recursive: true, force: true });
+    throw error;
+  } finally {
+    fs.rmSync(stagedAbs, { recursive: true, force: true });
+  }
 }

@@ -22,6 +22,7 @@ export function createModelsRepository(db: Database.Database) {
   const page = db.prepare<[number, number], ModelRow>(`SELECT ${COLUMNS} FROM models ORDER BY id DESC LIMIT ? OFFSET ?`);
   const total = db.prepare<[], { n: number }>('SELECT count(*) AS n FROM models');
   const remove = db.prepare<[number]>('DELETE FROM models WHERE id = ?');
+  const setPath = db.prepare<[string, number]>('UPDATE models SET path = ? WHERE id = ?');
 
   return {
     add(model: NewModel, now: number = Date.now()): Model {
@@ -53,6 +54,11 @@ export function createModelsRepository(db: Database.Database) {
 
     count(): number {
       return total.get()!.n;
+    },
+
+    /** Points the row at another folder (an import stages its files, then moves them to `models/<id>`). */
+    setPath(id: number, path: string): void {
+      setPath.run(path, id);
     },
   };
 }

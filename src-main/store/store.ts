@@ -8,6 +8,8 @@
  */
 import Database from 'better-sqlite3';
 import { createCheckpointsRepository } from './checkpoints.ts';
+import { createConfigsRepository } from './configs.ts';
+import type { ConfigsRepository } from './configs.ts';
 import type { CheckpointsRepository } from './checkpoints.ts';
 import { createDatasetsRepository } from './datasets.ts';
 import type { DatasetsRepository } from './datasets.ts';
@@ -34,6 +36,8 @@ export interface Store {
   checkpoints: CheckpointsRepository;
   logs: LogsRepository;
   predictions: PredictionsRepository;
+  /** Saved run configurations. */
+  configs: ConfigsRepository;
   /** Runs `fn` in one transaction: everything it writes lands, or nothing does. */
   transaction<T>(fn: () => T): T;
   close(): void;
@@ -67,6 +71,7 @@ export function openStore(file: string): Store {
     checkpoints: createCheckpointsRepository(db),
     logs: createLogsRepository(db),
     predictions: createPredictionsRepository(db),
+    configs: createConfigsRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),
   };

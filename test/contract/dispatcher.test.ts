@@ -121,6 +121,11 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   ],
   'runs.logs': [[{ runId: 1, afterId: -1 }, 'afterId'], [{ runId: 1, limit: 5001 }, 'limit'], [{ afterId: 0 }, 'runId']],
   'checkpoints.list': [[{ runId: 'one' }, 'runId'], [{ run: 1 }, '"run"']],
+  'models.import': [[{ path: 'models/gpt2' }, 'path'], [{ path: '/m', name: ' ' }, 'name'], [{}, 'path']],
+  'datasets.runs': [[{ id: 0 }, 'id'], [{}, 'id']],
+  'configs.list': [[{ limit: 0 }, 'limit']],
+  'configs.save': [[{ name: 'a', method: 'sgd', config: {} }, 'method'], [{ name: '', method: 'icot-si', config: {} }, 'name'], [{ name: 'a', method: 'icot-si', config: [] }, 'config']],
+  'configs.delete': [[{ id: 'x' }, 'id']],
 };
 
 describe('input validation at the boundary', () => {
