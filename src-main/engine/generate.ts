@@ -4,8 +4,9 @@
  * One decode graph with dynamic dims (batch B, new tokens T, cached length P)
  * serves both phases: the prefill runs every prompt token at once with an
  * empty cache (P = 0), then each decode step runs one token per row (T = 1)
- * against the cache the previous call returned. The graph is `gpt2Forward`
- * itself, fed per-row positions [B, T] and a per-row mask [B, 1, T, P+T].
+ * against the cache the previous call returned. The graph is the model
+ * family's forward pass itself (models/family.ts: GPT-2, Llama), fed per-row
+ * positions [B, T] and a per-row mask [B, 1, T, P+T].
  *
  * Batched prompts of different lengths are left-padded to the longest one, so
  * every row's newest token sits in the last column. Each row gets its own
@@ -19,7 +20,8 @@
  * free of in-place state. The present tensors ORT returns are fed back as the
  * next step's past as they are, without copying them in JavaScript.
  */
-import { gpt2Forward, gpt2ParamShapes, type GPT2Config } from './models/gpt2.ts';
+import { modelFamily, type ModelArch, type ModelFamily } from './models/family.ts';
+import type { GPT2Config } from './models/gpt2.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
@@ -30,7 +32,7 @@ import { sampleToken, seededRng, validateSampling, type Rng, type SamplingOption
 export interface DecodeGraphOptions {
   /** Output logits for every new position ([B, T, V]) instead of the last one only ([B, V]). */
   allLogits?: boolean;
-  /** Also output `hidden.<l>` [B, T, C] (l = 0..nLayer) and `attn.<l>` [B, H, T, P+T] (l < nLayer). */
+  /** Also output `hidden.<l>` [B, T, C] (l = 0..nLayer) and `attn.<l>` [B, nHead, T, P+T] (l < nLayer). */
   probes?: boolean;
 }
 
@@ -46,15 +48,16 @@ export interface DecodeGraph {
  * - `p.<name>`: the parameters (Hugging Face names);
  * - `input_ids` int64 [B, T]; `position_ids` int64 [B, T];
  * - `mask` bool [B, 1, T, P+T]: new token t of row b may attend to cache column s;
- * - `past.<l>.key`, `past.<l>.value` float32 [B, H, P, D] (P may be 0).
+ * - `past.<l>.key`, `past.<l>.value` float32 [B, K, P, D] (P may be 0; K key/value heads of size D).
  * Outputs: `logits` ([B, V], or [B, T, V] with allLogits), `present.<l>.key|value`
- * [B, H, P+T, D], and with probes `hidden.<l>` and `attn.<l>`.
+ * [B, K, P+T, D], and with probes `hidden.<l>` and `attn.<l>`.
  */
-export function compileDecodeGraph(cfg: GPT2Config, opts: DecodeGraphOptions = {}): DecodeGraph {
-  const H = cfg.nHead;
-  const D = cfg.nEmbd / H;
+export function compileDecodeGraph(arch: ModelArch, opts: DecodeGraphOptions = {}): DecodeGraph {
+  const family = modelFamily(arch);
+  const K = family.kvHeads;
+  const D = family.headDim;
   const g = new GraphBuilder();
-  const shapes = gpt2ParamShapes(cfg);
+  const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
   const params: Record<string, Value> = {};
   for (const name of paramNames) params[name] = g.input(`p.${name}`, 'float32', shapes.get(name)!);
@@ -62,14 +65,14 @@ export function compileDecodeGraph(cfg: GPT2Config, opts: DecodeGraphOptions = {
   const positions = g.input('position_ids', 'int64', ['B', 'T']);
   const mask = g.input('mask', 'bool', ['B', 1, 'T', 'P+T']);
   const past: { key: Value; value: Value }[] = [];
-  for (let l = 0; l < cfg.nLayer; l++) {
+  for (let l = 0; l < family.nLayer; l++) {
     past.push({
-      key: g.input(`past.${l}.key`, 'float32', ['B', H, 'P', D]),
-      value: g.input(`past.${l}.value`, 'float32', ['B', H, 'P', D]),
+      key: g.input(`past.${l}.key`, 'float32', ['B', K, 'P', D]),
+      value: g.input(`past.${l}.value`, 'float32', ['B', K, 'P', D]),
     });
   }
 
-  const fwd = gpt2Forward(g, cfg, params, { inputIds, positions, mask, past });
+  const fwd = family.forward(g, params, { inputIds, positions, mask, past });
 
   const outs: Value[] = [];
   const outputs: string[] = [];
@@ -80,19 +83,19 @@ export function compileDecodeGraph(cfg: GPT2Config, opts: DecodeGraphOptions = {
   if (opts.allLogits) emit('logits', fwd.logits); // [B, T, V]
   else emit('logits', g.squeeze(g.slice(fwd.logits, [-1], [Number.MAX_SAFE_INTEGER], [1], 'last'), [1])); // [B, V]
   fwd.present.forEach((kv, l) => {
-    emit(`present.${l}.key`, kv.key); // [B, H, P+T, D]
+    emit(`present.${l}.key`, kv.key); // [B, K, P+T, D]
     emit(`present.${l}.value`, kv.value);
   });
   if (opts.probes) {
     fwd.hidden.forEach((h, l) => emit(`hidden.${l}`, h)); // [B, T, C]
-    fwd.attention.forEach((a, l) => emit(`attn.${l}`, a)); // [B, H, T, P+T]
+    fwd.attention.forEach((a, l) => emit(`attn.${l}`, a)); // [B, nHead, T, P+T]
   }
-  return { model: g.toModel(outs, { name: 'gpt2_decode' }), paramNames, outputs };
+  return { model: g.toModel(outs, { name: `${family.name}_decode` }), paramNames, outputs };
 }
 
 // ------------------------------------------------------------------ one call
 
-/** Keys and values per layer, [B, H, P, D] each, exactly as ORT returned them. */
+/** Keys and values per layer, [B, K, P, D] each (K key/value heads), exactly as ORT returned them. */
 export type KvCache = { key: ort.Tensor; value: ort.Tensor }[];
 
 export interface StepInput {
@@ -185,24 +188,27 @@ export interface Generation {
 }
 
 /**
- * A GPT-2 with its parameters bound, ready to generate. Decode graphs are
+ * A model (any family) with its parameters bound, ready to generate. Decode graphs are
  * compiled per variant (last/all logits, probes) on first use. The parameter
  * arrays are referenced, not copied: replace the Generator to use new weights.
  */
-export class Generator {
-  readonly arch: GPT2Config;
+export class Generator<A extends ModelArch = GPT2Config> {
+  readonly arch: A;
+  /** What the engine knows of the architecture, for any family (context length, layers, heads). */
+  readonly family: ModelFamily;
   private readonly feedsParams: Record<string, ort.Tensor> = {};
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly sessionOpts: SessionOptions;
 
-  private constructor(arch: GPT2Config, sessionOpts: SessionOptions) {
+  private constructor(arch: A, sessionOpts: SessionOptions) {
     this.arch = arch;
+    this.family = modelFamily(arch);
     this.sessionOpts = sessionOpts;
   }
 
-  static create(arch: GPT2Config, params: TensorMap, sessionOpts: SessionOptions = {}): Generator {
-    const gen = new Generator(arch, sessionOpts);
-    for (const [name, shape] of gpt2ParamShapes(arch)) {
+  static create<A extends ModelArch>(arch: A, params: TensorMap, sessionOpts: SessionOptions = {}): Generator<A> {
+    const gen = new Generator<A>(arch, sessionOpts);
+    for (const [name, shape] of gen.family.paramShapes()) {
       const t = params.get(name);
       if (!t) throw new Error(`generate: the parameters lack '${name}' (expected [${shape.join(', ')}])`);
       if (t.shape.join(',') !== shape.join(',')) throw new Error(`generate: parameter '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
@@ -229,10 +235,9 @@ export class Generator {
 
   /** One call of the decode graph. */
   async step(input: StepInput, opts: DecodeGraphOptions = {}): Promise<StepOutput> {
-    const { nLayer, nHead } = this.arch;
+    const { nLayer, kvHeads: K, headDim: D } = this.family;
     const B = input.ids.length;
     const T = input.ids[0]?.length ?? 0;
-    const D = this.arch.nEmbd / nHead;
     const P = input.past ? input.past[0].key.dims[2] : 0;
     if (input.mask.length !== B * T * (P + T)) throw new Error(`generate: mask has ${input.mask.length} entries, expected B·T·(P+T) = ${B}·${T}·${P + T}`);
     const feeds: Record<string, ort.Tensor> = { ...this.feedsParams };
@@ -241,8 +246,8 @@ export class Generator {
     feeds.mask = new ort.Tensor('bool', input.mask, [B, 1, T, P + T]);
     for (let l = 0; l < nLayer; l++) {
       const kv = input.past?.[l];
-      feeds[`past.${l}.key`] = kv?.key ?? new ort.Tensor('float32', new Float32Array(0), [B, nHead, 0, D]);
-      feeds[`past.${l}.value`] = kv?.value ?? new ort.Tensor('float32', new Float32Array(0), [B, nHead, 0, D]);
+      feeds[`past.${l}.key`] = kv?.key ?? new ort.Tensor('float32', new Float32Array(0), [B, K, 0, D]);
+      feeds[`past.${l}.value`] = kv?.value ?? new ort.Tensor('float32', new Float32Array(0), [B, K, 0, D]);
     }
     const out = await (await this.session(opts)).run(feeds);
     const present: KvCache = [];
@@ -260,7 +265,7 @@ export class Generator {
    * tokens, greedily (temperature 0) or sampled.
    */
   async generate(prompts: number[][], opts: GenerateOptions): Promise<Generation> {
-    const { vocabSize: V, nPositions, nLayer, nHead: H } = this.arch;
+    const { vocabSize: V, maxPositions: nPositions, nLayer, nHead: H } = this.family;
     validateSampling(opts);
     if (!(Number.isInteger(opts.maxNewTokens) && opts.maxNewTokens >= 0)) throw new Error(`generate: maxNewTokens must be a whole number ≥ 0, got ${opts.maxNewTokens}`);
     if (prompts.length === 0) throw new Error('generate: no prompts given');
@@ -374,7 +379,7 @@ export class Generator {
       rows,
       timings: { prefillMs, stepMs, totalMs, tokensPerSecond: totalMs > 0 ? (generated / totalMs) * 1000 : 0 },
     };
-    if (opts.probes) result.probes = rows.map((r, b) => probeRow(probeSteps, b, lens[b], padLeft[b], Tp, r.tokens.length, this.arch.nEmbd, H, nLayer));
+    if (opts.probes) result.probes = rows.map((r, b) => probeRow(probeSteps, b, lens[b], padLeft[b], Tp, r.tokens.length, this.family.hiddenSize, H, nLayer));
     return result;
   }
 }
