@@ -68,8 +68,9 @@ export function importModel({ store, dataDir }: LabContext, from: string, name?:
       loaded = loadGpt2Folder(stagedAbs);
     } catch (error) {
       // Name the user's folder, not the staged copy.
-      if (error instanceof HfFolderError) throw invalidPath(`${from}: ${error.message.replaceAll(stagedAbs, from)}`);
-      throw invalidPath(`${from}: does not load as a GPT-2 folder (${(error as Error).message.replaceAll(stagedAbs, from)})`);
+      const message = (error as Error).message.replaceAll(stagedAbs, from);
+      if (error instanceof HfFolderError) throw invalidPath(message.includes(from) ? message : `${from}: ${message}`);
+      throw invalidPath(`${from}: does not load as a GPT-2 folder (${message})`);
     }
     const arch = loaded.config;
     return store.transaction(() => {

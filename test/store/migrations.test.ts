@@ -32,8 +32,8 @@ function databaseAt(version: number): void {
 }
 
 describe('schema migrations', () => {
-  test('the latest schema is version 3 and versions are numbered 1, 2, … without gaps', () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(3);
+  test('the latest schema is version 4 and versions are numbered 1, 2, … without gaps', () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(4);
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });
 
@@ -91,7 +91,7 @@ describe('schema migrations', () => {
     const db = new Database(file);
     db.pragma('user_version = 7');
     db.close();
-    expect(() => openStore(file)).toThrow(/schema version 7, but this Stepwise knows versions up to 3/);
+    expect(() => openStore(file)).toThrow(/schema version 7, but this Stepwise knows versions up to 4/);
     const after = new Database(file, { readonly: true });
     expect(schemaVersion(after)).toBe(7);
     expect(after.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get()).toBe(0);

@@ -1,0 +1,118 @@
+/**
+ * The lab screens' procedures through the contract, on a real data folder:
+ * importing a GPT-2 folder, the runs that used a dataset, saved run configs,
+ * and progress while multiplication is generated.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { createClient } from '../../src-main/contract/client.ts';
+import type { Client } from '../../src-main/contract/client.ts';
+import type { EventName, EventPayloads } from '../../src-main/contract/events.ts';
+import { openLab } from '../../src-main/services/lab.ts';
+import type { Lab } from '../../src-main/services/lab.ts';
+
+const GPT2_TINY = path.resolve(import.meta.dirname, '../../../shared/reference/gpt2-tiny');
+
+let dataDir: string;
+let outside: string;
+let lab: Lab;
+let client: Client;
+let seen: { event: EventName; payload: EventPayloads[EventName] }[];
+
+beforeEach(() => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-library-'));
+  outside = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-outside-'));
+  lab = openLab(dataDir);
+  seen = [];
+  lab.events.subscribe((event, payload) => seen.push({ event, payload }));
+  client = createClient({ call: (name, input) => lab.dispatch(name, input), on: () => () => {} });
+});
+afterEach(() => {
+  lab.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+  fs.rmSync(outside, { recursive: true, force: true });
+});
+
+const folderBytes = (dir: string) => fs.readdirSync(dir).reduce((n, f) => n + fs.statSync(path.join(dir, f)).size, 0);
+
+describe('models.import', () => {
+  test('copies a GPT-2 folder into models/<id> with its architecture, parameter count, size and where it came from', async () => {
+    const model = await client.call('models.import', { path: GPT2_TINY });
+    expect(model.name).toBe('gpt2-tiny');
+    expect(model.path).toBe(`models/${model.id}`);
+    expect(model.architecture).toEqual({ family: 'gpt2', nLayer: 2, nHead: 4, nEmbd: 32, vocabSize: 20, blockSize: 32 });
+    // wte 20·32 + wpe 32·32 + 2 blocks of (2 LN 4·32, attn 32·96+96 + 32·32+32, mlp 32·128+128 + 128·32+32) + ln_f 2·32
+    expect(model.paramCount).toBe(640 + 1024 + 2 * (128 + 3168 + 1056 + 4224 + 4128) + 64);
+    expect(model.source).toEqual({ kind: 'imported', from: GPT2_TINY });
+    expect(model.runId).toBeNull();
+    const copy = path.join(dataDir, model.path);
+    expect(fs.readdirSync(copy).sort()).toEqual(fs.readdirSync(GPT2_TINY).sort());
+    expect(model.bytesOnDisk).toBe(folderBytes(GPT2_TINY));
+    expect((await client.call('models.list')).items.map((m) => m.id)).toEqual([model.id]);
+
+    const named = await client.call('models.import', { path: GPT2_TINY, name: 'tiny again' });
+    expect(named.name).toBe('tiny again');
+    expect(named.path).not.toBe(model.path);
+    const { bytesFreed } = await client.call('models.delete', { id: named.id });
+    expect(bytesFreed).toBe(folderBytes(GPT2_TINY));
+    expect(fs.existsSync(path.join(dataDir, named.path))).toBe(false);
+  });
+
+  test('a folder that does not load is refused naming the file and field, and leaves no row and no file', async () => {
+    const broken = path.join(outside, 'broken');
+    fs.cpSync(GPT2_TINY, broken, { recursive: true });
+    const config = JSON.parse(fs.readFileSync(path.join(broken, 'config.json'), 'utf8'));
+    fs.writeFileSync(path.join(broken, 'config.json'), JSON.stringify({ ...config, n_head: 5 }));
+    await expect(client.call('models.import', { path: broken })).rejects.toThrow(
+      `models.import: ${broken}/config.json: n_embd (32) is not divisible by n_head (5)`,
+    );
+    await expect(client.call('models.import', { path: path.join(outside, 'nowhere') })).rejects.toThrow(/nowhere: no such folder/);
+    await expect(client.call('models.import', { path: path.join(broken, 'config.json') })).rejects.toThrow(/found a file/);
+    fs.rmSync(path.join(broken, 'config.json'));
+    await expect(client.call('models.import', { path: broken })).rejects.toThrow(/has no config\.json/);
+    expect((await client.call('models.list')).total).toBe(0);
+    expect(fs.readdirSync(path.join(dataDir, 'models'))).toEqual([]);
+  });
+});
+
+describe('datasets.runs and dataset.progress', () => {
+  test('generating reports progress under the asked name, and the dataset names exactly the runs that read its files', async () => {
+    const a = await client.call('datasets.generateMult', { digitsA: 2, digitsB: 2, counts: { train: 40, valid: 5, test: 5 }, seed: 1, name: '2×2 a' });
+    const b = await client.call('datasets.generateMult', { digitsA: 2, digitsB: 2, counts: { train: 40, valid: 5, test: 0 }, seed: 2, name: '2×2 b' });
+    const progress = seen.filter((s) => s.event === 'dataset.progress').map((s) => s.payload);
+    expect(progress).toEqual([
+      { name: '2×2 a', done: 50, total: 50 },
+      { name: '2×2 b', done: 45, total: 45 },
+    ]);
+
+    const mk = (name: string, data: unknown) => client.call('runs.create', { method: 'icot-si', name, config: { data } as never });
+    const trainsOnA = await mk('trains on a', { train: `${a.path}/train.txt`, valid: `${a.path}/valid.txt` });
+    const testsOnA = await mk('tests on a, absolute', { train: `${b.path}/train.txt`, valid: `${b.path}/valid.txt`, test: path.join(dataDir, a.path, 'test.txt') });
+    await mk('no data', null);
+    await mk('elsewhere', { train: '/tmp/train.txt', valid: `${a.path}x/valid.txt` });
+
+    expect((await client.call('datasets.runs', { id: a.id })).items.map((r) => r.id)).toEqual([testsOnA.id, trainsOnA.id]);
+    expect((await client.call('datasets.runs', { id: b.id })).items.map((r) => r.name)).toEqual(['tests on a, absolute']);
+    await expect(client.call('datasets.runs', { id: 99 })).rejects.toThrow('datasets.runs: there is no dataset 99');
+  });
+});
+
+describe('configs', () => {
+  test('a config saved under a name is listed newest first; saving the name again replaces it; delete removes it', async () => {
+    const first = await client.call('configs.save', { name: '4×4 paper', method: 'icot-si', config: { recipe: 'icot-si', train: { epochs: 10 } } });
+    const second = await client.call('configs.save', { name: 'tiny', method: 'icot-si', config: { recipe: 'cot' } });
+    const again = await client.call('configs.save', { name: '4×4 paper', method: 'icot-si', config: { recipe: 'icot-si', train: { epochs: 20 } } });
+    expect(again.id).toBe(first.id);
+    expect(again.createdAt).toBe(first.createdAt);
+    const list = await client.call('configs.list');
+    expect(list.total).toBe(2);
+    expect(list.items.find((c) => c.id === first.id)?.config).toEqual({ recipe: 'icot-si', train: { epochs: 20 } });
+    expect(list.items.map((c) => c.name).sort()).toEqual(['4×4 paper', 'tiny']);
+    expect(list.items[0]!.updatedAt).toBeGreaterThanOrEqual(list.items[1]!.updatedAt);
+    await client.call('configs.delete', { id: second.id });
+    expect((await client.call('configs.list')).items.map((c) => c.name)).toEqual(['4×4 paper']);
+    await expect(client.call('configs.delete', { id: second.id })).rejects.toThrow(`configs.delete: there is no saved configuration ${second.id}`);
+  });
+});
