@@ -103,6 +103,9 @@ export class TrainerControl {
   }
 }
 
+/** What the loop needs of a compiled step: TrainStep, or a method's own (e.g. adapters over a frozen base). */
+export type CompiledStep = Pick<TrainStep, 'optimizerStep' | 'run' | 'snapshot' | 'optimizerSnapshot' | 'loadState' | 'resetOptimizer' | 'release'>;
+
 export interface TrainOptions {
   config: TrainerConfig;
   data: BatchSource;
@@ -111,7 +114,9 @@ export interface TrainOptions {
   emit: (e: TrainerEvent) => void;
   control?: TrainerControl;
   /** After the last batch of each epoch (e.g. validation); training waits for it. */
-  onEpochEnd?: (ctx: { epoch: number; step: number; trainStep: TrainStep; emit: (e: TrainerEvent) => void }) => Promise<void>;
+  onEpochEnd?: (ctx: { epoch: number; step: number; trainStep: CompiledStep; emit: (e: TrainerEvent) => void }) => Promise<void>;
+  /** Build the step from the initial parameters instead of a TrainStep over `config.arch` (the trained parameters only). */
+  createStep?: (init: TensorMap) => Promise<CompiledStep>;
   extraState?: () => Record<string, unknown>;
   restoreExtra?: (extra: Record<string, unknown>) => void;
 }
@@ -135,10 +140,13 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   emit({ type: 'status', status: 'starting' });
   const resumeFrom = 'resumeFrom' in opts.init ? opts.init.resumeFrom : null;
   const ck = resumeFrom ? loadCheckpoint(resumeFrom) : null;
-  const ts = await TrainStep.create({
-    arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw,
-    init: 'params' in opts.init ? opts.init.params : ck!.params, provider: config.provider, threads: config.threads,
-  });
+  const initParams = 'params' in opts.init ? opts.init.params : ck!.params;
+  const ts = opts.createStep
+    ? await opts.createStep(initParams)
+    : await TrainStep.create({
+      arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw,
+      init: initParams, provider: config.provider, threads: config.threads,
+    });
   let startStep = 0;
   if (ck) {
     ts.loadState(ck.params, ck.m, ck.v, ck.record.optimizerStep);

@@ -1,0 +1,114 @@
+/**
+ * A Bitune or LoRA run's configuration: one typed object, validated once,
+ * stored with the run and shown in the UI. The same object serves both
+ * methods so a LoRA baseline and a Bitune run differ only in `method` (and
+ * `bitune`), with the same base, data and budget. Defaults follow the Bitune
+ * paper where it gives them (LoRA r 8 on the attention and MLP projections,
+ * s_init 0.01, the `Question: …\n\nAnswer:` template).
+ */
+import { z } from 'zod';
+import type { LoraConfig, WeightLayout } from '../../engine/lora.ts';
+import type { FamilyName } from '../../engine/models/family.ts';
+import type { AdamWConfig } from '../../engine/optim.ts';
+import { ABLATIONS, PREFILL_MASKS, type Variant } from './variant.ts';
+
+const positiveInt = z.number().int().positive();
+
+export const BituneRunConfigSchema = z.strictObject({
+  method: z.enum(['bitune', 'lora']),
+  model: z.discriminatedUnion('kind', [
+    /** A fresh GPT-2 with a word-level tokenizer from the data (small experiments and tests). */
+    z.strictObject({
+      kind: z.literal('fresh'),
+      layers: positiveInt.max(96).default(2),
+      dim: positiveInt.max(8192).default(64),
+      heads: positiveInt.max(128).default(4),
+      context: positiveInt.max(8192).optional(),
+      seed: z.number().int().nonnegative().default(0),
+    }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
+    /** A Hugging Face folder (GPT-2, or a Llama-family model where the engine loads them). */
+    z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) }),
+  ]),
+  lora: z.strictObject({
+    r: positiveInt.max(1024).default(8),
+    alpha: z.number().positive().default(16),
+    dropout: z.number().min(0).lt(1).default(0),
+    /** Module name patterns; default: every attention and MLP projection of the family. */
+    targets: z.array(z.string().min(1)).min(1).optional(),
+    seed: z.number().int().nonnegative().default(0),
+  }).prefault({}),
+  bitune: z.strictObject({
+    ablation: z.enum(ABLATIONS).default('full'),
+    sInit: z.number().positive().default(0.01),
+    prefillMask: z.enum(PREFILL_MASKS).default('bidirectional'),
+  }).prefault({}),
+  data: z.strictObject({
+    /** JSONL instruction–answer files (see methods/instruct/format.ts). */
+    train: z.string().min(1),
+    valid: z.string().min(1).optional(),
+    test: z.string().min(1).optional(),
+    trainLimit: positiveInt.optional(),
+    validLimit: positiveInt.optional(),
+    testLimit: positiveInt.optional(),
+  }),
+  train: z.strictObject({
+    epochs: positiveInt.max(10_000).default(1),
+    batchSize: positiveInt.max(4096).default(8),
+    lr: z.number().positive().max(1).default(3e-4),
+    warmupSteps: z.number().int().nonnegative().default(0),
+    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+    weightDecay: z.number().nonnegative().default(0),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    maxGradNorm: z.number().nonnegative().default(1.0),
+    seed: z.number().int().nonnegative().default(0),
+  }),
+  eval: z.strictObject({
+    maxNewTokens: positiveInt.max(4096).default(16),
+    batchSize: positiveInt.max(1024).default(16),
+    /** Zero-shot multiple-choice files scored at the end (PIQA / ARC / CSQA / SIQA / MMLU-style JSONL). */
+    choices: z.array(z.string().min(1)).default([]),
+    /** Validate at the end of every epoch. */
+    everyEpoch: z.boolean().default(true),
+  }).prefault({}),
+  runtime: z.strictObject({
+    provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
+    threads: positiveInt.max(256).optional(),
+    checkpointEveryEpochs: positiveInt.default(1),
+  }).prefault({}),
+});
+
+export type BituneRunConfig = z.infer<typeof BituneRunConfigSchema>;
+
+export function parseBituneConfig(json: unknown, where = 'config'): BituneRunConfig {
+  const r = BituneRunConfigSchema.safeParse(json);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new Error(`${where} is not a valid Bitune/LoRA run configuration:\n${lines.join('\n')}`);
+}
+
+/** The default LoRA targets of a family: every attention and MLP projection. */
+export const DEFAULT_TARGETS: Record<FamilyName, string[]> = {
+  gpt2: ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'],
+  llama: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+};
+
+/** GPT-2 stores Conv1D weights [in, out]; Llama's nn.Linear [out, in]. */
+export const WEIGHT_LAYOUT: Record<FamilyName, WeightLayout> = { gpt2: 'in_out', llama: 'out_in' };
+
+/** PEFT names GPT-2's modules under `transformer.` (GPT2LMHeadModel); Llama's names already start with `model.`. */
+export const PEFT_PREFIX: Record<FamilyName, string> = { gpt2: 'transformer.', llama: '' };
+
+export function loraOf(c: BituneRunConfig, family: FamilyName): LoraConfig {
+  return { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targets: c.lora.targets ?? DEFAULT_TARGETS[family] };
+}
+
+export function variantOf(c: BituneRunConfig): Variant {
+  return { method: c.method, ablation: c.bitune.ablation, sInit: c.bitune.sInit, prefillMask: c.bitune.prefillMask };
+}
+
+export function adamwOf(c: BituneRunConfig): AdamWConfig {
+  const t = c.train;
+  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
+}

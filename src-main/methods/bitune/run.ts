@@ -1,0 +1,277 @@
+/**
+ * One Bitune or LoRA run from data to evaluated adapters (runs inside a worker
+ * thread): load the frozen base (a fresh GPT-2 with a word-level tokenizer,
+ * or a Hugging Face folder), lay out the instruction data, train the adapters
+ * and mixing parameters with the engine's trainer, validate at each epoch's
+ * end, and test at the end: exact-match accuracy of greedy answers on the test
+ * split, and zero-shot multiple-choice accuracy (acc, acc_norm) on the files
+ * the config names.
+ *
+ * Run folder: `checkpoints/` (adapters, mixing and their AdamW state only),
+ * `adapters/<name>/` (each adapter in PEFT's layout), `adapters/bitune.safetensors`
+ * (the mixing θ), `base/` (a fresh base, so the adapters have their model),
+ * `run.json`.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
+import { loadLlamaFolder } from '../../engine/hf/llama-folder.ts';
+import { initGPT2 } from '../../engine/init.ts';
+import { initLora, loraModules, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
+import { modelFamily, type ModelArch, type ModelFamily } from '../../engine/models/family.ts';
+import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
+import { train, type PredictionRow, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
+import { compactTokenizerFor, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqTokenizer } from '../icot/layout.ts';
+import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../instruct/answers.ts';
+import { choiceCorrect, readChoiceFile } from '../instruct/choices.ts';
+import { answerText, promptText, readInstructFile, type InstructExample } from '../instruct/format.ts';
+import { BituneModel } from './infer.ts';
+import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
+import { adamwOf, loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
+import { AdapterStep } from './step.ts';
+import { MIX_K, MIX_V, mixingAlpha, passesOf } from './variant.ts';
+
+export interface BituneJob {
+  config: BituneRunConfig;
+  runDir: string;
+  resumeFrom?: string;
+}
+
+export interface BituneEval {
+  accuracy: number;
+  correct: number;
+  total: number;
+  /** Per multiple-choice file (by base name): acc and acc_norm. */
+  choices: Record<string, { acc: number; accNorm: number; total: number }>;
+}
+
+export interface BituneOutcome {
+  status: 'finished' | 'cancelled';
+  step: number;
+  /** Adapters are not a stand-alone model: no library model is registered. */
+  best: null;
+  test: BituneEval | null;
+  adaptersDir: string | null;
+}
+
+const limit = <T>(xs: T[], n?: number) => (n ? xs.slice(0, n) : xs);
+
+export interface PreparedBitune {
+  family: ModelFamily;
+  base: TensorMap;
+  tok: SeqTokenizer;
+  adapters: Adapter[];
+  train: InstructExample[];
+  valid: InstructExample[];
+  test: InstructExample[];
+  pairs: TokenPair[];
+  /** Initial trainable parameters. */
+  init: TensorMap;
+}
+
+export function encodePair(tok: SeqTokenizer, ex: InstructExample, withAnswer = true): TokenPair {
+  const prompt = tok.encode(promptText(ex.question));
+  return { prompt, answer: withAnswer ? [...tok.encode(answerText(ex.answer)), tok.eosId] : [] };
+}
+
+function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch: ModelArch; base: TensorMap; tok: SeqTokenizer } {
+  const m = config.model;
+  if (m.kind === 'folder') {
+    const cfgFile = path.join(m.path, 'config.json');
+    const type = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as { model_type?: string }).model_type : undefined;
+    if (type === 'gpt2') {
+      const f = loadGpt2Folder(m.path);
+      return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer) };
+    }
+    const f = loadLlamaFolder(m.path);
+    return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer) };
+  }
+  // Word-level: every whitespace-separated symbol of the prompts and answers.
+  const tok = compactTokenizerFor(examples.map((e) => ({ input: promptText(e.question), cot: '', answer: e.answer })));
+  let longest = 0;
+  for (const e of examples) {
+    const p = encodePair(tok, e);
+    longest = Math.max(longest, p.prompt.length + p.answer.length);
+  }
+  const arch = { vocabSize: tok.vocabSize, nPositions: m.context ?? Math.max(16, Math.ceil((longest + 16) / 8) * 8), nEmbd: m.dim, nLayer: m.layers, nHead: m.heads, layerNormEpsilon: 1e-5 };
+  return { arch, base: initGPT2(arch, m.seed), tok };
+}
+
+export function prepareBitune(config: BituneRunConfig): PreparedBitune {
+  const d = config.data;
+  const trainSet = limit(readInstructFile(d.train), d.trainLimit);
+  const valid = d.valid ? limit(readInstructFile(d.valid), d.validLimit) : [];
+  const test = d.test ? limit(readInstructFile(d.test), d.testLimit) : [];
+  const { arch, base, tok } = loadBase(config, [...trainSet, ...valid, ...test]);
+  const family = modelFamily(arch);
+  const lora = loraOf(config, family.name);
+  const variant = variantOf(config);
+  const modules = loraModules(family.paramShapes(), lora, WEIGHT_LAYOUT[family.name]);
+  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, config: lora, modules }));
+  const init: TensorMap = new Map();
+  adapters.forEach((a, i) => {
+    for (const [n, t] of initLora(a, config.lora.seed * 7919 + i)) init.set(n, t);
+  });
+  if (passesOf(variant).mixing) {
+    // θ starts at s_init: α = 0.5, an even mix of the two passes.
+    for (const name of [MIX_K, MIX_V]) init.set(name, { shape: [family.nLayer], data: new Float32Array(family.nLayer).fill(variant.sInit) });
+  }
+  const pairs = trainSet.map((e) => encodePair(tok, e));
+  return { family, base, tok, adapters, train: trainSet, valid, test, pairs, init };
+}
+
+/** Greedy answers to each question: right when the answer text matches the gold one (GSM8K-style: the extracted number). */
+export async function evaluateAnswers(model: BituneModel, tok: SeqTokenizer, examples: InstructExample[], opts: { batchSize: number; maxNewTokens: number }): Promise<{ accuracy: number; correct: number; predictions: PredictionRow[] }> {
+  const predictions: PredictionRow[] = [];
+  let correct = 0;
+  for (let i = 0; i < examples.length; i += opts.batchSize) {
+    const chunk = examples.slice(i, i + opts.batchSize);
+    const prompts = chunk.map((e) => encodePair(tok, e, false).prompt);
+    const out = await model.generate(prompts, { maxNewTokens: opts.maxNewTokens, eosId: tok.eosId, padId: tok.padId });
+    chunk.forEach((e, k) => {
+      const ids = out[k].filter((t) => t !== tok.eosId);
+      const generated = tok.decode(ids);
+      // GSM8K-style golds (`… #### 42`) compare the extracted answers; others the whole answer text.
+      const gsm = e.answer.includes('####');
+      const answer = gsm ? extractAnswer(generated) : firstWord(generated);
+      const ok = gsm ? sameAnswer(answer, goldAnswer(e.answer)) : generated.trim().replace(/\s+/g, ' ') === e.answer.trim().replace(/\s+/g, ' ');
+      if (ok) correct++;
+      predictions.push({ index: i + k, input: e.question, target: e.answer, generated, correct: ok, answer });
+    });
+  }
+  return { accuracy: examples.length ? correct / examples.length : 0, correct, predictions };
+}
+
+/** Zero-shot multiple choice, lm-evaluation-harness style: acc and acc_norm. */
+export async function evaluateChoices(model: BituneModel, tok: SeqTokenizer, file: string, batchSize: number): Promise<{ acc: number; accNorm: number; total: number }> {
+  const questions = readChoiceFile(file);
+  const rows: { q: number; c: number; pair: TokenPair; bytes: number }[] = [];
+  questions.forEach((q, qi) => q.choices.forEach((choice, ci) => {
+    const text = answerText(choice);
+    rows.push({ q: qi, c: ci, pair: { prompt: tok.encode(promptText(q.question)), answer: tok.encode(text) }, bytes: new TextEncoder().encode(text).length });
+  }));
+  const logprob = new Array<number>(rows.length);
+  for (let i = 0; i < rows.length; i += batchSize) {
+    const chunk = rows.slice(i, i + batchSize);
+    const s = await model.score(chunk.map((r) => r.pair), tok.padId);
+    s.logprob.forEach((lp, k) => (logprob[i + k] = lp));
+  }
+  let acc = 0;
+  let accNorm = 0;
+  questions.forEach((q, qi) => {
+    const mine = rows.map((r, i) => ({ r, i })).filter(({ r }) => r.q === qi);
+    const r = choiceCorrect(q, { logprob: mine.map(({ i }) => logprob[i]), bytes: mine.map(({ r: x }) => x.bytes) });
+    if (r.acc) acc++;
+    if (r.accNorm) accNorm++;
+  });
+  return { acc: acc / questions.length, accNorm: accNorm / questions.length, total: questions.length };
+}
+
+/** Write the adapters in PEFT's layout and the mixing θ beside them. */
+export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined): void {
+  for (const a of p.adapters) saveAdapterPeft(path.join(dir, a.name), a, trained, { modulePrefix: PEFT_PREFIX[p.family.name], layout: WEIGHT_LAYOUT[p.family.name], baseModel });
+  const mixing: TensorMap = new Map();
+  for (const name of [MIX_K, MIX_V]) if (trained.has(name)) mixing.set(name, trained.get(name)!);
+  if (mixing.size) writeSafetensors(path.join(dir, 'bitune.safetensors'), mixing, { format: 'pt' });
+}
+
+export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<BituneOutcome> {
+  const config = parseBituneConfig(job.config);
+  const p = prepareBitune(config);
+  const variant = variantOf(config);
+  const t = config.train;
+  const { prefix, rest } = shapeFor(p.pairs, p.family.maxPositions);
+  const batches = new InstructBatches(p.pairs, { batch: t.batchSize, seed: t.seed, padId: p.tok.padId, prefix, rest });
+  const steps = t.epochs * batches.batchesPerEpoch;
+  const checkpointDir = path.join(job.runDir, 'checkpoints');
+  const adaptersDir = path.join(job.runDir, 'adapters');
+  mkdirSync(checkpointDir, { recursive: true });
+  const layout = WEIGHT_LAYOUT[p.family.name];
+  let baseModel: string | undefined = config.model.kind === 'folder' ? config.model.path : undefined;
+  if (config.model.kind === 'fresh' && p.family.name === 'gpt2') {
+    // The adapters need their base: a fresh one is kept with the run.
+    const baseDir = path.join(job.runDir, 'base');
+    exportGpt2Folder(baseDir, { config: p.family.arch as Parameters<typeof exportGpt2Folder>[1]['config'], params: p.base });
+    writeFileSync(path.join(baseDir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
+    baseModel = baseDir;
+  }
+  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.family.arch, shape: { prefix, rest } }, null, 2));
+  const trainedCount = [...p.init.values()].reduce((n, x) => n + x.data.length, 0);
+  emit({ type: 'log', level: 'info', message: `${config.method}${config.method === 'bitune' ? ` (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill)` : ''}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; ${p.family.name} ${p.family.nLayer}×${p.family.hiddenSize} frozen, ${trainedCount} trained parameters in ${p.adapters.map((a) => a.name).join(' + ')}${passesOf(variant).mixing ? ' + mixing' : ''}` });
+
+  const sessionOpts = { provider: config.runtime.provider, threads: config.runtime.threads };
+  const modelOf = (trained: TensorMap) => new BituneModel({ family: p.family, variant, adapters: p.adapters, base: p.base, trained, layout }, sessionOpts);
+  const evalOpts = { batchSize: config.eval.batchSize, maxNewTokens: config.eval.maxNewTokens };
+  let step: AdapterStep | null = null;
+  // α per layer with each step, read from the step's current θ.
+  if (passesOf(variant).mixing) {
+    batches.info = () => {
+      if (!step) return undefined;
+      const info: Record<string, number> = {};
+      const params = step.snapshot();
+      const k = params.get(MIX_K)!.data;
+      const v = params.get(MIX_V)!.data;
+      for (let l = 0; l < p.family.nLayer; l++) {
+        info[`alpha_k_${l}`] = mixingAlpha(k[l], variant.sInit);
+        info[`alpha_v_${l}`] = mixingAlpha(v[l], variant.sInit);
+      }
+      return info;
+    };
+  }
+
+  const result = await train({
+    config: {
+      arch: p.family.arch as never, batch: t.batchSize, seq: prefix + rest, steps, adamw: adamwOf(config),
+      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps },
+      checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
+      provider: config.runtime.provider, threads: config.runtime.threads,
+    },
+    data: batches,
+    init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
+    createStep: async (init) => {
+      step = await AdapterStep.create({ family: p.family, variant, adapters: p.adapters, base: p.base, init, batch: t.batchSize, prefix, seq: prefix + rest, adamw: adamwOf(config), ...sessionOpts });
+      return step;
+    },
+    emit,
+    control,
+    onEpochEnd: async ({ epoch, step: at, trainStep }) => {
+      if (!p.valid.length || (!config.eval.everyEpoch && at < steps)) return;
+      const model = modelOf(trainStep.snapshot());
+      try {
+        const r = await evaluateAnswers(model, p.tok, p.valid, evalOpts);
+        emit({ type: 'metric', step: at, epoch, values: { val_accuracy: r.accuracy } });
+        emit({ type: 'predictions', step: at, split: 'valid', rows: r.predictions });
+      } finally {
+        await model.release();
+      }
+    },
+  });
+
+  saveAdapters(adaptersDir, p, result.params, baseModel);
+  let test: BituneEval | null = null;
+  if (result.status === 'finished' && (p.test.length || config.eval.choices.length)) {
+    const model = modelOf(result.params);
+    try {
+      const values: Record<string, number> = {};
+      test = { accuracy: 0, correct: 0, total: p.test.length, choices: {} };
+      if (p.test.length) {
+        const r = await evaluateAnswers(model, p.tok, p.test, evalOpts);
+        test.accuracy = r.accuracy;
+        test.correct = r.correct;
+        values.test_accuracy = r.accuracy;
+        emit({ type: 'predictions', step: result.step, split: 'test', rows: r.predictions });
+      }
+      for (const file of config.eval.choices) {
+        const name = path.basename(file).replace(/\.jsonl?$/, '');
+        const r = await evaluateChoices(model, p.tok, file, config.eval.batchSize);
+        test.choices[name] = r;
+        values[`mc_acc.${name}`] = r.acc;
+        values[`mc_acc_norm.${name}`] = r.accNorm;
+      }
+      emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values });
+    } finally {
+      await model.release();
+    }
+  }
+  return { status: result.status, step: result.step, best: null, test, adaptersDir };
+}
