@@ -8,15 +8,15 @@
  * Content-Security-Policy, no navigation, no new windows, no permissions,
  * no remote content.
  */
-import { BrowserWindow, app, dialog, ipcMain, session } from 'electron';
+import { BrowserWindow, app, dialog, ipcMain, session, shell } from 'electron';
 import type { IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentSecurityPolicy } from '../services/content-security-policy.ts';
 import { openLab } from '../services/lab.ts';
 import type { Lab } from '../services/lab.ts';
-import { resolveDataDir } from '../services/paths.ts';
-import { IPC_CALL, IPC_EVENT } from './channels.ts';
+import { insideDataDir, resolveDataDir } from '../services/paths.ts';
+import { IPC_CALL, IPC_CHOOSE_FOLDER, IPC_EVENT, IPC_REVEAL } from './channels.ts';
 
 /** Set by electron-vite in `npm run dev`: the renderer's dev server. */
 const DEV_SERVER_URL = process.env.ELECTRON_RENDERER_URL;
@@ -64,6 +64,18 @@ function serveContract(lab: Lab): void {
       return { ok: false, error: { code: 'internal', message: 'Refused: the call did not come from the Stepwise window.' } };
     }
     return lab.dispatch(String(name), input);
+  });
+  // The desktop-only hooks: a folder dialog, and a data-folder file shown in the file manager.
+  ipcMain.handle(IPC_CHOOSE_FOLDER, async (event) => {
+    if (!fromOurPage(event)) return null;
+    const window = BrowserWindow.fromWebContents(event.sender);
+    const options = { title: 'Choose a Hugging Face GPT-2 folder', properties: ['openDirectory' as const] };
+    const chosen = window ? await dialog.showOpenDialog(window, options) : await dialog.showOpenDialog(options);
+    return chosen.canceled ? null : (chosen.filePaths[0] ?? null);
+  });
+  ipcMain.handle(IPC_REVEAL, (event, relative: unknown) => {
+    if (!fromOurPage(event)) return;
+    shell.showItemInFolder(insideDataDir(lab.dataDir, String(relative)));
   });
   lab.events.subscribe((event, payload) => {
     for (const window of BrowserWindow.getAllWindows()) {
