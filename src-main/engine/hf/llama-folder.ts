@@ -17,11 +17,12 @@
  *
  * Every error names the folder or file, the field or tensor, and what was expected.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { llamaParamShapes, type LlamaConfig, type RopeScaling } from '../models/llama.ts';
 import { writeSafetensors, type TensorMap } from '../safetensors.ts';
 import { hasTokenizer, loadTokenizer, TOKENIZER_FILES, type TextTokenizer } from '../tokenizer.ts';
+import { loadChatTemplate, type ChatTemplate } from './chat-template.ts';
 import { generationFromHf, generationToHf, HfFolderError, readFolderWeights, readJson, writeJson, type GenerationDefaults } from './gpt2-folder.ts';
 
 export interface HfLlamaModel {
@@ -34,8 +35,8 @@ export interface HfLlamaModel {
   params: TensorMap;
   /** The folder's tokenizer; null when it has none. */
   tokenizer: TextTokenizer | null;
-  /** The chat template (Jinja source), when the folder has one. */
-  chatTemplate: string | null;
+  /** The folder's chat template, when it has one. */
+  chatTemplate: ChatTemplate | null;
 }
 
 /** model_type values whose maths is models/llama.ts. */
@@ -204,25 +205,6 @@ function llamaParams(cfg: LlamaConfig, raw: TensorMap, files: Map<string, string
   return ordered;
 }
 
-// ------------------------------------------------------------------ chat template
-
-/** The folder's chat template: chat_template.jinja, else tokenizer_config.json's chat_template (the "default" one of a list). */
-export function readChatTemplate(dir: string): string | null {
-  const jinja = path.join(dir, 'chat_template.jinja');
-  if (existsSync(jinja)) return readFileSync(jinja, 'utf8');
-  const cfgFile = path.join(dir, 'tokenizer_config.json');
-  if (!existsSync(cfgFile)) return null;
-  const t = readJson(cfgFile).chat_template;
-  if (t == null) return null;
-  if (typeof t === 'string') return t;
-  if (Array.isArray(t)) {
-    const named = t as { name?: unknown; template?: unknown }[];
-    const chosen = named.find((x) => x.name === 'default') ?? named[0];
-    if (chosen && typeof chosen.template === 'string') return chosen.template;
-  }
-  throw new HfFolderError(`${cfgFile}: chat_template is ${JSON.stringify(t).slice(0, 80)}, expected a string or a list of {name, template}`);
-}
-
 // ------------------------------------------------------------------ folder
 
 /** Load a Hugging Face Llama-family folder: config, decoding defaults, float32 parameters, tokenizer and chat template. */
@@ -239,7 +221,7 @@ export function loadLlamaFolder(dir: string): HfLlamaModel {
   if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
     throw new HfFolderError(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
   }
-  return { dir, config, hfConfig, generation, params, tokenizer, chatTemplate: readChatTemplate(dir) };
+  return { dir, config, hfConfig, generation, params, tokenizer, chatTemplate: loadChatTemplate(dir) };
 }
 
 export interface LlamaExportOptions {
