@@ -17,6 +17,8 @@ export default defineConfig({
         input: {
           index: here('./src-main/electron/main.ts'),
           'icot-worker': here('./src-main/methods/icot/worker.ts'),
+          'ftcot-worker': here('./src-main/methods/finetune-cot/worker.ts'),
+          'bitune-worker': here('./src-main/methods/bitune/worker.ts'),
           'train-worker': here('./src-main/engine/train-worker.ts'),
         },
       },

@@ -30,7 +30,11 @@ import type { TrainerEvent } from '../engine/trainer.ts';
 import { startIcotJob } from '../methods/icot/job.ts';
 import { IcotRunConfigSchema } from '../methods/icot/recipe.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
-import type { IcotOutcome } from '../methods/icot/run.ts';
+import { startFtCotJob } from '../methods/finetune-cot/job.ts';
+import { FtCotRunConfigSchema } from '../methods/finetune-cot/recipe.ts';
+import type { FtCotRunConfig } from '../methods/finetune-cot/recipe.ts';
+import type { FtCotJob } from '../methods/finetune-cot/run.ts';
+import type { IcotJob, IcotOutcome } from '../methods/icot/run.ts';
 import { bytesOf } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { runFolder } from './paths.ts';
@@ -65,6 +69,18 @@ const FLUSH_MS = 1000;
 const PROGRESS_MS = 200;
 
 const OWNER_FILE = 'owner.json';
+
+/** A run's job as the worker of its method gets it. */
+type MethodJob = { config: IcotRunConfig | FtCotRunConfig; runDir: string; resumeFrom?: string };
+type OnEvent = (e: TrainerEvent) => void;
+
+/** The methods this version trains: each one's config schema and worker job (their outcomes share one shape). */
+const RUNNERS = {
+  'icot-si': { schema: IcotRunConfigSchema, title: 'ICoT', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startIcotJob(job as IcotJob, onEvent) },
+  'fine-tune-cot': { schema: FtCotRunConfigSchema, title: 'Fine-tune-CoT', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startFtCotJob(job as FtCotJob, onEvent) },
+} as const;
+const RUNNABLE = Object.keys(RUNNERS) as (keyof typeof RUNNERS)[];
+const runnable = (method: string): method is keyof typeof RUNNERS => (RUNNABLE as string[]).includes(method);
 
 type StepEvent = Extract<TrainerEvent, { type: 'step' }>;
 
@@ -159,9 +175,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /** The stored config as the job gets it: validated, relative paths resolved against the data folder, files present. */
-  function jobConfig(procedure: string, config: JsonObject): IcotRunConfig {
+  function jobConfig(procedure: string, config: JsonObject, method: keyof typeof RUNNERS = 'icot-si'): IcotRunConfig | FtCotRunConfig {
     const resolved = resolvePaths(config, dataDir);
-    const parsed = IcotRunConfigSchema.safeParse(resolved);
+    const parsed = RUNNERS[method].schema.safeParse(resolved);
     const issues: InputIssue[] = parsed.success
       ? []
       : parsed.error.issues.map((i) => {
@@ -172,14 +188,14 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     if (issues.length > 0 || !parsed.success) {
       throw new StepwiseError(
         'invalid_input',
-        `${procedure}: config is not a valid ICoT run configuration: ${issues.map((i) => i.message).join('; ')}`,
+        `${procedure}: config is not a valid ${RUNNERS[method].title} run configuration: ${issues.map((i) => i.message).join('; ')}`,
         issues,
       );
     }
     return parsed.data;
   }
 
-  function launch(run: Run, config: IcotRunConfig, resumeFrom: { step: number; path: string } | null): Run {
+  function launch(run: Run, config: IcotRunConfig | FtCotRunConfig, resumeFrom: { step: number; path: string } | null): Run {
     const id = run.id;
     const runDir = runDirOf(id);
     fs.mkdirSync(runDir, { recursive: true });
@@ -200,7 +216,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     };
     let job: Job<IcotOutcome>;
     try {
-      job = startIcotJob({ config, runDir, ...(resumeFrom ? { resumeFrom: resumeFrom.path } : {}) }, onEvent);
+      job = RUNNERS[runnable(run.method) ? run.method : 'icot-si'].start({ config, runDir, ...(resumeFrom ? { resumeFrom: resumeFrom.path } : {}) }, onEvent);
     } catch (error) {
       writer.stop();
       fs.rmSync(path.join(runDir, OWNER_FILE), { force: true });
@@ -290,7 +306,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       paramCount,
       path: relative,
       bytesOnDisk: bytesOf(best.path),
-      source: { kind: 'trained', runId: id, recipe: String((run.config as { recipe?: unknown }).recipe ?? ''), step: best.step, epoch: best.epoch, valAccuracy: best.accuracy },
+      source: { kind: 'trained', runId: id, recipe: String((run.config as { recipe?: unknown; format?: unknown }).recipe ?? (run.config as { format?: unknown }).format ?? ''), step: best.step, epoch: best.epoch, valAccuracy: best.accuracy },
       runId: id,
     });
   }
@@ -388,8 +404,8 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
    * charts then miss those few steps, which is better than training them again.)
    */
   function restart(procedure: string, run: Run): Run {
-    if (run.method !== 'icot-si') throw new StepwiseError('conflict', `${procedure}: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only icot-si)`);
-    const config = jobConfig(procedure, run.config);
+    if (!runnable(run.method)) throw new StepwiseError('conflict', `${procedure}: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only ${RUNNABLE.join(', ')})`);
+    const config = jobConfig(procedure, run.config, run.method);
     syncCheckpoints(run.id);
     return launch(run, config, latestCheckpoint(run.id));
   }
@@ -410,14 +426,14 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
           const hint = run.status === 'running' ? 'it is already running' : `it is ${run.status}; resume it with runs.resume, or start a new run`;
           throw new StepwiseError('conflict', `runs.start: run ${run.id} has already started: ${hint}`);
         }
-        if (run.method !== 'icot-si') throw new StepwiseError('conflict', `runs.start: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only icot-si)`);
-        return launch(run, jobConfig('runs.start', run.config), null);
+        if (!runnable(run.method)) throw new StepwiseError('conflict', `runs.start: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only ${RUNNABLE.join(', ')})`);
+        return launch(run, jobConfig('runs.start', run.config, run.method), null);
       }
       const { method, name, config, parentRunId } = input as Required<Pick<typeof input, 'method' | 'name' | 'config'>> & typeof input;
-      if (method !== 'icot-si') {
-        throw new StepwiseError('invalid_input', `runs.start: method ${method} cannot run yet (only icot-si)`, [{ path: ['method'], message: `method ${method} cannot run yet (only icot-si)` }]);
+      if (!runnable(method)) {
+        throw new StepwiseError('invalid_input', `runs.start: method ${method} cannot run yet (only ${RUNNABLE.join(', ')})`, [{ path: ['method'], message: `method ${method} cannot run yet (only ${RUNNABLE.join(', ')})` }]);
       }
-      const valid = jobConfig('runs.start', config);
+      const valid = jobConfig('runs.start', config, method);
       if (parentRunId != null && !store.runs.get(parentRunId)) throw new StepwiseError('not_found', `runs.start: parentRunId ${parentRunId} names no run`);
       const run = store.runs.create({ method, name, config, parentRunId });
       announce(run);

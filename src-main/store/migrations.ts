@@ -136,6 +136,50 @@ export const MIGRATIONS: Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    description: 'Fine-tune-CoT: rationale generation jobs and every sample a teacher wrote (kept or filtered, and why)',
+    sql: `
+      CREATE TABLE ftcot_generations (
+        id                INTEGER PRIMARY KEY,
+        name              TEXT    NOT NULL,
+        dataset_id        INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+        split             TEXT    NOT NULL,
+        task              TEXT    NOT NULL,
+        answer_type       TEXT    NOT NULL,
+        teacher           TEXT    NOT NULL CHECK (json_valid(teacher)),
+        settings          TEXT    NOT NULL CHECK (json_valid(settings)),
+        status            TEXT    NOT NULL DEFAULT 'queued'
+                                  CHECK (status IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+        total             INTEGER NOT NULL CHECK (total >= 0),
+        error             TEXT,
+        output_dataset_id INTEGER REFERENCES datasets(id) ON DELETE SET NULL,
+        created_at        INTEGER NOT NULL,
+        started_at        INTEGER,
+        finished_at       INTEGER
+      ) STRICT;
+
+      CREATE TABLE ftcot_rationales (
+        generation_id     INTEGER NOT NULL REFERENCES ftcot_generations(id) ON DELETE CASCADE,
+        idx               INTEGER NOT NULL CHECK (idx >= 0),
+        sample            INTEGER NOT NULL CHECK (sample >= 0),
+        question          TEXT    NOT NULL,
+        gold              TEXT    NOT NULL,
+        prompt            TEXT    NOT NULL,
+        rationale         TEXT    NOT NULL,
+        answer_prompt     TEXT    NOT NULL,
+        answer_text       TEXT    NOT NULL,
+        answer            TEXT,
+        kept              INTEGER NOT NULL CHECK (kept IN (0, 1)),
+        reason            TEXT    NOT NULL,
+        temperature       REAL    NOT NULL,
+        prompt_tokens     INTEGER NOT NULL CHECK (prompt_tokens >= 0),
+        completion_tokens INTEGER NOT NULL CHECK (completion_tokens >= 0),
+        created_at        INTEGER NOT NULL,
+        PRIMARY KEY (generation_id, idx, sample)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -22,6 +22,8 @@ import { createModelsRepository } from './models.ts';
 import type { ModelsRepository } from './models.ts';
 import { createPredictionsRepository } from './predictions.ts';
 import type { PredictionsRepository } from './predictions.ts';
+import { createRationalesRepository } from './rationales.ts';
+import type { RationalesRepository } from './rationales.ts';
 import { createRunsRepository } from './runs.ts';
 import type { RunsRepository } from './runs.ts';
 
@@ -36,6 +38,8 @@ export interface Store {
   checkpoints: CheckpointsRepository;
   logs: LogsRepository;
   predictions: PredictionsRepository;
+  /** Fine-tune-CoT's generation jobs and rationales. */
+  rationales: RationalesRepository;
   /** Saved run configurations. */
   configs: ConfigsRepository;
   /** Runs `fn` in one transaction: everything it writes lands, or nothing does. */
@@ -71,6 +75,7 @@ export function openStore(file: string): Store {
     checkpoints: createCheckpointsRepository(db),
     logs: createLogsRepository(db),
     predictions: createPredictionsRepository(db),
+    rationales: createRationalesRepository(db),
     configs: createConfigsRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),
     close: () => db.close(),

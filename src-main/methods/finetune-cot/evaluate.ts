@@ -1,0 +1,62 @@
+/**
+ * Evaluation as in Fine-tune-CoT: the student gets `{question} ###`, decodes
+ * greedily until EOS, and is right when the answer read after `-->` (by the
+ * task's answer rule) matches the gold one.
+ */
+import type { Generator } from '../../engine/generate.ts';
+import type { PredictionRow } from '../../engine/trainer.ts';
+import { sameAnswer, type AnswerType } from './answers.ts';
+import { encodeStudentPrompt, parseCompletion, type StudentFormat, type TextCodec } from './layout.ts';
+
+export interface StudentEvalOptions {
+  format: StudentFormat;
+  answerType: AnswerType;
+  maxNewTokens: number;
+  batchSize: number;
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface StudentEvalResult {
+  accuracy: number;
+  correct: number;
+  total: number;
+  /** Mean tokens the student wrote before its answer mark (its rationale). */
+  meanCotTokens: number;
+  examplesPerS: number;
+  generationMs: number;
+  predictions: PredictionRow[];
+}
+
+export async function evaluateStudent(gen: Generator, tok: TextCodec, examples: { question: string; answer: string }[], opts: StudentEvalOptions): Promise<StudentEvalResult> {
+  const predictions: PredictionRow[] = [];
+  let correct = 0;
+  let cotTokens = 0;
+  let generationMs = 0;
+  const room = gen.arch.nPositions;
+  for (let start = 0; start < examples.length; start += opts.batchSize) {
+    if (opts.signal?.aborted) break;
+    const chunk = examples.slice(start, start + opts.batchSize);
+    // A prompt longer than the context keeps its end (the separator), as a truncating tokenizer would not: say so in the row.
+    const prompts = chunk.map((ex) => encodeStudentPrompt(tok, opts.format, ex.question).slice(-(room - 1)));
+    const out = await gen.generate(prompts, { maxNewTokens: opts.maxNewTokens, temperature: 0, eosTokenId: tok.eosId, padTokenId: tok.padId });
+    generationMs += out.timings.totalMs;
+    out.rows.forEach((row, k) => {
+      const ex = chunk[k];
+      const ids = row.tokens.filter((t) => t !== tok.eosId);
+      const text = tok.decode(ids);
+      const parsed = parseCompletion(opts.format, text, opts.answerType, ex.question);
+      const ok = sameAnswer(opts.answerType, parsed.answer, ex.answer, ex.question);
+      if (ok) correct++;
+      const mark = opts.format === 'vanilla' ? 0 : tok.encode(` ${parsed.rationale}`).length;
+      cotTokens += mark;
+      predictions.push({ index: start + k, input: ex.question, target: ex.answer, generated: text, correct: ok, answer: parsed.answer, cotTokens: mark });
+    });
+    opts.onProgress?.(Math.min(start + opts.batchSize, examples.length), examples.length);
+  }
+  const total = predictions.length;
+  return {
+    accuracy: total ? correct / total : 0, correct, total, meanCotTokens: total ? cotTokens / total : 0,
+    examplesPerS: generationMs > 0 ? total / (generationMs / 1e3) : 0, generationMs, predictions,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * A Fine-tune-CoT student run's configuration: one typed object, validated
+ * once, stored with the run. Defaults follow the paper's small-student
+ * settings where they apply (AdamW; the paper fine-tunes GPT-2 for 20 epochs
+ * at lr 3e-4 with batch size 8; small fresh models here like larger rates).
+ */
+import { z } from 'zod';
+import type { GPT2Config } from '../../engine/models/gpt2.ts';
+import type { AdamWConfig } from '../../engine/optim.ts';
+import { ANSWER_TYPES } from './answers.ts';
+import { STUDENT_FORMATS } from './layout.ts';
+
+const positiveInt = z.number().int().positive();
+
+export const FtCotRunConfigSchema = z.strictObject({
+  /** ft-cot: ` {rationale} --> {answer}`; vanilla: ` {answer}`; zero-shot-cot: the teacher's protocol (to train a lab teacher). */
+  format: z.enum(STUDENT_FORMATS),
+  answerType: z.enum(ANSWER_TYPES),
+  /** The task's name, for the results table (e.g. 'coin_flip'). */
+  task: z.string().min(1).max(200).optional(),
+  /** Where the rationales came from, for the results table: a generation job, its D and teacher. */
+  rationales: z.strictObject({
+    generationId: positiveInt.optional(),
+    samples: positiveInt.default(1),
+    teacher: z.string().max(500).optional(),
+  }).optional(),
+  model: z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('fresh'),
+      layers: positiveInt.max(96).default(4),
+      dim: positiveInt.max(8192).default(128),
+      heads: positiveInt.max(128).default(4),
+      /** Positions; default: the longest training example (or test prompt plus the longest completion). */
+      context: positiveInt.max(8192).optional(),
+      seed: z.number().int().nonnegative().default(0),
+      /** The word tokenizer keeps pieces seen at least this often in training. */
+      minCount: positiveInt.default(2),
+    }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
+    /** A Hugging Face GPT-2 folder (a library model or a run's export). */
+    z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) }),
+  ]),
+  data: z.strictObject({
+    /** JSONL {question, rationale?, answer} (several lines per question for diverse reasoning), the paper's task files, or CSV. */
+    train: z.string().min(1),
+    valid: z.string().min(1).optional(),
+    test: z.string().min(1).optional(),
+    /** Take only these splits of a file that has several (e.g. the paper's task files: train / test). */
+    trainSplit: z.string().min(1).optional(),
+    validSplit: z.string().min(1).optional(),
+    testSplit: z.string().min(1).optional(),
+    /** With the paper's teacher files: keep only rationales whose teacher answer was right (the paper's filter). */
+    keptOnly: z.boolean().default(true),
+    trainLimit: positiveInt.optional(),
+    validLimit: positiveInt.optional(),
+    testLimit: positiveInt.optional(),
+  }),
+  train: z.strictObject({
+    epochs: positiveInt.max(10_000),
+    batchSize: positiveInt.max(4096).default(8),
+    lr: z.number().positive().max(1).default(3e-4),
+    warmupSteps: z.number().int().nonnegative().default(0),
+    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+    weightDecay: z.number().nonnegative().default(0.01),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    maxGradNorm: z.number().nonnegative().default(1.0),
+    seed: z.number().int().nonnegative().default(0),
+  }),
+  eval: z.strictObject({
+    /** Decoding budget; default: the longest training completion plus 8. */
+    maxNewTokens: positiveInt.max(4096).optional(),
+    batchSize: positiveInt.max(1024).default(16),
+    /** Validate at the end of every epoch (when there is a valid file). */
+    everyEpoch: z.boolean().default(true),
+  }).prefault({}),
+  runtime: z.strictObject({
+    provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
+    threads: positiveInt.max(256).optional(),
+    checkpointEveryEpochs: positiveInt.default(1),
+  }).prefault({}),
+});
+
+export type FtCotRunConfig = z.infer<typeof FtCotRunConfigSchema>;
+
+/** Validate a config, naming every problem by its path. */
+export function parseFtCotConfig(json: unknown, where = 'config'): FtCotRunConfig {
+  const r = FtCotRunConfigSchema.safeParse(json);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new Error(`${where} is not a valid Fine-tune-CoT run configuration:\n${lines.join('\n')}`);
+}
+
+export function adamwOf(c: FtCotRunConfig): AdamWConfig {
+  const t = c.train;
+  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
+}
+
+export function freshArch(c: FtCotRunConfig, vocabSize: number, context: number): GPT2Config {
+  if (c.model.kind !== 'fresh') throw new Error('freshArch: the model is not a fresh one');
+  return { vocabSize, nPositions: c.model.context ?? context, nEmbd: c.model.dim, nLayer: c.model.layers, nHead: c.model.heads, layerNormEpsilon: 1e-5 };
+}
