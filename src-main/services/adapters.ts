@@ -1,0 +1,92 @@
+/**
+ * adapters.*: the Bitune / LoRA results table, read from the store (runs and
+ * their final metrics), never recomputed: a run's test accuracy,
+ * multiple-choice acc / acc_norm and last α are the values its job recorded.
+ */
+import path from 'node:path';
+import type { AdapterResultRow } from '../contract/areas/adapters.ts';
+import type { Handlers } from '../contract/dispatcher.ts';
+import type { Run } from '../contract/entities.ts';
+import { StepwiseError } from '../contract/errors.ts';
+import type { LabContext } from './lab.ts';
+
+const ADAPTER_METHODS = ['bitune', 'lora'];
+
+interface StoredConfig {
+  method?: string;
+  model?: { kind?: string; path?: string; layers?: number; dim?: number };
+  bitune?: { ablation?: string; sInit?: number; prefillMask?: string };
+  data?: { train?: string; trainLimit?: number };
+  train?: { epochs?: number; batchSize?: number };
+}
+
+export function adapterHandlers({ store }: LabContext): Pick<Handlers, 'adapters.results'> {
+  function rowOf(run: Run): AdapterResultRow {
+    const c = run.config as StoredConfig;
+    const last = new Map<string, { step: number; value: number | null }>();
+    for (const s of store.metrics.series(run.id)) {
+      if (s.steps.length) last.set(s.key, { step: s.steps[s.steps.length - 1], value: s.values[s.values.length - 1] });
+    }
+    const value = (key: string) => last.get(key)?.value ?? null;
+    const layers = (prefix: string) => {
+      const out: number[] = [];
+      for (let l = 0; last.has(`${prefix}${l}`); l++) out.push(value(`${prefix}${l}`) ?? NaN);
+      return out;
+    };
+    const choices: AdapterResultRow['choices'] = {};
+    for (const key of last.keys()) {
+      const m = /^mc_acc\.(.+)$/.exec(key);
+      if (m) choices[m[1]] = { acc: value(key), accNorm: value(`mc_acc_norm.${m[1]}`) };
+    }
+    const m = c.model ?? {};
+    const base = m.kind === 'folder' ? path.basename(m.path ?? '?') : `fresh ${m.layers ?? 2}×${m.dim ?? 64}`;
+    const data = `${path.basename(c.data?.train ?? '?')}${c.data?.trainLimit ? ` (first ${c.data.trainLimit})` : ''}`;
+    const budget = `${c.train?.epochs ?? 1} epochs × batch ${c.train?.batchSize ?? 8}`;
+    const method = run.method === 'lora' ? 'lora' : 'bitune';
+    return {
+      runId: run.id,
+      name: run.name,
+      status: run.status,
+      method,
+      ablation: method === 'bitune' ? c.bitune?.ablation ?? 'full' : null,
+      sInit: method === 'bitune' ? c.bitune?.sInit ?? 0.01 : null,
+      prefillMask: method === 'bitune' ? c.bitune?.prefillMask ?? 'bidirectional' : null,
+      base,
+      data,
+      budget,
+      steps: last.get('loss')?.step ?? null,
+      group: `${base} · ${data} · ${budget}`,
+      testAccuracy: value('test_accuracy'),
+      valAccuracy: value('val_accuracy'),
+      choices,
+      alphaK: layers('alpha_k_'),
+      alphaV: layers('alpha_v_'),
+    };
+  }
+
+  return {
+    'adapters.results': ({ runIds }) => {
+      let runs: Run[];
+      if (runIds) {
+        runs = runIds.map((id) => {
+          const run = store.runs.get(id);
+          if (!run) throw new StepwiseError('not_found', `adapters.results: there is no run ${id}`);
+          if (!ADAPTER_METHODS.includes(run.method)) throw new StepwiseError('invalid_input', `adapters.results: run ${id} is a ${run.method} run, not Bitune or LoRA`, [{ path: ['runIds'], message: `run ${id} is a ${run.method} run` }]);
+          return run;
+        });
+      } else {
+        runs = [];
+        for (const method of ADAPTER_METHODS) {
+          for (let offset = 0; ; offset += 1000) {
+            const page = store.runs.list({ method: method as Run['method'], limit: 1000, offset });
+            runs.push(...page.items);
+            if (page.items.length < 1000) break;
+          }
+        }
+      }
+      const rows = runs.map(rowOf).sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.runId - b.runId));
+      const choiceFiles = [...new Set(rows.flatMap((r) => Object.keys(r.choices)))].sort();
+      return { rows, choiceFiles };
+    },
+  };
+}
