@@ -8,7 +8,7 @@
  */
 
 /** The training methods the lab runs (see README: "What Stepwise is"). */
-export const RUN_METHODS = ['icot-si', 'fine-tune-cot', 'bitune'] as const;
+export const RUN_METHODS = ['icot-si', 'fine-tune-cot', 'bitune', 'lora'] as const;
 export type RunMethod = (typeof RUN_METHODS)[number];
 
 /** A run's life: queued → running → completed | failed | cancelled. */

@@ -10,6 +10,7 @@ import { createDispatcher } from '../contract/dispatcher.ts';
 import type { Dispatch } from '../contract/dispatcher.ts';
 import { openStore } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
+import { adapterHandlers } from './adapters.ts';
 import { appHandlers } from './app.ts';
 import { configHandlers } from './configs.ts';
 import { datasetHandlers } from './datasets.ts';
@@ -54,7 +55,7 @@ export function openLab(dataDir: string): Lab {
   const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
   const training = createTraining(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context) },
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...adapterHandlers(context) },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

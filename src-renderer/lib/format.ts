@@ -50,4 +50,5 @@ export const METHOD_LABELS: Record<string, string> = {
   'icot-si': 'ICoT-SI',
   'fine-tune-cot': 'Fine-tune-CoT',
   bitune: 'Bitune',
+  lora: 'LoRA',
 };
