@@ -126,6 +126,7 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'configs.list': [[{ limit: 0 }, 'limit']],
   'configs.save': [[{ name: 'a', method: 'sgd', config: {} }, 'method'], [{ name: '', method: 'icot-si', config: {} }, 'name'], [{ name: 'a', method: 'icot-si', config: [] }, 'config']],
   'configs.delete': [[{ id: 'x' }, 'id']],
+  'adapters.results': [[{ runIds: [0] }, 'runIds'], [{ runIds: 'all' }, 'runIds'], [{ group: 1 }, '"group"']],
 };
 
 describe('input validation at the boundary', () => {
