@@ -5,8 +5,9 @@ import path from 'node:path';
 import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import type { Model } from '../contract/entities.ts';
-import { HfFolderError, loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
-import { gpt2ParamCount } from '../engine/models/gpt2.ts';
+import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
+import { architectureSummary, loadModelFolder } from '../engine/hf/model-folder.ts';
+import { paramCount } from '../engine/models/family.ts';
 import { bytesOf, removeFromDataDir } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { insideDataDir } from './paths.ts';
@@ -63,9 +64,9 @@ export function importModel({ store, dataDir }: LabContext, from: string, name?:
       if (code === 'EACCES' || code === 'EPERM') throw invalidPath(`${from}: cannot read (${message})`);
       throw error; // e.g. the data folder's disk is full: not the caller's input
     }
-    let loaded: ReturnType<typeof loadGpt2Folder>;
+    let loaded: ReturnType<typeof loadModelFolder>;
     try {
-      loaded = loadGpt2Folder(stagedAbs);
+      loaded = loadModelFolder(stagedAbs);
     } catch (error) {
       // Name the user's folder, not the staged copy.
       const message = (error as Error).message.replaceAll(stagedAbs, from);
@@ -76,8 +77,8 @@ export function importModel({ store, dataDir }: LabContext, from: string, name?:
     return store.transaction(() => {
       const added = store.models.add({
         name: name ?? path.basename(path.resolve(from)),
-        architecture: { family: 'gpt2', nLayer: arch.nLayer, nHead: arch.nHead, nEmbd: arch.nEmbd, vocabSize: arch.vocabSize, blockSize: arch.nPositions },
-        paramCount: gpt2ParamCount(arch),
+        architecture: architectureSummary(arch),
+        paramCount: paramCount(arch),
         path: staged,
         bytesOnDisk: bytesOf(stagedAbs),
         source: { kind: 'imported', from },
