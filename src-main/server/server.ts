@@ -30,6 +30,8 @@
  *   (names and payloads: src-main/contract/events.ts). It reads nothing
  *   from the client.
  *
+ * OpenAI-compatible: /v1/models, /v1/completions, /v1/chat/completions (./openai.ts).
+ *
  * Everything else: GET/HEAD serves out/renderer (index.html for unknown
  * paths without an extension, for client-side routing).
  */
@@ -42,6 +44,7 @@ import type { Dispatch } from '../contract/dispatcher.ts';
 import type { ErrorCode } from '../contract/errors.ts';
 import { contentSecurityPolicy } from '../services/content-security-policy.ts';
 import type { EventBus } from '../services/events.ts';
+import type { OpenAiEndpoints } from './openai.ts';
 import { fromLoopback, newToken, notLoopback, presentedToken, sameToken, sessionCookie } from './auth.ts';
 import { checkRendererBuilt, serveStatic } from './static.ts';
 
@@ -56,6 +59,8 @@ export interface ServerOptions {
   port?: number;
   /** Default: a fresh random token. */
   token?: string;
+  /** OpenAI-compatible /v1/ endpoints (./openai.ts), behind the same token. */
+  openai?: OpenAiEndpoints;
 }
 
 export interface RunningServer {
@@ -109,6 +114,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return void response.end();
     }
     if (!sameToken(presentedToken(request, port), token)) return refuse(response, 401);
+    if (options.openai && (await options.openai.handle(request, response, url.pathname))) return;
 
     if (url.pathname.startsWith('/api/call/')) {
       if (request.method !== 'POST') {
@@ -184,6 +190,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${urlHost}:${port}/?token=${token}`,
     close: async () => {
       unsubscribe();
+      await options.openai?.close();
       for (const client of sockets.clients) client.terminate();
       sockets.close();
       server.closeAllConnections();

@@ -89,7 +89,7 @@ export function folderHash(folder: string): string {
   return createHash('sha256').update(listing).digest('hex');
 }
 
-function stagingFolder(dataDir: string): { absolute: string; relative: string } {
+export function stagingFolder(dataDir: string): { absolute: string; relative: string } {
   const relative = path.join('datasets', `.staging-${process.pid}-${randomBytes(6).toString('hex')}`);
   const absolute = insideDataDir(dataDir, relative);
   fs.mkdirSync(absolute, { recursive: true });
@@ -97,7 +97,7 @@ function stagingFolder(dataDir: string): { absolute: string; relative: string } 
 }
 
 /** Inserts the row and moves the staged folder to `datasets/<id>`, all or nothing. */
-function commit(ctx: LabContext, staged: { absolute: string; relative: string }, row: Omit<Dataset, 'id' | 'createdAt' | 'path'>): Dataset {
+export function commit(ctx: LabContext, staged: { absolute: string; relative: string }, row: Omit<Dataset, 'id' | 'createdAt' | 'path'>): Dataset {
   let moved: string | null = null;
   try {
     return ctx.store.transaction(() => {

@@ -18,7 +18,10 @@ import { createEventBus } from './events.ts';
 import type { EventBus } from './events.ts';
 import { modelHandlers } from './models.ts';
 import { DATABASE_FILE } from './paths.ts';
+import { probeHandlers } from './probes.ts';
 import { runHandlers } from './runs.ts';
+import { createFinetune } from './finetune.ts';
+import type { Finetune } from './finetune.ts';
 import { createTraining } from './training.ts';
 import type { Training } from './training.ts';
 
@@ -32,6 +35,8 @@ export interface LabContext {
 export interface Lab extends LabContext {
   dispatch: Dispatch;
   /** Runs' jobs in this process (start, pause, wait for the end). */
+  /** Fine-tune-CoT's rationale generation jobs in this process. */
+  finetune: Finetune;
   training: Training;
   /** Cancels this lab's running jobs (their runs resume from their checkpoints) and closes the store. */
   close(): void;
@@ -54,17 +59,21 @@ export function openLab(dataDir: string): Lab {
   const store = openStore(path.join(absolute, DATABASE_FILE));
   const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
   const training = createTraining(context);
+  const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...adapterHandlers(context) },
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();
+  finetune.recoverInterrupted();
   return {
     ...context,
     dispatch,
     training,
+    finetune,
     close: () => {
       training.close();
+      finetune.close();
       store.close();
     },
   };

@@ -1,6 +1,7 @@
 /** `stepwise serve`: the lab in a browser, from a token-protected server on this machine. */
 import { fileURLToPath } from 'node:url';
 import { LOOPBACK_HOSTS, notLoopback } from '../../server/auth.ts';
+import { openAiEndpoints } from '../../server/openai.ts';
 import { startServer } from '../../server/server.ts';
 import { openLab } from '../../services/lab.ts';
 import { resolveDataDir } from '../../services/paths.ts';
@@ -28,7 +29,7 @@ export const serve = defineCommand({
     const lab = openLab(resolveDataDir(values['data-dir']));
     let server;
     try {
-      server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir: RENDERER_DIR, host, port });
+      server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir: RENDERER_DIR, host, port, openai: openAiEndpoints(lab) });
     } catch (error) {
       lab.close();
       throw error;
