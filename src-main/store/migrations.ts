@@ -180,6 +180,26 @@ export const MIGRATIONS: Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    version: 6,
+    description: 'probe jobs: hidden-state captures and linear probes, indexed (the captures are files under probes/<id>/)',
+    sql: `
+      CREATE TABLE probes (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT    NOT NULL,
+        run_id      INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        config      TEXT    NOT NULL CHECK (json_valid(config)),
+        status      TEXT    NOT NULL CHECK (status IN ('running', 'completed', 'failed', 'cancelled')),
+        path        TEXT    NOT NULL UNIQUE,
+        bytes       INTEGER NOT NULL CHECK (bytes >= 0),
+        summary     TEXT    NOT NULL CHECK (json_valid(summary)),
+        error       TEXT,
+        created_at  INTEGER NOT NULL,
+        finished_at INTEGER
+      ) STRICT;
+      CREATE INDEX probes_by_run ON probes (run_id);
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -22,6 +22,8 @@ import { createModelsRepository } from './models.ts';
 import type { ModelsRepository } from './models.ts';
 import { createPredictionsRepository } from './predictions.ts';
 import type { PredictionsRepository } from './predictions.ts';
+import { createProbesRepository } from './probes.ts';
+import type { ProbesRepository } from './probes.ts';
 import { createRationalesRepository } from './rationales.ts';
 import type { RationalesRepository } from './rationales.ts';
 import { createRunsRepository } from './runs.ts';
@@ -38,6 +40,8 @@ export interface Store {
   checkpoints: CheckpointsRepository;
   logs: LogsRepository;
   predictions: PredictionsRepository;
+  /** Probe jobs (their captures are files under probes/<id>/). */
+  probes: ProbesRepository;
   /** Fine-tune-CoT's generation jobs and rationales. */
   rationales: RationalesRepository;
   /** Saved run configurations. */
@@ -75,6 +79,7 @@ export function openStore(file: string): Store {
     checkpoints: createCheckpointsRepository(db),
     logs: createLogsRepository(db),
     predictions: createPredictionsRepository(db),
+    probes: createProbesRepository(db),
     rationales: createRationalesRepository(db),
     configs: createConfigsRepository(db),
     transaction: <T>(fn: () => T): T => db.transaction(fn)(),

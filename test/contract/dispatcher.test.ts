@@ -127,6 +127,21 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'configs.save': [[{ name: 'a', method: 'sgd', config: {} }, 'method'], [{ name: '', method: 'icot-si', config: {} }, 'name'], [{ name: 'a', method: 'icot-si', config: [] }, 'config']],
   'configs.delete': [[{ id: 'x' }, 'id']],
   'adapters.results': [[{ runIds: [0] }, 'runIds'], [{ runIds: 'all' }, 'runIds'], [{ group: 1 }, '"group"']],
+  'probes.estimate': [[{ source: { runId: 0 }, data: { text: 'x' } }, 'source'], [{ source: { modelId: 1 }, data: { file: 'rel.txt' } }, 'data'], [{ source: { modelId: 1 }, data: { text: 'x' }, seeds: 0 }, 'seeds']],
+  'probes.start': [
+    [{ source: { runId: 1, checkpoints: 'some' }, data: { datasetId: 1 } }, 'source'],
+    [{ source: { dir: '/m' }, data: { datasetId: 1, split: 'dev' } }, 'data'],
+    [{ source: { dir: '/m' }, data: { text: 'x' }, heldOut: 1 }, 'heldOut'],
+    [{ source: { dir: '/m' }, data: { text: 'x' }, controlType: 'word' }, 'controlType'],
+    [{ source: { dir: '/m' }, data: { text: 'x' }, patterns: [{ name: 'p', pattern: '' }] }, 'patterns'],
+  ],
+  'probes.cancel': [[{ id: 0 }, 'id']],
+  'probes.list': [[{ limit: 0 }, 'limit']],
+  'probes.get': [[{ id: 'x' }, 'id']],
+  'probes.results': [[{ id: 1, point: -1 }, 'point']],
+  'probes.lens': [[{ id: 1, example: 1.5 }, 'example']],
+  'probes.attention': [[{ id: 1, layer: -2 }, 'layer']],
+  'probes.delete': [[{}, 'id']],
 };
 
 describe('input validation at the boundary', () => {
