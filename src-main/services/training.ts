@@ -35,6 +35,10 @@ import { FtCotRunConfigSchema } from '../methods/finetune-cot/recipe.ts';
 import type { FtCotRunConfig } from '../methods/finetune-cot/recipe.ts';
 import type { FtCotJob } from '../methods/finetune-cot/run.ts';
 import type { IcotJob, IcotOutcome } from '../methods/icot/run.ts';
+import { startBituneJob } from '../methods/bitune/job.ts';
+import { BituneRunConfigSchema } from '../methods/bitune/recipe.ts';
+import type { BituneRunConfig } from '../methods/bitune/recipe.ts';
+import type { BituneJob } from '../methods/bitune/run.ts';
 import { bytesOf } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { runFolder } from './paths.ts';
@@ -71,13 +75,15 @@ const PROGRESS_MS = 200;
 const OWNER_FILE = 'owner.json';
 
 /** A run's job as the worker of its method gets it. */
-type MethodJob = { config: IcotRunConfig | FtCotRunConfig; runDir: string; resumeFrom?: string };
+type MethodJob = { config: IcotRunConfig | FtCotRunConfig | BituneRunConfig; runDir: string; resumeFrom?: string };
 type OnEvent = (e: TrainerEvent) => void;
 
 /** The methods this version trains: each one's config schema and worker job (their outcomes share one shape). */
 const RUNNERS = {
   'icot-si': { schema: IcotRunConfigSchema, title: 'ICoT', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startIcotJob(job as IcotJob, onEvent) },
   'fine-tune-cot': { schema: FtCotRunConfigSchema, title: 'Fine-tune-CoT', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startFtCotJob(job as FtCotJob, onEvent) },
+  bitune: { schema: BituneRunConfigSchema, title: 'Bitune', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
+  lora: { schema: BituneRunConfigSchema, title: 'LoRA', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
 } as const;
 const RUNNABLE = Object.keys(RUNNERS) as (keyof typeof RUNNERS)[];
 const runnable = (method: string): method is keyof typeof RUNNERS => (RUNNABLE as string[]).includes(method);
@@ -175,7 +181,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /** The stored config as the job gets it: validated, relative paths resolved against the data folder, files present. */
-  function jobConfig(procedure: string, config: JsonObject, method: keyof typeof RUNNERS = 'icot-si'): IcotRunConfig | FtCotRunConfig {
+  function jobConfig(procedure: string, config: JsonObject, method: keyof typeof RUNNERS = 'icot-si'): MethodJob['config'] {
     const resolved = resolvePaths(config, dataDir);
     const parsed = RUNNERS[method].schema.safeParse(resolved);
     const issues: InputIssue[] = parsed.success
@@ -195,7 +201,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return parsed.data;
   }
 
-  function launch(run: Run, config: IcotRunConfig | FtCotRunConfig, resumeFrom: { step: number; path: string } | null): Run {
+  function launch(run: Run, config: MethodJob['config'], resumeFrom: { step: number; path: string } | null): Run {
     const id = run.id;
     const runDir = runDirOf(id);
     fs.mkdirSync(runDir, { recursive: true });
@@ -578,6 +584,8 @@ export function resolvePaths(config: JsonObject, base: string): JsonObject {
   const resolve = (p: unknown) => (typeof p === 'string' && p !== '' && !path.isAbsolute(p) ? path.resolve(base, p) : p);
   const out = structuredClone(config) as { data?: Record<string, unknown>; model?: Record<string, unknown> };
   if (out.data && typeof out.data === 'object') for (const key of ['train', 'valid', 'test']) if (key in out.data) out.data[key] = resolve(out.data[key]);
+  const choices = (out as { eval?: { choices?: unknown } }).eval?.choices;
+  if (Array.isArray(choices)) (out as { eval: { choices: unknown[] } }).eval.choices = choices.map(resolve);
   if (out.model && typeof out.model === 'object' && out.model.kind === 'folder') out.model.path = resolve(out.model.path);
   return out as JsonObject;
 }

@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { JsonObject, Run } from '../../contract/entities.ts';
+import type { JsonObject, Run, RunMethod } from '../../contract/entities.ts';
 import type { ErrorData } from '../../contract/errors.ts';
 import { openLab } from '../../services/lab.ts';
 import type { Lab } from '../../services/lab.ts';
@@ -54,7 +54,7 @@ export const train = defineCommand({
     try {
       const answer =
         config !== undefined
-          ? await lab.dispatch('runs.start', { method: 'icot-si', name: values.name ?? path.basename(file!).replace(/\.json$/i, ''), config })
+          ? await lab.dispatch('runs.start', { method: methodOf(config), name: values.name ?? path.basename(file!).replace(/\.json$/i, ''), config })
           : await lab.dispatch('runs.resume', { id: resumeId });
       if (!answer.ok) {
         process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`)}\n`);
@@ -71,7 +71,7 @@ export const train = defineCommand({
 async function follow(lab: Lab, run: Run, resumed: boolean): Promise<number> {
   const epochs = (run.config.train as { epochs?: number } | undefined)?.epochs;
   process.stderr.write(
-    `${resumed ? 'Resuming' : 'Training'} run ${run.id} "${run.name}" (${String(run.config.recipe)}) in ${lab.dataDir}. ` +
+    `${resumed ? 'Resuming' : 'Training'} run ${run.id} "${run.name}" (${String(run.config.recipe ?? run.config.method)}) in ${lab.dataDir}. ` +
       'Ctrl-C cancels it, keeping a checkpoint to resume from.\n',
   );
   const progress = runProgress(run.id, lab.events, { epochs: typeof epochs === 'number' ? epochs : undefined });
@@ -114,6 +114,11 @@ function report({ run, outcome, model }: RunEnd, dataDir: string): number {
       process.stderr.write(`stepwise train: run ${run.id} failed: ${run.error}\n`);
       return 1;
   }
+}
+
+/** The run method a config is for: Bitune and LoRA configs name theirs in `method`; others are ICoT's. */
+function methodOf(config: JsonObject): RunMethod {
+  return config.method === 'bitune' || config.method === 'lora' ? config.method : 'icot-si';
 }
 
 function runId(text: string): number {

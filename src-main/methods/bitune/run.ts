@@ -41,6 +41,8 @@ export interface BituneEval {
   accuracy: number;
   correct: number;
   total: number;
+  /** Test examples answered per second (greedy, in batches of eval.batchSize). */
+  examplesPerS: number;
   /** Per multiple-choice file (by base name): acc and acc_norm. */
   choices: Record<string, { acc: number; accNorm: number; total: number }>;
 }
@@ -253,9 +255,11 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
     const model = modelOf(result.params);
     try {
       const values: Record<string, number> = {};
-      test = { accuracy: 0, correct: 0, total: p.test.length, choices: {} };
+      test = { accuracy: 0, correct: 0, total: p.test.length, examplesPerS: 0, choices: {} };
       if (p.test.length) {
+        const t0 = performance.now();
         const r = await evaluateAnswers(model, p.tok, p.test, evalOpts);
+        test.examplesPerS = p.test.length / ((performance.now() - t0) / 1e3);
         test.accuracy = r.accuracy;
         test.correct = r.correct;
         values.test_accuracy = r.accuracy;
