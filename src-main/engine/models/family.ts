@@ -88,3 +88,27 @@ export function paramCount(arch: ModelArch): number {
   for (const s of modelFamily(arch).paramShapes().values()) n += s.reduce((a, b) => a * b, 1);
   return n;
 }
+
+/** How base weights are fed: float32, or float16 (half the memory) widened to float32 in the graph. */
+export type WeightDtype = 'float32' | 'float16';
+
+/**
+ * Graph inputs `p.<name>` for parameters. With float16 weights, each is cast to
+ * float32 where the forward first reads it (the record creates the Cast on first
+ * access), so ONNX Runtime holds the float32 copies of one layer at a time, not
+ * of the whole model.
+ */
+export function paramInputs(g: GraphBuilder, shapes: Map<string, number[]>, dtype: WeightDtype = 'float32'): Record<string, Value> {
+  const inputs: Record<string, Value> = {};
+  for (const [name, shape] of shapes) inputs[name] = g.input(`p.${name}`, dtype, shape);
+  if (dtype === 'float32') return inputs;
+  const widened = new Map<string, Value>();
+  return new Proxy(inputs, {
+    get(target, name) {
+      if (typeof name !== 'string' || !(name in target)) return undefined;
+      let v = widened.get(name);
+      if (!v) widened.set(name, (v = g.cast(target[name], 'float32', 'weight_f32')));
+      return v;
+    },
+  });
+}
