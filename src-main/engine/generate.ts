@@ -20,7 +20,8 @@
  * free of in-place state. The present tensors ORT returns are fed back as the
  * next step's past as they are, without copying them in JavaScript.
  */
-import { modelFamily, type ModelArch, type ModelFamily } from './models/family.ts';
+import { float16Tensor, toHalf } from './half.ts';
+import { modelFamily, paramInputs, type ModelArch, type ModelFamily, type WeightDtype } from './models/family.ts';
 import type { GPT2Config } from './models/gpt2.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
@@ -34,6 +35,8 @@ export interface DecodeGraphOptions {
   allLogits?: boolean;
   /** Also output `hidden.<l>` [B, T, C] (l = 0..nLayer) and `attn.<l>` [B, nHead, T, P+T] (l < nLayer). */
   probes?: boolean;
+  /** Parameters fed as float16 and widened to float32 where used (half the weight memory; float32 arithmetic). */
+  weightDtype?: WeightDtype;
 }
 
 export interface DecodeGraph {
@@ -45,7 +48,7 @@ export interface DecodeGraph {
 
 /**
  * The decode graph. Inputs:
- * - `p.<name>`: the parameters (Hugging Face names);
+ * - `p.<name>`: the parameters (Hugging Face names), float32 or (weightDtype) float16;
  * - `input_ids` int64 [B, T]; `position_ids` int64 [B, T];
  * - `mask` bool [B, 1, T, P+T]: new token t of row b may attend to cache column s;
  * - `past.<l>.key`, `past.<l>.value` float32 [B, K, P, D] (P may be 0; K key/value heads of size D).
@@ -59,8 +62,7 @@ export function compileDecodeGraph(arch: ModelArch, opts: DecodeGraphOptions = {
   const g = new GraphBuilder();
   const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
-  const params: Record<string, Value> = {};
-  for (const name of paramNames) params[name] = g.input(`p.${name}`, 'float32', shapes.get(name)!);
+  const params = paramInputs(g, shapes, opts.weightDtype);
   const inputIds = g.input('input_ids', 'int64', ['B', 'T']);
   const positions = g.input('position_ids', 'int64', ['B', 'T']);
   const mask = g.input('mask', 'bool', ['B', 1, 'T', 'P+T']);
@@ -199,20 +201,24 @@ export class Generator<A extends ModelArch = GPT2Config> {
   private readonly feedsParams: Record<string, ort.Tensor> = {};
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
   private readonly sessionOpts: SessionOptions;
+  /** How the weights are held and fed (float16: converted once here, half the memory). */
+  readonly weightDtype: WeightDtype;
 
-  private constructor(arch: A, sessionOpts: SessionOptions) {
+  private constructor(arch: A, sessionOpts: SessionOptions, weightDtype: WeightDtype) {
     this.arch = arch;
     this.family = modelFamily(arch);
     this.sessionOpts = sessionOpts;
+    this.weightDtype = weightDtype;
   }
 
-  static create<A extends ModelArch>(arch: A, params: TensorMap, sessionOpts: SessionOptions = {}): Generator<A> {
-    const gen = new Generator<A>(arch, sessionOpts);
+  static create<A extends ModelArch>(arch: A, params: TensorMap, opts: SessionOptions & { weightDtype?: WeightDtype } = {}): Generator<A> {
+    const { weightDtype = 'float32', ...sessionOpts } = opts;
+    const gen = new Generator<A>(arch, sessionOpts, weightDtype);
     for (const [name, shape] of gen.family.paramShapes()) {
       const t = params.get(name);
       if (!t) throw new Error(`generate: the parameters lack '${name}' (expected [${shape.join(', ')}])`);
       if (t.shape.join(',') !== shape.join(',')) throw new Error(`generate: parameter '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
-      gen.feedsParams[`p.${name}`] = new ort.Tensor('float32', t.data, shape);
+      gen.feedsParams[`p.${name}`] = weightDtype === 'float16' ? float16Tensor(toHalf(t.data), shape) : new ort.Tensor('float32', t.data, shape);
     }
     return gen;
   }
@@ -221,7 +227,7 @@ export class Generator<A extends ModelArch = GPT2Config> {
     const key = `${opts.allLogits ? 'all' : 'last'}${opts.probes ? '+probes' : ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = createSession(compileDecodeGraph(this.arch, opts).model, this.sessionOpts);
+      s = createSession(compileDecodeGraph(this.arch, { ...opts, weightDtype: this.weightDtype }).model, this.sessionOpts);
       this.sessions.set(key, s);
     }
     return s;
