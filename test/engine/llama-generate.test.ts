@@ -12,6 +12,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { Generator, type KvCache } from '../../src-main/engine/generate.ts';
 import { llamaConfigFromHf } from '../../src-main/engine/hf/llama-folder.ts';
 import { llamaParamShapes, ropeInvFreq, type LlamaConfig } from '../../src-main/engine/models/llama.ts';
+import { halfBits } from '../../src-main/engine/half.ts';
 import { argmax } from '../../src-main/engine/sampling.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { randn } from './fd.ts';
@@ -156,5 +157,30 @@ describe('Llama variants', () => {
     });
     expect([kept > 0, divided > 0, blended > 0]).toEqual([true, true, true]);
     expect(ropeInvFreq({ ...base, ropeScaling: { type: 'linear', factor: 2 } })[5]).toBeCloseTo(plain[5] / 2, 12);
+  });
+});
+
+describe('float16 base weights', () => {
+  it('halfBits rounds to nearest even, saturates to ∞ and underflows to subnormals and zero as torch.half does', () => {
+    expect([1, -2, 0.1, 65504, 65519, 65520, 2 ** -24, 2 ** -26, 1 + 2 ** -11, 1 + 3 * 2 ** -11].map(halfBits)).toEqual([0x3c00, 0xc000, 0x2e66, 0x7bff, 0x7bff, 0x7c00, 0x0001, 0x0000, 0x3c00, 0x3c02]);
+    expect(halfBits(-0)).toBe(0x8000);
+    expect(halfBits(NaN) & 0x7c00).toBe(0x7c00);
+  });
+
+  it('weights held as float16 and widened in the graph give the float32 logits, to float16 rounding', async () => {
+    // Weights that float16 holds exactly: the same logits up to float32 rounding.
+    const exact: TensorMap = new Map([...params].map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data, (x) => Math.round(x * 1024) / 1024) }]));
+    const g32 = Generator.create(arch, exact, { threads: 1 });
+    const g16 = Generator.create(arch, exact, { threads: 1, weightDtype: 'float16' });
+    expect(g16.weightDtype).toBe('float16');
+    const { logits: l32 } = await cachedLogits(g32, inputIds, 3, arch.vocabSize);
+    const { logits: l16 } = await cachedLogits(g16, inputIds, 3, arch.vocabSize);
+    expect(relDiff(l16, l32)).toBeLessThanOrEqual(1e-6);
+    // The reference weights, rounded to float16 on the way in: within float16's precision of PyTorch's logits.
+    const half = Generator.create(arch, params, { threads: 1, weightDtype: 'float16' });
+    const d = relDiff(await fullLogits(half, inputIds), expected.get('logits')!.data);
+    expect(d).toBeGreaterThan(0);
+    expect(d).toBeLessThanOrEqual(5e-3);
+    for (const g of [g32, g16, half]) await g.release();
   });
 });
