@@ -7,6 +7,7 @@ export const pages = [
   { id: 'runs', label: 'Runs', blurb: 'Training runs and their status' },
   { id: 'curriculum', label: 'Curriculum', blurb: 'Stepwise Internalization schedules' },
   { id: 'probes', label: 'Probes', blurb: 'What the hidden states still encode' },
+  { id: 'bitune', label: 'Bitune', blurb: 'LoRA against Bitune, and the learned mixing' },
   { id: 'compare', label: 'Compare', blurb: 'Runs side by side' },
 ] as const;
 

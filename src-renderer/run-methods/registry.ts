@@ -5,11 +5,12 @@
 // To plug a method in: write its entry (like ./icot.ts) and add it to
 // RUN_FORM_METHODS below. The form, Save/Load and "show command" pick it up.
 import type { JsonObject, RunMethod } from '../../src-main/contract/index.ts';
+import { bituneEntry, loraEntry } from './bitune.ts';
 import { cotEntry, icotSiEntry, noCotEntry } from './icot.ts';
 import type { CommonReadBack, RunFormMethod } from './types.ts';
 
 /** The form's methods, in the order shown. Add new methods here. */
-export const RUN_FORM_METHODS: RunFormMethod[] = [icotSiEntry, cotEntry, noCotEntry];
+export const RUN_FORM_METHODS: RunFormMethod[] = [icotSiEntry, cotEntry, noCotEntry, bituneEntry, loraEntry];
 
 /** The entry that reads a stored config back, with what it read; null when none does. */
 export function readAnyConfig(config: JsonObject, method?: RunMethod): { entry: RunFormMethod; read: { common: CommonReadBack; settings: object } } | null {
