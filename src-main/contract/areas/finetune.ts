@@ -53,6 +53,8 @@ export const finetuneProcedures = {
       counts: z.strictObject({ train: exampleCount(), test: exampleCount() }),
       seed: nonNegativeInt().default(0),
       size: z.int({ error: 'must be an integer from 1 to 12' }).min(1, { error: 'must be an integer from 1 to 12' }).max(12, { error: 'must be an integer from 1 to 12' }).optional(),
+      /** arithmetic: how many numbers are added (default 2). */
+      terms: z.int({ error: 'must be an integer from 2 to 12' }).min(2, { error: 'must be an integer from 2 to 12' }).max(12, { error: 'must be an integer from 2 to 12' }).optional(),
       name: text(200),
     }).refine((v) => v.counts.train + v.counts.test > 0, { error: 'counts must ask for at least one example', path: ['counts'] }),
   },

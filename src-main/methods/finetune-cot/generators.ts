@@ -10,7 +10,8 @@
  *   coin-flip         "A coin is heads up. X flips the coin. … Is the coin still heads up? …"
  *   shuffled-objects  three people, three balls, three swaps; answer (A)–(C)
  *   arithmetic        multi-digit addition "What is 47 + 85?", the rationale adding
- *                     column by column from the ones with the carry
+ *                     column by column from the ones with the carry; with more than
+ *                     two numbers ("What is 3 + 8 + 5 + 1?") a running sum
  */
 import { Rng } from '../../engine/init.ts';
 import type { AnswerType } from './answers.ts';
@@ -23,8 +24,10 @@ export interface GenerateTaskOptions {
   kind: GeneratedTaskKind;
   counts: { train: number; test: number };
   seed: number;
-  /** last-letters: words per question (paper: 4); coin-flip: people (paper: 4); arithmetic: digits per operand. */
+  /** last-letters: words per question (paper: 4); coin-flip: people (paper: 4); arithmetic: digits per number. */
   size?: number;
+  /** arithmetic: how many numbers are added (default 2). */
+  terms?: number;
 }
 
 const ANSWER_TYPE: Record<GeneratedTaskKind, AnswerType> = { 'last-letters': 'text', 'coin-flip': 'yes-no', 'shuffled-objects': 'choice', arithmetic: 'number' };
@@ -37,7 +40,7 @@ const NAMES = [
 const BALLS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'white', 'black', 'brown'];
 const PEOPLE = ['Alice', 'Bob', 'Claire'];
 
-type Gen = (rng: Rng, size: number) => TaskExample;
+type Gen = (rng: Rng, size: number, terms: number) => TaskExample;
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)];
 function distinct<T>(rng: Rng, xs: readonly T[], n: number): T[] {
@@ -101,20 +104,29 @@ const shuffledObjects: Gen = (rng) => {
   return { question, answer: letter, split: '', rationale: `${steps.join('\n')}\nAt the end, ${PEOPLE[who]} has the ${holding[who]} ball, so the answer is (${letter}).` };
 };
 
-const arithmetic: Gen = (rng, size) => {
+const arithmetic: Gen = (rng, size, terms) => {
   const lo = size === 1 ? 0 : 10 ** (size - 1);
-  const a = lo + Math.floor(rng.next() * (10 ** size - lo));
-  const b = lo + Math.floor(rng.next() * (10 ** size - lo));
-  const da = String(a).split('').reverse().map(Number);
-  const db = String(b).split('').reverse().map(Number);
+  const xs = Array.from({ length: terms }, () => lo + Math.floor(rng.next() * (10 ** size - lo)));
+  const total = xs.reduce((a, b) => a + b, 0);
   const steps: string[] = [];
-  let carry = 0;
-  for (let i = 0; i < size; i++) {
-    const s = da[i] + db[i] + carry;
-    steps.push(`${da[i]} + ${db[i]}${carry ? ` + ${carry}` : ''} = ${s}.`);
-    carry = s >= 10 ? 1 : 0;
+  if (terms === 2) {
+    // Two numbers: column by column from the ones, with the carry.
+    const [da, db] = xs.map((x) => String(x).split('').reverse().map(Number));
+    let carry = 0;
+    for (let i = 0; i < size; i++) {
+      const s = da[i] + db[i] + carry;
+      steps.push(`${da[i]} + ${db[i]}${carry ? ` + ${carry}` : ''} = ${s}.`);
+      carry = s >= 10 ? 1 : 0;
+    }
+  } else {
+    // Several numbers: a running sum.
+    let sum = xs[0];
+    for (const x of xs.slice(1)) {
+      steps.push(`${sum} + ${x} = ${sum + x}.`);
+      sum += x;
+    }
   }
-  return { question: `What is ${a} + ${b}?`, answer: String(a + b), split: '', rationale: `${steps.join(' ')} So ${a} + ${b} = ${a + b}.` };
+  return { question: `What is ${xs.join(' + ')}?`, answer: String(total), split: '', rationale: `${steps.join(' ')} The answer is ${total}.` };
 };
 
 const GENERATORS: Record<GeneratedTaskKind, Gen> = { 'last-letters': lastLetters, 'coin-flip': coinFlip, 'shuffled-objects': shuffledObjects, arithmetic };
@@ -134,7 +146,7 @@ export function generateTask(opts: GenerateTaskOptions): Task {
   let tries = 0;
   while (examples.length < wanted) {
     if (++tries > wanted * 50 + 1000) throw new Error(`${opts.kind} (size ${size}) has too few distinct questions for ${wanted} examples`);
-    const ex = gen(rng, size);
+    const ex = gen(rng, size, opts.terms ?? 2);
     if (seen.has(ex.question)) continue;
     seen.add(ex.question);
     examples.push({ ...ex, split: examples.length < opts.counts.train ? 'train' : 'test' });
