@@ -1,9 +1,12 @@
 /**
- * Fresh GPT-2 parameters as Hugging Face initialises them (GPT2PreTrainedModel
- * ._init_weights): weights ~ N(0, 0.02), biases 0, layer norms 1/0, and the
- * residual projections (attn.c_proj, mlp.c_proj) ~ N(0, 0.02/√(2·n_layer)).
- * Seeded, so a run's initial model is reproducible.
+ * Fresh parameters as Hugging Face initialises them. GPT-2
+ * (GPT2PreTrainedModel._init_weights): weights ~ N(0, 0.02), biases 0, layer
+ * norms 1/0, and the residual projections (attn.c_proj, mlp.c_proj)
+ * ~ N(0, 0.02/√(2·n_layer)). Llama (LlamaPreTrainedModel._init_weights):
+ * linear and embedding weights ~ N(0, initializer_range = 0.02), biases 0,
+ * RMSNorm weights 1. Seeded, so a run's initial model is reproducible.
  */
+import { isLlama, modelFamily, type ModelArch } from './models/family.ts';
 import { gpt2ParamShapes, type GPT2Config } from './models/gpt2.ts';
 import type { TensorMap } from './safetensors.ts';
 
@@ -60,4 +63,22 @@ export function initGPT2(cfg: GPT2Config, seed: number, std = 0.02): TensorMap {
     out.set(name, { shape, data });
   }
   return out;
+}
+
+export function initLlama(cfg: ModelArch, seed: number, std = 0.02): TensorMap {
+  const rng = new Rng(seed);
+  const out: TensorMap = new Map();
+  for (const [name, shape] of modelFamily(cfg).paramShapes()) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    if (name.endsWith('norm.weight')) data.fill(1);
+    else if (name.endsWith('.weight')) for (let i = 0; i < n; i++) data[i] = rng.normal() * std;
+    out.set(name, { shape, data });
+  }
+  return out;
+}
+
+/** Fresh parameters for any family's architecture. */
+export function initModel(arch: ModelArch, seed: number): TensorMap {
+  return isLlama(arch) ? initLlama(arch, seed) : initGPT2(arch, seed);
 }
