@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { TokenBatches } from './batches.ts';
-import { initGPT2 } from './init.ts';
+import { initModel } from './init.ts';
 import { readSafetensors } from './safetensors.ts';
 import { train, TrainerControl, type TrainerEvent } from './trainer.ts';
 import type { ControlMessage, TrainJobResult, TrainJobSpec, WorkerMessage } from './train-job.ts';
@@ -27,7 +27,7 @@ try {
   const init =
     spec.init.kind === 'resume' ? { resumeFrom: spec.init.checkpoint }
     : spec.init.kind === 'safetensors' ? { params: readSafetensors(spec.init.path).tensors }
-    : { params: initGPT2(config.arch, spec.init.seed) };
+    : { params: initModel(config.arch, spec.init.seed) };
   const result = await train({ config, data, init, control, emit: (e: TrainerEvent) => post({ type: 'event', event: e }) });
   post({ type: 'done', result: { status: result.status, step: result.step, lastCheckpoint: result.lastCheckpoint } });
 } catch (err) {

@@ -9,7 +9,7 @@
  */
 import type { BatchSource } from './batches.ts';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
-import type { GPT2Config } from './models/gpt2.ts';
+import type { ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
 import type { ProviderName } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
@@ -17,7 +17,8 @@ import { learningRate, type LrSchedule } from './schedule.ts';
 import { TrainStep } from './train-step.ts';
 
 export interface TrainerConfig {
-  arch: GPT2Config;
+  /** Any model family's architecture (models/family.ts). */
+  arch: ModelArch;
   batch: number;
   seq: number;
   /** Optimizer steps in the whole run. */
