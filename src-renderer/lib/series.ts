@@ -43,3 +43,31 @@ export function headlineFirst(series: MetricSeries[]): { headline: MetricSeries[
   const rest = series.filter((s) => !HEADLINE.includes(s.key));
   return { headline, rest };
 }
+
+/**
+ * Exponential moving average with TensorBoard's debiasing: weight 0 is the
+ * raw curve, 0.99 nearly flat. Gaps (null) stay gaps and do not reset it.
+ */
+export function smooth(values: (number | null)[], weight: number): (number | null)[] {
+  let last = 0;
+  let n = 0;
+  return values.map((v) => {
+    if (v === null || !Number.isFinite(v)) return null;
+    last = last * weight + (1 - weight) * v;
+    n++;
+    return weight === 0 ? v : last / (1 - weight ** n);
+  });
+}
+
+/** What a metric's values are counted in, for its chart's axis. */
+export function metricUnit(key: string): string {
+  if (/accuracy/.test(key)) return 'fraction right';
+  if (/(^|_)loss$/.test(key)) return 'cross-entropy (nats)';
+  if (/examples_per_s$/.test(key)) return 'examples/s';
+  if (/tokens_per_s$/.test(key)) return 'tokens/s';
+  if (/removed|removal/.test(key)) return 'CoT tokens removed';
+  if (/cot_tokens$/.test(key)) return 'CoT tokens written';
+  if (key === 'lr') return 'learning rate';
+  if (key === 'grad_norm') return 'gradient norm';
+  return '';
+}

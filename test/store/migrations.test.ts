@@ -32,8 +32,9 @@ function databaseAt(version: number): void {
 }
 
 describe('schema migrations', () => {
-  test('the latest schema is version 4 and versions are numbered 1, 2, … without gaps', () => {
-    expect(LATEST_SCHEMA_VERSION).toBe(4);
+  test("the latest schema is the last migration's version and versions are numbered 1, 2, … without gaps", () => {
+    expect(LATEST_SCHEMA_VERSION).toBe(MIGRATIONS.length);
+    expect(LATEST_SCHEMA_VERSION).toBeGreaterThanOrEqual(4); // 4: saved run configurations
     expect(MIGRATIONS.map((m) => m.version)).toEqual(MIGRATIONS.map((_, i) => i + 1));
   });
 
@@ -76,7 +77,7 @@ describe('schema migrations', () => {
     const db = new Database(file, { readonly: true });
     const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all();
     db.close();
-    expect(indexes).toEqual(['log_events_by_run', 'models_by_run', 'runs_by_parent', 'runs_by_status']);
+    expect(indexes).toEqual(expect.arrayContaining(['log_events_by_run', 'models_by_run', 'runs_by_parent', 'runs_by_status'])); // later versions add their own
   });
 
   test('opening an already migrated database changes nothing', () => {
@@ -89,11 +90,12 @@ describe('schema migrations', () => {
 
   test('a database written by a newer Stepwise is refused with both versions named and left as it was', () => {
     const db = new Database(file);
-    db.pragma('user_version = 7');
+    const newer = LATEST_SCHEMA_VERSION + 1;
+    db.pragma(`user_version = ${newer}`);
     db.close();
-    expect(() => openStore(file)).toThrow(/schema version 7, but this Stepwise knows versions up to 4/);
+    expect(() => openStore(file)).toThrow(`schema version ${newer}, but this Stepwise knows versions up to ${LATEST_SCHEMA_VERSION}`);
     const after = new Database(file, { readonly: true });
-    expect(schemaVersion(after)).toBe(7);
+    expect(schemaVersion(after)).toBe(newer);
     expect(after.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table'").pluck().get()).toBe(0);
     after.close();
   });
