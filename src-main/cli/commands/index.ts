@@ -3,7 +3,8 @@ import type { AnyCommand } from '../command.ts';
 import { dataImport, dataMult } from './data.ts';
 import { evalCommand } from './eval.ts';
 import { info } from './info.ts';
+import { probe } from './probe.ts';
 import { serve } from './serve.ts';
 import { train } from './train.ts';
 
-export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand];
+export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand, probe];

@@ -101,7 +101,7 @@ function classScore(train: Float64Array, test: Float64Array, d: number, yTrain: 
     for (const y of yTest) if (y === classes[0]) right++;
     return right / yTest.length;
   }
-  const m = fitLogistic(train, yTrain.map((y) => index.get(y)!), yTrain.length, d, classes.length, { lambda });
+  const m = fitLogistic(train, yTrain.map((y) => index.get(y)!), yTrain.length, d, classes.length, { lambda, maxIterations: 100, tolerance: 1e-4 });
   yTest.forEach((y, r) => {
     if (classes[predictLogistic(m, test, r * d, d)] === y) right++;
   });
