@@ -13,6 +13,7 @@ import type { Store } from '../store/store.ts';
 import { adapterHandlers } from './adapters.ts';
 import { appHandlers } from './app.ts';
 import { configHandlers } from './configs.ts';
+import { curriculumHandlers } from './curriculum.ts';
 import { datasetHandlers } from './datasets.ts';
 import { createEventBus } from './events.ts';
 import type { EventBus } from './events.ts';
@@ -61,7 +62,7 @@ export function openLab(dataDir: string): Lab {
   const training = createTraining(context);
   const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
+    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

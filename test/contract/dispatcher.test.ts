@@ -126,6 +126,11 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'configs.list': [[{ limit: 0 }, 'limit']],
   'configs.save': [[{ name: 'a', method: 'sgd', config: {} }, 'method'], [{ name: '', method: 'icot-si', config: {} }, 'name'], [{ name: 'a', method: 'icot-si', config: [] }, 'config']],
   'configs.delete': [[{ id: 'x' }, 'id']],
+  'curriculum.preview': [
+    [{ curriculum: { removePerEpoch: -1, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 }, trainExamples: 10, batchSize: 2, epochs: 1, cotLength: 5 }, 'removePerEpoch'],
+    [{ curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'middle', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 }, trainExamples: 10, batchSize: 2, epochs: 1, cotLength: 5 }, 'side'],
+    [{ curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 }, trainExamples: 10, batchSize: 0, epochs: 1, cotLength: 5 }, 'batchSize'],
+  ],
   'adapters.results': [[{ runIds: [0] }, 'runIds'], [{ runIds: 'all' }, 'runIds'], [{ group: 1 }, '"group"']],
   'finetune.importTask': [[{ path: 'tasks/x.jsonl', name: 'a' }, 'path'], [{ path: '/x.jsonl', name: 'a', answerType: 'float' }, 'answerType']],
   'finetune.generateTask': [[{ kind: 'sudoku', counts: { train: 1, test: 1 }, name: 'a' }, 'kind'], [{ kind: 'coin-flip', counts: { train: 0, test: 0 }, name: 'a' }, 'counts']],

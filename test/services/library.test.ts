@@ -116,3 +116,41 @@ describe('configs', () => {
     await expect(client.call('configs.delete', { id: second.id })).rejects.toThrow(`configs.delete: there is no saved configuration ${second.id}`);
   });
 });
+
+describe('curriculum.preview', () => {
+  const curriculum = { removePerEpoch: 4, smoothingLambda: 4, side: 'left' as const, resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 };
+
+  test("Δ = 4 over 20 batches an epoch removes one more token every 5 batches, and λ = 4 puts P(0) = 1 − e⁻⁴ on no extra", async () => {
+    const r = await client.call('curriculum.preview', { curriculum, trainExamples: 330, batchSize: 16, epochs: 2, cotLength: 6 });
+    expect(r.batchesPerEpoch).toBe(20); // 330 / 16 = 20.6: the partial batch is dropped
+    expect(r.batchesPerRemovedToken).toBe(5);
+    expect(r.totalBatches).toBe(40);
+    expect(r.curve.slice(0, 4)).toEqual([
+      { batch: 1, removed: 0, remaining: 6 },
+      { batch: 6, removed: 1, remaining: 5 },
+      { batch: 11, removed: 2, remaining: 4 },
+      { batch: 16, removed: 3, remaining: 3 },
+    ]);
+    expect(r.curve.at(-1)).toEqual({ batch: 40, removed: 6, remaining: 0 });
+    expect(r.offsets).toHaveLength(100);
+    expect(r.offsets[0]).toBeCloseTo(1 - Math.exp(-4), 12);
+    expect(r.offsets.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+  });
+
+  test('two CoT epochs first hold removal back two epochs; K = 3 removes everything once 3 are scheduled; no smoothing puts all mass on 0', async () => {
+    const r = await client.call('curriculum.preview', {
+      curriculum: { ...curriculum, pretrainEpochs: 2, removeAllWhenBeyond: 3, smoothingLambda: null },
+      trainExamples: 80,
+      batchSize: 16,
+      epochs: 4,
+      cotLength: 10,
+    });
+    expect(r.batchesPerEpoch).toBe(5);
+    expect(r.curve.filter((p) => p.removed > 0)[0]).toEqual({ batch: 12, removed: 1, remaining: 9 }); // epoch 3's second batch
+    expect(r.curve.find((p) => p.removed === 10)?.batch).toBe(14); // 3 scheduled → all 10 gone
+    expect(r.offsets[0]).toBe(1);
+    await expect(client.call('curriculum.preview', { curriculum, trainExamples: 8, batchSize: 16, epochs: 1, cotLength: 4 })).rejects.toThrow(
+      'curriculum.preview: 8 training examples make no full batch of 16: lower the batch size',
+    );
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * The lab's screens (issue 5): importing models, which runs used a dataset,
- * and saved run configurations for the New run form.
+ * saved run configurations for the New run form, and the ICoT-SI schedule
+ * the Curriculum editor plots.
  *
  * Spread into the contract's procedures (../procedures.ts); field schemas come
  * from ../fields.ts. Additive only, like the rest of the contract.
@@ -20,6 +21,17 @@ export interface SavedConfig {
   createdAt: number;
   updatedAt: number;
 }
+
+/** Where an ICoT-SI schedule stands after one training batch. */
+export interface SchedulePoint {
+  /** Training batches done (1-based). */
+  batch: number;
+  /** CoT tokens removed from that batch on (capped at the CoT's length). */
+  removed: number;
+  remaining: number;
+}
+
+const finite = (what: string) => z.number({ error: `must be ${what}` });
 
 export const libraryProcedures = {
   'models.import': {
@@ -47,6 +59,26 @@ export const libraryProcedures = {
     summary: 'Delete a saved run configuration.',
     input: z.strictObject({ id: id() }),
   },
+  'curriculum.preview': {
+    summary:
+      "The ICoT-SI schedule a curriculum gives, computed by the trainer's own code: CoT tokens removed and remaining after each batch where the count changes, and the removal-smoothing offset distribution P(o), o = 0..99.",
+    input: z.strictObject({
+      curriculum: z.strictObject({
+        removePerEpoch: finite('a number of tokens (0 or more)').min(0, { error: 'must be 0 or more' }).max(10_000, { error: 'must be at most 10000' }),
+        smoothingLambda: finite('a positive number, or null for no smoothing').positive({ error: 'must be positive, or null for no smoothing' }).nullable(),
+        side: z.enum(['left', 'right'], { error: 'must be left or right' }),
+        resetOptimizer: z.boolean({ error: 'must be true or false' }),
+        removeAllWhenBeyond: finite('a positive number, or null for never').positive({ error: 'must be positive, or null for never' }).nullable(),
+        pretrainEpochs: z.int({ error: 'must be a whole number of epochs' }).min(0, { error: 'must be 0 or more' }).max(10_000, { error: 'must be at most 10000' }),
+        keepPosition: z.boolean({ error: 'must be true or false' }).optional(),
+      }),
+      trainExamples: z.int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be at least 1' }).max(100_000_000, { error: 'must be at most 100000000' }),
+      batchSize: z.int({ error: 'must be a whole number from 1 to 4096' }).min(1, { error: 'must be at least 1' }).max(4096, { error: 'must be at most 4096' }),
+      epochs: z.int({ error: 'must be a whole number from 1 to 10000' }).min(1, { error: 'must be at least 1' }).max(10_000, { error: 'must be at most 10000' }),
+      /** Tokens in the chain of thought plotted. */
+      cotLength: z.int({ error: 'must be a whole number of tokens' }).min(0, { error: 'must be 0 or more' }).max(100_000, { error: 'must be at most 100000' }),
+    }),
+  },
 } as const satisfies Record<string, ProcedureSpec>;
 
 /** What each of these procedures answers. */
@@ -56,4 +88,15 @@ export interface LibraryOutputs {
   'configs.list': Page<SavedConfig>;
   'configs.save': SavedConfig;
   'configs.delete': { id: number };
+  'curriculum.preview': {
+    /** As the trainer counts them: the last partial batch is dropped. */
+    batchesPerEpoch: number;
+    /** One more token every this many batches; null when nothing is removed (Δ = 0). */
+    batchesPerRemovedToken: number | null;
+    totalBatches: number;
+    /** The first batch, every batch where the removal grows, and the last. */
+    curve: SchedulePoint[];
+    /** P(o) of removal smoothing for o = 0..99 (all mass on 0 without smoothing). */
+    offsets: number[];
+  };
 }
