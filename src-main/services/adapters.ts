@@ -10,7 +10,8 @@ import type { Run } from '../contract/entities.ts';
 import { StepwiseError } from '../contract/errors.ts';
 import type { LabContext } from './lab.ts';
 
-const ADAPTER_METHODS = ['bitune', 'lora'];
+/** The run methods that train adapters (Bitune, and LoRA its baseline). */
+export const ADAPTER_METHODS: readonly string[] = ['bitune', 'lora'];
 
 interface StoredConfig {
   method?: string;
@@ -34,9 +35,12 @@ export function adapterHandlers({ store }: LabContext): Pick<Handlers, 'adapters
       return out;
     };
     const choices: AdapterResultRow['choices'] = {};
+    const evals: AdapterResultRow['evals'] = {};
     for (const key of last.keys()) {
       const m = /^mc_acc\.(.+)$/.exec(key);
       if (m) choices[m[1]] = { acc: value(key), accNorm: value(`mc_acc_norm.${m[1]}`) };
+      const e = /^eval_acc\.(.+)$/.exec(key);
+      if (e) evals[e[1]] = value(key);
     }
     const m = c.model ?? {};
     const base = m.kind === 'folder' ? path.basename(m.path ?? '?') : `fresh ${m.layers ?? 2}×${m.dim ?? 64}`;
@@ -59,6 +63,7 @@ export function adapterHandlers({ store }: LabContext): Pick<Handlers, 'adapters
       testAccuracy: value('test_accuracy'),
       valAccuracy: value('val_accuracy'),
       choices,
+      evals,
       alphaK: layers('alpha_k_'),
       alphaV: layers('alpha_v_'),
     };
@@ -86,7 +91,8 @@ export function adapterHandlers({ store }: LabContext): Pick<Handlers, 'adapters
       }
       const rows = runs.map(rowOf).sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : a.runId - b.runId));
       const choiceFiles = [...new Set(rows.flatMap((r) => Object.keys(r.choices)))].sort();
-      return { rows, choiceFiles };
+      const evalFiles = [...new Set(rows.flatMap((r) => Object.keys(r.evals)))].sort();
+      return { rows, choiceFiles, evalFiles };
     },
   };
 }

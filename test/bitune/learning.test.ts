@@ -71,11 +71,12 @@ describe('LoRA vs Bitune on a task whose answer depends on the end of the prompt
   it('the results table comes from the stored metrics: one group, both runs, their accuracies', async () => {
     const answer = await lab.dispatch('adapters.results', {});
     expect(answer.ok).toBe(true);
-    const { rows, choiceFiles } = (answer as { result: { rows: AdapterResultRow[]; choiceFiles: string[] } }).result;
+    const { rows, choiceFiles, evalFiles } = (answer as { result: { rows: AdapterResultRow[]; choiceFiles: string[]; evalFiles: string[] } }).result;
     expect(rows.map((r) => r.method).sort()).toEqual(['bitune', 'lora']);
     expect(new Set(rows.map((r) => r.group)).size).toBe(1);
     expect(rows[0].group).toBe('fresh 2×64 · train.jsonl · 6 epochs × batch 16');
     expect(choiceFiles).toEqual(['choices']);
+    expect(evalFiles).toEqual([]);
     for (const r of rows) {
       const stored = series(r.method === 'lora' ? runs.lora : runs.bitune, 'test_accuracy').values;
       expect(r.testAccuracy).toBe(stored[stored.length - 1]);
@@ -92,8 +93,8 @@ describe('LoRA vs Bitune on a task whose answer depends on the end of the prompt
 
   it('each run keeps its adapters in PEFT layout, and Bitune its mixing parameters', () => {
     const dir = (run: Run) => path.join(dataDir, 'runs', String(run.id), 'adapters');
-    expect(fs.readdirSync(dir(runs.lora)).sort()).toEqual(['default']);
-    expect(fs.readdirSync(dir(runs.bitune)).sort()).toEqual(['bitune.safetensors', 'default', 'prefill']);
+    expect(fs.readdirSync(dir(runs.lora)).sort()).toEqual(['default', 'stepwise-adapters.json']);
+    expect(fs.readdirSync(dir(runs.bitune)).sort()).toEqual(['bitune.safetensors', 'default', 'prefill', 'stepwise-adapters.json']);
     expect(fs.readdirSync(path.join(dir(runs.bitune), 'prefill')).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
   });
 });

@@ -4,12 +4,14 @@
  * or checkpoint, or of a GPT-2 folder; predictions are stored under the run.
  */
 import { StepwiseError } from '../../contract/errors.ts';
+import { ADAPTER_METHODS } from '../../services/adapters.ts';
 import { evaluateFile } from '../../services/evaluation.ts';
 import type { EvalRequest } from '../../services/evaluation.ts';
 import { openLab } from '../../services/lab.ts';
 import { resolveDataDir } from '../../services/paths.ts';
 import { defineCommand, UsageError } from '../command.ts';
 import { progressBar } from '../progress.ts';
+import { evalAdapters, type AdapterEvalFlags } from './eval-adapters.ts';
 
 export const evalCommand = defineCommand({
   name: 'eval',
@@ -22,7 +24,8 @@ export const evalCommand = defineCommand({
       value: 'STEP',
       description: "With --run: a checkpoint's step, latest, or best (default: best when the run has one, else latest)",
     },
-    model: { type: 'string', value: 'DIR', description: 'Instead of --run: a Hugging Face GPT-2 folder (e.g. a run\'s runs/<id>/best)' },
+    model: { type: 'string', value: 'DIR', description: 'Instead of --run: a Hugging Face GPT-2 folder (e.g. a run\'s runs/<id>/best); with --adapters: their base model' },
+    adapters: { type: 'string', value: 'DIR', description: "Bitune / LoRA adapters: a run's runs/<id>/adapters folder or a PEFT adapter folder (instruction, GSM8K-style or multiple-choice --data)" },
     data: { type: 'string', value: 'FILE', description: "Examples in the paper's format (input||cot #### answer) or JSONL" },
     limit: { type: 'string', value: 'N', description: 'Only the first N examples' },
     'batch-size': { type: 'string', value: 'N', description: "Examples decoded together (default 1, the paper's speed protocol)" },
@@ -30,9 +33,23 @@ export const evalCommand = defineCommand({
     split: { type: 'string', value: 'NAME', description: 'Store the predictions under this split (default: eval:<file name>)' },
   },
   async run(values) {
-    if ((values.run === undefined) === (values.model === undefined)) throw new UsageError('give either --run ID or --model DIR');
+    if (values.adapters === undefined && (values.run === undefined) === (values.model === undefined)) throw new UsageError('give either --run ID or --model DIR');
     if (values.checkpoint !== undefined && values.run === undefined) throw new UsageError('--checkpoint goes with --run');
     if (!values.data) throw new UsageError('--data FILE is required: the examples to evaluate on');
+    const adapterFlags = (): AdapterEvalFlags => ({
+      run: values.run === undefined ? undefined : whole('--run', values.run, 1), checkpoint: checkpointOf(values.checkpoint), adapters: values.adapters, model: values.model, data: values.data!,
+      limit: values.limit === undefined ? undefined : whole('--limit', values.limit, 1),
+      batchSize: values['batch-size'] === undefined ? undefined : whole('--batch-size', values['batch-size'], 1, 1024),
+      maxNewTokens: values['max-new-tokens'] === undefined ? undefined : whole('--max-new-tokens', values['max-new-tokens'], 1, 8192),
+    });
+    if (values.adapters !== undefined) {
+      const lab = openLab(resolveDataDir(values['data-dir']));
+      try {
+        return await evalAdapters(lab, adapterFlags());
+      } finally {
+        lab.close();
+      }
+    }
     const model: EvalRequest['model'] =
       values.run !== undefined
         ? { runId: whole('--run', values.run, 1), checkpoint: checkpointOf(values.checkpoint) }
@@ -47,6 +64,13 @@ export const evalCommand = defineCommand({
     };
 
     const lab = openLab(resolveDataDir(values['data-dir']));
+    if ('runId' in model && ADAPTER_METHODS.includes(lab.store.runs.get(model.runId)?.method ?? '')) {
+      try {
+        return await evalAdapters(lab, adapterFlags());
+      } finally {
+        lab.close();
+      }
+    }
     const bar = progressBar('evaluating');
     try {
       const report = await evaluateFile(lab, { ...request, onProgress: (done, total) => bar.update(done, total) });

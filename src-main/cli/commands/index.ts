@@ -4,7 +4,8 @@ import { dataImport, dataMult } from './data.ts';
 import { evalCommand } from './eval.ts';
 import { info } from './info.ts';
 import { probe } from './probe.ts';
+import { results } from './results.ts';
 import { serve } from './serve.ts';
 import { train } from './train.ts';
 
-export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand, probe];
+export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand, results, probe];

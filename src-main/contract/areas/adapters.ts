@@ -11,7 +11,7 @@ import type { ProcedureSpec } from '../fields.ts';
 export const adapterProcedures = {
   'adapters.results': {
     summary:
-      'The evaluation table of Bitune and LoRA runs, from their stored metrics: method, ablation, base model, data and budget, test accuracy, multiple-choice acc / acc_norm per file, and the final mixing α per layer; runs with the same base, data and budget share a group.',
+      'The evaluation table of Bitune and LoRA runs, from their stored metrics: method, ablation, base model, data and budget, test accuracy, multiple-choice acc / acc_norm per file, accuracy on files evaluated later (stepwise eval), and the final mixing α per layer; runs with the same base, data and budget share a group.',
     input: z.strictObject({ runIds: z.array(id()).max(500, { error: 'must name at most 500 runs' }).optional() }).default({}),
   },
 } as const satisfies Record<string, ProcedureSpec>;
@@ -39,6 +39,8 @@ export interface AdapterResultRow {
   valAccuracy: number | null;
   /** Per multiple-choice file: acc and acc_norm. */
   choices: Record<string, { acc: number | null; accNorm: number | null }>;
+  /** Per instruction / GSM8K-style file evaluated after training (`stepwise eval`): exact-match accuracy. */
+  evals: Record<string, number | null>;
   /** The last logged α per layer (Bitune with mixing only). */
   alphaK: number[];
   alphaV: number[];
@@ -46,5 +48,5 @@ export interface AdapterResultRow {
 
 /** What each of these procedures answers. */
 export interface AdapterOutputs {
-  'adapters.results': { rows: AdapterResultRow[]; choiceFiles: string[] };
+  'adapters.results': { rows: AdapterResultRow[]; choiceFiles: string[]; evalFiles: string[] };
 }

@@ -14,6 +14,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadChatTemplate } from '../../engine/hf/chat-template.ts';
 import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
 import { loadLlamaFolder } from '../../engine/hf/llama-folder.ts';
 import { initGPT2 } from '../../engine/init.ts';
@@ -23,13 +24,17 @@ import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
 import { train, type PredictionRow, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { compactTokenizerFor, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqTokenizer } from '../icot/layout.ts';
 import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../instruct/answers.ts';
-import { choiceCorrect, readChoiceFile } from '../instruct/choices.ts';
-import { answerText, promptText, readInstructFile, type InstructExample } from '../instruct/format.ts';
+import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../instruct/choices.ts';
+import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../instruct/format.ts';
 import { BituneModel } from './infer.ts';
 import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
 import { adamwOf, loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
 import { AdapterStep } from './step.ts';
-import { MIX_K, MIX_V, mixingAlpha, passesOf } from './variant.ts';
+import { MIX_K, MIX_V, mixingAlpha, passesOf, type Variant } from './variant.ts';
+
+/** In a run's adapters folder: the mixing θ, and the variant the adapters were trained for. */
+export const MIXING_FILE = 'bitune.safetensors';
+export const VARIANT_FILE = 'stepwise-adapters.json';
 
 export interface BituneJob {
   config: BituneRunConfig;
@@ -62,6 +67,8 @@ export interface PreparedBitune {
   family: ModelFamily;
   base: TensorMap;
   tok: SeqTokenizer;
+  /** How examples become text: the base folder's chat template where it has one, else `Question: …\n\nAnswer: …`. */
+  template: InstructTemplate;
   adapters: Adapter[];
   train: InstructExample[];
   valid: InstructExample[];
@@ -71,22 +78,32 @@ export interface PreparedBitune {
   init: TensorMap;
 }
 
-export function encodePair(tok: SeqTokenizer, ex: InstructExample, withAnswer = true): TokenPair {
-  const prompt = tok.encode(promptText(ex.question));
-  return { prompt, answer: withAnswer ? [...tok.encode(answerText(ex.answer)), tok.eosId] : [] };
+/** An example's prompt and answer tokens; the answer ends with EOS (appended unless the template's end of turn has it). */
+export function encodePair(tok: SeqTokenizer, ex: InstructExample, template: InstructTemplate = QUESTION_ANSWER, withAnswer = true): TokenPair {
+  const prompt = tok.encode(template.prompt(ex.question));
+  if (!withAnswer) return { prompt, answer: [] };
+  const answer = tok.encode(template.answer(ex.question, ex.answer));
+  return { prompt, answer: answer.includes(tok.eosId) ? answer : [...answer, tok.eosId] };
 }
 
-function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch: ModelArch; base: TensorMap; tok: SeqTokenizer } {
+/** The instruction template of a base model folder: its chat template where it has one, else the default. */
+export function instructTemplateOf(dir: string): InstructTemplate {
+  const chat = loadChatTemplate(dir);
+  return chat ? chatInstructTemplate(chat) : QUESTION_ANSWER;
+}
+
+function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch: ModelArch; base: TensorMap; tok: SeqTokenizer; template: InstructTemplate } {
   const m = config.model;
   if (m.kind === 'folder') {
     const cfgFile = path.join(m.path, 'config.json');
     const type = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as { model_type?: string }).model_type : undefined;
+    const template = instructTemplateOf(m.path);
     if (type === 'gpt2') {
       const f = loadGpt2Folder(m.path);
-      return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer) };
+      return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer), template };
     }
     const f = loadLlamaFolder(m.path);
-    return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer) };
+    return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer), template };
   }
   // Word-level: every whitespace-separated symbol of the prompts and answers.
   const tok = compactTokenizerFor(examples.map((e) => ({ input: promptText(e.question), cot: '', answer: e.answer })));
@@ -96,7 +113,7 @@ function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch:
     longest = Math.max(longest, p.prompt.length + p.answer.length);
   }
   const arch = { vocabSize: tok.vocabSize, nPositions: m.context ?? Math.max(16, Math.ceil((longest + 16) / 8) * 8), nEmbd: m.dim, nLayer: m.layers, nHead: m.heads, layerNormEpsilon: 1e-5 };
-  return { arch, base: initGPT2(arch, m.seed), tok };
+  return { arch, base: initGPT2(arch, m.seed), tok, template: QUESTION_ANSWER };
 }
 
 export function prepareBitune(config: BituneRunConfig): PreparedBitune {
@@ -104,7 +121,7 @@ export function prepareBitune(config: BituneRunConfig): PreparedBitune {
   const trainSet = limit(readInstructFile(d.train), d.trainLimit);
   const valid = d.valid ? limit(readInstructFile(d.valid), d.validLimit) : [];
   const test = d.test ? limit(readInstructFile(d.test), d.testLimit) : [];
-  const { arch, base, tok } = loadBase(config, [...trainSet, ...valid, ...test]);
+  const { arch, base, tok, template } = loadBase(config, [...trainSet, ...valid, ...test]);
   const family = modelFamily(arch);
   const lora = loraOf(config, family.name);
   const variant = variantOf(config);
@@ -118,21 +135,25 @@ export function prepareBitune(config: BituneRunConfig): PreparedBitune {
     // θ starts at s_init: α = 0.5, an even mix of the two passes.
     for (const name of [MIX_K, MIX_V]) init.set(name, { shape: [family.nLayer], data: new Float32Array(family.nLayer).fill(variant.sInit) });
   }
-  const pairs = trainSet.map((e) => encodePair(tok, e));
-  return { family, base, tok, adapters, train: trainSet, valid, test, pairs, init };
+  const pairs = trainSet.map((e) => encodePair(tok, e, template));
+  return { family, base, tok, template, adapters, train: trainSet, valid, test, pairs, init };
 }
 
 /** Greedy answers to each question: right when the answer text matches the gold one (GSM8K-style: the extracted number). */
-export async function evaluateAnswers(model: BituneModel, tok: SeqTokenizer, examples: InstructExample[], opts: { batchSize: number; maxNewTokens: number }): Promise<{ accuracy: number; correct: number; predictions: PredictionRow[] }> {
+export async function evaluateAnswers(
+  model: BituneModel, tok: SeqTokenizer, examples: InstructExample[],
+  opts: { batchSize: number; maxNewTokens: number; template?: InstructTemplate; onProgress?: (done: number, total: number) => void },
+): Promise<{ accuracy: number; correct: number; predictions: PredictionRow[] }> {
+  const template = opts.template ?? QUESTION_ANSWER;
   const predictions: PredictionRow[] = [];
   let correct = 0;
   for (let i = 0; i < examples.length; i += opts.batchSize) {
     const chunk = examples.slice(i, i + opts.batchSize);
-    const prompts = chunk.map((e) => encodePair(tok, e, false).prompt);
+    const prompts = chunk.map((e) => encodePair(tok, e, template, false).prompt);
     const out = await model.generate(prompts, { maxNewTokens: opts.maxNewTokens, eosId: tok.eosId, padId: tok.padId });
     chunk.forEach((e, k) => {
       const ids = out[k].filter((t) => t !== tok.eosId);
-      const generated = tok.decode(ids);
+      const generated = template.cut(tok.decode(ids));
       // GSM8K-style golds (`… #### 42`) compare the extracted answers; others the whole answer text.
       const gsm = e.answer.includes('####');
       const answer = gsm ? extractAnswer(generated) : firstWord(generated);
@@ -140,23 +161,28 @@ export async function evaluateAnswers(model: BituneModel, tok: SeqTokenizer, exa
       if (ok) correct++;
       predictions.push({ index: i + k, input: e.question, target: e.answer, generated, correct: ok, answer });
     });
+    opts.onProgress?.(Math.min(i + opts.batchSize, examples.length), examples.length);
   }
   return { accuracy: examples.length ? correct / examples.length : 0, correct, predictions };
 }
 
 /** Zero-shot multiple choice, lm-evaluation-harness style: acc and acc_norm. */
-export async function evaluateChoices(model: BituneModel, tok: SeqTokenizer, file: string, batchSize: number): Promise<{ acc: number; accNorm: number; total: number }> {
-  const questions = readChoiceFile(file);
+export async function evaluateChoices(
+  model: BituneModel, tok: SeqTokenizer, questions: ChoiceQuestion[], batchSize: number,
+  opts: { template?: InstructTemplate; onProgress?: (done: number, total: number) => void } = {},
+): Promise<{ acc: number; accNorm: number; total: number }> {
+  const template = opts.template ?? QUESTION_ANSWER;
   const rows: { q: number; c: number; pair: TokenPair; bytes: number }[] = [];
   questions.forEach((q, qi) => q.choices.forEach((choice, ci) => {
-    const text = answerText(choice);
-    rows.push({ q: qi, c: ci, pair: { prompt: tok.encode(promptText(q.question)), answer: tok.encode(text) }, bytes: new TextEncoder().encode(text).length });
+    const text = template.choice(choice);
+    rows.push({ q: qi, c: ci, pair: { prompt: tok.encode(template.prompt(q.question)), answer: tok.encode(text) }, bytes: new TextEncoder().encode(text).length });
   }));
   const logprob = new Array<number>(rows.length);
   for (let i = 0; i < rows.length; i += batchSize) {
     const chunk = rows.slice(i, i + batchSize);
     const s = await model.score(chunk.map((r) => r.pair), tok.padId);
     s.logprob.forEach((lp, k) => (logprob[i + k] = lp));
+    opts.onProgress?.(Math.min(i + batchSize, rows.length), rows.length);
   }
   let acc = 0;
   let accNorm = 0;
@@ -169,12 +195,13 @@ export async function evaluateChoices(model: BituneModel, tok: SeqTokenizer, fil
   return { acc: acc / questions.length, accNorm: accNorm / questions.length, total: questions.length };
 }
 
-/** Write the adapters in PEFT's layout and the mixing θ beside them. */
-export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined): void {
+/** Write the adapters in PEFT's layout, the mixing θ beside them, and which variant they are for (see saved.ts). */
+export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined, variant: Variant): void {
   for (const a of p.adapters) saveAdapterPeft(path.join(dir, a.name), a, trained, { modulePrefix: PEFT_PREFIX[p.family.name], layout: WEIGHT_LAYOUT[p.family.name], baseModel });
   const mixing: TensorMap = new Map();
   for (const name of [MIX_K, MIX_V]) if (trained.has(name)) mixing.set(name, trained.get(name)!);
-  if (mixing.size) writeSafetensors(path.join(dir, 'bitune.safetensors'), mixing, { format: 'pt' });
+  if (mixing.size) writeSafetensors(path.join(dir, MIXING_FILE), mixing, { format: 'pt' });
+  writeFileSync(path.join(dir, VARIANT_FILE), JSON.stringify({ ...variant, adapters: p.adapters.map((a) => a.name), baseModel: baseModel ?? null }, null, 2));
 }
 
 export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<BituneOutcome> {
@@ -240,7 +267,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
       if (!p.valid.length || (!config.eval.everyEpoch && at < steps)) return;
       const model = modelOf(trainStep.snapshot());
       try {
-        const r = await evaluateAnswers(model, p.tok, p.valid, evalOpts);
+        const r = await evaluateAnswers(model, p.tok, p.valid, { ...evalOpts, template: p.template });
         emit({ type: 'metric', step: at, epoch, values: { val_accuracy: r.accuracy } });
         emit({ type: 'predictions', step: at, split: 'valid', rows: r.predictions });
       } finally {
@@ -249,7 +276,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
     },
   });
 
-  saveAdapters(adaptersDir, p, result.params, baseModel);
+  saveAdapters(adaptersDir, p, result.params, baseModel, variant);
   let test: BituneEval | null = null;
   if (result.status === 'finished' && (p.test.length || config.eval.choices.length)) {
     const model = modelOf(result.params);
@@ -258,7 +285,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
       test = { accuracy: 0, correct: 0, total: p.test.length, examplesPerS: 0, choices: {} };
       if (p.test.length) {
         const t0 = performance.now();
-        const r = await evaluateAnswers(model, p.tok, p.test, evalOpts);
+        const r = await evaluateAnswers(model, p.tok, p.test, { ...evalOpts, template: p.template });
         test.examplesPerS = p.test.length / ((performance.now() - t0) / 1e3);
         test.accuracy = r.accuracy;
         test.correct = r.correct;
@@ -267,7 +294,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
       }
       for (const file of config.eval.choices) {
         const name = path.basename(file).replace(/\.jsonl?$/, '');
-        const r = await evaluateChoices(model, p.tok, file, config.eval.batchSize);
+        const r = await evaluateChoices(model, p.tok, readChoiceFile(file), config.eval.batchSize, { template: p.template });
         test.choices[name] = r;
         values[`mc_acc.${name}`] = r.acc;
         values[`mc_acc_norm.${name}`] = r.accNorm;

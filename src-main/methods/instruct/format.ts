@@ -8,8 +8,12 @@
  *   Question: {question}\n\nAnswer: {answer}
  *
  * and the loss is taken on the answer tokens (and the end-of-sequence token).
+ * Where the base model's folder has a chat template (tokenizer_config.json's
+ * `chat_template`, or chat_template.jinja), the example is rendered through it
+ * instead, as one user turn and one assistant turn (`chatInstructTemplate`).
  */
 import { readFileSync } from 'node:fs';
+import type { ChatTemplate } from '../../engine/hf/chat-template.ts';
 
 export interface InstructExample {
   question: string;
@@ -61,4 +65,61 @@ export function promptText(question: string): string {
 /** The answer as it follows the prompt. */
 export function answerText(answer: string): string {
   return ` ${answer}`;
+}
+
+/** How an instruction example becomes the text a model reads (prompt) and is trained to write (answer). */
+export interface InstructTemplate {
+  /** 'question-answer', or 'chat template of <file>'. */
+  name: string;
+  /** The prompt, ending where the answer begins. */
+  prompt(question: string): string;
+  /** The answer as it follows the prompt, with the template's end-of-turn text. */
+  answer(question: string, answer: string): string;
+  /** A multiple-choice continuation as it follows the prompt (no end-of-turn text). */
+  choice(text: string): string;
+  /** The answer part of a generated text: what comes before the template's end-of-turn text. */
+  cut(generated: string): string;
+}
+
+/** The Bitune paper's `Question: …\n\nAnswer: …`. */
+export const QUESTION_ANSWER: InstructTemplate = {
+  name: 'question-answer',
+  prompt: promptText,
+  answer: (_question, answer) => answerText(answer),
+  choice: answerText,
+  cut: (generated) => generated,
+};
+
+/**
+ * An instruction example through a model's chat template: the prompt is the
+ * user turn with the generation prompt (where the assistant's reply begins);
+ * the answer is what the template adds after it for the assistant's turn
+ * (the reply and its end-of-turn text). A template whose two-turn rendering
+ * does not start with its one-turn rendering cannot be split so, and is refused.
+ */
+export function chatInstructTemplate(t: ChatTemplate): InstructTemplate {
+  const user = (question: string) => ({ role: 'user', content: question });
+  const prompt = (question: string) => t.render([user(question)], { addGenerationPrompt: true });
+  const answer = (question: string, reply: string) => {
+    const head = prompt(question);
+    const full = t.render([user(question), { role: 'assistant', content: reply }], { addGenerationPrompt: false });
+    if (!full.startsWith(head)) {
+      throw new Error(`${t.origin}: the chat template renders a question and its answer as text that does not start with the question's prompt, so the answer cannot be told apart (prompt ${JSON.stringify(head.slice(-40))})`);
+    }
+    return full.slice(head.length);
+  };
+  // The end-of-turn text: what follows the reply in the assistant's turn.
+  const probe = 'stepwise-probe-answer';
+  const turn = answer('?', probe);
+  const end = turn.slice(turn.lastIndexOf(probe) + probe.length).trim();
+  return {
+    name: `chat template of ${t.origin}`,
+    prompt,
+    answer,
+    choice: (text) => text,
+    cut: (generated) => {
+      const i = end === '' ? -1 : generated.indexOf(end);
+      return i >= 0 ? generated.slice(0, i) : generated;
+    },
+  };
 }

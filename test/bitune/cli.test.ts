@@ -1,0 +1,130 @@
+/**
+ * `stepwise train`, `stepwise eval` and `stepwise results` on Bitune and LoRA
+ * runs, in child processes as a person runs them: a tiny fresh GPT-2 on the
+ * late-answer task (late-task.ts), the store in a temporary data folder, read
+ * back afterwards through a lab.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { AdapterResultRow } from '../../src-main/contract/areas/adapters.ts';
+import { openLab } from '../../src-main/services/lab.ts';
+import { lateTask, writeLateTask } from './late-task.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
+
+let work: string;
+let dataDir: string;
+let files: ReturnType<typeof writeLateTask>;
+
+function stepwise(args: string[]) {
+  const { STEPWISE_DATA_DIR: _, ...env } = process.env;
+  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { cwd: work, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+function inStore<T>(read: (lab: ReturnType<typeof openLab>) => T | Promise<T>): Promise<T> {
+  const lab = openLab(dataDir);
+  return Promise.resolve(read(lab)).finally(() => lab.close());
+}
+
+const config = (method: 'bitune' | 'lora') => ({
+  method,
+  model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 0 },
+  lora: { r: 4, alpha: 8 },
+  data: { train: 'late/train.jsonl', test: 'late/test.jsonl' },
+  train: { epochs: 2, batchSize: 16, lr: 3e-3, seed: 1 },
+  eval: { everyEpoch: false, maxNewTokens: 4 },
+  runtime: { threads: 1 },
+});
+
+beforeAll(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-bitune-cli-'));
+  dataDir = path.join(work, 'lab');
+  files = writeLateTask(path.join(work, 'late'), { train: 64, valid: 8, test: 24 });
+  // GSM8K-style: the gold answer after ####, compared by the extracted number.
+  fs.writeFileSync(path.join(work, 'late', 'gsm.jsonl'), lateTask(96, 0).slice(72).map((x) => JSON.stringify({ question: x.question, answer: `so it is #### ${x.answer}` })).join('\n'));
+  for (const method of ['lora', 'bitune'] as const) fs.writeFileSync(path.join(work, `${method}.json`), JSON.stringify(config(method)));
+});
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+describe('stepwise on Bitune and LoRA runs', () => {
+  test('train runs both methods from their configs; eval scores instruction, GSM8K-style and multiple-choice files into the store; results prints the table', async () => {
+    for (const method of ['lora', 'bitune'] as const) {
+      const r = stepwise(['train', path.join(work, `${method}.json`)]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^Run \d completed at step 8\.$/m);
+    }
+
+    const answers = stepwise(['eval', '--run', '2', '--data', files.test]);
+    expect(answers.code, answers.stderr).toBe(0);
+    const acc = /accuracy {2}(\d+\.\d)% \((\d+)\/24\)/.exec(answers.stdout);
+    expect(acc, answers.stdout).not.toBeNull();
+    expect(answers.stdout).toContain('stored    eval_acc.test under run 2 at step 8, predictions as split "eval:test.jsonl"');
+
+    const gsm = stepwise(['eval', '--run', '2', '--data', path.join(work, 'late', 'gsm.jsonl')]);
+    expect(gsm.code, gsm.stderr).toBe(0);
+    expect(gsm.stdout).toMatch(/accuracy {2}\d+\.\d% \(\d+\/24\)/);
+
+    const mc = stepwise(['eval', '--run', '1', '--data', files.choices, '--limit', '10']);
+    expect(mc.code, mc.stderr).toBe(0);
+    const mcAcc = /acc {7}(\d+\.\d)% \((\d+)\/10\)\nacc_norm {2}(\d+\.\d)%/.exec(mc.stdout);
+    expect(mcAcc, mc.stdout).not.toBeNull();
+    expect(mc.stdout).toContain('stored    mc_acc.choices, mc_acc_norm.choices under run 1 at step 8');
+
+    // The run's adapters folder, named as a folder: the same adapters, stored under the same run.
+    const folder = stepwise(['eval', '--adapters', path.join(dataDir, 'runs', '2', 'adapters'), '--data', files.test]);
+    expect(folder.code, folder.stderr).toBe(0);
+    expect(folder.stdout).toContain(`accuracy  ${acc![1]}% (${acc![2]}/24)`);
+    expect(folder.stdout).toContain('under run 2 at step 8');
+    // Copied out of the data folder, they belong to no run; their base is the one the adapters name.
+    fs.cpSync(path.join(dataDir, 'runs', '2', 'adapters'), path.join(work, 'copied'), { recursive: true });
+    const copied = stepwise(['eval', '--adapters', path.join(work, 'copied'), '--data', files.test]);
+    expect(copied.code, copied.stderr).toBe(0);
+    expect(copied.stdout).toContain(`accuracy  ${acc![1]}% (${acc![2]}/24)`);
+    expect(copied.stdout).toContain('stored    nothing: the adapters belong to no run');
+
+    const { rows, evalFiles, choiceFiles, predictions } = await inStore(async (lab) => {
+      const answer = await lab.dispatch('adapters.results', {});
+      if (!answer.ok) throw new Error(answer.error.message);
+      return { ...(answer.result as { rows: AdapterResultRow[]; choiceFiles: string[]; evalFiles: string[] }), predictions: lab.store.predictions.list(2, 'eval:test.jsonl', 8) };
+    });
+    expect(evalFiles).toEqual(['gsm', 'test']);
+    expect(choiceFiles).toEqual(['choices']);
+    const bitune = rows.find((r) => r.runId === 2)!;
+    expect(bitune.evals.test).toBeCloseTo(Number(acc![1]) / 100, 3);
+    expect(rows.find((r) => r.runId === 1)!.choices.choices.acc).toBeCloseTo(Number(mcAcc![1]) / 100, 3);
+    expect(rows.find((r) => r.runId === 1)!.choices.choices.accNorm).toBeCloseTo(Number(mcAcc![3]) / 100, 3);
+    expect(predictions.length).toBe(24);
+    expect(predictions.filter((p) => p.correct).length).toBe(Number(acc![2]));
+
+    const table = stepwise(['results']);
+    expect(table.code, table.stderr).toBe(0);
+    const lines = table.stdout.split('\n');
+    expect(lines[0]).toBe('fresh 1×32 · train.jsonl · 2 epochs × batch 16');
+    expect(lines[1].split(/ {2,}/)).toEqual(['run', 'name', 'method', 'variant', 'steps', 'test acc', 'gsm acc', 'test acc', 'choices acc', 'choices acc_norm', 'final α (keys)']);
+    const row2 = lines.find((l) => /^\s*2 {2}bitune /.test(l))!;
+    expect(row2).toContain(`${acc![1]}%`);
+    expect(row2).toMatch(/Bitune {2}full, s_init 0\.01, bidirectional/);
+    const row1 = lines.find((l) => /^\s*1 {2}lora /.test(l))!;
+    expect(row1).toContain(`${mcAcc![1]}%`);
+    const json = JSON.parse(stepwise(['results', '--json', '--run', '1']).stdout) as { rows: AdapterResultRow[] };
+    expect(json.rows.map((r) => r.runId)).toEqual([1]);
+  }, 240_000);
+
+  test('eval refuses what it cannot evaluate, naming it', () => {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const missing = stepwise(['eval', '--adapters', path.join(work, 'nowhere'), '--data', files.test]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`${path.join(work, 'nowhere')}: no such folder`);
+    const notAdapters = stepwise(['eval', '--adapters', path.join(work, 'late'), '--data', files.test]);
+    expect(notAdapters.code).toBe(2);
+    expect(notAdapters.stderr).toContain('not an adapter folder');
+    const badRun = stepwise(['results', '--run', 'x']);
+    expect(badRun.code).toBe(2);
+    expect(badRun.stderr).toContain('--run expects a run id');
+  });
+});
