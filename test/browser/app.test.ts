@@ -288,7 +288,7 @@ describe('runs', () => {
     ]);
     const cells = (await row.locator('td').allTextContents()).map((t) => t.trim());
     // Left out of the config: the trainer's defaults apply, shown as —.
-    expect(cells.slice(1, 9)).toEqual(['4×4 mult, Δ=8', 'queued', '8', '∞ (off)', 'left', 'yes', '—', '—']);
+    expect(cells.slice(1, 9)).toEqual(['4×4 mult, Δ=8 edit', 'queued', '8', '∞ (off)', 'left', 'yes', '—', '—']);
     await shoot('curriculum');
   });
 
