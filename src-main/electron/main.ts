@@ -8,11 +8,13 @@
  * Content-Security-Policy, no navigation, no new windows, no permissions,
  * no remote content.
  */
-import { BrowserWindow, app, dialog, ipcMain, session, shell } from 'electron';
+import { BrowserWindow, app, dialog, ipcMain, safeStorage, session, shell } from 'electron';
 import type { IpcMainInvokeEvent } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { contentSecurityPolicy } from '../services/content-security-policy.ts';
+import { encryptedKeyFile, KEY_FILE } from '../services/finetune-keyfile.ts';
+import { setKeyStore } from '../services/finetune-keys.ts';
 import { openLab } from '../services/lab.ts';
 import type { Lab } from '../services/lab.ts';
 import { insideDataDir, resolveDataDir } from '../services/paths.ts';
@@ -120,6 +122,8 @@ app.whenReady().then(() => {
     app.exit(1);
     return;
   }
+  // Teachers' API keys, sealed with the system keychain, in the data folder (never in the database).
+  if (safeStorage.isEncryptionAvailable()) setKeyStore(encryptedKeyFile(path.join(lab.dataDir, KEY_FILE), { encrypt: (s) => safeStorage.encryptString(s), decrypt: (b) => safeStorage.decryptString(b) }));
   lockDown();
   serveContract(lab);
   openWindow();

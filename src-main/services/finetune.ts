@@ -245,10 +245,10 @@ export function createFinetune(ctx: LabContext): Finetune {
       return saveTask(t, name);
     },
 
-    'finetune.generateTask': ({ kind, counts, seed, size, terms, name }) => {
+    'finetune.generateTask': ({ kind, counts, seed, size, terms, lastDigit, name }) => {
       let t: Task;
       try {
-        t = generateTask({ kind, counts, seed, size, terms });
+        t = generateTask({ kind, counts, seed, size, terms, lastDigit });
       } catch (err) {
         throw invalid('counts', `finetune.generateTask: ${(err as Error).message}`);
       }

@@ -116,8 +116,9 @@ function report({ run, outcome, model }: RunEnd, dataDir: string): number {
   }
 }
 
-/** The run method a config is for: Bitune and LoRA configs name theirs in `method`; others are ICoT's. */
+/** The run method a config is for: Bitune, LoRA and Fine-tune-CoT configs name theirs in `method` (Fine-tune-CoT's may instead give its student `format`); others are ICoT's. */
 function methodOf(config: JsonObject): RunMethod {
+  if (config.method === 'fine-tune-cot' || (config.method === undefined && typeof config.format === 'string' && config.recipe === undefined)) return 'fine-tune-cot';
   return config.method === 'bitune' || config.method === 'lora' ? config.method : 'icot-si';
 }
 

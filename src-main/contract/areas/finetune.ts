@@ -55,6 +55,8 @@ export const finetuneProcedures = {
       size: z.int({ error: 'must be an integer from 1 to 12' }).min(1, { error: 'must be an integer from 1 to 12' }).max(12, { error: 'must be an integer from 1 to 12' }).optional(),
       /** arithmetic: how many numbers are added (default 2). */
       terms: z.int({ error: 'must be an integer from 2 to 12' }).min(2, { error: 'must be an integer from 2 to 12' }).max(12, { error: 'must be an integer from 2 to 12' }).optional(),
+      /** arithmetic: ask for the last digit of the sum only; the rationale keeps a running last digit. */
+      lastDigit: z.boolean({ error: 'must be true or false' }).optional(),
       name: text(200),
     }).refine((v) => v.counts.train + v.counts.test > 0, { error: 'counts must ask for at least one example', path: ['counts'] }),
   },

@@ -11,7 +11,11 @@
  *   shuffled-objects  three people, three balls, three swaps; answer (A)–(C)
  *   arithmetic        multi-digit addition "What is 47 + 85?", the rationale adding
  *                     column by column from the ones with the carry; with more than
- *                     two numbers ("What is 3 + 8 + 5 + 1?") a running sum
+ *                     two numbers ("What is 3 + 8 + 5 + 1?") a running sum; with
+ *                     lastDigit ("What is the last digit of 3 + 8 + 5 + 1?") a running
+ *                     sum kept to its last digit, "3 + 8 = 11, last digit 1." per step
+ *                     (each step a lookup the rationale spells out; the answer alone
+ *                     is a function of every number at once)
  */
 import { Rng } from '../../engine/init.ts';
 import type { AnswerType } from './answers.ts';
@@ -28,6 +32,8 @@ export interface GenerateTaskOptions {
   size?: number;
   /** arithmetic: how many numbers are added (default 2). */
   terms?: number;
+  /** arithmetic: ask only for the last digit of the sum (modular arithmetic). */
+  lastDigit?: boolean;
 }
 
 const ANSWER_TYPE: Record<GeneratedTaskKind, AnswerType> = { 'last-letters': 'text', 'coin-flip': 'yes-no', 'shuffled-objects': 'choice', arithmetic: 'number' };
@@ -40,7 +46,7 @@ const NAMES = [
 const BALLS = ['red', 'orange', 'yellow', 'green', 'blue', 'purple', 'pink', 'white', 'black', 'brown'];
 const PEOPLE = ['Alice', 'Bob', 'Claire'];
 
-type Gen = (rng: Rng, size: number, terms: number) => TaskExample;
+type Gen = (rng: Rng, size: number, terms: number, lastDigit: boolean) => TaskExample;
 
 const pick = <T>(rng: Rng, xs: readonly T[]): T => xs[Math.floor(rng.next() * xs.length)];
 function distinct<T>(rng: Rng, xs: readonly T[], n: number): T[] {
@@ -104,11 +110,21 @@ const shuffledObjects: Gen = (rng) => {
   return { question, answer: letter, split: '', rationale: `${steps.join('\n')}\nAt the end, ${PEOPLE[who]} has the ${holding[who]} ball, so the answer is (${letter}).` };
 };
 
-const arithmetic: Gen = (rng, size, terms) => {
+const arithmetic: Gen = (rng, size, terms, lastDigit) => {
   const lo = size === 1 ? 0 : 10 ** (size - 1);
   const xs = Array.from({ length: terms }, () => lo + Math.floor(rng.next() * (10 ** size - lo)));
   const total = xs.reduce((a, b) => a + b, 0);
   const steps: string[] = [];
+  if (lastDigit) {
+    // The running sum's last digit, one lookup per number.
+    let digit = xs[0] % 10;
+    for (const x of xs.slice(1)) {
+      const s = digit + (x % 10);
+      steps.push(`${digit} + ${x % 10} = ${s}, last digit ${s % 10}.`);
+      digit = s % 10;
+    }
+    return { question: `What is the last digit of ${xs.join(' + ')}?`, answer: String(digit), split: '', rationale: `${steps.join(' ')} The answer is ${digit}.` };
+  }
   if (terms === 2) {
     // Two numbers: column by column from the ones, with the carry.
     const [da, db] = xs.map((x) => String(x).split('').reverse().map(Number));
@@ -146,7 +162,7 @@ export function generateTask(opts: GenerateTaskOptions): Task {
   let tries = 0;
   while (examples.length < wanted) {
     if (++tries > wanted * 50 + 1000) throw new Error(`${opts.kind} (size ${size}) has too few distinct questions for ${wanted} examples`);
-    const ex = gen(rng, size, opts.terms ?? 2);
+    const ex = gen(rng, size, opts.terms ?? 2, opts.lastDigit ?? false);
     if (seen.has(ex.question)) continue;
     seen.add(ex.question);
     examples.push({ ...ex, split: examples.length < opts.counts.train ? 'train' : 'test' });

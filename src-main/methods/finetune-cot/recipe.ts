@@ -13,6 +13,8 @@ import { STUDENT_FORMATS } from './layout.ts';
 const positiveInt = z.number().int().positive();
 
 export const FtCotRunConfigSchema = z.strictObject({
+  /** Optional: names the method for `stepwise train` (a config with `format` and no `recipe` is taken as Fine-tune-CoT's too). */
+  method: z.literal('fine-tune-cot').optional(),
   /** ft-cot: ` {rationale} --> {answer}`; vanilla: ` {answer}`; zero-shot-cot: the teacher's protocol (to train a lab teacher). */
   format: z.enum(STUDENT_FORMATS),
   answerType: z.enum(ANSWER_TYPES),

@@ -17,13 +17,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadTokenizer, type TextTokenizer } from '../../engine/tokenizer.ts';
+import { wordTokenizerFromSpec } from '../finetune-cot/word-tokenizer.ts';
 import { compactTokenizerFromSpec } from './compact-tokenizer.ts';
 import type { IcotExample } from './format.ts';
 
 export { compactTokenizerFor, compactTokenizerFromSpec, multTokenizer } from './compact-tokenizer.ts';
 
 export interface SeqTokenizer {
-  readonly kind: 'compact' | 'gpt2';
+  /** words: a Fine-tune-CoT student's word tokenizer (../finetune-cot/word-tokenizer.ts), so such a student can go on with ICoT-SI. */
+  readonly kind: 'compact' | 'gpt2' | 'words';
   readonly eosId: number;
   readonly padId: number;
   readonly vocabSize: number;
@@ -116,6 +118,7 @@ export function tokenizerFromSpec(spec: unknown, where: string, hf: TextTokenize
   const kind = (spec as { kind?: unknown } | null)?.kind;
   try {
     if (kind === 'compact') return compactTokenizerFromSpec(spec);
+    if (kind === 'words') return wordTokenizerFromSpec(spec) as SeqTokenizer;
     if (kind === 'gpt2') {
       if (hf) return gpt2Tokenizer(hf);
       // e.g. "/models/gpt2/tokenizer.json" or "/models/gpt2/vocab.json + merges.txt"
@@ -125,7 +128,7 @@ export function tokenizerFromSpec(spec: unknown, where: string, hf: TextTokenize
   } catch (err) {
     throw new Error(`${where}: cannot rebuild the tokenizer: ${(err as Error).message}`);
   }
-  throw new Error(`${where}: unknown tokenizer kind ${JSON.stringify(kind)} (expected compact or gpt2)`);
+  throw new Error(`${where}: unknown tokenizer kind ${JSON.stringify(kind)} (expected compact, gpt2 or words)`);
 }
 
 /**
