@@ -38,7 +38,8 @@ import type { IcotJob, IcotOutcome } from '../methods/icot/run.ts';
 import { startBituneJob } from '../methods/bitune/job.ts';
 import { BituneRunConfigSchema } from '../methods/bitune/recipe.ts';
 import type { BituneRunConfig } from '../methods/bitune/recipe.ts';
-import type { BituneJob } from '../methods/bitune/run.ts';
+import type { BituneJob, MergedExport } from '../methods/bitune/run.ts';
+import { registerAdapterModel } from './adapters.ts';
 import { bytesOf } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { runFolder } from './paths.ts';
@@ -274,9 +275,10 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     }
     let model: Model | null = null;
     let registered = '';
-    if (outcome.best) {
+    const merged = (outcome as { merged?: MergedExport | null }).merged;
+    if (outcome.best || merged) {
       try {
-        model = registerBest(id, outcome.best);
+        model = outcome.best ? registerBest(id, outcome.best) : registerAdapterModel({ store, dataDir }, id, merged!);
         registered = `, registered as model ${model.id}`;
       } catch (error) {
         registered = `, but it could not be registered as a model: ${(error as Error).message}`;
@@ -285,7 +287,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     const test = outcome.test ? `; test accuracy ${(100 * outcome.test.accuracy).toFixed(1)}% (${outcome.test.correct}/${outcome.test.total})` : '';
     const best = outcome.best
       ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}${registered}`
-      : 'no best model (the CoT was never fully removed)';
+      : merged
+        ? `adapters in ${path.relative(dataDir, merged.adapters)}, merged model in ${path.relative(dataDir, merged.path)}${registered}`
+        : store.runs.get(id)?.method === 'icot-si' ? 'no best model (the CoT was never fully removed)' : 'no best model';
     log(id, 'info', `completed at step ${outcome.step}: ${best}${test}`);
     return { run: setStatus(id, 'completed'), outcome, model };
   }

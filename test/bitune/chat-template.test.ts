@@ -11,10 +11,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChatTemplate } from '../../src-main/engine/hf/chat-template.ts';
 import { exportGpt2Folder } from '../../src-main/engine/hf/gpt2-folder.ts';
+import { loadModelFolder } from '../../src-main/engine/hf/model-folder.ts';
 import { initGPT2 } from '../../src-main/engine/init.ts';
+import { mergeLora } from '../../src-main/engine/lora.ts';
 import { TrainerControl, type TrainerEvent } from '../../src-main/engine/trainer.ts';
 import { parseBituneConfig } from '../../src-main/methods/bitune/recipe.ts';
-import { encodePair, prepareBitune, runBitune } from '../../src-main/methods/bitune/run.ts';
+import { encodePair, instructTemplateOf, prepareBitune, runBitune } from '../../src-main/methods/bitune/run.ts';
+import { loadSavedAdapters } from '../../src-main/methods/bitune/saved.ts';
 import { chatInstructTemplate, QUESTION_ANSWER } from '../../src-main/methods/instruct/format.ts';
 import { byteChars } from '../fixtures/byte-bpe.ts';
 import { writeLateTask } from './late-task.ts';
@@ -100,7 +103,7 @@ describe('instruction data and chat templates', () => {
     expect(() => chatInstructTemplate(new ChatTemplate(`{{ messages|length }}:${CHATML}`, {}, 'odd/tokenizer_config.json'))).toThrow(/^odd\/tokenizer_config\.json: the chat template renders a question and its answer as text that does not start with the question's prompt/);
   });
 
-  it('a LoRA run on the folder trains and answers its test questions through the template', async () => {
+  it('a LoRA run on the folder trains, answers its test questions through the template, and exports the merged model with the template', async () => {
     const runDir = path.join(tmp, 'run');
     const events: TrainerEvent[] = [];
     const out = await runBitune({ config: configFor(writeFolder('chatml-run', CHATML)), runDir }, (e) => events.push(e), new TrainerControl());
@@ -111,5 +114,14 @@ describe('instruction data and chat templates', () => {
     expect(preds.rows.map((r) => r.input)).toEqual(fs.readFileSync(files.test, 'utf8').trim().split('\n').slice(0, 4).map((l) => (JSON.parse(l) as { question: string }).question));
     // Generations are cut at the template's end of turn.
     for (const r of preds.rows) expect(r.generated).not.toContain('<|im_end|>');
+    // The merged export is the base with the saved adapter folded in, and keeps the tokenizer and its chat template.
+    expect(out.merged!.path).toBe(path.join(runDir, 'merged'));
+    const saved = loadSavedAdapters(path.join(runDir, 'adapters'));
+    expect(saved.variant.method).toBe('lora');
+    expect(saved.template.name).toMatch(/^chat template of /);
+    const want = mergeLora(saved.base, saved.adapters[0], saved.trained, saved.layout);
+    const folder = loadModelFolder(out.merged!.path);
+    for (const [name, t] of want) expect(Array.from(folder.params.get(name)!.data), name).toEqual(Array.from(t.data));
+    expect(instructTemplateOf(out.merged!.path).prompt('q')).toBe('<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n');
   }, 60_000);
 });

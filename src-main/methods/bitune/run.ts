@@ -9,18 +9,20 @@
  *
  * Run folder: `checkpoints/` (adapters, mixing and their AdamW state only),
  * `adapters/<name>/` (each adapter in PEFT's layout), `adapters/bitune.safetensors`
- * (the mixing θ), `base/` (a fresh base, so the adapters have their model),
- * `run.json`.
+ * (the mixing θ), `adapters/stepwise-adapters.json` (the variant), `base/` (a
+ * fresh base, so the adapters have their model), `merged/` (the base with the
+ * `default` adapter merged in, once the run finished), `run.json`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadChatTemplate } from '../../engine/hf/chat-template.ts';
 import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
-import { loadLlamaFolder } from '../../engine/hf/llama-folder.ts';
+import { exportLlamaFolder, loadLlamaFolder } from '../../engine/hf/llama-folder.ts';
 import { initGPT2 } from '../../engine/init.ts';
-import { initLora, loraModules, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
-import { modelFamily, type ModelArch, type ModelFamily } from '../../engine/models/family.ts';
+import { initLora, loraModules, mergeLora, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
+import { isLlama, modelFamily, type ModelArch, type ModelFamily } from '../../engine/models/family.ts';
 import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
+import { TOKENIZER_FILES } from '../../engine/tokenizer.ts';
 import { train, type PredictionRow, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { compactTokenizerFor, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqTokenizer } from '../icot/layout.ts';
 import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../instruct/answers.ts';
@@ -52,13 +54,28 @@ export interface BituneEval {
   choices: Record<string, { acc: number; accNorm: number; total: number }>;
 }
 
+/** A finished run's adapters with their base, and the base with the `default` adapter merged in (a model of the library). */
+export interface MergedExport {
+  /** The merged model's Hugging Face folder (`merged/` in the run folder). */
+  path: string;
+  step: number;
+  method: 'bitune' | 'lora';
+  arch: ModelArch;
+  /** The frozen base's folder. */
+  base: string | null;
+  /** The adapters in PEFT's layout (`adapters/`). */
+  adapters: string;
+}
+
 export interface BituneOutcome {
   status: 'finished' | 'cancelled';
   step: number;
-  /** Adapters are not a stand-alone model: no library model is registered. */
+  /** No best model is kept by validation: the run's result is its final adapters (see merged). */
   best: null;
   test: BituneEval | null;
   adaptersDir: string | null;
+  /** Set when the run finished. */
+  merged: MergedExport | null;
 }
 
 const limit = <T>(xs: T[], n?: number) => (n ? xs.slice(0, n) : xs);
@@ -195,6 +212,22 @@ export async function evaluateChoices(
   return { acc: acc / questions.length, accNorm: accNorm / questions.length, total: questions.length };
 }
 
+/**
+ * The base with the `default` adapter merged in, as a Hugging Face folder of
+ * its family with the base's tokenizer (and chat template). For LoRA this is
+ * the trained model itself; for Bitune it is its decoder: generating from it
+ * reads the prompt causally, without the mixed cache of the two prompt passes.
+ */
+export function exportMerged(dir: string, p: PreparedBitune, trained: TensorMap, baseDir: string | undefined): void {
+  const def = p.adapters.find((a) => a.name === 'default')!;
+  const params = mergeLora(p.base, def, trained, WEIGHT_LAYOUT[p.family.name]);
+  const tokenizerFrom = baseDir && TOKENIZER_FILES.some((f) => existsSync(path.join(baseDir, f))) ? baseDir : undefined;
+  const arch = p.family.arch;
+  if (isLlama(arch)) exportLlamaFolder(dir, { config: arch, params, tokenizerFrom });
+  else exportGpt2Folder(dir, { config: arch, params, tokenizerFrom });
+  writeFileSync(path.join(dir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
+}
+
 /** Write the adapters in PEFT's layout, the mixing θ beside them, and which variant they are for (see saved.ts). */
 export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined, variant: Variant): void {
   for (const a of p.adapters) saveAdapterPeft(path.join(dir, a.name), a, trained, { modulePrefix: PEFT_PREFIX[p.family.name], layout: WEIGHT_LAYOUT[p.family.name], baseModel });
@@ -277,6 +310,12 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   });
 
   saveAdapters(adaptersDir, p, result.params, baseModel, variant);
+  let merged: MergedExport | null = null;
+  if (result.status === 'finished') {
+    const mergedDir = path.join(job.runDir, 'merged');
+    exportMerged(mergedDir, p, result.params, baseModel);
+    merged = { path: mergedDir, step: result.step, method: config.method, arch: p.family.arch, base: baseModel ?? null, adapters: adaptersDir };
+  }
   let test: BituneEval | null = null;
   if (result.status === 'finished' && (p.test.length || config.eval.choices.length)) {
     const model = modelOf(result.params);
@@ -304,5 +343,5 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
       await model.release();
     }
   }
-  return { status: result.status, step: result.step, best: null, test, adaptersDir };
+  return { status: result.status, step: result.step, best: null, test, adaptersDir, merged };
 }
