@@ -2,10 +2,11 @@
 import type { AnyCommand } from '../command.ts';
 import { dataImport, dataMult } from './data.ts';
 import { evalCommand } from './eval.ts';
+import { ftcotGenerate, ftcotResults, ftcotTask } from './ftcot.ts';
 import { info } from './info.ts';
 import { probe } from './probe.ts';
 import { results } from './results.ts';
 import { serve } from './serve.ts';
 import { train } from './train.ts';
 
-export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand, results, probe];
+export const COMMANDS: AnyCommand[] = [serve, info, dataMult, dataImport, train, evalCommand, results, probe, ftcotTask, ftcotGenerate, ftcotResults];

@@ -13,9 +13,9 @@
  *                     column by column from the ones with the carry; with more than
  *                     two numbers ("What is 3 + 8 + 5 + 1?") a running sum; with
  *                     lastDigit ("What is the last digit of 3 + 8 + 5 + 1?") a running
- *                     sum kept to its last digit, "3 + 8 = 11, last digit 1." per step
- *                     (each step a lookup the rationale spells out; the answer alone
- *                     is a function of every number at once)
+ *                     sum kept to its last digit, "3 + 8 = 11. 1 + 5 = 6." (each step adds to
+ *                     the last digit of the one before: a lookup the rationale spells
+ *                     out, while the answer alone depends on every number at once)
  */
 import { Rng } from '../../engine/init.ts';
 import type { AnswerType } from './answers.ts';
@@ -120,7 +120,7 @@ const arithmetic: Gen = (rng, size, terms, lastDigit) => {
     let digit = xs[0] % 10;
     for (const x of xs.slice(1)) {
       const s = digit + (x % 10);
-      steps.push(`${digit} + ${x % 10} = ${s}, last digit ${s % 10}.`);
+      steps.push(`${digit} + ${x % 10} = ${s}.`);
       digit = s % 10;
     }
     return { question: `What is the last digit of ${xs.join(' + ')}?`, answer: String(digit), split: '', rationale: `${steps.join(' ')} The answer is ${digit}.` };
