@@ -128,8 +128,12 @@ export interface LoraGraphOptions {
   param: (name: string) => Value;
   /** The module whose base weight a graph value is, or null; default: values named `p.<module>.weight`. */
   weightModule?: (value: Value) => string | null;
-  /** Apply the adapters' dropout (training graphs). */
-  training?: boolean;
+  /**
+   * Apply the adapters' dropout (training graphs). Its masks are a hash of the
+   * optimizer step (a float32 scalar of the graph), the dropout site and the
+   * element, so a run resumed from a checkpoint draws the masks it would have.
+   */
+  training?: { step: () => Value };
 }
 
 const defaultWeightModule = (v: Value): string | null => (v.name.startsWith('p.') && v.name.endsWith('.weight') ? v.name.slice(2, -'.weight'.length) : null);
@@ -139,7 +143,7 @@ export class LoraGraph extends GraphBuilder {
   private readonly byName = new Map<string, { adapter: Adapter; modules: Map<string, LoraModule> }>();
   private readonly opts: LoraGraphOptions;
   private activeAdapter: string | null = null;
-  private dropoutSeed = 1;
+  private dropoutSite = 0;
 
   constructor(opts: LoraGraphOptions) {
     super();
@@ -201,9 +205,28 @@ export class LoraGraph extends GraphBuilder {
     });
   }
 
-  /** Inverted dropout: x · keep / (1 − p), keep ~ Bernoulli(1 − p), drawn afresh at every run. */
+  /**
+   * Inverted dropout: x · keep / (1 − p), keep = [u < 1 − p] with u uniform in
+   * [0, 1) from a counter-based hash (three xorshift-multiply rounds over 32
+   * bits, in int64 arithmetic so no product overflows) of the element's index,
+   * this site and the step: a function of the step, not of a generator's state.
+   */
   private dropout(x: Value, p: number): Value {
-    const u = this.node('RandomUniformLike', [x], [{ dtype: x.dtype, shape: x.shape, hint: 'dropout_u' }], { seed: { f: this.dropoutSeed++ } })[0];
+    const site = this.dropoutSite++;
+    const n = (x.shape as number[]).reduce((a, b) => a * b, 1);
+    if (!Number.isInteger(n)) throw new LoraError('LoRA dropout needs a graph of static shapes');
+    const int = (v: number) => this.scalar(v, 'int64');
+    const M32 = int(2 ** 32);
+    const mod32 = (v: Value) => this.node('Mod', [v, M32], [{ dtype: 'int64', shape: v.shape }])[0];
+    const xorShift = (v: Value, k: number) => this.node('BitwiseXor', [v, this.div(v, int(2 ** k))], [{ dtype: 'int64', shape: v.shape }])[0];
+    const index = this.reshape(this.range(int(0), int(n), int(1), n, 'dropout_index'), x.shape as number[]); // [...x]
+    const step = this.cast(this.opts.training!.step(), 'int64'); // []
+    // Keys of different steps and sites start 2^32-apart streams' worth of odd strides away.
+    let h = mod32(this.add(index, this.add(this.mul(step, int(0x9e3779b1)), int((site * 0x85ebca77) % 2 ** 32)))); // [...x], < 2^32
+    h = mod32(this.mul(xorShift(h, 16), int(0x7feb352d)));
+    h = mod32(this.mul(xorShift(h, 15), int(0x5bd1e995)));
+    h = xorShift(h, 16);
+    const u = this.mul(this.cast(this.div(h, int(256)), x.dtype), this.scalar(2 ** -24, x.dtype), 'dropout_u'); // [...x] in [0, 1)
     const keep = this.node('Less', [u, this.scalar(1 - p, x.dtype)], [{ dtype: 'bool', shape: x.shape, hint: 'dropout_keep' }])[0];
     return this.mul(x, this.mul(this.cast(keep, x.dtype), this.scalar(1 / (1 - p), x.dtype)), 'dropout');
   }

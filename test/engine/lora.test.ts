@@ -106,6 +106,43 @@ describe('LoRA', () => {
     await s.release();
   });
 
+  it('dropout masks are a function of the step: kept with probability 1 − p, the same at the same step, new at another step and at another site', async () => {
+    const n = 64;
+    const config = { r: n, alpha: n, dropout: 0.25, targets: ['a', 'b'] };
+    const shapes = new Map([['a.weight', [n, n]], ['b.weight', [n, n]]]);
+    const adapter: Adapter = { name: 'default', config, modules: loraModules(shapes, config, 'in_out') };
+    const p: Record<string, import('../../src-main/engine/onnx/graph.ts').Value> = {};
+    let step: import('../../src-main/engine/onnx/graph.ts').Value;
+    const g = new LoraGraph({ adapters: [adapter], param: (name) => p[name], training: { step: () => step } });
+    step = g.input('step', 'float32', []);
+    for (const [name, shape] of [...shapes, ...loraParamShapes(adapter)]) p[name] = g.input(`p.${name}`, 'float32', shape);
+    const x = g.input('x', 'float32', [2, n]);
+    // W = 0, A = B = I, scale 1: each output is the dropped-out input, 0 or 1 / (1 − p).
+    const [ya, yb] = g.withAdapter('default', () => [g.matmul(x, p['a.weight']), g.matmul(x, p['b.weight'])]);
+    const s = await createSession(g.toModel([g.named(ya, 'ya'), g.named(yb, 'yb')]));
+    const eye = new Float32Array(n * n).map((_, i) => (i % (n + 1) === 0 ? 1 : 0));
+    const feeds = (t: number) => ({
+      step: new ort.Tensor('float32', Float32Array.of(t), []), x: new ort.Tensor('float32', new Float32Array(2 * n).fill(1), [2, n]),
+      ...Object.fromEntries([...shapes, ...loraParamShapes(adapter)].map(([name, shape]) => [`p.${name}`, new ort.Tensor('float32', name.includes('lora') ? eye : new Float32Array(n * n), shape)])),
+    });
+    const masks = async (t: number) => {
+      const out = await s.run(feeds(t));
+      return [out.ya.data as Float32Array, out.yb.data as Float32Array].map((y) => Array.from(y, (v) => (v === 0 ? 0 : v === Math.fround(1 / 0.75) ? 1 : NaN)));
+    };
+    const [a1, b1] = await masks(1);
+    const [a1again] = await masks(1);
+    const [a2] = await masks(2);
+    const all: number[] = [];
+    for (let t = 1; t <= 40; t++) all.push(...(await masks(t)).flat());
+    expect(all.every((v) => v === 0 || v === 1)).toBe(true);
+    expect(all.reduce((a, b) => a + b, 0) / all.length).toBeCloseTo(0.75, 1.7); // 10,240 draws: ±0.0043 (1σ)
+    expect(a1again).toEqual(a1);
+    const differ = (u: number[], v: number[]) => u.filter((x, i) => x !== v[i]).length / u.length;
+    expect(differ(a1, a2)).toBeGreaterThan(0.2); // two independent masks differ in 2·p·(1 − p) = 37.5% of places
+    expect(differ(a1, b1)).toBeGreaterThan(0.2);
+    await s.release();
+  });
+
   it('trains only the adapters: the step graph takes the base as inputs and its optimizer state holds adapter parameters only', async () => {
     const adapter: Adapter = { name: 'default', config: cfg, modules: loraModules(family.paramShapes(), cfg, 'in_out') };
     const variant = { ...DEFAULT_VARIANT, method: 'lora' as const };

@@ -126,7 +126,7 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
   const tShapes = trainableShapes(variant, opts.adapters, family.nLayer);
   const trainable = flatLayout(tShapes);
   const p: Record<string, Value> = {};
-  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' });
+  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined });
   const baseShapes = family.paramShapes();
   for (const [name, shape] of baseShapes) p[name] = g.input(`p.${name}`, 'float32', shape);
   for (const [name, shape] of tShapes) p[name] = g.input(`p.${name}`, 'float32', shape);
