@@ -71,3 +71,59 @@ export function metricUnit(key: string): string {
   if (key === 'grad_norm') return 'gradient norm';
   return '';
 }
+
+/** The x axes Compare can draw runs against. */
+export const X_AXES = {
+  step: 'step',
+  epoch: 'epoch',
+  removed: 'CoT tokens removed',
+  wall: 'wall time (s)',
+} as const;
+export type XAxis = keyof typeof X_AXES;
+
+/** The value of `ref` at `step`: its point there, else the last one before it; null when it has none yet. */
+function at(ref: MetricSeries, step: number): number | null {
+  let value: number | null = null;
+  for (let i = 0; i < ref.steps.length && ref.steps[i]! <= step; i++) value = ref.values[i] ?? null;
+  return value;
+}
+
+/**
+ * Each point of `s` (a metric of one run) placed on another x: its step, its
+ * epoch (validations run at each epoch's end, so the first one's step is an
+ * epoch's length), the CoT tokens the schedule removed by then, or the
+ * seconds since the run's first record. Null when the run cannot say (an
+ * epoch before its first validation; a run that removes no CoT).
+ */
+export function xsFor(axis: XAxis, s: MetricSeries, all: MetricSeries[]): (number | null)[] | null {
+  if (axis === 'step') return s.steps;
+  if (axis === 'wall') {
+    const start = Math.min(...all.flatMap((m) => m.wallTimes.slice(0, 1)));
+    return s.wallTimes.map((t) => (t - start) / 1000);
+  }
+  if (axis === 'epoch') {
+    const val = all.find((m) => m.key === 'val_accuracy');
+    const length = val?.steps[0];
+    return length ? s.steps.map((step) => step / length) : null;
+  }
+  const ref = all.find((m) => m.key === 'scheduled_removal' && m.steps.length > 0) ?? all.find((m) => m.key === 'cot_removed' && m.steps.length > 0);
+  return ref ? s.steps.map((step) => at(ref, step)) : null;
+}
+
+/** A run's accuracy against its speed: one point per validation (each epoch's checkpoint) and the test of its best model. */
+export function accuracyAgainstSpeed(all: MetricSeries[]): { validation: { speed: number; accuracy: number; step: number; removed: number | null }[]; test: { speed: number; accuracy: number; step: number } | null } {
+  const pairs = (accKey: string, speedKey: string) => {
+    const acc = all.find((m) => m.key === accKey);
+    const speed = all.find((m) => m.key === speedKey);
+    if (!acc || !speed) return [];
+    return acc.steps.flatMap((step, i) => {
+      const a = acc.values[i];
+      const j = speed.steps.indexOf(step);
+      const v = j >= 0 ? speed.values[j] : null;
+      return a != null && v != null ? [{ step, accuracy: a, speed: v }] : [];
+    });
+  };
+  const removed = all.find((m) => m.key === 'cot_removed');
+  const validation = pairs('val_accuracy', 'val_examples_per_s').map((p) => ({ ...p, removed: removed ? at(removed, p.step) : null }));
+  return { validation, test: pairs('test_accuracy', 'test_examples_per_s').at(-1) ?? null };
+}

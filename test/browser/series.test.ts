@@ -2,7 +2,7 @@
 // after run.metric events must equal what runs.metrics would give.
 import { describe, expect, test } from 'vitest';
 import type { MetricSeries } from '../../src-main/contract/index.ts';
-import { addMetricStep } from '../../src-renderer/lib/series.ts';
+import { accuracyAgainstSpeed, addMetricStep, smooth, xsFor } from '../../src-renderer/lib/series.ts';
 
 const event = (step: number, values: Record<string, number>) => ({ runId: 1, step, values, wallTime: 1000 + step });
 
@@ -33,5 +33,48 @@ describe('addMetricStep', () => {
     const series: MetricSeries[] = [];
     addMetricStep(series, event(0, { a: NaN, b: Infinity, c: -Infinity, d: 0.5 }));
     expect(series.map((s) => s.values[0])).toEqual([null, null, null, 0.5]);
+  });
+});
+
+describe('smoothing, x axes and the accuracy–speed points', () => {
+  const m = (key: string, steps: number[], values: (number | null)[], wallTimes = steps.map((s) => 1000 + 500 * s)) => ({ key, steps, values, wallTimes });
+
+  test('smoothing at weight 0 is the raw curve; at 0.5 it is the debiased moving average; gaps stay gaps', () => {
+    expect(smooth([3, 1, null, 2], 0)).toEqual([3, 1, null, 2]);
+    const s = smooth([4, 2, null, 1], 0.5);
+    expect(s[0]).toBeCloseTo(4, 12); // debiased: the first value is itself
+    expect(s[1]).toBeCloseTo((0.25 * 4 + 0.5 * 2) / 0.75, 12); // (0.5·(0.5·4) + 0.5·2) / (1 − 0.5²)
+    expect(s[2]).toBeNull();
+    expect(s[3]).toBeCloseTo((0.125 * 4 + 0.25 * 2 + 0.5 * 1) / 0.875, 12);
+  });
+
+  test('a run drawn against epochs, CoT tokens removed and wall time', () => {
+    const loss = m('loss', [1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]);
+    const all = [loss, m('val_accuracy', [3, 6], [0.5, 0.9]), m('scheduled_removal', [1, 2, 3, 4, 5, 6], [0, 0, 1, 1, 2, 2])];
+    expect(xsFor('step', loss, all)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(xsFor('epoch', loss, all)).toEqual([1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2]);
+    expect(xsFor('removed', loss, all)).toEqual([0, 0, 1, 1, 2, 2]);
+    expect(xsFor('wall', loss, all)).toEqual([0, 0.5, 1, 1.5, 2, 2.5]);
+    // A run that has not validated yet has no epoch length; one without a schedule removes nothing to plot against.
+    expect(xsFor('epoch', loss, [loss])).toBeNull();
+    expect(xsFor('removed', loss, [loss])).toBeNull();
+  });
+
+  test('each validation (an epoch\'s checkpoint) and the test give a point of accuracy against examples/s', () => {
+    const all = [
+      m('val_accuracy', [10, 20], [0.4, 0.8]),
+      m('val_examples_per_s', [10, 20], [50, 90]),
+      m('cot_removed', [10, 20], [4, 8]),
+      m('test_accuracy', [20], [0.75]),
+      m('test_examples_per_s', [20], [95]),
+    ];
+    expect(accuracyAgainstSpeed(all)).toEqual({
+      validation: [
+        { step: 10, accuracy: 0.4, speed: 50, removed: 4 },
+        { step: 20, accuracy: 0.8, speed: 90, removed: 8 },
+      ],
+      test: { step: 20, accuracy: 0.75, speed: 95 },
+    });
+    expect(accuracyAgainstSpeed([m('loss', [1], [2])])).toEqual({ validation: [], test: null });
   });
 });
