@@ -4,7 +4,8 @@
  * late-answer task (late-task.ts), the store in a temporary data folder, read
  * back afterwards through a lab.
  */
-import { spawnSync } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,14 +21,14 @@ let work: string;
 let dataDir: string;
 let files: ReturnType<typeof writeLateTask>;
 
-function stepwise(args: string[]) {
+function stepwise(args: string[], dir = dataDir) {
   const { STEPWISE_DATA_DIR: _, ...env } = process.env;
-  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dataDir], { cwd: work, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = spawnSync(process.execPath, [BIN, ...args, '--data-dir', dir], { cwd: work, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-function inStore<T>(read: (lab: ReturnType<typeof openLab>) => T | Promise<T>): Promise<T> {
-  const lab = openLab(dataDir);
+function inStore<T>(read: (lab: ReturnType<typeof openLab>) => T | Promise<T>, dir = dataDir): Promise<T> {
+  const lab = openLab(dir);
   return Promise.resolve(read(lab)).finally(() => lab.close());
 }
 
@@ -140,4 +141,51 @@ describe('stepwise on Bitune and LoRA runs', () => {
     expect(badRun.code).toBe(2);
     expect(badRun.stderr).toContain('--run expects a run id');
   });
+});
+
+describe('a Bitune run whose process is killed', () => {
+  test('train --resume continues it from its last checkpoint and ends with the adapters of a run that never stopped, byte for byte', async () => {
+    const dir = path.join(work, 'crash-lab');
+    const long = { ...config('bitune'), lora: { r: 4, alpha: 8, dropout: 0.1 }, train: { ...config('bitune').train, epochs: 100 } }; // 400 steps
+    fs.writeFileSync(path.join(work, 'long.json'), JSON.stringify(long));
+    const child = spawn(process.execPath, [BIN, 'train', path.join(work, 'long.json'), '--data-dir', dir], { cwd: work, stdio: 'ignore' });
+    const exited = new Promise((resolve) => child.on('close', resolve));
+    // Killed once a checkpoint is recorded, so the steps before it are too.
+    const recorded = () => {
+      try {
+        const db = new Database(path.join(dir, 'stepwise.db'), { readonly: true, fileMustExist: true });
+        try {
+          return (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n > 0;
+        } finally {
+          db.close();
+        }
+      } catch {
+        return false;
+      }
+    };
+    for (let waited = 0; !recorded(); waited += 10) {
+      if (waited > 60_000 || child.exitCode !== null) throw new Error('no checkpoint was recorded');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    child.kill('SIGKILL');
+    await exited;
+
+    const resumed = stepwise(['train', '--resume', '1'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stdout.split('\n')[0]).toBe('Run 1 completed at step 400.');
+    const whole = stepwise(['train', path.join(work, 'long.json')], dir);
+    expect(whole.code, whole.stderr).toBe(0);
+    const { messages, steps } = await inStore((lab) => ({
+      messages: lab.store.logs.after(1, 0, 5000).map((l) => l.message),
+      steps: lab.store.metrics.series(1, { keys: ['loss'] })[0].steps,
+    }), dir);
+    const [, from] = /interrupted: resume to continue from step (\d+)$/.exec(messages.find((m) => m.startsWith('the process running this run stopped'))!)!;
+    expect(Number(from)).toBeLessThan(400);
+    expect(messages).toContain(`resuming from the checkpoint of step ${from}`);
+    expect(steps).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    for (const file of ['default/adapter_model.safetensors', 'prefill/adapter_model.safetensors', 'bitune.safetensors']) {
+      const [a, b] = [1, 2].map((id) => fs.readFileSync(path.join(dir, 'runs', String(id), 'adapters', file)));
+      expect(a.equals(b), file).toBe(true);
+    }
+  }, 240_000);
 });
