@@ -20,6 +20,7 @@ export default defineConfig({
           'ftcot-worker': here('./src-main/methods/finetune-cot/worker.ts'),
           'bitune-worker': here('./src-main/methods/bitune/worker.ts'),
           'train-worker': here('./src-main/engine/train-worker.ts'),
+          'probe-worker': here('./src-main/engine/probes/grid-worker.ts'),
         },
       },
     },

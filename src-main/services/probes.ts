@@ -10,8 +10,8 @@
  *   <data folder>/probes/<id>/point-<k>/random/   the random model's capture (hidden states only)
  *   <data folder>/probes/<id>/point-<k>/results.json   the probe grid (ProbeResults)
  *
- * Jobs run in this process, yielding to the event loop between batches and
- * fits, so the app stays responsive; each fit takes a fraction of a second.
+ * Jobs run in this process: captures through ONNX Runtime's own threads, the
+ * fitting (plain JavaScript) in a worker thread, so the app stays responsive.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,7 +24,7 @@ import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
 import { initGPT2 } from '../engine/init.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
 import { capture, CaptureCancelled, captureBytes, readAttention, readCaptureMeta, readTokens, type LensView } from '../engine/probes/capture.ts';
-import { GridCancelled, probeGrid } from '../engine/probes/grid.ts';
+import { GridCancelled, probeGridInWorker } from '../engine/probes/grid.ts';
 import { probeSequence, slotOrder, typedSequence, type ProbeSequence, type Removal } from '../engine/probes/sequences.ts';
 import { multTargets, patternTarget, type Target } from '../engine/probes/targets.ts';
 import type { ProviderName } from '../engine/runtime.ts';
@@ -363,7 +363,7 @@ export function probeHandlers(context: LabContext): Pick<Handlers, ProbeProcedur
           }
           const slots = p.slots.filter((s) => sequences.some((q) => q.slots.includes(s)));
           const grid = p.targets.length
-            ? await probeGrid({ dir, randomDir, examples: p.examples, targets: p.targets, slots, options: fit, signal: abort.signal, onProgress: (done, total) => progress(k, 'fit', done, total) })
+            ? await probeGridInWorker({ dir, randomDir, examples: p.examples, targets: p.targets, slots, options: fit, signal: abort.signal, onProgress: (done, total) => progress(k, 'fit', done, total) })
             : { layers: arch.nLayer + 1, slots, targets: [] };
           const first = readTokens(dir, readCaptureMeta(dir))[0];
           const results: Omit<ProbeResults, 'probeId' | 'point'> = { ...grid, slotTokens: grid.slots.map((s) => first.tokens[first.slots.indexOf(s)] ?? '') };

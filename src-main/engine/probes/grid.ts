@@ -2,9 +2,12 @@
  * The probe grid of one capture: for each target, a probe per layer × slot
  * (fit.ts), and the same cells on a randomly initialised model's capture of
  * the same sequences when one is given. Yields to the event loop between
- * cells, reports progress and stops when asked.
+ * cells, reports progress and stops when asked. `probeGridInWorker` runs it
+ * in a worker thread (grid-worker.ts), as the app does.
  */
+import { Worker } from 'node:worker_threads';
 import type { IcotExample } from '../../methods/icot/format.ts';
+import { workerUrl } from '../worker-url.ts';
 import { readCaptureMeta, readHiddenAt, readTokens } from './capture.ts';
 import { fitCell, type CellScore, type FitOptions } from './fit.ts';
 import type { Target, TargetKind } from './targets.ts';
@@ -95,4 +98,32 @@ export async function probeGrid(req: GridRequest): Promise<GridResult> {
     grids.push(g);
   }
   return { layers: meta.layers, slots: req.slots, targets: grids };
+}
+
+/** probeGrid in a worker thread: the caller's event loop stays free; aborting terminates the worker. */
+export function probeGridInWorker(req: GridRequest): Promise<GridResult> {
+  const { onProgress, signal, ...data } = req;
+  if (signal?.aborted) return Promise.reject(new GridCancelled());
+  const worker = new Worker(workerUrl(import.meta.url, './grid-worker.ts', 'probe-worker'), { workerData: data });
+  return new Promise<GridResult>((resolve, reject) => {
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    const onAbort = () => {
+      settle(() => reject(new GridCancelled()));
+      void worker.terminate();
+    };
+    signal?.addEventListener('abort', onAbort);
+    worker.on('message', (m: { type: 'progress'; done: number; total: number } | { type: 'done'; result: GridResult } | { type: 'error'; message: string }) => {
+      if (m.type === 'progress') onProgress?.(m.done, m.total);
+      else if (m.type === 'done') settle(() => resolve(m.result));
+      else settle(() => reject(new Error(m.message)));
+    });
+    worker.on('error', (err) => settle(() => reject(err)));
+    worker.on('exit', (code) => settle(() => reject(new Error(`the probe worker exited with code ${code} before finishing`))));
+  });
 }
