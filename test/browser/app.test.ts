@@ -225,7 +225,7 @@ describe('runs', () => {
     await page.getByRole('button', { name: 'New run' }).click();
     const dialog = page.getByRole('dialog', { name: 'New run' });
     await dialog.waitFor();
-    expect(await dialog.getByRole('radio', { name: /Fine-tune-CoT/ }).isDisabled()).toBe(true); // not trainable yet
+    expect(await dialog.getByRole('radio', { name: /^ICoT-SI/ }).isChecked()).toBe(true); // the first method of the form's registry
     await eventually(() => dialog.getByLabel('Dataset').inputValue()).toBe(String(dataset.id)); // the newest usable one
 
     // Blank after trimming: passes the browser's `required`, fails the contract's schema.
