@@ -61,6 +61,11 @@ const CASES: Case[] = [
     inputs: [{ name: 'w', shape: [5, 3] }, { name: 'ids', shape: [2, 3], dtype: 'int64', data: [1, 4, 1, 0, 1, 4], wrt: false }],
     build: (g, [w, ids]) => g.gather(w, ids, 0),
   },
+  {
+    op: 'Gather', title: 'adds the rows of repeated indices as a one-hot product (small float32 table)',
+    inputs: [{ name: 'w', shape: [5, 3] }, { name: 'ids', shape: [2, 3], dtype: 'int64', data: [1, 4, 1, 0, 1, 4], wrt: false }],
+    build: (g, [w, ids]) => g.gather(w, ids, 0), dtype: 'float32', tol: 2e-3,
+  },
   { op: 'ReduceSum', title: 'spreads the gradient over reduced axes (keepdims off)', inputs: [{ name: 'x', shape: [2, 3, 4] }], build: (g, [x]) => g.reduceSum(x, [0, 2], false) },
   { op: 'ReduceSum', title: 'spreads the gradient over reduced axes (keepdims on)', inputs: [{ name: 'x', shape: [2, 3, 4] }], build: (g, [x]) => g.reduceSum(x, [-1], true) },
   { op: 'ReduceMean', title: 'spreads the gradient divided by the count', inputs: [{ name: 'x', shape: [2, 3, 4] }], build: (g, [x]) => g.reduceMean(x, [1], false) },

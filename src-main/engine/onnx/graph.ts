@@ -214,6 +214,7 @@ export class GraphBuilder {
   log(x: Value, hint?: string): Value { return this.unary('Log', x, {}, hint); }
   sqrt(x: Value, hint?: string): Value { return this.unary('Sqrt', x, {}, hint); }
   tanh(x: Value, hint?: string): Value { return this.unary('Tanh', x, {}, hint); }
+  sigmoid(x: Value, hint?: string): Value { return this.unary('Sigmoid', x, {}, hint); }
   reciprocal(x: Value, hint?: string): Value { return this.unary('Reciprocal', x, {}, hint); }
   identity(x: Value, hint?: string): Value { return this.unary('Identity', x, {}, hint); }
   /** GELU; 'tanh' is GPT-2's gelu_new. */
