@@ -1,6 +1,6 @@
 // The Bitune page in Chromium through `stepwise serve`: the results table
 // groups LoRA and Bitune runs by base, data and budget with the accuracies
-// their runs stored, and the α chart draws one line per layer. The runs'
+// their runs stored (and files evaluated later with stepwise eval), and the α chart draws one line per layer. The runs'
 // rows are written straight into the store (training is test/bitune/learning.test.ts's).
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -28,7 +28,7 @@ beforeAll(async () => {
       store.metrics.record(bitune.id, step, { loss: 3 - step / 3, alpha_k_0: 0.5 + step / 20, alpha_v_0: 0.5 - step / 20, alpha_k_1: 0.5, alpha_v_1: 0.5 + step / 40 });
     }
     store.metrics.record(lora.id, 4, { test_accuracy: 0.43, 'mc_acc.choices': 0.42, 'mc_acc_norm.choices': 0.41 });
-    store.metrics.record(bitune.id, 4, { test_accuracy: 0.415, 'mc_acc.choices': 0.4, 'mc_acc_norm.choices': 0.39 });
+    store.metrics.record(bitune.id, 4, { test_accuracy: 0.415, 'mc_acc.choices': 0.4, 'mc_acc_norm.choices': 0.39, 'eval_acc.gsm': 0.2 }); // eval_acc: from stepwise eval after training
   } finally {
     store.close();
   }
@@ -50,8 +50,9 @@ describe('the Bitune page', () => {
     expect(await rows.count()).toBe(2);
     const cells = async (i: number) => (await rows.nth(i).locator('td').allInnerTexts()).map((t) => t.trim());
     const [first, second] = [await cells(0), await cells(1)];
-    expect(first.slice(1, 8)).toEqual(['LoRA', '—', '4', '43.0%', '42.0%', '41.0%', '—']);
-    expect(second.slice(1, 8)).toEqual(['Bitune', 'full, s_init 0.01, bidirectional', '4', '41.5%', '40.0%', '39.0%', '0.70 · 0.50']);
+    expect((await table.locator('thead th').allInnerTexts()).map((t) => t.trim())).toEqual(['Run', 'Method', 'Variant', 'Steps', 'Test accuracy', 'gsm accuracy', 'choices acc', 'choices acc_norm', 'Final α (keys)']);
+    expect(first.slice(1, 9)).toEqual(['LoRA', '—', '4', '43.0%', '—', '42.0%', '41.0%', '—']);
+    expect(second.slice(1, 9)).toEqual(['Bitune', 'full, s_init 0.01, bidirectional', '4', '41.5%', '20.0%', '40.0%', '39.0%', '0.70 · 0.50']);
     const charts = page.locator('section[aria-labelledby="bitune-alpha"] svg path.series');
     await charts.first().waitFor();
     expect(await charts.count()).toBe(4); // two layers × (keys, values)
