@@ -137,6 +137,10 @@ describe('stepwise on Bitune and LoRA runs', () => {
     const notAdapters = stepwise(['eval', '--adapters', path.join(work, 'late'), '--data', files.test]);
     expect(notAdapters.code).toBe(2);
     expect(notAdapters.stderr).toContain('not an adapter folder');
+    fs.writeFileSync(path.join(work, 'bad.json'), JSON.stringify({ ...config('bitune'), lora: { r: 0 }, bitune: { sInit: -1 } }));
+    const badConfig = stepwise(['train', path.join(work, 'bad.json')]);
+    expect(badConfig.code).toBe(2);
+    expect(badConfig.stderr).toBe(`stepwise train: ${path.join(work, 'bad.json')} is not a valid Bitune run configuration:\n  lora.r: Too small: expected number to be >0\n  bitune.sInit: Too small: expected number to be >0\n`);
     const badRun = stepwise(['results', '--run', 'x']);
     expect(badRun.code).toBe(2);
     expect(badRun.stderr).toContain('--run expects a run id');

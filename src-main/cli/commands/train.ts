@@ -57,7 +57,7 @@ export const train = defineCommand({
           ? await lab.dispatch('runs.start', { method: methodOf(config), name: values.name ?? path.basename(file!).replace(/\.json$/i, ''), config })
           : await lab.dispatch('runs.resume', { id: resumeId });
       if (!answer.ok) {
-        process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`)}\n`);
+        process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`, config && methodOf(config))}\n`);
         return answer.error.code === 'invalid_input' || answer.error.code === 'not_found' ? 2 : 1;
       }
       return await follow(lab, answer.result as Run, resumeId !== undefined);
@@ -149,10 +149,11 @@ function readConfig(file: string): JsonObject | string {
 }
 
 /** A refused runs.start / runs.resume; a bad config lists every wrong field of the file. */
-function describeRefusal(error: ErrorData, configName: string): string {
+function describeRefusal(error: ErrorData, configName: string, method: RunMethod = 'icot-si'): string {
   const fields = (error.issues ?? []).filter((i) => i.path[0] === 'config');
   if (error.code === 'invalid_input' && fields.length > 0) {
-    return `${configName} is not a valid ICoT run configuration:\n${fields.map((i) => `  ${i.message.replace(/^config\./, '')}`).join('\n')}`;
+    const title = { bitune: 'Bitune', lora: 'LoRA', 'fine-tune-cot': 'Fine-tune-CoT' }[method as string] ?? 'ICoT';
+    return `${configName} is not a valid ${title} run configuration:\n${fields.map((i) => `  ${i.message.replace(/^config\./, '')}`).join('\n')}`;
   }
   return error.message;
 }
