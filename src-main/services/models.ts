@@ -4,15 +4,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
-import type { Model } from '../contract/entities.ts';
+import type { RunCheckpoint } from '../contract/areas/library.ts';
+import type { JsonObject, Model } from '../contract/entities.ts';
 import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
 import { architectureSummary, loadModelFolder } from '../engine/hf/model-folder.ts';
 import { paramCount } from '../engine/models/family.ts';
+import type { ModelArch } from '../engine/models/family.ts';
 import { bytesOf, removeFromDataDir } from './files.ts';
 import type { LabContext } from './lab.ts';
-import { insideDataDir } from './paths.ts';
+import { insideDataDir, runFolder } from './paths.ts';
 
-type ModelProcedures = 'models.list' | 'models.get' | 'models.delete' | 'models.import';
+type ModelProcedures = 'models.list' | 'models.get' | 'models.delete' | 'models.import' | 'models.checkpoints';
 
 export function modelHandlers(context: LabContext): Pick<Handlers, ModelProcedures> {
   const { store, dataDir } = context;
@@ -33,7 +35,30 @@ export function modelHandlers(context: LabContext): Pick<Handlers, ModelProcedur
       return { id, bytesFreed };
     },
     'models.import': ({ path: from, name }) => importModel(context, from, name),
+    'models.checkpoints': ({ limit, offset }) => {
+      const page = store.checkpoints.recent(limit, offset);
+      const archOf = new Map<number, { architecture: JsonObject; paramCount: number } | null>();
+      const items = page.items.flatMap((c): RunCheckpoint[] => {
+        const run = store.runs.get(c.runId);
+        if (!run) return [];
+        if (!archOf.has(c.runId)) archOf.set(c.runId, runArchitecture(dataDir, c.runId));
+        const arch = archOf.get(c.runId) ?? null;
+        return [{ ...c, runName: run.name, method: run.method, architecture: arch?.architecture ?? null, paramCount: arch?.paramCount ?? null }];
+      });
+      return { items, total: page.total };
+    },
   };
+}
+
+/** The model a run trains, from the run.json its job writes beside its checkpoints; null when there is none to read. */
+function runArchitecture(dataDir: string, runId: number): { architecture: JsonObject; paramCount: number } | null {
+  try {
+    const { arch } = JSON.parse(fs.readFileSync(path.join(dataDir, runFolder(runId), 'run.json'), 'utf8')) as { arch?: ModelArch };
+    if (!arch || typeof arch.nLayer !== 'number') return null;
+    return { architecture: architectureSummary(arch), paramCount: paramCount(arch) };
+  } catch {
+    return null;
+  }
 }
 
 function invalidPath(message: string): StepwiseError {

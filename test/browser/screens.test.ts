@@ -250,6 +250,13 @@ describe('Library and saved configs', () => {
     const cells = (await rows.locator('td').allTextContents()).map((t) => t.trim());
     expect(cells.slice(0, 4)).toEqual(['gpt2-tiny', 'gpt2 · 2 layers · 4 heads · width 32', '27,136', `Imported from ${GPT2_TINY}`]);
     expect(await page.getByRole('status').filter({ hasText: 'Imported gpt2-tiny' }).count()).toBe(1);
+    // The watched run's checkpoints are there too, with the model they hold.
+    const saved = page.locator('table[aria-label="Checkpoints of runs"] tbody tr');
+    await eventually(() => saved.count()).toBeGreaterThan(0);
+    const first = (await saved.first().locator('td').allTextContents()).map((t) => t.trim());
+    expect(first[0]).toMatch(/^watched 2×2 run #\d+$/);
+    expect(first[2]).toBe('gpt2 · 1 layer · 2 heads · width 32');
+    expect(first[3]).toMatch(/^[\d,]+$/);
     // In a browser there is no file manager to show it in.
     expect(await page.getByRole('button', { name: /Show .* in its folder/ }).count()).toBe(0);
     await shoot('screens-library');

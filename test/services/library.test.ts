@@ -154,3 +154,29 @@ describe('curriculum.preview', () => {
     );
   });
 });
+
+describe('models.checkpoints', () => {
+  test("every run's checkpoints, newest first, with the run's name and its model's architecture and parameter count", async () => {
+    const a = lab.store.runs.create({ method: 'icot-si', name: 'run a', config: {} });
+    const b = lab.store.runs.create({ method: 'icot-si', name: 'run b (no run.json)', config: {} });
+    fs.mkdirSync(path.join(dataDir, 'runs', String(a.id)), { recursive: true });
+    const arch = { vocabSize: 20, nPositions: 32, nEmbd: 32, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 };
+    fs.writeFileSync(path.join(dataDir, 'runs', String(a.id), 'run.json'), JSON.stringify({ config: {}, tokenizer: null, arch }));
+    lab.store.checkpoints.add({ runId: a.id, step: 10, path: `runs/${a.id}/checkpoints/step-10.json`, bytes: 1000 }, 1);
+    lab.store.checkpoints.add({ runId: b.id, step: 5, path: `runs/${b.id}/checkpoints/step-5.json`, bytes: 500 }, 2);
+    lab.store.checkpoints.add({ runId: a.id, step: 20, path: `runs/${a.id}/checkpoints/step-20.json`, bytes: 1000 }, 3);
+
+    const page = await client.call('models.checkpoints');
+    expect(page.total).toBe(3);
+    expect(page.items.map((c) => [c.runName, c.step])).toEqual([['run a', 20], ['run b (no run.json)', 5], ['run a', 10]]);
+    expect(page.items[0]).toMatchObject({
+      runId: a.id,
+      method: 'icot-si',
+      bytes: 1000,
+      architecture: { family: 'gpt2', nLayer: 2, nHead: 4, nEmbd: 32, vocabSize: 20, blockSize: 32 },
+      paramCount: 27_136, // as models.import counts gpt2-tiny
+    });
+    expect(page.items[1]).toMatchObject({ architecture: null, paramCount: null });
+    expect((await client.call('models.checkpoints', { limit: 1, offset: 1 })).items.map((c) => c.step)).toEqual([5]);
+  });
+});

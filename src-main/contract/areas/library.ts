@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import { RUN_METHODS } from '../entities.ts';
-import type { JsonObject, Model, Page, Run, RunMethod } from '../entities.ts';
+import type { Checkpoint, JsonObject, Model, Page, Run, RunMethod } from '../entities.ts';
 import { absolutePath, id, jsonObject, pagination, text } from '../fields.ts';
 import type { ProcedureSpec } from '../fields.ts';
 
@@ -20,6 +20,15 @@ export interface SavedConfig {
   config: JsonObject;
   createdAt: number;
   updatedAt: number;
+}
+
+/** A run's checkpoint as the Library lists it: weights a run saved, with what they are and where from. */
+export interface RunCheckpoint extends Checkpoint {
+  runName: string;
+  method: RunMethod;
+  /** As models' architecture, from the run's run.json; null when the run folder does not say. */
+  architecture: JsonObject | null;
+  paramCount: number | null;
 }
 
 /** Where an ICoT-SI schedule stands after one training batch. */
@@ -38,6 +47,10 @@ export const libraryProcedures = {
     summary:
       "Copy a Hugging Face GPT-2 folder (config.json and its safetensors weights) into the data folder as a new model; the copy is checked first, and a folder that does not load imports nothing.",
     input: z.strictObject({ path: absolutePath(), name: text(200).optional() }),
+  },
+  'models.checkpoints': {
+    summary: "Every run's checkpoints, newest first, with the run that saved them and the model's architecture and parameter count.",
+    input: z.strictObject(pagination).default({ limit: 100, offset: 0 }),
   },
   'datasets.runs': {
     summary: 'The runs whose config trains, validates or tests on one of the dataset\'s files, newest first.',
@@ -84,6 +97,7 @@ export const libraryProcedures = {
 /** What each of these procedures answers. */
 export interface LibraryOutputs {
   'models.import': Model;
+  'models.checkpoints': Page<RunCheckpoint>;
   'datasets.runs': { items: Run[] };
   'configs.list': Page<SavedConfig>;
   'configs.save': SavedConfig;
