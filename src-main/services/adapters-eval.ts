@@ -142,7 +142,7 @@ function loadRun(context: LabContext, runId: number, checkpoint: number | 'lates
     step = ck.step;
     description = `run ${runId} (${run.method}), checkpoint of step ${step}`;
   }
-  return { saved, description, owner: { run, step }, maxNewTokens: config.eval.maxNewTokens, provider: config.runtime.provider, threads: config.runtime.threads };
+  return { saved: { ...saved, baseDtype: config.runtime.baseDtype }, description, owner: { run, step }, maxNewTokens: config.eval.maxNewTokens, provider: config.runtime.provider, threads: config.runtime.threads };
 }
 
 function loadFolder(context: LabContext, dir: string, base: string | undefined): Loaded {

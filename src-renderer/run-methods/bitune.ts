@@ -16,11 +16,13 @@ export interface AdapterSettings {
   ablation: 'full' | 'naive-bidirectional' | 'no-mixing' | 'only-causal' | 'shared-adapter';
   sInit: number;
   prefillMask: 'bidirectional' | 'anti-causal' | 'causal';
+  /** How the frozen base is held: float32, or float16 (half the memory; adapters stay float32). */
+  baseDtype: 'float32' | 'float16';
   /** Whether the settings are Bitune's (false: LoRA's, with no mixing). */
   bitune: boolean;
 }
 
-export const ADAPTER_DEFAULTS: Omit<AdapterSettings, 'bitune'> = { targets: '', r: 8, alpha: 16, dropout: 0, ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional' };
+export const ADAPTER_DEFAULTS: Omit<AdapterSettings, 'bitune'> = { targets: '', r: 8, alpha: 16, dropout: 0, ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional', baseDtype: 'float32' };
 
 const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -35,7 +37,7 @@ export function buildAdapterConfig(method: 'bitune' | 'lora', common: RunFormCom
     lora: { r: s.r, alpha: s.alpha, dropout: s.dropout, ...(targets.length ? { targets } : {}) },
     data,
     train: { ...common.train },
-    runtime: { provider: common.provider },
+    runtime: { provider: common.provider, ...(s.baseDtype === 'float16' ? { baseDtype: 'float16' } : {}) },
   };
   if (method === 'bitune') config.bitune = { ablation: s.ablation, sInit: s.sInit, prefillMask: s.prefillMask };
   return config;
@@ -55,7 +57,7 @@ function readAdapterConfig(method: 'bitune' | 'lora', config: JsonObject) {
   };
   const train = typeof data.train === 'string' ? /^(datasets\/[^/]+)\//.exec(data.train) : null;
   const settings: AdapterSettings = {
-    ...pick(ADAPTER_DEFAULTS, { ...lora, ...bitune }),
+    ...pick(ADAPTER_DEFAULTS, { ...lora, ...bitune, ...(runtime.baseDtype === 'float16' ? { baseDtype: 'float16' } : {}) }),
     targets: Array.isArray(lora.targets) ? lora.targets.join(', ') : '',
     bitune: method === 'bitune',
   };

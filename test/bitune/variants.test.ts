@@ -7,6 +7,7 @@
  * tokens the full computation ranks first at every answer position.
  */
 import { describe, expect, it } from 'vitest';
+import { halfBits } from '../../src-main/engine/half.ts';
 import { initGPT2, Rng } from '../../src-main/engine/init.ts';
 import { loraModules, loraParamShapes, type Adapter, type LoraConfig } from '../../src-main/engine/lora.ts';
 import { modelFamily } from '../../src-main/engine/models/family.ts';
@@ -16,6 +17,8 @@ import { argmax } from '../../src-main/engine/sampling.ts';
 import type { TensorMap } from '../../src-main/engine/safetensors.ts';
 import { compileBitune } from '../../src-main/methods/bitune/graph.ts';
 import { BituneModel } from '../../src-main/methods/bitune/infer.ts';
+import { layRows } from '../../src-main/methods/bitune/layout.ts';
+import { AdapterStep } from '../../src-main/methods/bitune/step.ts';
 import { ABLATIONS, DEFAULT_VARIANT, MIX_K, MIX_V, PREFILL_MASKS, type Variant } from '../../src-main/methods/bitune/variant.ts';
 
 const arch: GPT2Config = { vocabSize: 17, nPositions: 32, nEmbd: 16, nLayer: 2, nHead: 2, layerNormEpsilon: 1e-5 };
@@ -50,6 +53,13 @@ async function forward(variant: Variant, ids: number[], P: number): Promise<{ lo
   return { loss: (out.loss.data as Float32Array)[0], logits: out.logits.data as Float32Array };
 }
 const c0 = (v: Variant) => (v.method === 'lora' || v.ablation === 'naive-bidirectional' || v.ablation === 'shared-adapter' ? ['default'] : ['default', 'prefill']);
+/** The float a float16 bit pattern stands for. */
+const halfValue = (h: number) => {
+  const e = (h >> 10) & 31;
+  const m = h & 1023;
+  const v = e === 0 ? m * 2 ** -24 : e === 31 ? (m ? NaN : Infinity) : (1 + m / 1024) * 2 ** (e - 15);
+  return h & 0x8000 ? -v : v;
+};
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i])), 0);
 
 describe('Bitune variants and inference', () => {
@@ -93,5 +103,32 @@ describe('Bitune variants and inference', () => {
       // Answer part position j (the last prompt token, then the generated ones) predicts generated token j.
       gen.forEach((tok, j) => expect(argmax(logits, j * arch.vocabSize, arch.vocabSize), `row ${b} token ${j}`).toBe(tok));
     }
+  });
+
+  it('a float16 base (adapters float32) trains and scores exactly as the same weights fed as float32', async () => {
+    // Base weights already on the float16 grid, so widening them in the graph is exact.
+    const half: TensorMap = new Map([...base].map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data, (x) => halfValue(halfBits(x))) }]));
+    const init: TensorMap = new Map([...trained].map(([n, t]) => [n, { shape: t.shape, data: Float32Array.from(t.data) }]));
+    const rows = [{ prompt, answer: [...answer, 0] }, { prompt: prompt.slice(2), answer: [answer[0], 0] }];
+    const { ids, labels, positions } = layRows(rows, 8, 8, 0);
+    const adamw = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, maxGradNorm: 1 };
+    const results = [];
+    for (const baseDtype of ['float32', 'float16'] as const) {
+      const step = await AdapterStep.create({ family, variant: DEFAULT_VARIANT, adapters, base: half, init, batch: 2, prefix: 8, seq: 16, adamw, baseDtype, threads: 1 });
+      const losses = [(await step.run(ids, labels, 1e-2, 16, positions)).loss, (await step.run(ids, labels, 1e-2, 16, positions)).loss];
+      const params = step.snapshot();
+      await step.release();
+      const model = new BituneModel({ family, variant: DEFAULT_VARIANT, adapters, base: half, trained: params, layout: 'in_out', baseDtype }, { threads: 1 });
+      const scored = await model.score(rows, 0);
+      const generated = await model.generate([prompt], { maxNewTokens: 3, eosId: 0, padId: 0 });
+      await model.release();
+      results.push({ losses, params, scored, generated });
+    }
+    const [f32, f16] = results;
+    expect(f16.losses).toEqual(f32.losses);
+    expect(f16.losses[1]).toBeLessThan(f16.losses[0]);
+    for (const [n, t] of f32.params) expect(Array.from(f16.params.get(n)!.data), n).toEqual(Array.from(t.data));
+    expect(f16.scored).toEqual(f32.scored);
+    expect(f16.generated).toEqual(f32.generated);
   });
 });

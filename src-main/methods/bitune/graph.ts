@@ -21,7 +21,7 @@ import { gradients } from '../../engine/autodiff.ts';
 import { flatLayout, type FlatLayout } from '../../engine/compile.ts';
 import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
 import { causalLmLoss } from '../../engine/models/gpt2.ts';
-import type { ModelFamily } from '../../engine/models/family.ts';
+import { paramInputs, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import type { Value } from '../../engine/onnx/graph.ts';
 import { clipAndAdamW, type AdamWConfig } from '../../engine/optim.ts';
 import { MIX_K, MIX_V, passesOf, type PrefillMask, type Variant } from './variant.ts';
@@ -40,6 +40,8 @@ export interface BituneGraphOptions {
   rest: number;
   mode: BituneMode;
   adamw?: AdamWConfig;
+  /** How the frozen base is fed: float32, or float16 widened to float32 where each weight is first read (adapters and mixing stay float32). */
+  baseDtype?: WeightDtype;
 }
 
 export interface BituneGraph {
@@ -125,11 +127,14 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
   if (mode !== 'prefill' && Pm + S > family.maxPositions) throw new Error(`Bitune: ${Pm + S} positions exceed the model's context of ${family.maxPositions}`);
   const tShapes = trainableShapes(variant, opts.adapters, family.nLayer);
   const trainable = flatLayout(tShapes);
-  const p: Record<string, Value> = {};
+  const tp: Record<string, Value> = {};
+  // The base's inputs (float16 ones are widened on first read), then the trainable parameters.
+  let base: Record<string, Value> = {};
+  const p = new Proxy(tp, { get: (target, name) => (typeof name === 'string' ? target[name] ?? base[name] : undefined) });
   const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined });
   const baseShapes = family.paramShapes();
-  for (const [name, shape] of baseShapes) p[name] = g.input(`p.${name}`, 'float32', shape);
-  for (const [name, shape] of tShapes) p[name] = g.input(`p.${name}`, 'float32', shape);
+  base = paramInputs(g, baseShapes, opts.baseDtype);
+  for (const [name, shape] of tShapes) tp[name] = g.input(`p.${name}`, 'float32', shape);
   const N = trainable.total;
   const flat = mode === 'step' ? { params: g.input('params', 'float32', [N]), m: g.input('adam_m', 'float32', [N]), v: g.input('adam_v', 'float32', [N]) } : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;

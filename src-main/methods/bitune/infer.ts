@@ -8,7 +8,8 @@
  */
 import { Generator, type KvCache } from '../../engine/generate.ts';
 import { mergeLora, type Adapter, type WeightLayout } from '../../engine/lora.ts';
-import type { ModelArch, ModelFamily } from '../../engine/models/family.ts';
+import { float16Tensor, toHalf } from '../../engine/half.ts';
+import type { ModelArch, ModelFamily, WeightDtype } from '../../engine/models/family.ts';
 import { createSession, ort, type SessionOptions } from '../../engine/runtime.ts';
 import { argmax } from '../../engine/sampling.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
@@ -24,6 +25,8 @@ export interface BituneModelParts {
   /** Adapters' and mixing parameters. */
   trained: TensorMap;
   layout: WeightLayout;
+  /** float16: the base is held and fed as float16, widened in the graphs (see AdapterStep). */
+  baseDtype?: WeightDtype;
 }
 
 export class BituneModel {
@@ -36,7 +39,7 @@ export class BituneModel {
   constructor(parts: BituneModelParts, session: SessionOptions = {}) {
     this.parts = parts;
     this.session = session;
-    for (const [name, t] of parts.base) this.feeds[`p.${name}`] = new ort.Tensor('float32', t.data, t.shape);
+    for (const [name, t] of parts.base) this.feeds[`p.${name}`] = parts.baseDtype === 'float16' ? float16Tensor(toHalf(t.data), t.shape) : new ort.Tensor('float32', t.data, t.shape);
     for (const [name, t] of parts.trained) this.feeds[`p.${name}`] = new ort.Tensor('float32', t.data, t.shape);
   }
 
@@ -45,7 +48,7 @@ export class BituneModel {
     let s = this.sessions.get(key);
     if (!s) {
       const p = this.parts;
-      s = createSession(compileBitune({ family: p.family, variant: p.variant, adapters: p.adapters, batch: B, prefix: Pm, rest: S, mode }).model, this.session);
+      s = createSession(compileBitune({ family: p.family, variant: p.variant, adapters: p.adapters, batch: B, prefix: Pm, rest: S, mode, baseDtype: p.baseDtype }).model, this.session);
       this.sessions.set(key, s);
     }
     return s;
@@ -129,7 +132,7 @@ export class BituneModel {
       const p = this.parts;
       const def = p.adapters.find((a) => a.name === 'default')!;
       const merged = mergeLora(p.base, def, p.trained, p.layout);
-      this.decoder = Generator.create(p.family.arch, merged, this.session);
+      this.decoder = Generator.create(p.family.arch, merged, { ...this.session, weightDtype: p.baseDtype });
     }
     return this.decoder;
   }

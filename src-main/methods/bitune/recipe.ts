@@ -76,6 +76,8 @@ export const BituneRunConfigSchema = z.strictObject({
     provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
     threads: positiveInt.max(256).optional(),
     checkpointEveryEpochs: positiveInt.default(1),
+    /** How the frozen base is held: float32, or float16 (half the memory; widened to float32 where used; adapters stay float32). */
+    baseDtype: z.enum(['float32', 'float16']).default('float32'),
   }).prefault({}),
 });
 

@@ -262,7 +262,8 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   emit({ type: 'log', level: 'info', message: `${config.method}${config.method === 'bitune' ? ` (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill)` : ''}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; ${p.family.name} ${p.family.nLayer}×${p.family.hiddenSize} frozen, ${trainedCount} trained parameters in ${p.adapters.map((a) => a.name).join(' + ')}${passesOf(variant).mixing ? ' + mixing' : ''}` });
 
   const sessionOpts = { provider: config.runtime.provider, threads: config.runtime.threads };
-  const modelOf = (trained: TensorMap) => new BituneModel({ family: p.family, variant, adapters: p.adapters, base: p.base, trained, layout }, sessionOpts);
+  const baseDtype = config.runtime.baseDtype;
+  const modelOf = (trained: TensorMap) => new BituneModel({ family: p.family, variant, adapters: p.adapters, base: p.base, trained, layout, baseDtype }, sessionOpts);
   const evalOpts = { batchSize: config.eval.batchSize, maxNewTokens: config.eval.maxNewTokens };
   let step: AdapterStep | null = null;
   // α per layer with each step, read from the step's current θ.
@@ -291,7 +292,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
     data: batches,
     init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
     createStep: async (init) => {
-      step = await AdapterStep.create({ family: p.family, variant, adapters: p.adapters, base: p.base, init, batch: t.batchSize, prefix, seq: prefix + rest, adamw: adamwOf(config), ...sessionOpts });
+      step = await AdapterStep.create({ family: p.family, variant, adapters: p.adapters, base: p.base, init, batch: t.batchSize, prefix, seq: prefix + rest, adamw: adamwOf(config), baseDtype, ...sessionOpts });
       return step;
     },
     emit,

@@ -8,7 +8,8 @@
  */
 import type { FlatLayout } from '../../engine/compile.ts';
 import type { Adapter } from '../../engine/lora.ts';
-import type { ModelFamily } from '../../engine/models/family.ts';
+import { float16Tensor, toHalf } from '../../engine/half.ts';
+import type { ModelFamily, WeightDtype } from '../../engine/models/family.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { createSession, ort, type SessionOptions } from '../../engine/runtime.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
@@ -36,6 +37,8 @@ export interface AdapterStepOptions extends SessionOptions {
   /** Longest batch, Pm + S. */
   seq: number;
   adamw: AdamWConfig;
+  /** float16: the base is held and fed as float16 (half its memory), widened to float32 in the graph. */
+  baseDtype?: WeightDtype;
 }
 
 export class AdapterStep {
@@ -63,12 +66,12 @@ export class AdapterStep {
       const t = opts.base.get(name);
       if (!t) throw new Error(`the base model lacks '${name}' (expected [${shape.join(', ')}])`);
       if (t.shape.join(',') !== shape.join(',')) throw new Error(`the base model's '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
-      this.baseFeeds[`p.${name}`] = new ort.Tensor('float32', t.data, shape);
+      this.baseFeeds[`p.${name}`] = opts.baseDtype === 'float16' ? float16Tensor(toHalf(t.data), shape) : new ort.Tensor('float32', t.data, shape);
     }
   }
 
   static async create(opts: AdapterStepOptions): Promise<AdapterStep> {
-    const first = compileBitune({ family: opts.family, variant: opts.variant, adapters: opts.adapters, batch: opts.batch, prefix: opts.prefix, rest: opts.seq - opts.prefix, mode: 'step', adamw: opts.adamw });
+    const first = compileBitune({ family: opts.family, variant: opts.variant, adapters: opts.adapters, batch: opts.batch, prefix: opts.prefix, rest: opts.seq - opts.prefix, mode: 'step', adamw: opts.adamw, baseDtype: opts.baseDtype });
     const step = new AdapterStep(opts, first.trainable);
     step.write(step.state.p, opts.init, 'parameter');
     step.sessions.set(opts.seq, createSession(first.model, { provider: opts.provider, threads: opts.threads }));
@@ -80,7 +83,7 @@ export class AdapterStep {
     let s = this.sessions.get(T);
     if (!s) {
       const o = this.opts;
-      const c = compileBitune({ family: o.family, variant: o.variant, adapters: o.adapters, batch: o.batch, prefix: o.prefix, rest: T - o.prefix, mode: 'step', adamw: o.adamw });
+      const c = compileBitune({ family: o.family, variant: o.variant, adapters: o.adapters, batch: o.batch, prefix: o.prefix, rest: T - o.prefix, mode: 'step', adamw: o.adamw, baseDtype: o.baseDtype });
       s = createSession(c.model, { provider: o.provider, threads: o.threads });
       this.sessions.set(T, s);
     }
