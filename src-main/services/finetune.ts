@@ -184,6 +184,7 @@ export function createFinetune(ctx: LabContext): Finetune {
     const abort = new AbortController();
     const started = setStatus(g.id, 'running');
     let lastProgress = 0;
+    let trailing: ReturnType<typeof setTimeout> | null = null;
     let firstError: string | null = null;
     const done = (async (): Promise<FtCotGeneration> => {
       try {
@@ -193,10 +194,18 @@ export function createFinetune(ctx: LabContext): Finetune {
           onSample: (s) => {
             if (closed) return;
             store.rationales.addSample(g.id, s);
+            // At most one event per PROGRESS_MS, and the last sample of a burst is always reported (a trailing event).
             const now = Date.now();
             if (now - lastProgress >= PROGRESS_MS) {
               lastProgress = now;
               progress(view(store.rationales.get(g.id)!));
+            } else {
+              trailing ??= setTimeout(() => {
+                trailing = null;
+                lastProgress = Date.now();
+                const row = store.rationales.get(g.id);
+                if (!closed && row && row.status === 'running') progress(view(row));
+              }, PROGRESS_MS - (now - lastProgress));
             }
           },
           onError: (index, sample, err) => {
@@ -213,6 +222,7 @@ export function createFinetune(ctx: LabContext): Finetune {
         if (closed) return view(store.rationales.get(g.id)!);
         return setStatus(g.id, 'failed', (err as Error).message);
       } finally {
+        if (trailing) clearTimeout(trailing);
         live.delete(g.id);
         await teacher.close();
       }

@@ -8,6 +8,7 @@ export const pages = [
   { id: 'curriculum', label: 'Curriculum', blurb: 'Stepwise Internalization schedules' },
   { id: 'probes', label: 'Probes', blurb: 'What the hidden states still encode' },
   { id: 'bitune', label: 'Bitune', blurb: 'LoRA against Bitune, and the learned mixing' },
+  { id: 'finetune-cot', label: 'Fine-tune-CoT', blurb: 'Teachers write rationales, students learn from them' },
   { id: 'compare', label: 'Compare', blurb: 'Runs side by side' },
 ] as const;
 
