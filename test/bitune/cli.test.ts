@@ -101,6 +101,13 @@ describe('stepwise on Bitune and LoRA runs', () => {
     expect(copied.stdout).toContain(`accuracy  ${acc![1]}% (${acc![2]}/24)`);
     expect(copied.stdout).toContain('stored    nothing: the adapters belong to no run');
 
+    // A single PEFT adapter folder (the LoRA run's), its base given with --model: the run's own test accuracy.
+    const single = stepwise(['eval', '--adapters', path.join(dataDir, 'runs', '1', 'adapters', 'default'), '--model', path.join(dataDir, 'runs', '1', 'base'), '--data', files.test, '--max-new-tokens', '4']);
+    expect(single.code, single.stderr).toBe(0);
+    const trainedAcc = await inStore((lab) => lab.store.metrics.series(1, { keys: ['test_accuracy'] })[0].values[0] as number);
+    expect(single.stdout).toContain(`accuracy  ${(100 * trainedAcc).toFixed(1)}% (${Math.round(trainedAcc * 24)}/24)`);
+    expect(single.stdout).toContain('lora adapters in');
+
     const { rows, evalFiles, choiceFiles, predictions } = await inStore(async (lab) => {
       const answer = await lab.dispatch('adapters.results', {});
       if (!answer.ok) throw new Error(answer.error.message);
