@@ -152,6 +152,16 @@ describe('a dataset, a run watched live, and its place in the lab', () => {
     await eventually(() => plotted('loss')).toBeGreaterThan(held + 5);
     await controls.getByRole('button', { name: 'Cancel' }).click();
     await eventually(() => page.locator('.facts .badge').textContent()).toBe('cancelled');
+    // Keyboard: the focused chart reads out the value at each step.
+    const lossPlot = page.locator('figure').filter({ has: page.locator('figcaption .key', { hasText: /^loss$/ }) }).locator('.plot');
+    await lossPlot.focus();
+    await page.keyboard.press('Home');
+    const tip = lossPlot.locator('.tip');
+    await eventually(() => tip.locator('.tip-head').textContent()).toBe('step 1');
+    await page.keyboard.press('ArrowRight');
+    await eventually(() => tip.locator('.tip-head').textContent()).toBe('step 2');
+    expect(squash(await tip.textContent())).toMatch(/loss \(smoothed\)\s?[\d.]+\s?scheduled_removal\s?\d+/);
+    await shoot('screens-run-readout');
     // Validation ran at each epoch's end: accuracy is plotted per epoch.
     const perEpoch = page.locator('figure').filter({ has: page.locator('figcaption .key', { hasText: /^val_accuracy$/ }) });
     expect(squash(await perEpoch.locator('svg').textContent())).toContain('epoch');
@@ -231,6 +241,9 @@ describe('a dataset, a run watched live, and its place in the lab', () => {
     const validations = (await api<{ series: { key: string; steps: number[] }[] }>('runs.metrics', { runId, keys: ['val_accuracy'] })).series[0]!.steps.length;
     expect(await tradeOff.locator('circle.point').count()).toBe(validations);
     await shoot('screens-compare');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await shoot('screens-compare-dark');
+    await page.emulateMedia({ colorScheme: 'light' });
   });
 });
 
