@@ -381,7 +381,13 @@ export function probeHandlers(context: LabContext): Pick<Handlers, ProbeProcedur
     })();
 
     function finish(status: 'completed' | 'failed' | 'cancelled', error: string | null): Probe {
-      const done = store.probes.finish(probe.id, status, error, bytesOf(folder));
+      let done: Probe;
+      try {
+        done = store.probes.finish(probe.id, status, error, bytesOf(folder));
+      } catch {
+        // The lab closed under the job (its store is gone): the next lab marks it interrupted.
+        return { ...probe, status, error };
+      }
       events.emit('probe.status', { probeId: probe.id, status, error, at: Date.now() });
       return done;
     }

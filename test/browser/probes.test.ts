@@ -219,4 +219,26 @@ describe('Probes page', () => {
     await page.locator('section[aria-labelledby="attention-title"]').screenshot({ path: screenshotPath('probes-attention') });
     expect(problems).toEqual([]);
   });
+
+  test('New probe: a typed input, estimated, started, then its logit lens', async () => {
+    await page.getByRole('button', { name: 'New probe…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New probe' });
+    await dialog.waitFor();
+    await dialog.getByLabel('Weights').selectOption('latest');
+    await dialog.getByLabel('A typed input').check();
+    await dialog.getByRole('textbox').fill('1 2 * 3 4');
+    await dialog.getByRole('button', { name: 'Estimate', exact: true }).click();
+    await eventually(async () => ((await dialog.getByTestId('probe-estimate').textContent()) ?? '').replace(/\s+/g, ' ').trim()).toMatch(/^1 point, 1 example of up to 6 tokens, 2 layers \(embeddings and blocks\) × 6 positions; 0 fits; captures take \d+\.\d MiB\.$/);
+    await dialog.getByRole('button', { name: 'Start' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const jobs = await api<{ items: Probe[] }>('probes.list', {});
+    const typed = jobs.items[0];
+    expect(typed.config.data).toEqual({ text: '1 2 * 3 4' });
+    await eventually(() => page.url()).toContain(`#/probes/${typed.id}`);
+    const lens = page.locator('section[aria-labelledby="lens-title"] figure.heatmap');
+    await lens.waitFor();
+    expect(await lens.locator('.col-note').allTextContents()).toEqual(['1', '2', '*', '3', '4', '<eos>']);
+    await page.screenshot({ path: screenshotPath('probes-typed-input'), fullPage: true });
+    expect(problems).toEqual([]);
+  });
 });
