@@ -1,12 +1,17 @@
 /**
  * Fine-tune-CoT end to end, with real parts only: a lab model trained with
- * explicit CoT (the Zero-shot-CoT protocol) on generated addition is served
+ * explicit CoT (the Zero-shot-CoT protocol) on generated arithmetic, the last
+ * digit of a sum of four digits ("What is the last digit of 7 + 3 + 2 + 5?",
+ * rationale "7 + 3 = 10. 0 + 2 = 2. 2 + 5 = 7. The answer is 7."), is served
  * through the app's own OpenAI-compatible endpoint (real HTTP on 127.0.0.1,
  * the server's token as the API key) and teaches; a generation job with
  * D = 2 at T = 0.7 is stopped midway and resumed (nothing duplicated or
  * lost); a student trained by Fine-tune-CoT on the kept rationales is
  * compared with a vanilla student of the same shape and budget on held-out
- * questions. CPU; a few minutes on a shared machine.
+ * questions. The task is one where rationales help: each step is a lookup the
+ * rationale spells out, while the answer alone depends on all four digits at
+ * once, so a vanilla student of a few hundred questions stays near chance
+ * (10%). About 2 to 3 minutes of CPU.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +28,10 @@ let lab: Lab;
 let server: RunningServer;
 
 const KEY_VAR = 'STEPWISE_FTCOT_TEST_KEY';
+/** The generated task: the last digit of a sum of four single digits. */
+const TASK = { kind: 'arithmetic', size: 1, terms: 4, lastDigit: true };
+/** Training questions the teacher is asked about (D = 2 samples each). */
+const QUESTIONS = 400;
 
 async function call<T>(name: string, input: unknown): Promise<T> {
   const r = await lab.dispatch(name, input);
@@ -41,7 +50,7 @@ async function train(name: string, config: Record<string, unknown>): Promise<{ r
 const student = (data: Dataset, format: 'ft-cot' | 'vanilla' | 'zero-shot-cot', epochs: number, extra: Record<string, unknown> = {}) => ({
   format,
   answerType: 'number',
-  task: 'addition',
+  task: 'last digit',
   model: { kind: 'fresh', layers: 2, dim: 64, heads: 4, seed: 0 },
   data: { train: `${data.path}/train.jsonl`, ...(data.splitCounts.test ? { test: `${data.path}/test.jsonl` } : {}) },
   train: { epochs, batchSize: 16, lr: 3e-3, warmupSteps: 30, schedule: 'cosine', seed: 0 },
@@ -68,9 +77,9 @@ afterAll(async () => {
 
 describe('Fine-tune-CoT with a lab teacher served over the OpenAI-compatible API', () => {
   test('the teacher teaches over HTTP; D = 2, T = 0.7 generation stores, filters and resumes; the Fine-tune-CoT student beats vanilla', async () => {
-    // 1. A teacher: explicit CoT in the Zero-shot-CoT protocol on 2-digit addition.
-    const teacherData = await call<Dataset>('finetune.generateTask', { kind: 'arithmetic', counts: { train: 1200, test: 0 }, seed: 1, size: 2, name: 'teacher data' });
-    const teacher = await train('teacher', student(teacherData, 'zero-shot-cot', 5));
+    // 1. A teacher: explicit CoT in the Zero-shot-CoT protocol, 750 steps on 4000 questions.
+    const teacherData = await call<Dataset>('finetune.generateTask', { ...TASK, counts: { train: 4000, test: 0 }, seed: 1, name: 'teacher data' });
+    const teacher = await train('teacher', student(teacherData, 'zero-shot-cot', 3));
     const model = lab.store.models.list(10, 0).items.find((m) => m.runId === teacher.run.id)!;
     expect(model).toBeDefined();
 
@@ -83,29 +92,29 @@ describe('Fine-tune-CoT with a lab teacher served over the OpenAI-compatible API
       await fetch(`${base}/completions`, {
         method: 'POST',
         headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: String(model.id), prompt: "Q: What is 23 + 45?\nA: Let's think step by step.", max_tokens: 40, temperature: 0, stop: ['\nTherefore'] }),
+        body: JSON.stringify({ model: String(model.id), prompt: "Q: What is the last digit of 8 + 4 + 9 + 6?\nA: Let's think step by step.", max_tokens: 40, temperature: 0, stop: ['\nTherefore'] }),
       })
     ).json()) as { choices: { text: string; finish_reason: string }[]; usage: { prompt_tokens: number; completion_tokens: number } };
     expect(completion.choices[0].finish_reason).toBe('stop');
-    expect(completion.choices[0].text).toMatch(/=/);
+    expect(completion.choices[0].text).toMatch(/^ 8 \+ 4 = 12\. \d \+ 9 = \d+\. \d \+ 6 = \d+\. The answer is \d\.$/); // its CoT, stopped before "Therefore"
     expect(completion.usage.completion_tokens).toBeGreaterThan(3);
 
     // 3. Generation through that endpoint, D = 2 at T = 0.7, stopped midway and resumed.
-    const task = await call<Dataset>('finetune.generateTask', { kind: 'arithmetic', counts: { train: 240, test: 100 }, seed: 2, size: 2, name: 'addition' });
+    const task = await call<Dataset>('finetune.generateTask', { ...TASK, counts: { train: QUESTIONS, test: 200 }, seed: 2, name: 'last digit' });
     const teacherSpec = { kind: 'openai', baseUrl: base, model: String(model.id), keyName: KEY_VAR, concurrency: 4 };
     let cancelAt: Promise<unknown> | null = null;
     const off = lab.events.subscribe((event, payload) => {
       const p = payload as { generationId: number; done: number };
-      if (event === 'finetune.progress' && p.done >= 120 && !cancelAt) cancelAt = lab.dispatch('finetune.cancelGeneration', { id: p.generationId });
+      if (event === 'finetune.progress' && p.done >= QUESTIONS && !cancelAt) cancelAt = lab.dispatch('finetune.cancelGeneration', { id: p.generationId });
     });
-    const started = await call<FtCotGeneration>('finetune.generate', { datasetId: task.id, name: 'D=2', teacher: teacherSpec, samples: 2, temperature: 0.7, maxTokens: 48, answerMaxTokens: 8 });
-    expect(started.total).toBe(480);
+    const started = await call<FtCotGeneration>('finetune.generate', { datasetId: task.id, name: 'D=2', teacher: teacherSpec, samples: 2, temperature: 0.7, maxTokens: 40, answerMaxTokens: 6 });
+    expect(started.total).toBe(2 * QUESTIONS);
     expect(JSON.stringify(started.teacher)).not.toContain(server.token);
     const stopped = await lab.finetune.whenDone(started.id)!;
     off();
     expect(stopped.status).toBe('cancelled');
-    expect(stopped.done).toBeGreaterThanOrEqual(120);
-    expect(stopped.done).toBeLessThan(480);
+    expect(stopped.done).toBeGreaterThanOrEqual(QUESTIONS);
+    expect(stopped.done).toBeLessThan(2 * QUESTIONS);
     const before = (await call<{ items: { index: number; sample: number; rationale: string; kept: boolean }[] }>('finetune.rationales', { generationId: started.id, limit: 1000 })).items;
     expect(before.length).toBe(stopped.done);
 
@@ -113,35 +122,38 @@ describe('Fine-tune-CoT with a lab teacher served over the OpenAI-compatible API
     const done = await lab.finetune.whenDone(started.id)!;
     expect(done.status, done.error ?? '').toBe('completed');
     const all = (await call<{ items: { index: number; sample: number; rationale: string; kept: boolean; reason: string; temperature: number; prompt: string }[]; total: number }>('finetune.rationales', { generationId: started.id, limit: 1000 })).items;
-    expect(all.length).toBe(480); // every (question, sample) once
-    expect(new Set(all.map((r) => `${r.index}/${r.sample}`)).size).toBe(480);
+    expect(all.length).toBe(2 * QUESTIONS); // every (question, sample) once
+    expect(new Set(all.map((r) => `${r.index}/${r.sample}`)).size).toBe(2 * QUESTIONS);
     const byKey = new Map(all.map((r) => [`${r.index}/${r.sample}`, r]));
     for (const r of before) expect(byKey.get(`${r.index}/${r.sample}`)!.rationale).toBe(r.rationale); // nothing redone
-    expect(all.every((r) => r.temperature === 0.7 && r.prompt.startsWith('Q: What is ') && r.prompt.endsWith("\nA: Let's think step by step."))).toBe(true);
-    expect(done.kept + done.filtered).toBe(480);
+    expect(all.every((r) => r.temperature === 0.7 && r.prompt.startsWith('Q: What is the last digit of ') && r.prompt.endsWith("\nA: Let's think step by step."))).toBe(true);
+    expect(done.kept + done.filtered).toBe(2 * QUESTIONS);
     expect(done.kept).toBe(all.filter((r) => r.kept).length);
     expect(all.filter((r) => r.kept).every((r) => r.reason === 'kept')).toBe(true);
     expect(Object.keys(done.byReason).every((k) => ['kept', 'wrong answer', 'no answer', 'duplicate', 'empty rationale'].includes(k))).toBe(true);
-    expect(done.kept).toBeGreaterThan(100);
+    expect(done.teacherAccuracy!).toBeGreaterThan(0.8);
+    expect(done.kept).toBeGreaterThan(QUESTIONS * 0.8);
     expect(done.promptTokens).toBeGreaterThan(0);
     expect(done.completionTokens).toBeGreaterThan(0);
     // A kept rationale is never a repeat of another kept one for its question.
     const keptTexts = all.filter((r) => r.kept).map((r) => `${r.index}|${r.rationale}`);
     expect(new Set(keptTexts).size).toBe(keptTexts.length);
     const kept = lab.store.datasets.get(done.outputDatasetId!)!;
-    expect(kept.splitCounts).toEqual({ train: done.kept, test: 100 });
+    expect(kept.splitCounts).toEqual({ train: done.kept, test: 200 });
 
     // 4. Students of the same shape and the same number of steps: Fine-tune-CoT on the kept rationales, vanilla on the answers.
-    const stepsWanted = 300;
+    const stepsWanted = 400;
     const epochsFor = (examples: number) => Math.max(1, Math.round(stepsWanted / Math.floor(examples / 16)));
     const ftcot = await train('ft-cot', student(kept, 'ft-cot', epochsFor(done.kept), { rationales: { generationId: started.id, samples: 2 } }));
-    const vanilla = await train('vanilla', student(task, 'vanilla', epochsFor(240)));
-    console.log(`teacher accuracy (train questions) ${done.teacherAccuracy}; kept ${done.kept}/480; Fine-tune-CoT ${ftcot.accuracy} in ${ftcot.steps} steps; vanilla ${vanilla.accuracy} in ${vanilla.steps} steps`);
+    const vanilla = await train('vanilla', student(task, 'vanilla', epochsFor(QUESTIONS)));
+    console.log(`teacher accuracy (train questions, T = 0.7) ${done.teacherAccuracy}; kept ${done.kept}/${2 * QUESTIONS} ${JSON.stringify(done.byReason)}; Fine-tune-CoT ${ftcot.accuracy} in ${ftcot.steps} steps; vanilla ${vanilla.accuracy} in ${vanilla.steps} steps`);
     expect(Math.abs(ftcot.steps - vanilla.steps) / stepsWanted).toBeLessThan(0.15);
-    expect(ftcot.accuracy!).toBeGreaterThan(vanilla.accuracy!);
+    expect(ftcot.accuracy!).toBeGreaterThanOrEqual(0.6);
+    expect(vanilla.accuracy!).toBeLessThan(0.3);
+    expect(ftcot.accuracy! - vanilla.accuracy!).toBeGreaterThan(0.4);
 
     const results = await call<{ rows: { task: string; vanilla: { accuracy: number } | null; diverse: { accuracy: number; samples: number } | null }[] }>('finetune.results', {});
-    const row = results.rows.find((r) => r.task === 'addition')!;
+    const row = results.rows.find((r) => r.task === 'last digit')!;
     expect(row.vanilla!.accuracy).toBeCloseTo(vanilla.accuracy!, 10);
     expect(row.diverse).toMatchObject({ samples: 2 });
     expect(row.diverse!.accuracy).toBeCloseTo(ftcot.accuracy!, 10);
