@@ -67,6 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));
   fs.rmSync(work, { recursive: true, force: true });
 });

@@ -85,7 +85,8 @@ afterAll(async () => {
   process.stderr.write = writes.err;
   setKeyStore(null);
   lab?.close();
-  await new Promise((resolve) => teacher?.close(resolve));
+  teacher?.closeAllConnections();
+  await new Promise((resolve) => (teacher ? teacher.close(resolve) : resolve(undefined)));
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
