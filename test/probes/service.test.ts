@@ -15,7 +15,7 @@ import type { Run } from '../../src-main/contract/entities.ts';
 import { listCheckpoints, loadCheckpoint } from '../../src-main/engine/checkpoint.ts';
 import { Generator } from '../../src-main/engine/generate.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
-import { readCaptureMeta, readTokens } from '../../src-main/engine/probes/capture.ts';
+import { readAttention, readCaptureMeta, readTokens } from '../../src-main/engine/probes/capture.ts';
 import { readExamples } from '../../src-main/methods/icot/format.ts';
 import { openLab, type Lab } from '../../src-main/services/lab.ts';
 import { probeDone } from '../../src-main/services/probes.ts';
@@ -107,7 +107,7 @@ describe('probing a run across its curriculum', () => {
     }
   });
 
-  test('the capture folder has the documented layout and holds what the generator probes', async () => {
+  test('the capture folder has the documented layout and holds what the generator probes: residual stream and attention', async () => {
     const dir = path.join(dataDir, job.path, 'point-0');
     const meta = readCaptureMeta(dir);
     const arch = JSON.parse(fs.readFileSync(path.join(dataDir, 'runs', String(run.id), 'run.json'), 'utf8')).arch as GPT2Config;
@@ -132,6 +132,14 @@ describe('probing a run across its curriculum', () => {
         let worst = 0;
         for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i] - theirs[i]));
         expect(worst, `hidden.${l}`).toBeLessThan(1e-5);
+      }
+      for (let l = 0; l < arch.nLayer; l++) {
+        const mine = readAttention(dir, meta, l, 5); // [H, S, S]
+        const theirs = g.probes![0].attention[l];
+        expect(mine).toHaveLength(theirs.length);
+        let worst = 0;
+        for (let i = 0; i < mine.length; i++) worst = Math.max(worst, Math.abs(mine[i] - theirs[i]));
+        expect(worst, `attn.${l}`).toBeLessThan(1e-5);
       }
     } finally {
       await gen.release();
