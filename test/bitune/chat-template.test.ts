@@ -118,6 +118,10 @@ describe('instruction data and chat templates', () => {
     expect(out.merged!.path).toBe(path.join(runDir, 'merged'));
     const saved = loadSavedAdapters(path.join(runDir, 'adapters'));
     expect(saved.variant.method).toBe('lora');
+    expect(saved.baseDtype).toBe('float32');
+    expect(JSON.parse(fs.readFileSync(path.join(runDir, 'adapters', 'stepwise-adapters.json'), 'utf8'))).toEqual({
+      method: 'lora', ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional', adapters: ['default'], baseModel: path.join(tmp, 'chatml-run'), baseDtype: 'float32',
+    });
     expect(saved.template.name).toMatch(/^chat template of /);
     const want = mergeLora(saved.base, saved.adapters[0], saved.trained, saved.layout);
     const folder = loadModelFolder(out.merged!.path);

@@ -20,7 +20,7 @@ import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts
 import { exportLlamaFolder, loadLlamaFolder } from '../../engine/hf/llama-folder.ts';
 import { initGPT2 } from '../../engine/init.ts';
 import { initLora, loraModules, mergeLora, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
-import { isLlama, modelFamily, type ModelArch, type ModelFamily } from '../../engine/models/family.ts';
+import { isLlama, modelFamily, type ModelArch, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
 import { TOKENIZER_FILES } from '../../engine/tokenizer.ts';
 import { train, type PredictionRow, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
@@ -229,12 +229,12 @@ export function exportMerged(dir: string, p: PreparedBitune, trained: TensorMap,
 }
 
 /** Write the adapters in PEFT's layout, the mixing θ beside them, and which variant they are for (see saved.ts). */
-export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined, variant: Variant): void {
+export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined, variant: Variant, baseDtype: WeightDtype = 'float32'): void {
   for (const a of p.adapters) saveAdapterPeft(path.join(dir, a.name), a, trained, { modulePrefix: PEFT_PREFIX[p.family.name], layout: WEIGHT_LAYOUT[p.family.name], baseModel });
   const mixing: TensorMap = new Map();
   for (const name of [MIX_K, MIX_V]) if (trained.has(name)) mixing.set(name, trained.get(name)!);
   if (mixing.size) writeSafetensors(path.join(dir, MIXING_FILE), mixing, { format: 'pt' });
-  writeFileSync(path.join(dir, VARIANT_FILE), JSON.stringify({ ...variant, adapters: p.adapters.map((a) => a.name), baseModel: baseModel ?? null }, null, 2));
+  writeFileSync(path.join(dir, VARIANT_FILE), JSON.stringify({ ...variant, adapters: p.adapters.map((a) => a.name), baseModel: baseModel ?? null, baseDtype }, null, 2));
 }
 
 export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<BituneOutcome> {
@@ -310,7 +310,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
     },
   });
 
-  saveAdapters(adaptersDir, p, result.params, baseModel, variant);
+  saveAdapters(adaptersDir, p, result.params, baseModel, variant, baseDtype);
   let merged: MergedExport | null = null;
   if (result.status === 'finished') {
     const mergedDir = path.join(job.runDir, 'merged');

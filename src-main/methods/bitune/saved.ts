@@ -97,5 +97,8 @@ export function loadSavedAdapters(dir: string, opts: { base?: string; variant?: 
       trained.set(name, t);
     }
   }
-  return { family, variant, adapters, base: folder.params, trained, layout, tok: folderTokenizer(baseDir, folder.tokenizer), template: instructTemplateOf(baseDir), baseDir };
+  // The base as the adapters were trained over it (float16 runs: on the float16 grid).
+  const dtype = existsSync(path.join(dir, VARIANT_FILE)) ? readJsonFile(path.join(dir, VARIANT_FILE)).baseDtype : undefined;
+  const baseDtype = dtype === 'float16' ? 'float16' : 'float32';
+  return { family, variant, adapters, base: folder.params, trained, layout, baseDtype, tok: folderTokenizer(baseDir, folder.tokenizer), template: instructTemplateOf(baseDir), baseDir };
 }
