@@ -1,0 +1,93 @@
+/**
+ * Capture against PyTorch: on the gpt2-tiny reference, the residual stream
+ * written to the capture files equals Hugging Face's hidden_states (also for a
+ * shorter row right-padded in the same batch), the files have the documented
+ * sizes, and the logit lens of the last layer is the model's own next-token
+ * distribution (top tokens, probabilities, entropy).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
+import { capture, CaptureCancelled, captureBytes, readCaptureMeta, type LensView } from '../../src-main/engine/probes/capture.ts';
+import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
+
+const REF = path.resolve(import.meta.dirname, '../../../shared/reference/gpt2-tiny');
+let arch: GPT2Config;
+let params: TensorMap;
+let expected: TensorMap;
+let inputIds: number[][]; // [3, 12]
+let dir: string;
+
+beforeAll(() => {
+  const cfg = JSON.parse(fs.readFileSync(path.join(REF, 'config.json'), 'utf8'));
+  arch = { vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head, layerNormEpsilon: cfg.layer_norm_epsilon };
+  params = readSafetensors(path.join(REF, 'model.safetensors')).tensors;
+  expected = readSafetensors(path.join(REF, 'expected.safetensors')).tensors;
+  inputIds = JSON.parse(fs.readFileSync(path.join(REF, 'batch.json'), 'utf8')).input_ids;
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-capture-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const seq = (ids: number[]) => ({ ids, positions: ids.map((_, i) => i), slots: ids.map((_, i) => `input.${i}`) });
+
+function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) {
+    d = Math.max(d, Math.abs(ours[i] - ref[i]));
+    m = Math.max(m, Math.abs(ref[i]));
+  }
+  return d / m;
+}
+
+describe('capture', () => {
+  test('hidden states equal PyTorch, a right-padded shorter row included; files have the documented sizes; the last layer lens is the model', async () => {
+    const out = path.join(dir, 'ref');
+    // Rows 0 and 2 whole, row 1 cut to 7 tokens: one batch, right-padded.
+    const sequences = [seq(inputIds[0]), seq(inputIds[1].slice(0, 7)), seq(inputIds[2])];
+    const progress: number[] = [];
+    const meta = await capture({ arch, params, sequences, dir: out, attention: true, tokenText: (id) => `t${id}`, batchSize: 3, lensExamples: 3, onProgress: (done) => progress.push(done), session: { threads: 1 } });
+    expect(progress).toEqual([3]);
+    expect(readCaptureMeta(out)).toEqual(meta);
+    expect(meta.lengths).toEqual([12, 7, 12]);
+    const { seqLen: T, dim: C } = meta;
+    let total = 0;
+    for (const f of [...meta.files.hidden, ...meta.files.attention]) total += fs.statSync(path.join(out, f)).size;
+    expect(total).toBe(captureBytes(arch, 3, 12, true));
+    for (let l = 0; l <= arch.nLayer; l++) {
+      const buf = fs.readFileSync(path.join(out, `hidden.${l}.f32`));
+      const mine = new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4); // [3, T, C]
+      const ref = expected.get(`hidden_states.${l}`)!.data; // [3, 12, C]
+      for (const [r, len] of [[0, 12], [1, 7], [2, 12]]) {
+        expect(relDiff(mine.subarray(r * T * C, (r * T + len) * C), ref.subarray(r * 12 * C, (r * 12 + len) * C)), `hidden.${l} row ${r}`).toBeLessThanOrEqual(1e-5);
+      }
+      // Positions past a row's length stay zero.
+      expect(mine.subarray((T + 7) * C, 2 * T * C).every((x) => x === 0)).toBe(true);
+    }
+    // The logit lens at the last layer applies ln_f and the tied unembedding: the model's own logits.
+    const lens = JSON.parse(fs.readFileSync(path.join(out, 'lens.json'), 'utf8')) as LensView[];
+    const logits = expected.get('logits')!.data; // [3, 12, V]
+    const V = arch.vocabSize;
+    for (const [r, t] of [[0, 0], [0, 11], [2, 5], [1, 6]]) {
+      const z = Array.from(logits.subarray((r * 12 + t) * V, (r * 12 + t + 1) * V));
+      const max = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - max));
+      const sum = e.reduce((a, b) => a + b, 0);
+      const p = e.map((v) => v / sum);
+      const order = p.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0]);
+      const top = lens[r].top[arch.nLayer][t];
+      expect(top.map((x) => x.token)).toEqual(order.slice(0, 5).map(([, i]) => `t${i}`));
+      top.forEach((x, k) => expect(x.p).toBeCloseTo(order[k][0], 5));
+      expect(lens[r].entropy[arch.nLayer][t]).toBeCloseTo(-p.reduce((h, v) => h + (v > 0 ? v * Math.log2(v) : 0), 0), 4);
+    }
+    expect(lens[1].tokens).toHaveLength(7);
+  });
+
+  test('an aborted signal stops the capture between batches', async () => {
+    const abort = new AbortController();
+    abort.abort();
+    await expect(capture({ arch, params, sequences: [seq(inputIds[0])], dir: path.join(dir, 'cancelled'), attention: false, tokenText: String, signal: abort.signal })).rejects.toBeInstanceOf(CaptureCancelled);
+  });
+});
