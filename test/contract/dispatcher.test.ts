@@ -123,6 +123,7 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'checkpoints.list': [[{ runId: 'one' }, 'runId'], [{ run: 1 }, '"run"']],
   'models.import': [[{ path: 'models/gpt2' }, 'path'], [{ path: '/m', name: ' ' }, 'name'], [{}, 'path']],
   'datasets.runs': [[{ id: 0 }, 'id'], [{}, 'id']],
+  'datasets.cancelGenerate': [[{ name: '' }, 'name'], [{}, 'name']],
   'models.checkpoints': [[{ limit: 0 }, 'limit'], [{ offset: -1 }, 'offset']],
   'configs.list': [[{ limit: 0 }, 'limit']],
   'configs.save': [[{ name: 'a', method: 'sgd', config: {} }, 'method'], [{ name: '', method: 'icot-si', config: {} }, 'name'], [{ name: 'a', method: 'icot-si', config: [] }, 'config']],

@@ -99,6 +99,22 @@ describe('datasets.runs and dataset.progress', () => {
   });
 });
 
+describe('datasets.cancelGenerate', () => {
+  test('a generation stopped mid-way answers conflict and leaves no row, no dataset folder and no staged file', async () => {
+    let asked: Promise<{ cancelled: boolean }> | undefined;
+    lab.events.subscribe((event, payload) => {
+      if (event === 'dataset.progress' && !asked) asked = client.call('datasets.cancelGenerate', { name: (payload as { name: string }).name });
+    });
+    const generation = client.call('datasets.generateMult', { digitsA: 4, digitsB: 4, counts: { train: 100_000, valid: 0, test: 0 }, seed: 0, name: 'too big' });
+    await expect(generation).rejects.toThrow(/datasets\.generateMult: generating “too big” was cancelled after 16384 of 100000 examples; nothing was kept/);
+    expect(await asked).toEqual({ cancelled: true });
+    expect((await client.call('datasets.list')).total).toBe(0);
+    expect(fs.readdirSync(path.join(dataDir, 'datasets'))).toEqual([]);
+    // Nothing is being generated now: a stop has nothing to stop.
+    expect(await client.call('datasets.cancelGenerate', { name: 'too big' })).toEqual({ cancelled: false });
+  });
+});
+
 describe('configs', () => {
   test('a config saved under a name is listed newest first; saving the name again replaces it; delete removes it', async () => {
     const first = await client.call('configs.save', { name: '4×4 paper', method: 'icot-si', config: { recipe: 'icot-si', train: { epochs: 10 } } });

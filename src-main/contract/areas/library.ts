@@ -52,6 +52,11 @@ export const libraryProcedures = {
     summary: "Every run's checkpoints, newest first, with the run that saved them and the model's architecture and parameter count.",
     input: z.strictObject(pagination).default({ limit: 100, offset: 0 }),
   },
+  'datasets.cancelGenerate': {
+    summary:
+      'Stop generating the dataset asked for under `name`: its datasets.generateMult call then answers a conflict error, and nothing of it is kept.',
+    input: z.strictObject({ name: text(200) }),
+  },
   'datasets.runs': {
     summary: 'The runs whose config trains, validates or tests on one of the dataset\'s files, newest first.',
     input: z.strictObject({ id: id() }),
@@ -98,6 +103,7 @@ export const libraryProcedures = {
 export interface LibraryOutputs {
   'models.import': Model;
   'models.checkpoints': Page<RunCheckpoint>;
+  'datasets.cancelGenerate': { /** false when nothing by that name was being generated (e.g. it had just finished). */ cancelled: boolean };
   'datasets.runs': { items: Run[] };
   'configs.list': Page<SavedConfig>;
   'configs.save': SavedConfig;
