@@ -11,6 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import type { JsonValue } from '../../src-main/contract/entities.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
@@ -154,7 +155,7 @@ describe('the Fine-tune-CoT page', () => {
     expect(teacherOnTest.status).toBe('completed');
     const store = openStore(join(server.dataDir, DATABASE_FILE));
     try {
-      const runs = [
+      const runs: { correct: number[]; [key: string]: JsonValue }[] = [
         { format: 'vanilla', task: 'coin_flip', answerType: 'yes-no', correct: [1, 0, 1, 0, 0] },
         { format: 'ft-cot', task: 'coin_flip', answerType: 'yes-no', correct: [1, 1, 1, 0, 1] },
         { format: 'ft-cot', task: 'coin_flip', answerType: 'yes-no', rationales: { samples: 4 }, correct: [1, 1, 1, 1, 0] },
