@@ -71,7 +71,7 @@ export const train = defineCommand({
 async function follow(lab: Lab, run: Run, resumed: boolean): Promise<number> {
   const epochs = (run.config.train as { epochs?: number } | undefined)?.epochs;
   process.stderr.write(
-    `${resumed ? 'Resuming' : 'Training'} run ${run.id} "${run.name}" (${String(run.config.recipe ?? run.config.method)}) in ${lab.dataDir}. ` +
+    `${resumed ? 'Resuming' : 'Training'} run ${run.id} "${run.name}" (${String(run.config.recipe ?? run.config.method ?? run.method)}) in ${lab.dataDir}. ` +
       'Ctrl-C cancels it, keeping a checkpoint to resume from.\n',
   );
   const progress = runProgress(run.id, lab.events, { epochs: typeof epochs === 'number' ? epochs : undefined });
