@@ -25,7 +25,7 @@ import { initGPT2 } from '../engine/init.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
 import { capture, CaptureCancelled, captureBytes, readAttention, readCaptureMeta, readTokens, type LensView } from '../engine/probes/capture.ts';
 import { GridCancelled, probeGridInWorker } from '../engine/probes/grid.ts';
-import { probeSequence, slotOrder, typedSequence, type ProbeSequence, type Removal } from '../engine/probes/sequences.ts';
+import { longestOf, probeSequence, slotOrder, typedSequence, type ProbeSequence, type Removal } from '../engine/probes/sequences.ts';
 import { multTargets, patternTarget, type Target } from '../engine/probes/targets.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
@@ -221,7 +221,7 @@ function plan(context: LabContext, procedure: string, request: ProbeRequest): Pl
   } catch (error) {
     throw invalid(procedure, typed !== null ? 'data.text' : 'data', `cannot lay the examples out with the model's tokenizer: ${(error as Error).message}`);
   }
-  const longest = Math.max(...sequences.flat().map((s) => s.ids.length));
+  const longest = Math.max(0, ...sequences.map(longestOf));
   if (longest > resolved.arch.nPositions) throw invalid(procedure, 'data', `an example has ${longest} tokens, more than the model's ${resolved.arch.nPositions} positions`);
   const available: Target[] = typed !== null ? [] : [...multTargets(examples)];
   for (const [i, spec] of request.patterns.entries()) {
@@ -262,14 +262,14 @@ function estimate(p: Plan, request: ProbeRequest): ProbeOutputs['probes.estimate
   const N = p.examples.length;
   let bytes = 0;
   for (const seqs of p.sequences) {
-    const T = Math.max(...seqs.map((s) => s.ids.length));
+    const T = longestOf(seqs);
     bytes += captureBytes(arch, N, T, request.attention);
     if (request.randomBaseline && p.targets.length) bytes += captureBytes(arch, N, T, false);
   }
   const cells = p.targets.length * (arch.nLayer + 1) * p.slots.length * p.sequences.length;
   return {
     examples: N,
-    seqLen: Math.max(...p.sequences.flat().map((s) => s.ids.length)),
+    seqLen: Math.max(0, ...p.sequences.map(longestOf)),
     points: p.resolved.points.map((pt) => ({ label: pt.label, step: pt.step, removed: Number.isFinite(pt.removal.count) ? pt.removal.count : null })),
     layers: arch.nLayer + 1,
     slots: p.slots,

@@ -24,7 +24,7 @@ import type { GPT2Config } from '../models/gpt2.ts';
 import { GraphBuilder } from '../onnx/graph.ts';
 import { createSession, ort, type SessionOptions } from '../runtime.ts';
 import type { TensorMap } from '../safetensors.ts';
-import type { ProbeSequence } from './sequences.ts';
+import { longestOf, type ProbeSequence } from './sequences.ts';
 
 export const CAPTURE_FORMAT = 1;
 
@@ -86,7 +86,7 @@ export async function capture(req: CaptureRequest): Promise<CaptureMeta> {
   const { arch, sequences, dir } = req;
   const N = sequences.length;
   if (N === 0) throw new Error('capture: no sequences');
-  const T = Math.max(...sequences.map((s) => s.ids.length));
+  const T = longestOf(sequences);
   if (T > arch.nPositions) throw new Error(`capture: a sequence has ${T} tokens, more than the model's ${arch.nPositions} positions`);
   const { nLayer: L, nHead: H, nEmbd: C } = arch;
   fs.mkdirSync(dir, { recursive: true });

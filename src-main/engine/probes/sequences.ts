@@ -90,3 +90,10 @@ export function slotOrder(slotLists: Iterable<string[]>): string[] {
     return x - y || i - j;
   });
 }
+
+/** The longest sequence's length; a loop, since Math.max(...xs) overflows the stack on large data. */
+export function longestOf(sequences: Iterable<ProbeSequence>): number {
+  let n = 0;
+  for (const s of sequences) n = Math.max(n, s.ids.length);
+  return n;
+}
