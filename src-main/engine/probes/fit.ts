@@ -32,8 +32,6 @@ export interface FitOptions {
   controlType: 'input' | 'token';
 }
 
-export const FIT_DEFAULTS: FitOptions = { seeds: 3, heldOut: 0.2, controlType: 'input' };
-
 export interface CellScore {
   /** Held-out accuracy (classes) or R² (values), mean over seeds. */
   score: number;
