@@ -17,9 +17,8 @@ import { BituneModel } from '../methods/bitune/infer.ts';
 import { parseBituneConfig, variantOf } from '../methods/bitune/recipe.ts';
 import { evaluateAnswers, evaluateChoices } from '../methods/bitune/run.ts';
 import { loadSavedAdapters, type SavedAdapters } from '../methods/bitune/saved.ts';
-import { readExamples } from '../methods/icot/format.ts';
 import { normaliseChoice, parseChoiceJsonl, type ChoiceQuestion } from '../methods/instruct/choices.ts';
-import { parseInstructJsonl, type InstructExample } from '../methods/instruct/format.ts';
+import { parseInstructJsonl, readInstructFile, type InstructExample } from '../methods/instruct/format.ts';
 import { ADAPTER_METHODS } from './adapters.ts';
 import type { LabContext } from './lab.ts';
 import { runFolder } from './paths.ts';
@@ -65,9 +64,7 @@ export function readEvalFile(file: string): EvalData {
   }
   const first = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
   try {
-    if (!first.trimStart().startsWith('{')) {
-      return { kind: 'answers', examples: readExamples(file).map((e) => ({ question: e.input, answer: `${e.cot ? `${e.cot} ` : ''}#### ${e.answer}` })) };
-    }
+    if (!first.trimStart().startsWith('{')) return { kind: 'answers', examples: readInstructFile(file) };
     let row: Record<string, unknown> | null = null;
     try {
       row = JSON.parse(first) as Record<string, unknown>;

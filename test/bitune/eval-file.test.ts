@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { goldAnswer } from '../../src-main/methods/instruct/answers.ts';
+import { readInstructFile } from '../../src-main/methods/instruct/format.ts';
 import { readEvalFile } from '../../src-main/services/adapters-eval.ts';
 
 const GSM8K = path.resolve(import.meta.dirname, '../../../shared/data/icot/gsm8k/valid.txt');
@@ -32,6 +33,12 @@ describe('evaluation files for adapters', () => {
     expect(data.examples[0].question).toBe('John cuts his grass to 2 inches.  It grows .5 inches per month.  When it gets to 4 inches he cuts it back down to 2 inches.  It cost $100 to get his grass cut.  How much does he pay per year?');
     expect(data.examples[0].answer).toBe('<<4-2=2>> <<2/.5=4>> <<12/4=3>> <<100*3=300>> #### 300');
     expect(goldAnswer(data.examples[1].answer)).toBe('10');
+  });
+
+  it("training data may be the paper's lines too (a GSM8K-Aug dataset of the library), and a bad line is named", () => {
+    expect(readInstructFile(GSM8K).slice(0, 2)).toEqual((readEvalFile(GSM8K) as { examples: unknown[] }).examples.slice(0, 2));
+    const bad = write('bad.txt', ['1 2||3 #### 4', 'no separator here']);
+    expect(() => readInstructFile(bad)).toThrow(`${bad}:2: expected one '||' between the input and the chain of thought`);
   });
 
   it('tells multiple-choice shapes from instruction JSONL', () => {

@@ -14,6 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { ChatTemplate } from '../../engine/hf/chat-template.ts';
+import { readExamples } from '../icot/format.ts';
 
 export interface InstructExample {
   question: string;
@@ -47,12 +48,21 @@ export function parseInstructJsonl(text: string, file = '<data>'): InstructExamp
   return out;
 }
 
+/**
+ * An instruction file: JSONL, or the paper's `input||cot #### answer` lines
+ * (GSM8K-Aug, multiplication), read as the question and the answer
+ * `cot #### answer` (the answer compared GSM8K-style, after ####).
+ */
 export function readInstructFile(file: string): InstructExample[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new Error(`${file}: cannot read (${(err as Error).message})`);
+  }
+  const first = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
+  if (first !== '' && !first.trimStart().startsWith('{')) {
+    return readExamples(file, 'lines').map((e) => ({ question: e.input, answer: `${e.cot ? `${e.cot} ` : ''}#### ${e.answer}` }));
   }
   return parseInstructJsonl(text, file);
 }
