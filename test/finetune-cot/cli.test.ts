@@ -5,7 +5,7 @@
  * generated and the paper's file imported, a D = 2 generation job is
  * interrupted with Ctrl-C (SIGINT) and resumed with --resume (nothing
  * duplicated or lost), the key comes from the variable --key-env names, a
- * student trains on the kept rationales, and `ftcot results` prints the
+ * student trains on the kept rationales, and `ftcot table` prints the
  * table. The store is checked afterwards through a lab.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -101,19 +101,19 @@ describe('stepwise ftcot', () => {
     expect(imported.stdout).toMatch(/^Dataset 2 "coin_flip": 350 train, 150 test questions/);
 
     // Refused inputs say what is wrong, and create nothing.
-    const noKey = await stepwise(['ftcot', 'generate', '--dataset', '1', '--base-url', baseUrl, '--model', 'adder', '--key-env', 'STEPWISE_UNSET_KEY_VAR']).exited;
+    const noKey = await stepwise(['ftcot', 'teach', '--dataset', '1', '--base-url', baseUrl, '--model', 'adder', '--key-env', 'STEPWISE_UNSET_KEY_VAR']).exited;
     expect(noKey.code).toBe(2);
     expect(noKey.stderr).toContain('the environment variable STEPWISE_UNSET_KEY_VAR (--key-env) is not set');
-    const badUrl = await stepwise(['ftcot', 'generate', '--dataset', '1', '--base-url', 'localhost:11434', '--model', 'adder']).exited;
+    const badUrl = await stepwise(['ftcot', 'teach', '--dataset', '1', '--base-url', 'localhost:11434', '--model', 'adder']).exited;
     expect(badUrl.code).toBe(2);
     expect(badUrl.stderr).toMatch(/baseUrl.*http:\/\/ or https:\/\//);
-    const noTask = await stepwise(['ftcot', 'generate', '--dataset', '9', '--base-url', baseUrl, '--model', 'adder']).exited;
+    const noTask = await stepwise(['ftcot', 'teach', '--dataset', '9', '--base-url', baseUrl, '--model', 'adder']).exited;
     expect(noTask.code).toBe(2);
     expect(noTask.stderr).toContain('there is no dataset 9');
 
     // D = 2 at T = 0.7, interrupted after the 6th answer: Ctrl-C stops it after the samples in flight.
     const env = { TEACHER_KEY: KEY };
-    const args = ['ftcot', 'generate', '--dataset', '1', '--base-url', baseUrl, '--model', 'adder', '--key-env', 'TEACHER_KEY', '--samples', '2', '--temperature', '0.7', '--concurrency', '1', '--name', 'adder D=2'];
+    const args = ['ftcot', 'teach', '--dataset', '1', '--base-url', baseUrl, '--model', 'adder', '--key-env', 'TEACHER_KEY', '--samples', '2', '--temperature', '0.7', '--concurrency', '1', '--name', 'adder D=2'];
     const first = stepwise(args, env);
     onStage2 = async (n) => {
       if (n !== 6) return;
@@ -127,10 +127,10 @@ describe('stepwise ftcot', () => {
     const done = Number(/Job 1 stopped: (\d+)\/24 samples/.exec(stopped.stdout)?.[1]);
     expect(done).toBeGreaterThanOrEqual(5); // the sample in flight may be dropped (it is asked again on resume)
     expect(done).toBeLessThan(24);
-    expect(stopped.stdout).toContain('Continue with: stepwise ftcot generate --resume 1');
+    expect(stopped.stdout).toContain('Continue with: stepwise ftcot teach --resume 1');
     const asked = answered;
 
-    const resumed = await stepwise(['ftcot', 'generate', '--resume', '1'], env).exited;
+    const resumed = await stepwise(['ftcot', 'teach', '--resume', '1'], env).exited;
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain(`Resuming job 1 "adder D=2": 24 samples (${done} stored)`);
     expect(resumed.stdout).toMatch(/^Job 1 completed: 24\/24 samples, (\d+) kept, (\d+) filtered \(/);
@@ -141,7 +141,7 @@ describe('stepwise ftcot', () => {
     expect(keptDataset).toBe(3);
 
     // The teacher's accuracy on the test split, for the results table.
-    const onTest = await stepwise(['ftcot', 'generate', '--dataset', '1', '--split', 'test', '--base-url', baseUrl, '--model', 'adder', '--key-env', 'TEACHER_KEY', '--name', 'adder test'], env).exited;
+    const onTest = await stepwise(['ftcot', 'teach', '--dataset', '1', '--split', 'test', '--base-url', baseUrl, '--model', 'adder', '--key-env', 'TEACHER_KEY', '--name', 'adder test'], env).exited;
     expect(onTest.code, onTest.stderr).toBe(0);
 
     // A student through stepwise train: a Fine-tune-CoT config with D = 2 rationales, relative paths.
@@ -159,11 +159,11 @@ describe('stepwise ftcot', () => {
     expect(trained.stdout).toMatch(/Run 1 completed at step \d+\./);
     expect(trained.stdout).toMatch(/Test accuracy [\d.]+% \(\d+\/4\)/);
 
-    const table = await stepwise(['ftcot', 'results']).exited;
+    const table = await stepwise(['ftcot', 'table']).exited;
     expect(table.code, table.stderr).toBe(0);
     const row = table.stdout.split('\n').find((l) => l.startsWith('arithmetic'))!;
     expect(row).toMatch(/^arithmetic\s+100\.00 \(4\/4\)\s+–\s+–\s+[\d.]+ \(\d+\/4\) D=2/);
-    const json = await stepwise(['ftcot', 'results', '--json']).exited;
+    const json = await stepwise(['ftcot', 'table', '--json']).exited;
     const rows = (JSON.parse(json.stdout) as { rows: { task: string; diverse: { runId: number } | null; paper: unknown }[] }).rows;
     expect(rows.find((r) => r.task === 'arithmetic')!.diverse!.runId).toBe(1);
 

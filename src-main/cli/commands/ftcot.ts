@@ -4,9 +4,9 @@
  *
  *   stepwise ftcot task FILE --name NAME            import a task (the paper's JSONL, any JSONL or CSV)
  *   stepwise ftcot task --generate KIND --train N --test N --name NAME
- *   stepwise ftcot generate --dataset ID --base-url URL --model M --key-env VAR [--samples D --temperature T]
- *   stepwise ftcot generate --resume JOB            continue a stopped job; what is stored is skipped
- *   stepwise ftcot results                          the results table beside the paper's numbers
+ *   stepwise ftcot teach --dataset ID --base-url URL --model M --key-env VAR [--samples D --temperature T]
+ *   stepwise ftcot teach --resume JOB               continue a stopped job; what is stored is skipped
+ *   stepwise ftcot table                            the results table beside the paper's numbers
  *
  * A generation job draws a progress bar (done / kept / filtered, tokens);
  * Ctrl-C stops it after the samples in flight (a second Ctrl-C quits at
@@ -104,7 +104,7 @@ export const ftcotTask = defineCommand({
 });
 
 export const ftcotGenerate = defineCommand({
-  name: 'ftcot generate',
+  name: 'ftcot teach',
   summary:
     'Fine-tune-CoT: a teacher writes rationales with Zero-shot-CoT for a task (D samples at temperature T, kept when its answer is right), ' +
     'from an OpenAI-compatible endpoint or a library model, with a progress bar; Ctrl-C stops it and --resume continues it.',
@@ -172,8 +172,8 @@ export const ftcotGenerate = defineCommand({
     const lab = openLab(resolveDataDir(values['data-dir']));
     try {
       const r = resumeId === undefined
-        ? await call<FtCotGeneration>(lab, 'ftcot generate', 'finetune.generate', input)
-        : await call<FtCotGeneration>(lab, 'ftcot generate', 'finetune.resumeGeneration', { id: resumeId });
+        ? await call<FtCotGeneration>(lab, 'ftcot teach', 'finetune.generate', input)
+        : await call<FtCotGeneration>(lab, 'ftcot teach', 'finetune.resumeGeneration', { id: resumeId });
       if (!r.ok) return r.code;
       return await follow(lab, r.value, resumeId !== undefined);
     } finally {
@@ -198,7 +198,7 @@ async function follow(lab: Lab, job: FtCotGeneration, resumed: boolean): Promise
     interrupts++;
     if (interrupts > 1) {
       bar.finish();
-      process.stderr.write(`\nQuit without waiting; continue with: stepwise ftcot generate --resume ${job.id}\n`);
+      process.stderr.write(`\nQuit without waiting; continue with: stepwise ftcot teach --resume ${job.id}\n`);
       process.exit(130);
     }
     process.stderr.write(`\nStopping job ${job.id} after the samples in flight (Ctrl-C again to quit at once)…\n`);
@@ -222,10 +222,10 @@ async function follow(lab: Lab, job: FtCotGeneration, resumed: boolean): Promise
       if (end.outputDatasetId !== null) process.stdout.write(`Kept rationales: dataset ${end.outputDatasetId}.\n`);
       return 0;
     case 'cancelled':
-      process.stdout.write(`Job ${end.id} stopped: ${counts}. Continue with: stepwise ftcot generate --resume ${end.id}\n`);
+      process.stdout.write(`Job ${end.id} stopped: ${counts}. Continue with: stepwise ftcot teach --resume ${end.id}\n`);
       return 130;
     default:
-      process.stderr.write(`stepwise ftcot generate: job ${end.id} failed: ${end.error} (${counts}). Continue with: stepwise ftcot generate --resume ${end.id}\n`);
+      process.stderr.write(`stepwise ftcot teach: job ${end.id} failed: ${end.error} (${counts}). Continue with: stepwise ftcot teach --resume ${end.id}\n`);
       return 1;
   }
 }
@@ -233,13 +233,13 @@ async function follow(lab: Lab, job: FtCotGeneration, resumed: boolean): Promise
 const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 
 export const ftcotResults = defineCommand({
-  name: 'ftcot results',
+  name: 'ftcot table',
   summary: "Fine-tune-CoT: the results per task (teacher, vanilla, Fine-tune-CoT, with diverse reasoning) beside the paper's numbers.",
   options: { json: { type: 'boolean', description: 'Print the table as JSON' } },
   async run(values) {
     const lab = openLab(resolveDataDir(values['data-dir']));
     try {
-      const r = await call<{ rows: FtCotResultRow[] }>(lab, 'ftcot results', 'finetune.results', {});
+      const r = await call<{ rows: FtCotResultRow[] }>(lab, 'ftcot table', 'finetune.results', {});
       if (!r.ok) return r.code;
       if (values.json) {
         process.stdout.write(JSON.stringify(r.value, null, 2) + '\n');
