@@ -13,6 +13,7 @@ import path from 'node:path';
 import { StepwiseError } from '../contract/errors.ts';
 import type { Run } from '../contract/entities.ts';
 import { listCheckpoints, loadCheckpoint } from '../engine/checkpoint.ts';
+import type { ProviderName } from '../engine/runtime.ts';
 import { BituneModel } from '../methods/bitune/infer.ts';
 import { parseBituneConfig, variantOf } from '../methods/bitune/recipe.ts';
 import { evaluateAnswers, evaluateChoices } from '../methods/bitune/run.ts';
@@ -97,7 +98,7 @@ interface Loaded {
   description: string;
   owner: { run: Run; step: number } | null;
   maxNewTokens?: number;
-  provider?: string;
+  provider?: ProviderName;
   threads?: number;
 }
 
@@ -163,7 +164,7 @@ export async function evaluateAdapters(context: LabContext, request: AdapterEval
   const data = readEvalFile(request.dataFile);
   const name = path.basename(request.dataFile).replace(/\.(jsonl|json|txt)$/i, '');
   const { saved } = loaded;
-  const model = new BituneModel(saved, { provider: loaded.provider as never, threads: loaded.threads });
+  const model = new BituneModel(saved, { provider: loaded.provider, threads: loaded.threads });
   const t0 = performance.now();
   let report: Omit<AdapterEvalReport, 'stored' | 'examplesPerS' | 'model' | 'name'>;
   let values: Record<string, number>;
