@@ -95,5 +95,5 @@ function entry(format: FtStudentSettings['format'], label: string, hint: string)
   });
 }
 
-export const ftCotEntry = entry('ft-cot', 'Fine-tune-CoT', 'A student learns from a teacher’s rationales: `{question} ###` → ` {rationale} --> {answer}`.');
-export const ftVanillaEntry = entry('vanilla', 'Vanilla fine-tuning', 'The Fine-tune-CoT baseline: the student learns the answers alone, ` {answer}`.');
+export const ftCotEntry = entry('ft-cot', 'Fine-tune-CoT', 'A student learns from a teacher’s rationales: “{question} ###” → “{rationale} --> {answer}”.');
+export const ftVanillaEntry = entry('vanilla', 'Vanilla fine-tuning', 'The Fine-tune-CoT baseline: the student learns the answers alone, “{question} ###” → “{answer}”.');

@@ -10,6 +10,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { JsonValue } from '../../src-main/contract/entities.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -18,6 +19,7 @@ import { openStore } from '../../src-main/store/store.ts';
 import { assertRendererBuilt, launchBrowser, screenshotPath, startServer, type Browser, type Server } from '../browser/harness.ts';
 
 const KEY_VAR = 'STEPWISE_FTCOT_PAGE_KEY';
+const SHARED_COIN_FLIP = fileURLToPath(new URL('../../../shared/data/fine-tune-cot/tasks/coin_flip.jsonl', import.meta.url));
 const KEY = 'sk-page-test-0123456789abcdef';
 
 let server: Server;
@@ -177,5 +179,25 @@ describe('the Fine-tune-CoT page', () => {
     expect((await adding.locator('td').allInnerTexts()).map((t) => t.trim())).toEqual([(100 * teacherOnTest.teacherAccuracy).toFixed(2), '—', '—', '—', '—', '—', '—']);
     await page.locator('section[aria-labelledby="ftcot-results-title"]').screenshot({ path: screenshotPath('ftcot-results') });
     await page.locator('form.teacher').screenshot({ path: screenshotPath('ftcot-teacher') });
+
+    // Students from the New run form: Fine-tune-CoT on the paper's coin_flip, its answer type read from the task's name.
+    const coinTask = await call<{ id: number; path: string }>('finetune.importTask', { path: SHARED_COIN_FLIP, name: 'coin_flip' });
+    await page.goto(`${server.url}#/runs`);
+    await page.getByRole('button', { name: 'New run' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New run' });
+    await dialog.waitFor();
+    await dialog.getByRole('radio', { name: /^Fine-tune-CoT/ }).check();
+    await dialog.getByLabel('Dataset').selectOption(String(coinTask.id));
+    await dialog.locator('#nr-name').fill('coin flip student');
+    expect(await dialog.locator('#ftcot-answer-type').inputValue()).toBe('yes-no');
+    await dialog.locator('#ftcot-samples').fill('1');
+    await dialog.locator('form').screenshot({ path: screenshotPath('ftcot-new-run') });
+    await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const created = (await call<{ items: { name: string; method: string; config: Record<string, unknown> }[] }>('runs.list', { method: 'fine-tune-cot' })).items.find((r) => r.name === 'coin flip student')!;
+    expect(created.config).toMatchObject({
+      method: 'fine-tune-cot', format: 'ft-cot', answerType: 'yes-no', task: 'coin_flip', rationales: { samples: 1 },
+      data: { train: `${coinTask.path}/train.jsonl`, test: `${coinTask.path}/test.jsonl` },
+    });
   }, 120_000);
 });
