@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { COMMANDS } from '../../src-main/cli/commands/index.ts';
 import { LATEST_SCHEMA_VERSION } from '../../src-main/store/migrations.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
@@ -59,7 +60,8 @@ describe('calling it wrongly exits 2 and says what was wrong', () => {
   test('an unknown command is named, with the known ones', () => {
     const { code, stderr } = stepwise(['trian']);
     expect(code).toBe(2);
-    expect(stderr).toBe('stepwise: unknown command "trian". Commands: serve, info, data mult, data import, train, eval. Run `stepwise --help` for more.\n');
+    expect(stderr).toBe(`stepwise: unknown command "trian". Commands: ${COMMANDS.map((c) => c.name).join(', ')}. Run \`stepwise --help\` for more.\n`);
+    expect(COMMANDS.map((c) => c.name).slice(0, 6)).toEqual(['serve', 'info', 'data mult', 'data import', 'train', 'eval']);
   });
 
   test('a flag missing its value, a stray argument, a bad port and a non-loopback host are each named', () => {
