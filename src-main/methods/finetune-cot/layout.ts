@@ -12,14 +12,13 @@
  * student's answer is read after the last `-->` (vanilla: the whole
  * completion; zero-shot-cot: after the trigger) by its task's answer rule.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TokenExample } from '../../engine/batches.ts';
 import { loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
 import type { TextTokenizer } from '../../engine/tokenizer.ts';
-import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../icot/layout.ts';
+import { folderTokenizer } from '../icot/layout.ts';
 import { answerTrigger, extractAnswer, type AnswerType } from './answers.ts';
-import { wordTokenizerFromSpec } from './word-tokenizer.ts';
 
 export const STUDENT_FORMATS = ['ft-cot', 'vanilla', 'zero-shot-cot'] as const;
 export type StudentFormat = (typeof STUDENT_FORMATS)[number];
@@ -91,23 +90,7 @@ export function parseCompletion(format: StudentFormat, text: string, type: Answe
   return { rationale: text.slice(0, at).trim(), answer: extractAnswer(type, text.slice(at + mark.length), question) };
 }
 
-/** The tokenizer of a model folder: a word tokenizer's description, else whatever ICoT reads (compact, or the folder's own). */
+/** The tokenizer of a model folder, as ICoT reads it: its stored description (word, compact or GPT-2), else the folder's own. */
 export function folderCodec(dir: string, hf: TextTokenizer | null = null): TextCodec {
-  const specFile = path.join(dir, TOKENIZER_SPEC_FILE);
-  if (existsSync(specFile)) {
-    let spec: { kind?: unknown };
-    try {
-      spec = JSON.parse(readFileSync(specFile, 'utf8')) as { kind?: unknown };
-    } catch (err) {
-      throw new Error(`${specFile}: not valid JSON (${(err as Error).message})`);
-    }
-    if (spec.kind === 'words') {
-      try {
-        return wordTokenizerFromSpec(spec);
-      } catch (err) {
-        throw new Error(`${specFile}: cannot rebuild the tokenizer: ${(err as Error).message}`);
-      }
-    }
-  }
   return folderTokenizer(dir, hf ?? (existsSync(path.join(dir, 'config.json')) ? loadGpt2Folder(dir).tokenizer : null));
 }
