@@ -3,7 +3,7 @@
  * (../shared/data/fine-tune-cot/tasks): for coin_flip and
  * tracking_shuffled_objects, a Fine-tune-CoT student (trained on the
  * text-davinci-002 rationales whose answer was right, the paper's filter) and
- * a vanilla student (answers only), same shape and epochs, scored on the
+ * a vanilla student (every training question's gold answer), same shape and epochs, scored on the
  * paper's test split, printed beside the paper's GPT-2 (124M) row.
  *
  *   node scripts/finetune-cot-experiment.ts                        # small fresh models, CPU
@@ -47,7 +47,8 @@ for (const task of values.tasks!.split(',')) {
       model: values.model
         ? { kind: 'folder', path: path.resolve(values.model) }
         : { kind: 'fresh', layers: Number(values.layers), dim: Number(values.dim), heads: Number(values.heads), seed: 0 },
-      data: { train: file, trainSplit: 'train', test: file, testSplit: 'test', keptOnly: true },
+      // Fine-tune-CoT learns from the rationales whose teacher answer was right (the paper's filter); vanilla from every training question's gold answer.
+      data: { train: file, trainSplit: 'train', test: file, testSplit: 'test', keptOnly: format === 'ft-cot' },
       train: { epochs: Number(values.epochs), batchSize: Number(values.batch), lr: Number(values.lr), warmupSteps: 50, schedule: 'cosine', seed: 0 },
       eval: { batchSize: 32 },
       runtime: { provider: values.provider, ...(values.threads ? { threads: Number(values.threads) } : {}) },
