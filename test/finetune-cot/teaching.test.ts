@@ -11,7 +11,7 @@
  * questions. The task is one where rationales help: each step is a lookup the
  * rationale spells out, while the answer alone depends on all four digits at
  * once, so a vanilla student of a few hundred questions stays near chance
- * (10%). About 2 to 3 minutes of CPU.
+ * (10%). About 80 s of CPU (the whole file under /usr/bin/time: 79 s user).
  */
 import fs from 'node:fs';
 import os from 'node:os';
