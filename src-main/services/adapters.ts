@@ -25,7 +25,16 @@ interface StoredConfig {
   train?: { epochs?: number; batchSize?: number };
 }
 
-export function adapterHandlers({ store }: LabContext): Pick<Handlers, 'adapters.results'> {
+export function adapterHandlers({ store, dataDir }: LabContext): Pick<Handlers, 'adapters.results'> {
+  /** A training file as the table names it: a library dataset by its name, else its folder and file (runs on different files never share a group). */
+  function dataLabel(file: string | undefined): string {
+    if (!file) return '?';
+    const inLibrary = /^datasets[/\\](\d+)[/\\]([^/\\]+)$/.exec(path.isAbsolute(file) ? path.relative(dataDir, file) : file);
+    const dataset = inLibrary ? store.datasets.get(Number(inLibrary[1])) : undefined;
+    if (dataset) return `${dataset.name} (${inLibrary![2].replace(/\.[^.]+$/, '')})`;
+    return path.join(path.basename(path.dirname(file)), path.basename(file));
+  }
+
   function rowOf(run: Run): AdapterResultRow {
     const c = run.config as StoredConfig;
     const last = new Map<string, { step: number; value: number | null }>();
@@ -48,7 +57,7 @@ export function adapterHandlers({ store }: LabContext): Pick<Handlers, 'adapters
     }
     const m = c.model ?? {};
     const base = m.kind === 'folder' ? path.basename(m.path ?? '?') : `fresh ${m.layers ?? 2}×${m.dim ?? 64}`;
-    const data = `${path.basename(c.data?.train ?? '?')}${c.data?.trainLimit ? ` (first ${c.data.trainLimit})` : ''}`;
+    const data = `${dataLabel(c.data?.train)}${c.data?.trainLimit ? ` (first ${c.data.trainLimit})` : ''}`;
     const budget = `${c.train?.epochs ?? 1} epochs × batch ${c.train?.batchSize ?? 8}`;
     const method = run.method === 'lora' ? 'lora' : 'bitune';
     return {

@@ -132,7 +132,7 @@ describe('stepwise on Bitune and LoRA runs', () => {
     const table = stepwise(['results']);
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.split('\n');
-    expect(lines[0]).toBe('fresh 1×32 · train.jsonl · 2 epochs × batch 16');
+    expect(lines[0]).toBe('fresh 1×32 · late/train.jsonl · 2 epochs × batch 16');
     expect(lines[1].split(/ {2,}/)).toEqual(['run', 'name', 'method', 'variant', 'steps', 'test acc', 'gsm acc', 'test acc', 'choices acc', 'choices acc_norm', 'final α (keys)']);
     const row2 = lines.find((l) => /^\s*2 {2}bitune /.test(l))!;
     expect(row2).toContain(`${acc![1]}%`);

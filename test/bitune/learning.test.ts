@@ -74,7 +74,7 @@ describe('LoRA vs Bitune on a task whose answer depends on the end of the prompt
     const { rows, choiceFiles, evalFiles } = (answer as { result: { rows: AdapterResultRow[]; choiceFiles: string[]; evalFiles: string[] } }).result;
     expect(rows.map((r) => r.method).sort()).toEqual(['bitune', 'lora']);
     expect(new Set(rows.map((r) => r.group)).size).toBe(1);
-    expect(rows[0].group).toBe('fresh 2×64 · train.jsonl · 6 epochs × batch 16');
+    expect(rows[0].group).toBe('fresh 2×64 · late/train.jsonl · 6 epochs × batch 16');
     expect(choiceFiles).toEqual(['choices']);
     expect(evalFiles).toEqual([]);
     for (const r of rows) {

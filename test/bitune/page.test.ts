@@ -45,7 +45,7 @@ describe('the Bitune page', () => {
     const table = page.locator('table.results');
     await table.waitFor();
     expect(await table.count()).toBe(1);
-    expect(await table.locator('caption').innerText()).toBe('fresh 2×64 · train.jsonl · 6 epochs × batch 16');
+    expect(await table.locator('caption').innerText()).toBe('fresh 2×64 · late/train.jsonl · 6 epochs × batch 16');
     const rows = table.locator('tbody tr');
     expect(await rows.count()).toBe(2);
     const cells = async (i: number) => (await rows.nth(i).locator('td').allInnerTexts()).map((t) => t.trim());
