@@ -30,6 +30,14 @@ describe('example configs', () => {
     expect(config.train).toMatchObject({ lr: 1e-3, schedule: 'cosine', warmupSteps: 200, batchSize: 32, maxGradNorm: 1 });
     expect(config.curriculum).toMatchObject({ pretrainEpochs: 4, removePerEpoch: 4, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
   });
+
+  test('icot-2x2-cpu.json: the 2×2 recipe that internalized all CoT on a CPU (97% with no CoT on held-out problems)', () => {
+    const config = read('icot-2x2-cpu.json');
+    expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'fresh', layers: 4, dim: 128, heads: 4 }, runtime: { provider: 'cpu' } });
+    // About a thousand steps per removed token: one more every 4 epochs of 237 batches.
+    expect(config.train).toMatchObject({ epochs: 60, lr: 2e-3, schedule: 'cosine', warmupSteps: 100, batchSize: 32 });
+    expect(config.curriculum).toMatchObject({ pretrainEpochs: 6, removePerEpoch: 0.25, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
+  });
 });
 
 describe('run config validation', () => {
