@@ -167,7 +167,7 @@ describe('stepwise on Bitune and LoRA runs', () => {
 describe('a Bitune run whose process is killed', () => {
   test('train --resume continues it from its last checkpoint and ends with the adapters of a run that never stopped, byte for byte', async () => {
     const dir = path.join(work, 'crash-lab');
-    const long = { ...config('bitune'), lora: { r: 4, alpha: 8, dropout: 0.1 }, train: { ...config('bitune').train, epochs: 100 } }; // 400 steps
+    const long = { ...config('bitune'), lora: { r: 4, alpha: 8, dropout: 0.1 }, train: { ...config('bitune').train, epochs: 30 } }; // 120 steps
     fs.writeFileSync(path.join(work, 'long.json'), JSON.stringify(long));
     const child = spawn(process.execPath, [BIN, 'train', path.join(work, 'long.json'), '--data-dir', dir], { cwd: work, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('close', resolve));
@@ -193,7 +193,7 @@ describe('a Bitune run whose process is killed', () => {
 
     const resumed = stepwise(['train', '--resume', '1'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
-    expect(resumed.stdout.split('\n')[0]).toBe('Run 1 completed at step 400.');
+    expect(resumed.stdout.split('\n')[0]).toBe('Run 1 completed at step 120.');
     const whole = stepwise(['train', path.join(work, 'long.json')], dir);
     expect(whole.code, whole.stderr).toBe(0);
     const { messages, steps } = await inStore((lab) => ({
@@ -201,9 +201,9 @@ describe('a Bitune run whose process is killed', () => {
       steps: lab.store.metrics.series(1, { keys: ['loss'] })[0].steps,
     }), dir);
     const [, from] = /interrupted: resume to continue from step (\d+)$/.exec(messages.find((m) => m.startsWith('the process running this run stopped'))!)!;
-    expect(Number(from)).toBeLessThan(400);
+    expect(Number(from)).toBeLessThan(120);
     expect(messages).toContain(`resuming from the checkpoint of step ${from}`);
-    expect(steps).toEqual(Array.from({ length: 400 }, (_, i) => i + 1));
+    expect(steps).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
     for (const file of ['default/adapter_model.safetensors', 'prefill/adapter_model.safetensors', 'bitune.safetensors']) {
       const [a, b] = [1, 2].map((id) => fs.readFileSync(path.join(dir, 'runs', String(id), 'adapters', file)));
       expect(a.equals(b), file).toBe(true);
