@@ -1,5 +1,6 @@
 /**
- * `stepwise train CONFIG.json`: create a run from an ICoT run config and run
+ * `stepwise train CONFIG.json`: create a run from a run config (ICoT, or the
+ * method its `method` names: Fine-tune-CoT, Bitune, LoRA) and run
  * it here (runs.start), with a live progress line; the run lands in the same
  * store the app reads. Ctrl-C cancels it after the current step, keeping a
  * checkpoint; a second Ctrl-C quits at once. `stepwise train --resume ID`
@@ -21,7 +22,7 @@ import { runProgress } from '../run-progress.ts';
 export const train = defineCommand({
   name: 'train',
   summary:
-    'Train: create a run from an ICoT run config (JSON, see resources/configs/) and run it here with a progress line; ' +
+    'Train: create a run from a run config (JSON: ICoT, see resources/configs/, or a Fine-tune-CoT, Bitune or LoRA config naming its method) and run it here with a progress line; ' +
     'Ctrl-C cancels it keeping a checkpoint, and --resume continues it.',
   args: [
     {
