@@ -8,7 +8,7 @@
  *
  *   node scripts/finetune-cot-experiment.ts                        # small fresh models, CPU
  *   node scripts/finetune-cot-experiment.ts --model ~/models/gpt2 --provider cuda --epochs 20 --lr 3e-4 --batch 8
- *   options: --tasks coin_flip,tracking_shuffled_objects --layers 2 --dim 128 --heads 4 --epochs 30 --lr 1e-3 --batch 16 --threads N
+ *   options: --tasks coin_flip,tracking_shuffled_objects --formats vanilla,ft-cot --layers 2 --dim 128 --heads 4 --epochs 30 --lr 1e-3 --batch 16 --threads N
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -23,6 +23,7 @@ import { PAPER_TASKS } from '../src-main/methods/finetune-cot/tasks.ts';
 const { values } = parseArgs({
   options: {
     tasks: { type: 'string', default: 'coin_flip,tracking_shuffled_objects' },
+    formats: { type: 'string', default: 'vanilla,ft-cot' },
     shared: { type: 'string', default: path.resolve(import.meta.dirname, '../../shared/data/fine-tune-cot/tasks') },
     model: { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
@@ -41,7 +42,7 @@ const rows: string[] = [];
 for (const task of values.tasks!.split(',')) {
   const file = path.join(values.shared!, `${task}.jsonl`);
   const acc: Record<string, string> = {};
-  for (const format of ['vanilla', 'ft-cot'] as const) {
+  for (const format of values.formats!.split(',') as ('vanilla' | 'ft-cot')[]) {
     const config = parseFtCotConfig({
       format, answerType: PAPER_TASKS[task], task,
       model: values.model
@@ -62,7 +63,7 @@ for (const task of values.tasks!.split(',')) {
     console.error(`${task} ${format}: test ${acc[format]} in ${((performance.now() - t0) / 1e3).toFixed(0)} s`);
   }
   const paper = PAPER_RESULTS[task];
-  rows.push(`| ${task} | ${acc.vanilla} | ${acc['ft-cot']} | ${paper?.vanilla?.toFixed(2) ?? '–'} | ${paper?.ftCot?.toFixed(2) ?? '–'} |`);
+  rows.push(`| ${task} | ${acc.vanilla ?? '–'} | ${acc['ft-cot'] ?? '–'} | ${paper?.vanilla?.toFixed(2) ?? '–'} | ${paper?.ftCot?.toFixed(2) ?? '–'} |`);
 }
 const student = values.model ? `GPT-2 from ${values.model}` : `fresh ${values.layers}×${values.dim}, word tokenizer`;
 console.log(`\nStudents: ${student}; ${values.epochs} epochs, lr ${values.lr}, batch ${values.batch}; paper: GPT-2 (124M)\n`);
