@@ -67,7 +67,10 @@ export function clipAndAdamW(g: GraphBuilder, cfg: AdamWConfig, s: FlatState, lr
     const bc1 = g.sub(c(1), g.pow(c(cfg.beta1), step), 'bias_corr1'); // 1 − β1^t
     const bc2 = g.sub(c(1), g.pow(c(cfg.beta2), step), 'bias_corr2'); // 1 − β2^t
     const stepSize = g.div(lr, bc1, 'step_size');
-    const sqrtScale = g.reciprocal(g.mul(g.sqrt(bc2), stepSize), 'sqrt_scale'); // 1/(√bc2·s)
+    // At a learning rate of exactly 0 (the last step of a cosine or linear schedule) eps/s is +∞,
+    // so the denominator is +∞ and the update exactly 0; √v's factor uses s floored at 1e-30 so
+    // that it stays finite (0·∞ would be NaN where v = 0). Above 1e-30 the floor changes nothing.
+    const sqrtScale = g.reciprocal(g.mul(g.sqrt(bc2), g.max(stepSize, c(1e-30))), 'sqrt_scale'); // 1/(√bc2·s)
     const epsScaled = g.div(c(cfg.eps), stepSize, 'eps_scaled'); // eps/s
     const lrWd = g.mul(lr, c(cfg.weightDecay)); // lr·wd
 

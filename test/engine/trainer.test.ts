@@ -93,6 +93,21 @@ describe('trainer', () => {
     await fresh.release();
   });
 
+  it('a step at learning rate 0 (the end of a cosine schedule) changes nothing, even where no gradient ever reached', async () => {
+    const init = initGPT2(arch, 4);
+    const data = new TokenBatches(examples(8), { batch: 4, seq: 16, seed: 3 });
+    const b = data.next();
+    const s = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init, threads: 2 });
+    // Token 10 never occurs in the data: its embedding row has m = v = 0 throughout.
+    await s.run(b.inputIds, b.labels, 0);
+    const after = s.snapshot();
+    for (const [name, t] of init) {
+      expect(after.get(name)!.data.every(Number.isFinite), name).toBe(true);
+      expect(bytesOf(after.get(name)!.data).equals(bytesOf(t.data)), name).toBe(true);
+    }
+    await s.release();
+  });
+
   it('a worker job streams steps and obeys pause, resume and cancel', async () => {
     const dir = tmp();
     const events: TrainerEvent[] = [];
