@@ -16,6 +16,14 @@ export function addMetricStep(series: MetricSeries[], m: EventPayloads['run.metr
       s = series.find((x) => x.key === key)!; // the stored (possibly proxied) object
     }
     const value = Number.isFinite(raw) ? raw : null;
+    const last = s.steps.length ? s.steps[s.steps.length - 1]! : -Infinity;
+    if (m.step > last) {
+      // The common case, a new step at the end: no search through the whole series.
+      s.steps.push(m.step);
+      s.values.push(value);
+      s.wallTimes.push(m.wallTime);
+      continue;
+    }
     const existing = s.steps.indexOf(m.step);
     if (existing >= 0) {
       s.values[existing] = value;
