@@ -7,12 +7,11 @@
  * s_init 0.01, the `Question: …\n\nAnswer:` template).
  */
 import { z } from 'zod';
+import { parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { LoraConfig, WeightLayout } from '../../engine/lora.ts';
 import type { FamilyName } from '../../engine/models/family.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { ABLATIONS, PREFILL_MASKS, type Variant } from './variant.ts';
-
-const positiveInt = z.number().int().positive();
 
 export const BituneRunConfigSchema = z.strictObject({
   method: z.enum(['bitune', 'lora']),
@@ -53,16 +52,7 @@ export const BituneRunConfigSchema = z.strictObject({
   }),
   train: z.strictObject({
     epochs: positiveInt.max(10_000).default(1),
-    batchSize: positiveInt.max(4096).default(8),
-    lr: z.number().positive().max(1).default(3e-4),
-    warmupSteps: z.number().int().nonnegative().default(0),
-    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
-    weightDecay: z.number().nonnegative().default(0),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    eps: z.number().positive().default(1e-8),
-    maxGradNorm: z.number().nonnegative().default(1.0),
-    seed: z.number().int().nonnegative().default(0),
+    ...trainFields({ batchSize: 8, lr: 3e-4, weightDecay: 0 }),
   }),
   eval: z.strictObject({
     maxNewTokens: positiveInt.max(4096).default(16),
@@ -73,9 +63,7 @@ export const BituneRunConfigSchema = z.strictObject({
     everyEpoch: z.boolean().default(true),
   }).prefault({}),
   runtime: z.strictObject({
-    provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
-    threads: positiveInt.max(256).optional(),
-    checkpointEveryEpochs: positiveInt.default(1),
+    ...runtimeFields,
     /** How the frozen base is held: float32, or float16 (half the memory; widened to float32 where used; adapters stay float32). */
     baseDtype: z.enum(['float32', 'float16']).default('float32'),
   }).prefault({}),
@@ -84,10 +72,7 @@ export const BituneRunConfigSchema = z.strictObject({
 export type BituneRunConfig = z.infer<typeof BituneRunConfigSchema>;
 
 export function parseBituneConfig(json: unknown, where = 'config'): BituneRunConfig {
-  const r = BituneRunConfigSchema.safeParse(json);
-  if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new Error(`${where} is not a valid Bitune/LoRA run configuration:\n${lines.join('\n')}`);
+  return parseRunConfig(BituneRunConfigSchema, json, where, 'Bitune/LoRA');
 }
 
 /** The default LoRA targets of a family: every attention and MLP projection. */

@@ -5,12 +5,11 @@
  * at lr 3e-4 with batch size 8; small fresh models here like larger rates).
  */
 import { z } from 'zod';
+import { parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { ANSWER_TYPES } from './answers.ts';
 import { STUDENT_FORMATS } from './layout.ts';
-
-const positiveInt = z.number().int().positive();
 
 export const FtCotRunConfigSchema = z.strictObject({
   /** Optional: names the method for `stepwise train` (a config with `format` and no `recipe` is taken as Fine-tune-CoT's too). */
@@ -58,16 +57,7 @@ export const FtCotRunConfigSchema = z.strictObject({
   }),
   train: z.strictObject({
     epochs: positiveInt.max(10_000),
-    batchSize: positiveInt.max(4096).default(8),
-    lr: z.number().positive().max(1).default(3e-4),
-    warmupSteps: z.number().int().nonnegative().default(0),
-    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
-    weightDecay: z.number().nonnegative().default(0.01),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    eps: z.number().positive().default(1e-8),
-    maxGradNorm: z.number().nonnegative().default(1.0),
-    seed: z.number().int().nonnegative().default(0),
+    ...trainFields({ batchSize: 8, lr: 3e-4, weightDecay: 0.01 }),
   }),
   eval: z.strictObject({
     /** Decoding budget; default: the longest training completion plus 8. */
@@ -77,9 +67,7 @@ export const FtCotRunConfigSchema = z.strictObject({
     everyEpoch: z.boolean().default(true),
   }).prefault({}),
   runtime: z.strictObject({
-    provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
-    threads: positiveInt.max(256).optional(),
-    checkpointEveryEpochs: positiveInt.default(1),
+    ...runtimeFields,
   }).prefault({}),
 });
 
@@ -87,10 +75,7 @@ export type FtCotRunConfig = z.infer<typeof FtCotRunConfigSchema>;
 
 /** Validate a config, naming every problem by its path. */
 export function parseFtCotConfig(json: unknown, where = 'config'): FtCotRunConfig {
-  const r = FtCotRunConfigSchema.safeParse(json);
-  if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new Error(`${where} is not a valid Fine-tune-CoT run configuration:\n${lines.join('\n')}`);
+  return parseRunConfig(FtCotRunConfigSchema, json, where, 'Fine-tune-CoT');
 }
 
 export function adamwOf(c: FtCotRunConfig): AdamWConfig {

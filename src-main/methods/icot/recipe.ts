@@ -6,11 +6,11 @@
  * removal. In JSON, `null` stands for ∞ (no smoothing / never remove all).
  */
 import { z } from 'zod';
+import { parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import type { CurriculumConfig } from './curriculum.ts';
 
-const positiveInt = z.number().int().positive();
 const infinity = z.number().positive().nullable(); // null = ∞
 
 export const IcotRunConfigSchema = z.strictObject({
@@ -40,16 +40,7 @@ export const IcotRunConfigSchema = z.strictObject({
   }),
   train: z.strictObject({
     epochs: positiveInt.max(10_000),
-    batchSize: positiveInt.max(4096).default(32),
-    lr: z.number().positive().max(1).default(5e-5),
-    warmupSteps: z.number().int().nonnegative().default(0),
-    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
-    weightDecay: z.number().nonnegative().default(0.01),
-    beta1: z.number().min(0).lt(1).default(0.9),
-    beta2: z.number().min(0).lt(1).default(0.999),
-    eps: z.number().positive().default(1e-8),
-    maxGradNorm: z.number().nonnegative().default(1.0),
-    seed: z.number().int().nonnegative().default(0),
+    ...trainFields({ batchSize: 32, lr: 5e-5, weightDecay: 0.01 }),
   }),
   curriculum: z.strictObject({
     removePerEpoch: z.number().nonnegative().default(8),
@@ -68,10 +59,7 @@ export const IcotRunConfigSchema = z.strictObject({
     everyEpoch: z.boolean().default(true),
   }).prefault({}),
   runtime: z.strictObject({
-    provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
-    threads: positiveInt.max(256).optional(),
-    /** Keep a checkpoint every this many epochs (the best and the last are always kept). */
-    checkpointEveryEpochs: positiveInt.default(1),
+    ...runtimeFields,
   }).prefault({}),
 });
 
@@ -79,10 +67,7 @@ export type IcotRunConfig = z.infer<typeof IcotRunConfigSchema>;
 
 /** Validate a config, naming every problem by its path (e.g. `train.lr: Too small`). */
 export function parseIcotConfig(json: unknown, where = 'config'): IcotRunConfig {
-  const r = IcotRunConfigSchema.safeParse(json);
-  if (r.success) return r.data;
-  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new Error(`${where} is not a valid ICoT run configuration:\n${lines.join('\n')}`);
+  return parseRunConfig(IcotRunConfigSchema, json, where, 'ICoT');
 }
 
 export function curriculumOf(c: IcotRunConfig): CurriculumConfig {

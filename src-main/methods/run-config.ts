@@ -1,0 +1,44 @@
+/**
+ * Fields every method's run config shares (ICoT-SI, Fine-tune-CoT, Bitune/LoRA):
+ * the optimizer and schedule, the runtime, and how a config's problems are
+ * reported. Each method's recipe.ts adds what is its own.
+ */
+import { z } from 'zod';
+
+export const positiveInt = z.number().int().positive();
+
+/**
+ * Training fields but the epoch count: batch, learning rate and schedule, AdamW with PyTorch's
+ * semantics (decoupled weight decay, bias correction), gradient clipping, and the data-order seed.
+ * Defaults differ by method (the papers' values), so the method gives them.
+ */
+export function trainFields(defaults: { batchSize: number; lr: number; weightDecay: number }) {
+  return {
+    batchSize: positiveInt.max(4096).default(defaults.batchSize),
+    lr: z.number().positive().max(1).default(defaults.lr),
+    warmupSteps: z.number().int().nonnegative().default(0),
+    schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+    weightDecay: z.number().nonnegative().default(defaults.weightDecay),
+    beta1: z.number().min(0).lt(1).default(0.9),
+    beta2: z.number().min(0).lt(1).default(0.999),
+    eps: z.number().positive().default(1e-8),
+    maxGradNorm: z.number().nonnegative().default(1.0),
+    seed: z.number().int().nonnegative().default(0),
+  };
+}
+
+/** Where and how a run trains: execution provider, intra-op threads, checkpoint cadence. */
+export const runtimeFields = {
+  provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),
+  threads: positiveInt.max(256).optional(),
+  /** Keep a checkpoint every this many epochs (the best and the last are always kept). */
+  checkpointEveryEpochs: positiveInt.default(1),
+};
+
+/** Validate a config against a method's schema, naming every problem by its path (e.g. `train.lr: Too small`). */
+export function parseRunConfig<S extends z.ZodType>(schema: S, json: unknown, where: string, what: string): z.infer<S> {
+  const r = schema.safeParse(json);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new Error(`${where} is not a valid ${what} run configuration:\n${lines.join('\n')}`);
+}
