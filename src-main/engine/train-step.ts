@@ -10,21 +10,11 @@
 import { compileGPT2, flatLayout, type FlatLayout } from './compile.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
+import { FlatState, type StepResult } from './flat-state.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 
-/** The whole training state, flat: parameters, then AdamW's first and second moments. */
-interface StateBuffers {
-  p: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-}
-
-export interface StepResult {
-  loss: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-}
+export type { StepResult } from './flat-state.ts';
 
 export class TrainStep {
   readonly arch: ModelArch;
@@ -34,14 +24,12 @@ export class TrainStep {
   readonly paramNames: string[];
   readonly shapes: Map<string, number[]>;
   readonly layout: FlatLayout;
-  /** AdamW's step count t since the last reset (0 = fresh). */
-  optimizerStep = 0;
-  private state: StateBuffers;
-  private spare: StateBuffers;
+  /** Parameters and AdamW's moments, flat, with the step that updates them. */
+  private readonly state: FlatState;
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   private readonly compileOptions: { adamw: AdamWConfig } & SessionOptions;
 
-  private constructor(arch: ModelArch, batch: number, seq: number, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
+  private constructor(arch: ModelArch, batch: number, seq: number, init: TensorMap, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
     this.arch = arch;
     this.batch = batch;
     this.seq = seq;
@@ -49,15 +37,17 @@ export class TrainStep {
     this.paramNames = [...this.shapes.keys()];
     this.layout = flatLayout(this.shapes);
     this.compileOptions = compileOptions;
-    const fresh = (): StateBuffers => ({ p: new Float32Array(this.layout.total), m: new Float32Array(this.layout.total), v: new Float32Array(this.layout.total) });
-    this.state = fresh();
-    this.spare = fresh();
+    this.state = new FlatState(this.layout, init, 'the model');
+  }
+
+  /** AdamW's step count t since the last reset (0 = fresh). */
+  get optimizerStep(): number {
+    return this.state.optimizerStep;
   }
 
   static async create(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
     const { arch, batch, seq, init, ...compileOptions } = opts;
-    const step = new TrainStep(arch, batch, seq, compileOptions);
-    step.write(step.state.p, init, 'parameter');
+    const step = new TrainStep(arch, batch, seq, init, compileOptions);
     await step.sessionFor(seq); // compile the full-length step now: errors surface at creation
     return step;
   }
@@ -74,46 +64,24 @@ export class TrainStep {
     return s;
   }
 
-  /** Copy named tensors into a flat buffer, checking every name and shape. */
-  private write(into: Float32Array, tensors: TensorMap, what: string): void {
-    for (const e of this.layout.entries) {
-      const t = tensors.get(e.name);
-      if (!t) throw new Error(`${what} '${e.name}' is missing`);
-      if (t.shape.join(',') !== e.shape.join(',')) throw new Error(`${what} '${e.name}' has shape [${t.shape.join(', ')}], the model needs [${e.shape.join(', ')}]`);
-      into.set(t.data, e.offset);
-    }
-  }
-
-  /** Copies of the named tensors of a flat buffer. */
-  private read(from: Float32Array): TensorMap {
-    const out: TensorMap = new Map();
-    for (const e of this.layout.entries) out.set(e.name, { shape: e.shape, data: from.slice(e.offset, e.offset + e.size) });
-    return out;
-  }
-
   /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
   resetOptimizer(): void {
-    this.state.m.fill(0);
-    this.state.v.fill(0);
-    this.optimizerStep = 0;
+    this.state.resetOptimizer();
   }
 
   /** Restore parameters and optimizer state (from a checkpoint); names and shapes are checked. */
   loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
-    this.write(this.state.p, params, 'parameter');
-    this.write(this.state.m, m, 'optimizer m');
-    this.write(this.state.v, v, 'optimizer v');
-    this.optimizerStep = t;
+    this.state.loadState(params, m, v, t);
   }
 
   /** Parameters as a TensorMap (copies), for checkpoints, evaluation and export. */
   snapshot(): TensorMap {
-    return this.read(this.state.p);
+    return this.state.snapshot();
   }
 
   /** Optimizer moments as TensorMaps (copies), for checkpoints. */
   optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
-    return { m: this.read(this.state.m), v: this.read(this.state.v) };
+    return this.state.optimizerSnapshot();
   }
 
   /** Position ids 0..T−1 on every row, per T. */
@@ -138,34 +106,11 @@ export class TrainStep {
     }
     if (positions.length !== B * T) throw new Error(`position ids must be ${B}×${T}, got ${positions.length}`);
     const session = await this.sessionFor(T);
-    const t = this.optimizerStep + 1;
-    const N = this.layout.total;
-    const { state: cur, spare: next } = this;
-    const feeds: Record<string, ort.Tensor> = {
+    return this.state.step(session, {
       input_ids: new ort.Tensor('int64', inputIds, [B, T]),
       labels: new ort.Tensor('int64', labels, [B, T]),
       position_ids: new ort.Tensor('int64', positions, [B, T]),
-      step: new ort.Tensor('float32', Float32Array.of(t), []),
-      lr: new ort.Tensor('float32', Float32Array.of(lr), []),
-      params: new ort.Tensor('float32', cur.p, [N]),
-      adam_m: new ort.Tensor('float32', cur.m, [N]),
-      adam_v: new ort.Tensor('float32', cur.v, [N]),
-    };
-    // The forward pass reads each parameter as a view of the flat buffer: no copy.
-    for (const e of this.layout.entries) feeds[`p.${e.name}`] = new ort.Tensor('float32', cur.p.subarray(e.offset, e.offset + e.size), e.shape);
-    const loss = new Float32Array(1);
-    const gradNorm = new Float32Array(1);
-    await session.run(feeds, {
-      loss: new ort.Tensor('float32', loss, []),
-      grad_norm: new ort.Tensor('float32', gradNorm, []),
-      new_params: new ort.Tensor('float32', next.p, [N]),
-      new_adam_m: new ort.Tensor('float32', next.m, [N]),
-      new_adam_v: new ort.Tensor('float32', next.v, [N]),
-    });
-    this.state = next;
-    this.spare = cur;
-    this.optimizerStep = t;
-    return { loss: loss[0], gradNorm: gradNorm[0] };
+    }, lr);
   }
 
   async release(): Promise<void> {

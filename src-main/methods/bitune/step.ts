@@ -4,7 +4,7 @@
  * is fed as session inputs (ort.Tensors made once over its arrays, never
  * copied, never in the optimizer); only the adapters and the mixing
  * parameters live in the flat parameter / AdamW-moment buffers, which ONNX
- * Runtime writes into a spare set each step (ping-pong, as in train-step.ts).
+ * Runtime writes into a spare set each step (engine/flat-state.ts, as TrainStep).
  */
 import type { FlatLayout } from '../../engine/compile.ts';
 import type { Adapter } from '../../engine/lora.ts';
@@ -13,15 +13,9 @@ import type { ModelFamily, WeightDtype } from '../../engine/models/family.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { createSession, ort, type SessionOptions } from '../../engine/runtime.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
-import type { StepResult } from '../../engine/train-step.ts';
+import { FlatState, type StepResult } from '../../engine/flat-state.ts';
 import { compileBitune } from './graph.ts';
 import type { Variant } from './variant.ts';
-
-interface StateBuffers {
-  p: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-}
 
 export interface AdapterStepOptions extends SessionOptions {
   family: ModelFamily;
@@ -46,9 +40,8 @@ export class AdapterStep {
   readonly seq: number;
   readonly prefix: number;
   readonly layout: FlatLayout;
-  optimizerStep = 0;
-  private state: StateBuffers;
-  private spare: StateBuffers;
+  /** The trainable parameters and AdamW's moments, flat, with the step that updates them. */
+  private readonly state: FlatState;
   private readonly baseFeeds: Record<string, ort.Tensor> = {};
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   private readonly opts: AdapterStepOptions;
@@ -59,9 +52,7 @@ export class AdapterStep {
     this.seq = opts.seq;
     this.prefix = opts.prefix;
     this.layout = layout;
-    const fresh = (): StateBuffers => ({ p: new Float32Array(layout.total), m: new Float32Array(layout.total), v: new Float32Array(layout.total) });
-    this.state = fresh();
-    this.spare = fresh();
+    this.state = new FlatState(layout, opts.init, 'the run');
     for (const [name, shape] of opts.family.paramShapes()) {
       const t = opts.base.get(name);
       if (!t) throw new Error(`the base model lacks '${name}' (expected [${shape.join(', ')}])`);
@@ -73,7 +64,6 @@ export class AdapterStep {
   static async create(opts: AdapterStepOptions): Promise<AdapterStep> {
     const first = compileBitune({ family: opts.family, variant: opts.variant, adapters: opts.adapters, batch: opts.batch, prefix: opts.prefix, rest: opts.seq - opts.prefix, mode: 'step', adamw: opts.adamw, baseDtype: opts.baseDtype });
     const step = new AdapterStep(opts, first.trainable);
-    step.write(step.state.p, opts.init, 'parameter');
     step.sessions.set(opts.seq, createSession(first.model, { provider: opts.provider, threads: opts.threads }));
     await step.sessions.get(opts.seq);
     return step;
@@ -90,41 +80,26 @@ export class AdapterStep {
     return s;
   }
 
-  private write(into: Float32Array, tensors: TensorMap, what: string): void {
-    for (const e of this.layout.entries) {
-      const t = tensors.get(e.name);
-      if (!t) throw new Error(`${what} '${e.name}' is missing`);
-      if (t.shape.join(',') !== e.shape.join(',')) throw new Error(`${what} '${e.name}' has shape [${t.shape.join(', ')}], the run needs [${e.shape.join(', ')}]`);
-      into.set(t.data, e.offset);
-    }
-  }
-
-  private read(from: Float32Array): TensorMap {
-    const out: TensorMap = new Map();
-    for (const e of this.layout.entries) out.set(e.name, { shape: e.shape, data: from.slice(e.offset, e.offset + e.size) });
-    return out;
+  /** AdamW's step count t since the last reset (0 = fresh). */
+  get optimizerStep(): number {
+    return this.state.optimizerStep;
   }
 
   resetOptimizer(): void {
-    this.state.m.fill(0);
-    this.state.v.fill(0);
-    this.optimizerStep = 0;
+    this.state.resetOptimizer();
   }
 
   loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
-    this.write(this.state.p, params, 'parameter');
-    this.write(this.state.m, m, 'optimizer m');
-    this.write(this.state.v, v, 'optimizer v');
-    this.optimizerStep = t;
+    this.state.loadState(params, m, v, t);
   }
 
   /** The trainable parameters (adapters, mixing) as a TensorMap of copies. */
   snapshot(): TensorMap {
-    return this.read(this.state.p);
+    return this.state.snapshot();
   }
 
   optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
-    return { m: this.read(this.state.m), v: this.read(this.state.v) };
+    return this.state.optimizerSnapshot();
   }
 
   /** One optimizer step on a [batch, T] laid-out batch (layout.ts); position ids are required (they carry each row's prompt length). */
@@ -134,34 +109,12 @@ export class AdapterStep {
     if (inputIds.length !== B * T || labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${inputIds.length} ids and ${labels.length} labels`);
     if (!positionIds || positionIds.length !== B * T) throw new Error(`a Bitune batch needs position ids ${B}×${T}`);
     const session = await this.sessionFor(T);
-    const t = this.optimizerStep + 1;
-    const N = this.layout.total;
-    const { state: cur, spare: next } = this;
-    const feeds: Record<string, ort.Tensor> = {
+    return this.state.step(session, {
       ...this.baseFeeds,
       input_ids: new ort.Tensor('int64', inputIds, [B, T]),
       labels: new ort.Tensor('int64', labels, [B, T]),
       position_ids: new ort.Tensor('int64', positionIds, [B, T]),
-      step: new ort.Tensor('float32', Float32Array.of(t), []),
-      lr: new ort.Tensor('float32', Float32Array.of(lr), []),
-      params: new ort.Tensor('float32', cur.p, [N]),
-      adam_m: new ort.Tensor('float32', cur.m, [N]),
-      adam_v: new ort.Tensor('float32', cur.v, [N]),
-    };
-    for (const e of this.layout.entries) feeds[`p.${e.name}`] = new ort.Tensor('float32', cur.p.subarray(e.offset, e.offset + e.size), e.shape);
-    const loss = new Float32Array(1);
-    const gradNorm = new Float32Array(1);
-    await session.run(feeds, {
-      loss: new ort.Tensor('float32', loss, []),
-      grad_norm: new ort.Tensor('float32', gradNorm, []),
-      new_params: new ort.Tensor('float32', next.p, [N]),
-      new_adam_m: new ort.Tensor('float32', next.m, [N]),
-      new_adam_v: new ort.Tensor('float32', next.v, [N]),
-    });
-    this.state = next;
-    this.spare = cur;
-    this.optimizerStep = t;
-    return { loss: loss[0], gradNorm: gradNorm[0] };
+    }, lr);
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,115 @@
+/**
+ * A training step's state, flat: the trainable parameters and AdamW's two
+ * moments, each one float32 buffer in the layout of compile.ts, plus a spare
+ * set that ONNX Runtime writes the new state into (ping-pong): a step
+ * allocates nothing and copies no state. Any compiled 'step' graph
+ * (inputs `params`, `adam_m`, `adam_v`, `step`, `lr`, `p.<name>` views;
+ * outputs `loss`, `grad_norm`, `new_params`, `new_adam_m`, `new_adam_v`)
+ * runs through `step()`; TrainStep and Bitune's AdapterStep add their batches.
+ */
+import type { FlatLayout } from './compile.ts';
+import { ort } from './runtime.ts';
+import type { TensorMap } from './safetensors.ts';
+
+interface StateBuffers {
+  p: Float32Array;
+  m: Float32Array;
+  v: Float32Array;
+}
+
+export interface StepResult {
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
+export class FlatState {
+  readonly layout: FlatLayout;
+  /** AdamW's step count t since the last reset (0 = fresh). */
+  optimizerStep = 0;
+  private state: StateBuffers;
+  private spare: StateBuffers;
+  /** Who needs the tensors, in shape errors ("the model", "the run"). */
+  private readonly owner: string;
+
+  constructor(layout: FlatLayout, init: TensorMap, owner: string) {
+    this.layout = layout;
+    this.owner = owner;
+    const fresh = (): StateBuffers => ({ p: new Float32Array(layout.total), m: new Float32Array(layout.total), v: new Float32Array(layout.total) });
+    this.state = fresh();
+    this.spare = fresh();
+    this.write(this.state.p, init, 'parameter');
+  }
+
+  /** Copy named tensors into a flat buffer, checking every name and shape. */
+  private write(into: Float32Array, tensors: TensorMap, what: string): void {
+    for (const e of this.layout.entries) {
+      const t = tensors.get(e.name);
+      if (!t) throw new Error(`${what} '${e.name}' is missing`);
+      if (t.shape.join(',') !== e.shape.join(',')) throw new Error(`${what} '${e.name}' has shape [${t.shape.join(', ')}], ${this.owner} needs [${e.shape.join(', ')}]`);
+      into.set(t.data, e.offset);
+    }
+  }
+
+  /** Copies of the named tensors of a flat buffer. */
+  private read(from: Float32Array): TensorMap {
+    const out: TensorMap = new Map();
+    for (const e of this.layout.entries) out.set(e.name, { shape: e.shape, data: from.slice(e.offset, e.offset + e.size) });
+    return out;
+  }
+
+  /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
+  resetOptimizer(): void {
+    this.state.m.fill(0);
+    this.state.v.fill(0);
+    this.optimizerStep = 0;
+  }
+
+  /** Restore parameters and optimizer state (from a checkpoint); names and shapes are checked. */
+  loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
+    this.write(this.state.p, params, 'parameter');
+    this.write(this.state.m, m, 'optimizer m');
+    this.write(this.state.v, v, 'optimizer v');
+    this.optimizerStep = t;
+  }
+
+  /** Parameters as a TensorMap (copies), for checkpoints, evaluation and export. */
+  snapshot(): TensorMap {
+    return this.read(this.state.p);
+  }
+
+  /** Optimizer moments as TensorMaps (copies), for checkpoints. */
+  optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
+    return { m: this.read(this.state.m), v: this.read(this.state.v) };
+  }
+
+  /** One optimizer step of a compiled step session; `feeds` are the batch's (and any frozen inputs). */
+  async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
+    const t = this.optimizerStep + 1;
+    const N = this.layout.total;
+    const { state: cur, spare: next } = this;
+    const all: Record<string, ort.Tensor> = {
+      ...feeds,
+      step: new ort.Tensor('float32', Float32Array.of(t), []),
+      lr: new ort.Tensor('float32', Float32Array.of(lr), []),
+      params: new ort.Tensor('float32', cur.p, [N]),
+      adam_m: new ort.Tensor('float32', cur.m, [N]),
+      adam_v: new ort.Tensor('float32', cur.v, [N]),
+    };
+    // The forward pass reads each parameter as a view of the flat buffer: no copy.
+    for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.p.subarray(e.offset, e.offset + e.size), e.shape);
+    const loss = new Float32Array(1);
+    const gradNorm = new Float32Array(1);
+    await session.run(all, {
+      loss: new ort.Tensor('float32', loss, []),
+      grad_norm: new ort.Tensor('float32', gradNorm, []),
+      new_params: new ort.Tensor('float32', next.p, [N]),
+      new_adam_m: new ort.Tensor('float32', next.m, [N]),
+      new_adam_v: new ort.Tensor('float32', next.v, [N]),
+    });
+    this.state = next;
+    this.spare = cur;
+    this.optimizerStep = t;
+    return { loss: loss[0], gradNorm: gradNorm[0] };
+  }
+}
