@@ -1,0 +1,122 @@
+/**
+ * The ICoT-SI proof on a CPU: on 2×2 multiplication in the paper's format,
+ *
+ * 1. a small fresh GPT-2 (4 layers, width 128) learns explicit CoT to ≥ 95% exact match on
+ *    held-out problems, writing its 8 CoT tokens;
+ * 2. Stepwise Internalization, started from that model's folder (a library model), removes its
+ *    CoT a quarter of a token per epoch (one token every 948 batches) and the model still
+ *    answers ≥ 90% of the held-out problems while generating no CoT token;
+ * 3. a No-CoT model of the same shape, trained from scratch for as many steps of the same batch
+ *    size as (1) and (2) together, stays far below.
+ *
+ * (3) runs beside (1)+(2), each in its own worker thread with one intra-op thread, so the two
+ * cores share the work. Several minutes: the npm test script runs this folder after the rest.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import type { TrainerEvent } from '../../src-main/engine/trainer.ts';
+import { formatLine } from '../../src-main/methods/icot/format.ts';
+import { startIcotJob } from '../../src-main/methods/icot/job.ts';
+import { generateMult } from '../../src-main/methods/icot/mult.ts';
+import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
+import type { IcotOutcome } from '../../src-main/methods/icot/run.ts';
+
+let dir: string;
+const data = () => ({ train: path.join(dir, 'train.txt'), valid: path.join(dir, 'valid.txt'), test: path.join(dir, 'test.txt') });
+const shape = { layers: 4, dim: 128, heads: 4 };
+const runtime = { threads: 1, checkpointEveryEpochs: 100 };
+const eval_ = { batchSize: 100 };
+/** Epochs of 237 batches (7,600 examples, batch 32). */
+const COT_EPOCHS = 8;
+const ICOT_EPOCHS = 44;
+
+beforeAll(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-proof-'));
+  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
+  for (const { split, example } of generateMult({ digitsA: 2, digitsB: 2, counts: { train: 7600, valid: 200, test: 200 }, seed: 1 })) lines[split].push(formatLine(example));
+  for (const [split, ls] of Object.entries(lines)) writeFileSync(path.join(dir, `${split}.txt`), ls.join('\n') + '\n');
+});
+
+interface Ran {
+  out: IcotOutcome;
+  steps: number;
+  metrics: Extract<TrainerEvent, { type: 'metric' }>[];
+}
+
+async function run(name: string, rawConfig: unknown): Promise<Ran> {
+  const config = parseIcotConfig(rawConfig);
+  const metrics: Ran['metrics'] = [];
+  let steps = 0;
+  const job = startIcotJob({ config, runDir: path.join(dir, name) }, (e) => {
+    if (e.type === 'step') steps++;
+    if (e.type === 'metric') metrics.push(e);
+  });
+  return { out: await job.done, steps, metrics };
+}
+
+describe('Stepwise Internalization on a CPU', () => {
+  test('explicit CoT ≥ 95%; ICoT-SI then removes every CoT token and keeps ≥ 90%; No CoT with the same shape and budget stays far below', async () => {
+    const nocotRun = run('nocot', {
+      recipe: 'nocot',
+      model: { kind: 'fresh', ...shape, seed: 0 },
+      data: data(),
+      train: { epochs: COT_EPOCHS + ICOT_EPOCHS, batchSize: 32, lr: 2e-3, warmupSteps: 100, schedule: 'cosine', seed: 0 },
+      eval: { ...eval_, everyEpoch: false },
+      runtime,
+    });
+
+    // 1. Explicit CoT from scratch.
+    const cot = await run('cot', {
+      recipe: 'cot',
+      model: { kind: 'fresh', ...shape, seed: 0 },
+      data: data(),
+      train: { epochs: COT_EPOCHS, batchSize: 32, lr: 2e-3, warmupSteps: 100, schedule: 'cosine', seed: 0 },
+      eval: { ...eval_, everyEpoch: false },
+      runtime,
+    });
+    expect(cot.out.status).toBe('finished');
+    expect(cot.steps).toBe(COT_EPOCHS * 237);
+    expect(cot.out.test!.total).toBe(200);
+    expect(cot.out.test!.meanCotTokens).toBe(8); // it writes both partial products
+    expect(cot.out.test!.accuracy).toBeGreaterThanOrEqual(0.95);
+
+    // 2. ICoT-SI from the explicit-CoT model's folder: ¼ token per epoch, λ = 1, kept positions.
+    const icot = await run('icot', {
+      recipe: 'icot-si',
+      model: { kind: 'folder', path: cot.out.best!.path },
+      data: data(),
+      train: { epochs: ICOT_EPOCHS, batchSize: 32, lr: 2e-3, warmupSteps: 100, schedule: 'linear', seed: 0 },
+      curriculum: { removePerEpoch: 0.25, smoothingLambda: 1, side: 'left', resetOptimizer: false, keepPosition: true },
+      eval: { ...eval_, everyEpoch: true },
+      runtime,
+    });
+    // What the schedule did, printed before any assertion so that a failure shows where it went wrong.
+    console.log(
+      `explicit CoT: ${cot.out.test!.accuracy} on the test split; ICoT-SI validation accuracy/CoT tokens removed per epoch: ` +
+        icot.metrics.filter((m) => 'val_accuracy' in m.values).map((m) => `${m.values.val_accuracy}/${m.values.cot_removed}`).join(' ') +
+        `; test ${JSON.stringify(icot.out.test)}`,
+    );
+    expect(icot.out.status).toBe('finished');
+    expect(icot.steps).toBe(ICOT_EPOCHS * 237);
+    // The schedule removed one more token every 948 batches until none was left ...
+    const removed = icot.metrics.filter((m) => 'cot_removed' in m.values).map((m) => m.values.cot_removed);
+    expect(removed[0]).toBe(0);
+    expect(removed.at(-1)).toBe(8);
+    for (let i = 1; i < removed.length; i++) expect(removed[i]).toBeGreaterThanOrEqual(removed[i - 1]);
+    // ... and the best model with no CoT shown answers the held-out problems generating none.
+    const atBest = icot.metrics.find((m) => m.epoch === icot.out.best!.epoch && 'cot_removed' in m.values);
+    expect(atBest!.values.cot_removed).toBe(8);
+    expect(icot.out.test!.total).toBe(200);
+    expect(icot.out.test!.meanCotTokens).toBe(0);
+    expect(icot.out.test!.accuracy).toBeGreaterThanOrEqual(0.9);
+
+    // 3. No CoT, same shape, as many steps as (1) and (2) together.
+    const nocot = await nocotRun;
+    console.log(`No CoT: test ${JSON.stringify(nocot.out.test)}`);
+    expect(nocot.steps).toBe(cot.steps + icot.steps);
+    expect(nocot.out.test!.meanCotTokens).toBe(0);
+    expect(icot.out.test!.accuracy - nocot.out.test!.accuracy).toBeGreaterThanOrEqual(0.3);
+  }, 40 * 60_000);
+});
