@@ -115,6 +115,27 @@ describe('stepwise train', () => {
     expect(folder.stdout).toContain(`stored    predictions under run 1, split "eval:valid.txt", step ${bestStep}\n`);
   });
 
+  test('--model starts an ICoT run from a model folder (a finished run\'s model) instead of the config\'s model; a bad --model exits 2 and creates no run', () => {
+    const config = writeConfig('tiny.json', tinyConfig(relativeData));
+    expect(stepwise(['train', config, '--data-dir', dataDir]).code).toBe(0);
+    const from = path.join(dataDir, 'runs/1/best');
+    const second = stepwise(['train', config, '--name', 'from-1', '--model', from, '--data-dir', dataDir]);
+    expect([second.code, second.stdout.split('\n')[0]]).toEqual([0, 'Run 2 completed at step 12.']);
+    const run2 = inStore((lab) => lab.store.runs.get(2)!);
+    expect(run2.config.model).toEqual({ kind: 'folder', path: from });
+    // It really started from run 1's weights: run 1's last loss is far below a fresh model's first.
+    const [loss1, loss2] = inStore((lab) => [1, 2].map((id) => lab.store.metrics.series(id, { keys: ['loss'] })[0].values));
+    expect(loss2[0]!).toBeLessThan(loss1[0]!);
+
+    const missing = stepwise(['train', config, '--model', path.join(work, 'nowhere'), '--data-dir', dataDir]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toBe(`stepwise train: --model ${path.join(work, 'nowhere')}: ${path.join(work, 'nowhere')} is not a model folder (it has no config.json)\n`);
+    const both = stepwise(['train', '--resume', '1', '--model', from, '--data-dir', dataDir]);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toContain('--model starts a new run from a model; a resumed run continues its own');
+    expect(inStore((lab) => lab.store.runs.list({ limit: 10, offset: 0 }).items.length)).toBe(2);
+  });
+
   test('a bad config exits 2 naming the file and every bad field, and creates no run', () => {
     const config = writeConfig('bad.json', { ...tinyConfig({ train: 'mult/train.txt', valid: 'mult/nope.txt' }), recipe: 'icot', train: { epochs: 0 } });
     const { code, stdout, stderr } = stepwise(['train', config, '--data-dir', dataDir]);

@@ -38,6 +38,16 @@ describe('example configs', () => {
     expect(config.train).toMatchObject({ epochs: 60, lr: 2e-3, schedule: 'cosine', warmupSteps: 100, batchSize: 32 });
     expect(config.curriculum).toMatchObject({ pretrainEpochs: 6, removePerEpoch: 0.25, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
   });
+
+  test('icot-2x2-cpu-cot.json then icot-2x2-cpu-internalize.json: the two-run recipe of the ICoT-SI proof', () => {
+    const cot = read('icot-2x2-cpu-cot.json');
+    expect(cot).toMatchObject({ recipe: 'cot', model: { kind: 'fresh', layers: 4, dim: 128, heads: 4 }, train: { epochs: 8, lr: 2e-3, schedule: 'cosine', warmupSteps: 100, batchSize: 32 } });
+    const icot = read('icot-2x2-cpu-internalize.json');
+    // Started from a model folder (`stepwise train … --model` names the first run's model).
+    expect(icot).toMatchObject({ recipe: 'icot-si', model: { kind: 'folder' }, train: { epochs: 44, lr: 2e-3, schedule: 'linear', warmupSteps: 100, batchSize: 32 } });
+    expect(icot.curriculum).toMatchObject({ pretrainEpochs: 0, removePerEpoch: 0.25, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
+    expect([cot.data, icot.data]).toEqual([{ train: 'data/2x2/train.txt', valid: 'data/2x2/valid.txt', test: 'data/2x2/test.txt' }, cot.data]);
+  });
 });
 
 describe('run config validation', () => {

@@ -34,11 +34,17 @@ export const train = defineCommand({
   options: {
     name: { type: 'string', value: 'NAME', description: "The new run's name (default: the config file's name)" },
     resume: { type: 'string', value: 'RUN_ID', description: 'Instead of CONFIG: continue run RUN_ID from its latest checkpoint' },
+    model: {
+      type: 'string',
+      value: 'FOLDER',
+      description: "ICoT configs: start from this GPT-2 model folder (a library model, or the model a finished run printed) instead of the config's model",
+    },
   },
   async run(values, [file]) {
     if (file !== undefined && values.resume !== undefined) throw new UsageError('give CONFIG or --resume RUN_ID, not both');
     if (file === undefined && values.resume === undefined) throw new UsageError('expected CONFIG (a run config file) or --resume RUN_ID');
     if (values.resume !== undefined && values.name !== undefined) throw new UsageError('--name names a new run; a resumed run keeps its name');
+    if (values.resume !== undefined && values.model !== undefined) throw new UsageError('--model starts a new run from a model; a resumed run continues its own');
     const resumeId = values.resume === undefined ? undefined : runId(values.resume);
 
     let config: JsonObject | undefined;
@@ -49,6 +55,15 @@ export const train = defineCommand({
         return 2;
       }
       config = read;
+      if (values.model !== undefined) {
+        if (methodOf(config) !== 'icot-si') throw new UsageError(`--model applies to ICoT run configs; ${file} is a ${methodOf(config)} config (set its model in the file)`);
+        const folder = path.resolve(values.model);
+        if (!fs.existsSync(path.join(folder, 'config.json'))) {
+          process.stderr.write(`stepwise train: --model ${values.model}: ${folder} is not a model folder (it has no config.json)\n`);
+          return 2;
+        }
+        config = { ...config, model: { kind: 'folder', path: folder } };
+      }
     }
 
     const lab = openLab(resolveDataDir(values['data-dir']));
