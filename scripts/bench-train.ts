@@ -4,7 +4,10 @@
  * Prints ms per step, achieved GFLOP/s, the share of a step spent copying
  * parameters and optimizer state in and out of ONNX Runtime, ONNX Runtime's own
  * throughput on a 1024×1024×1024 float32 MatMul measured in the same process,
- * the ratio of the two, and last `tokens/s N`.
+ * the ratio of the two, and last `tokens/s N`. Steps run as training runs them:
+ * --steps-per-run K steps per session run (an ONNX Loop; the trainer picks K so
+ * that a run takes about a second, at most 16), the state handed back once per
+ * run; the single-step graph is timed too, for comparison.
  */
 import { parseArgs } from 'node:util';
 import { GraphBuilder } from '../src-main/engine/onnx/graph.ts';
@@ -25,6 +28,8 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     threads: { type: 'string' },
+    inter: { type: 'string', default: '1' },
+    'steps-per-run': { type: 'string', default: '16' },
     provider: { type: 'string', default: 'cpu' },
   },
   strict: true,
@@ -40,6 +45,8 @@ const int = (name: keyof typeof a) => {
 const L = int('layers'), C = int('dim'), H = int('heads'), T = int('seq'), B = int('batch'), V = int('vocab');
 const steps = int('steps'), warmup = int('warmup');
 const threads = a.threads ? int('threads') : physicalCores();
+const interOpThreads = int('inter');
+const perRun = int('steps-per-run');
 const provider = a.provider as ProviderName;
 const arch: GPT2Config = { vocabSize: V, nPositions: T, nEmbd: C, nLayer: L, nHead: H, layerNormEpsilon: 1e-5 };
 
@@ -105,25 +112,33 @@ function stepFlops(): number {
 
 async function main() {
   console.log(`GPT-2 ${L} layers × ${C} wide, ${H} heads, context ${T}, vocab ${V}; batch ${B}; ${gpt2ParamCount(arch).toLocaleString()} parameters`);
-  console.log(`provider ${provider}, ${threads} intra-op threads, onnxruntime-node ${ort.env.versions.node}`);
-  const tc = performance.now();
-  const step = await TrainStep.create({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS, init: initGPT2(arch, 0), threads, provider });
-  console.log(`compile + session: ${(performance.now() - tc).toFixed(0)} ms`);
+  console.log(`provider ${provider}, ${threads} intra-op threads, ${interOpThreads} inter-op, onnxruntime-node ${ort.env.versions.node}`);
+  const single = await TrainStep.create({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS, init: initGPT2(arch, 0), threads, interOpThreads, provider });
   const rng = new Rng(2);
   const ids = BigInt64Array.from({ length: B * T }, () => BigInt(Math.floor(rng.next() * V)));
   const labels = ids.slice();
+  await timeIt(warmup, () => single.run(ids, labels, 1e-3));
+  const singleMs = median(await timeIt(steps, () => single.run(ids, labels, 1e-3)));
+  await single.release();
+
+  const tc = performance.now();
+  const step = await TrainStep.create({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS, init: initGPT2(arch, 0), threads, interOpThreads, provider, loop: true });
+  console.log(`compile + session (training loop): ${(performance.now() - tc).toFixed(0)} ms`);
+  const batches = Array.from({ length: perRun }, () => ({ inputIds: ids, labels }));
+  const lrs = new Array<number>(perRun).fill(1e-3);
   let loss = 0;
-  await timeIt(warmup, async () => (loss = (await step.run(ids, labels, 1e-3)).loss));
-  const times = await timeIt(steps, async () => (loss = (await step.run(ids, labels, 1e-3)).loss));
+  const runs = Math.max(2, Math.ceil(steps / perRun));
+  await timeIt(1, async () => (loss = (await step.runMany(batches, lrs)).at(-1)!.loss));
+  const times = (await timeIt(runs, async () => (loss = (await step.runMany(batches, lrs)).at(-1)!.loss))).map((t) => t / perRun);
   const ms = median(times);
   const gflops = stepFlops() / (ms / 1e3) / 1e9;
   const copy = await copyMs();
   const mm = await matmulGflops();
   const tokensPerS = (B * T) / (ms / 1e3);
-  console.log(`loss after ${warmup + steps} steps: ${loss.toFixed(4)}`);
-  console.log(`ms/step (median of ${steps}): ${ms.toFixed(1)}  [min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}]`);
+  console.log(`one step per run: ${singleMs.toFixed(1)} ms/step (median of ${steps}); copying parameters + optimizer state in and out: ${copy.toFixed(1)} ms = ${((100 * copy) / singleMs).toFixed(1)}% of it`);
+  console.log(`loss after ${perRun * (runs + 1)} steps: ${loss.toFixed(4)}`);
+  console.log(`ms/step, ${perRun} steps per run (median of ${runs} runs): ${ms.toFixed(1)}  [min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}]`);
   console.log(`achieved GFLOP/s: ${gflops.toFixed(1)}  (${(stepFlops() / 1e9).toFixed(2)} GFLOP per step)`);
-  console.log(`copy of parameters + optimizer state in and out: ${copy.toFixed(1)} ms = ${((100 * copy) / ms).toFixed(1)}% of a step`);
   console.log(`ONNX Runtime MatMul 1024×1024×1024 float32: ${mm.toFixed(1)} GFLOP/s`);
   console.log(`training step / MatMul throughput: ${((100 * gflops) / mm).toFixed(1)}%`);
   console.log(`tokens/s ${tokensPerS.toFixed(0)}`);

@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileGPT2, flatLayout } from '../src-main/engine/compile.ts';
+import { compileGPT2, compileTrainLoop, flatLayout } from '../src-main/engine/compile.ts';
 import { initGPT2, Rng } from '../src-main/engine/init.ts';
 import { gpt2ParamShapes, type GPT2Config } from '../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
@@ -25,12 +25,15 @@ const { values: a } = parseArgs({
     steps: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
     ftz: { type: 'boolean', default: false },
+    /** Profile the training loop (K steps per run, as the trainer runs them) instead of the single step. */
+    'steps-per-run': { type: 'string', default: '0' },
   },
   strict: true,
 });
 const [L, C, H, T, B, V, steps, top] = (['layers', 'dim', 'heads', 'seq', 'batch', 'vocab', 'steps', 'top'] as const).map((k) => Number(a[k]));
 const arch: GPT2Config = { vocabSize: V, nPositions: T, nEmbd: C, nLayer: L, nHead: H, layerNormEpsilon: 1e-5 };
-const compiled = compileGPT2({ arch, batch: B, seq: T, mode: 'step', adamw: ADAMW_DEFAULTS });
+const K = Number(a['steps-per-run']);
+const compiled = K > 0 ? compileTrainLoop({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS }) : compileGPT2({ arch, batch: B, seq: T, mode: 'step', adamw: ADAMW_DEFAULTS });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-profile-'));
 const session = await ort.InferenceSession.create(compiled.model, {
   executionProviders: ['cpu'],
@@ -47,20 +50,37 @@ const params = new Float32Array(layout.total);
 for (const [name, t] of initGPT2(arch, 0)) params.set(t.data, layout.entries.find((e) => e.name === name)!.offset);
 const rng = new Rng(2);
 const ids = BigInt64Array.from({ length: B * T }, () => BigInt(Math.floor(rng.next() * V)));
+const positions = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T));
+const repeat = (x: BigInt64Array) => {
+  const out = new BigInt64Array(K * x.length);
+  for (let k = 0; k < K; k++) out.set(x, k * x.length);
+  return out;
+};
 const feeds: Record<string, ort.Tensor> = {
   params: new ort.Tensor('float32', params, [layout.total]),
   adam_m: new ort.Tensor('float32', new Float32Array(layout.total), [layout.total]),
   adam_v: new ort.Tensor('float32', new Float32Array(layout.total), [layout.total]),
-  step: new ort.Tensor('float32', Float32Array.of(1), []),
-  lr: new ort.Tensor('float32', Float32Array.of(1e-3), []),
-  input_ids: new ort.Tensor('int64', ids, [B, T]),
-  labels: new ort.Tensor('int64', ids.slice(), [B, T]),
-  position_ids: new ort.Tensor('int64', BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T)), [B, T]),
+  ...(K > 0
+    ? {
+      step: new ort.Tensor('float32', Float32Array.of(0), []),
+      lr: new ort.Tensor('float32', new Float32Array(K).fill(1e-3), [K]),
+      input_ids: new ort.Tensor('int64', repeat(ids), [K, B, T]),
+      labels: new ort.Tensor('int64', repeat(ids), [K, B, T]),
+      position_ids: new ort.Tensor('int64', repeat(positions), [K, B, T]),
+    }
+    : {
+      step: new ort.Tensor('float32', Float32Array.of(1), []),
+      lr: new ort.Tensor('float32', Float32Array.of(1e-3), []),
+      input_ids: new ort.Tensor('int64', ids, [B, T]),
+      labels: new ort.Tensor('int64', ids.slice(), [B, T]),
+      position_ids: new ort.Tensor('int64', positions, [B, T]),
+    }),
 };
-for (const e of layout.entries) feeds[`p.${e.name}`] = new ort.Tensor('float32', params.subarray(e.offset, e.offset + e.size), e.shape);
+if (K === 0) for (const e of layout.entries) feeds[`p.${e.name}`] = new ort.Tensor('float32', params.subarray(e.offset, e.offset + e.size), e.shape);
 const t0 = performance.now();
 for (let i = 0; i < steps + 2; i++) await session.run(feeds);
-const wall = (performance.now() - t0) / (steps + 2);
+const stepsPerRun = Math.max(1, K);
+const wall = (performance.now() - t0) / (steps + 2) / stepsPerRun;
 session.endProfiling(); // writes <prefix>_<date>.json
 const file = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.json'))!);
 const events = JSON.parse(readFileSync(file, 'utf8')) as { cat: string; name: string; dur: number; args?: { op_name?: string } }[];
@@ -70,15 +90,16 @@ const byOp = new Map<string, number>();
 const byNode = new Map<string, { op: string; us: number }>();
 for (const e of nodes) {
   const op = e.args?.op_name ?? '?';
+  if (op === 'Loop') continue; // its time is its body's nodes, counted one by one
   byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
   const n = e.name.replace(/_kernel_time$/, '');
   const r = byNode.get(n) ?? { op, us: 0 };
   r.us += e.dur;
   byNode.set(n, r);
 }
-const per = (us: number) => us / 1000 / runs.length;
+const per = (us: number) => us / 1000 / runs.length / stepsPerRun;
 const kernels = [...byOp.values()].reduce((p, q) => p + q, 0);
-console.log(`${runs.length} runs; wall ${wall.toFixed(1)} ms/step; model_run ${per(runs.reduce((p, e) => p + e.dur, 0)).toFixed(1)} ms; kernels ${per(kernels).toFixed(1)} ms; ${byNode.size} nodes`);
+console.log(`${runs.length} runs of ${stepsPerRun} step(s); wall ${wall.toFixed(1)} ms/step; model_run ${per(runs.reduce((p, e) => p + e.dur, 0)).toFixed(1)} ms; kernels ${per(kernels).toFixed(1)} ms; ${byNode.size} nodes`);
 console.log('\nms/step by op type:');
 for (const [op, us] of [...byOp].sort((p, q) => q[1] - p[1])) console.log(`  ${op.padEnd(28)} ${per(us).toFixed(2).padStart(8)}`);
 console.log(`\nslowest ${top} nodes:`);

@@ -112,4 +112,38 @@ export class FlatState {
     this.optimizerStep = t;
     return { loss: loss[0], gradNorm: gradNorm[0] };
   }
+
+  /**
+   * K optimizer steps in one run of a compiled training loop (compile.ts compileTrainLoop):
+   * `feeds` hold the K batches ([K, …] each), `lrs` one learning rate per step. The state
+   * goes in and comes out once for all K steps.
+   */
+  async steps(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lrs: readonly number[]): Promise<StepResult[]> {
+    const K = lrs.length;
+    const N = this.layout.total;
+    const { state: cur, spare: next } = this;
+    const loss = new Float32Array(K);
+    const gradNorm = new Float32Array(K);
+    await session.run(
+      {
+        ...feeds,
+        step: new ort.Tensor('float32', Float32Array.of(this.optimizerStep), []),
+        lr: new ort.Tensor('float32', Float32Array.from(lrs), [K]),
+        params: new ort.Tensor('float32', cur.p, [N]),
+        adam_m: new ort.Tensor('float32', cur.m, [N]),
+        adam_v: new ort.Tensor('float32', cur.v, [N]),
+      },
+      {
+        loss: new ort.Tensor('float32', loss, [K]),
+        grad_norm: new ort.Tensor('float32', gradNorm, [K]),
+        new_params: new ort.Tensor('float32', next.p, [N]),
+        new_adam_m: new ort.Tensor('float32', next.m, [N]),
+        new_adam_v: new ort.Tensor('float32', next.v, [N]),
+      },
+    );
+    this.state = next;
+    this.spare = cur;
+    this.optimizerStep += K;
+    return Array.from(loss, (l, k) => ({ loss: l, gradNorm: gradNorm[k] }));
+  }
 }

@@ -54,6 +54,11 @@ export interface SessionOptions {
   provider?: ProviderName;
   /** Intra-op threads (default: physical cores). */
   threads?: number;
+  /**
+   * Inter-op threads: above 1, independent nodes run concurrently (ORT's parallel execution
+   * mode), each with `threads` intra-op threads. Default 1 (sequential).
+   */
+  interOpThreads?: number;
   /** Path to write ORT's optimized graph, for inspection. */
   optimizedModelPath?: string;
 }
@@ -64,8 +69,8 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     executionProviders: [provider],
     graphOptimizationLevel: 'all',
     intraOpNumThreads: opts.threads ?? physicalCores(),
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
+    interOpNumThreads: opts.interOpThreads ?? 1,
+    executionMode: (opts.interOpThreads ?? 1) > 1 ? 'parallel' : 'sequential',
     enableCpuMemArena: true,
     enableMemPattern: true,
   };

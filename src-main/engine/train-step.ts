@@ -7,7 +7,7 @@
  * nothing and copies no state. The trainer drives this; nothing here knows
  * about data, schedules or events.
  */
-import { compileGPT2, flatLayout, type FlatLayout } from './compile.ts';
+import { compileGPT2, compileTrainLoop, flatLayout, type FlatLayout } from './compile.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
 import { FlatState, type StepResult } from './flat-state.ts';
@@ -15,6 +15,13 @@ import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 
 export type { StepResult } from './flat-state.ts';
+
+/** One [batch, T] token batch of a step (labels −100 = ignored; position ids default to 0..T−1). */
+export interface StepBatch {
+  inputIds: BigInt64Array;
+  labels: BigInt64Array;
+  positionIds?: BigInt64Array;
+}
 
 export class TrainStep {
   readonly arch: ModelArch;
@@ -27,6 +34,8 @@ export class TrainStep {
   /** Parameters and AdamW's moments, flat, with the step that updates them. */
   private readonly state: FlatState;
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
+  /** The compiled K-step loops per T (runMany). */
+  private readonly loops = new Map<number, Promise<ort.InferenceSession>>();
   private readonly compileOptions: { adamw: AdamWConfig } & SessionOptions;
 
   private constructor(arch: ModelArch, batch: number, seq: number, init: TensorMap, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
@@ -45,10 +54,15 @@ export class TrainStep {
     return this.state.optimizerStep;
   }
 
-  static async create(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap } & SessionOptions): Promise<TrainStep> {
-    const { arch, batch, seq, init, ...compileOptions } = opts;
+  /**
+   * `loop`: the caller trains through runMany (the trainer), so the full-length training loop is
+   * compiled now instead of the single step (each is otherwise compiled on first use).
+   */
+  static async create(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; init: TensorMap; loop?: boolean } & SessionOptions): Promise<TrainStep> {
+    const { arch, batch, seq, init, loop, ...compileOptions } = opts;
     const step = new TrainStep(arch, batch, seq, init, compileOptions);
-    await step.sessionFor(seq); // compile the full-length step now: errors surface at creation
+    // Compile the full-length graph now: errors surface at creation.
+    await (loop ? step.loopFor(seq) : step.sessionFor(seq));
     return step;
   }
 
@@ -60,6 +74,17 @@ export class TrainStep {
       const compiled = compileGPT2({ arch: this.arch, batch: this.batch, seq: T, mode: 'step', adamw });
       s = createSession(compiled.model, session);
       this.sessions.set(T, s);
+    }
+    return s;
+  }
+
+  /** The compiled training loop for sequences of length T (compiled on first use, then cached). */
+  private loopFor(T: number): Promise<ort.InferenceSession> {
+    let s = this.loops.get(T);
+    if (!s) {
+      const { adamw, ...session } = this.compileOptions;
+      s = createSession(compileTrainLoop({ arch: this.arch, batch: this.batch, seq: T, adamw }).model, session);
+      this.loops.set(T, s);
     }
     return s;
   }
@@ -93,9 +118,46 @@ export class TrainStep {
    */
   async run(inputIds: BigInt64Array, labels: BigInt64Array, lr: number, T = this.seq, positionIds?: BigInt64Array): Promise<StepResult> {
     const B = this.batch;
+    const positions = this.checkBatch({ inputIds, labels, positionIds }, T);
+    const session = await this.sessionFor(T);
+    return this.state.step(session, {
+      input_ids: new ort.Tensor('int64', inputIds, [B, T]),
+      labels: new ort.Tensor('int64', labels, [B, T]),
+      position_ids: new ort.Tensor('int64', positions, [B, T]),
+    }, lr);
+  }
+
+  /**
+   * K optimizer steps in one session run (a compiled ONNX Loop): the same numbers as K calls of
+   * run(), bit for bit, without handing the state to JavaScript and back between the steps.
+   * Every batch is [batch, T]; `lrs` holds each step's learning rate.
+   */
+  async runMany(batches: readonly StepBatch[], lrs: readonly number[], T = this.seq): Promise<StepResult[]> {
+    const K = batches.length;
+    if (K === 0 || lrs.length !== K) throw new Error(`runMany: ${K} batches and ${lrs.length} learning rates`);
+    const n = this.batch * T;
+    const ids = new BigInt64Array(K * n);
+    const labels = new BigInt64Array(K * n);
+    const positions = new BigInt64Array(K * n);
+    batches.forEach((b, k) => {
+      positions.set(this.checkBatch(b, T), k * n);
+      ids.set(b.inputIds, k * n);
+      labels.set(b.labels, k * n);
+    });
+    const dims = [K, this.batch, T];
+    return this.state.steps(await this.loopFor(T), {
+      input_ids: new ort.Tensor('int64', ids, dims),
+      labels: new ort.Tensor('int64', labels, dims),
+      position_ids: new ort.Tensor('int64', positions, dims),
+    }, lrs);
+  }
+
+  /** Checks a batch's sizes; answers its position ids (0..T−1 on every row by default). */
+  private checkBatch(b: StepBatch, T: number): BigInt64Array {
+    const B = this.batch;
     if (!(Number.isInteger(T) && T >= 2 && T <= this.seq)) throw new Error(`sequence length ${T} must be between 2 and ${this.seq}`);
-    if (inputIds.length !== B * T || labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${inputIds.length} ids and ${labels.length} labels`);
-    let positions = positionIds;
+    if (b.inputIds.length !== B * T || b.labels.length !== B * T) throw new Error(`batch must be ${B}×${T} tokens, got ${b.inputIds.length} ids and ${b.labels.length} labels`);
+    let positions = b.positionIds;
     if (!positions) {
       positions = this.defaultPositions.get(T);
       if (!positions) {
@@ -105,16 +167,12 @@ export class TrainStep {
       }
     }
     if (positions.length !== B * T) throw new Error(`position ids must be ${B}×${T}, got ${positions.length}`);
-    const session = await this.sessionFor(T);
-    return this.state.step(session, {
-      input_ids: new ort.Tensor('int64', inputIds, [B, T]),
-      labels: new ort.Tensor('int64', labels, [B, T]),
-      position_ids: new ort.Tensor('int64', positions, [B, T]),
-    }, lr);
+    return positions;
   }
 
   async release(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).release();
+    for (const s of [...this.sessions.values(), ...this.loops.values()]) await (await s).release();
     this.sessions.clear();
+    this.loops.clear();
   }
 }

@@ -7,7 +7,7 @@
  * optimizer reset when its removal schedule grows), `onEpochEnd` (validation)
  * and `extraState` (saved with every checkpoint).
  */
-import type { BatchSource } from './batches.ts';
+import type { Batch, BatchSource } from './batches.ts';
 import { listCheckpoints, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import type { ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
@@ -105,7 +105,16 @@ export class TrainerControl {
 }
 
 /** What the loop needs of a compiled step: TrainStep, or a method's own (e.g. adapters over a frozen base). */
-export type CompiledStep = Pick<TrainStep, 'optimizerStep' | 'run' | 'snapshot' | 'optimizerSnapshot' | 'loadState' | 'resetOptimizer' | 'release'>;
+export type CompiledStep = Pick<TrainStep, 'optimizerStep' | 'run' | 'snapshot' | 'optimizerSnapshot' | 'loadState' | 'resetOptimizer' | 'release'> &
+  Partial<Pick<TrainStep, 'runMany'>>;
+
+/**
+ * Steps per session run: as many as take about this long (at least one, at most
+ * MAX_STEPS_PER_RUN), so pause and cancel still answer within about a second.
+ * Results do not depend on it: K steps in one run equal K single runs bit for bit.
+ */
+const CHUNK_MS = 1000;
+export const MAX_STEPS_PER_RUN = 16;
 
 export interface TrainOptions {
   config: TrainerConfig;
@@ -146,7 +155,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     ? await opts.createStep(initParams)
     : await TrainStep.create({
       arch: config.arch, batch: config.batch, seq: config.seq, adamw: config.adamw,
-      init: initParams, provider: config.provider, threads: config.threads,
+      init: initParams, provider: config.provider, threads: config.threads, loop: true,
     });
   let startStep = 0;
   if (ck) {
@@ -175,37 +184,67 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   emit({ type: 'status', status: 'running' });
   const t0 = performance.now();
   let step = startStep;
+  /** A batch taken from the source that starts the next run (it resets the optimizer or changes length). */
+  let held: Batch | null = null;
+  let msPerStep = 0;
+  const isEpochEnd = () => data.position().index >= data.batchesPerEpoch * config.batch;
   try {
     while (step < config.steps) {
-      const waited = await control.waitWhilePaused(() => emit({ type: 'status', status: 'paused' }));
-      if (control.isCancelled) break;
-      if (waited) emit({ type: 'status', status: 'running' });
-      const batch = data.next();
-      if (batch.resetOptimizer) {
+      if (!held) {
+        const waited = await control.waitWhilePaused(() => emit({ type: 'status', status: 'paused' }));
+        if (control.isCancelled) break;
+        if (waited) emit({ type: 'status', status: 'running' });
+      }
+      // The steps of one session run: up to about a second of them, of one sequence length,
+      // ending at an epoch's end, a checkpoint or the last step, and before a batch that resets
+      // the optimizer. A held batch runs first (alone when a pause or cancel is waiting), so
+      // the data position is never ahead of the steps taken when a checkpoint is written.
+      const stop = control.isCancelled || control.isPaused;
+      const wanted = !ts.runMany || stop ? 1 : msPerStep > 0 ? Math.floor(CHUNK_MS / msPerStep) : 1;
+      const untilCheckpoint = config.checkpointEvery > 0 ? config.checkpointEvery - (step % config.checkpointEvery) : Infinity;
+      const limit = Math.max(1, Math.min(wanted, MAX_STEPS_PER_RUN, config.steps - step, untilCheckpoint));
+      const chunk: Batch[] = [];
+      let epochEnd = false;
+      while (chunk.length < limit) {
+        const batch: Batch = held ?? data.next();
+        const T = batch.seq ?? config.seq;
+        if (chunk.length > 0 && (batch.resetOptimizer || T !== (chunk[0].seq ?? config.seq))) {
+          held = batch;
+          break;
+        }
+        held = null;
+        chunk.push(batch);
+        if (opts.onEpochEnd && isEpochEnd()) {
+          epochEnd = true;
+          break;
+        }
+      }
+      if (chunk[0].resetOptimizer) {
         ts.resetOptimizer();
         emit({ type: 'log', level: 'info', message: `optimizer reset before step ${step + 1}` });
       }
-      const lr = learningRate(config.schedule, step + 1);
+      const T = chunk[0].seq ?? config.seq;
+      const lrs = chunk.map((_, k) => learningRate(config.schedule, step + k + 1));
       const s0 = performance.now();
-      const T = batch.seq ?? config.seq;
-      const r = await ts.run(batch.inputIds, batch.labels, lr, T, batch.positionIds);
-      const stepMs = performance.now() - s0;
-      step++;
-      lastLoss = r.loss;
-      if (!Number.isFinite(r.loss)) emit({ type: 'log', level: 'warn', message: `loss is ${r.loss} at step ${step}` });
+      const results = ts.runMany
+        ? await ts.runMany(chunk, lrs, T)
+        : [await ts.run(chunk[0].inputIds, chunk[0].labels, lrs[0], T, chunk[0].positionIds)];
+      const stepMs = (performance.now() - s0) / chunk.length;
+      msPerStep = stepMs;
       const elapsedS = (performance.now() - t0) / 1e3;
-      const done = step - startStep;
-      emit({
-        type: 'step', step, totalSteps: config.steps, epoch: batch.epoch, loss: r.loss, lr, gradNorm: r.gradNorm,
-        tokensPerS: (config.batch * T) / (stepMs / 1e3), stepMs, elapsedS,
-        etaS: (elapsedS / done) * (config.steps - step), info: batch.info,
+      results.forEach((r, k) => {
+        step++;
+        lastLoss = r.loss;
+        if (!Number.isFinite(r.loss)) emit({ type: 'log', level: 'warn', message: `loss is ${r.loss} at step ${step}` });
+        emit({
+          type: 'step', step, totalSteps: config.steps, epoch: chunk[k].epoch, loss: r.loss, lr: lrs[k], gradNorm: r.gradNorm,
+          tokensPerS: (config.batch * T) / (stepMs / 1e3), stepMs, elapsedS,
+          etaS: (elapsedS / (step - startStep)) * (config.steps - step), info: chunk[k].info,
+        });
       });
-      const pos = data.position();
-      if (opts.onEpochEnd && pos.index >= data.batchesPerEpoch * config.batch) {
-        await opts.onEpochEnd({ epoch: batch.epoch, step, trainStep: ts, emit });
-      }
+      if (epochEnd) await opts.onEpochEnd!({ epoch: chunk[chunk.length - 1].epoch, step, trainStep: ts, emit });
       if (config.checkpointEvery > 0 && step % config.checkpointEvery === 0 && step < config.steps) checkpoint(step);
-      // Let pause/cancel messages in between steps (session.run holds the thread while it runs).
+      // Let pause/cancel messages in between runs (session.run holds the thread while it runs).
       await new Promise<void>((r) => setImmediate(r));
     }
     const status = control.isCancelled ? 'cancelled' : 'finished';

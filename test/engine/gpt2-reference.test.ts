@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileGPT2 } from '../../src-main/engine/compile.ts';
+import { compileGPT2, compileTrainLoop } from '../../src-main/engine/compile.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
@@ -121,5 +121,40 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
       const ref = expected.get(`after_adamw.${name}`)!.data;
       expect(relDiff(st.p, ref, keyBias(name, arch.nEmbd)), `after_adamw.${name}`).toBeLessThanOrEqual(1e-4);
     }
+  });
+
+  it('the same three steps in one run of the compiled training loop: the per-step losses and norms, and the parameters after them, match', async () => {
+    const a = batch.adamw;
+    const adamw = { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm };
+    const c = compileTrainLoop({ arch, batch: 3, seq: 12, adamw });
+    const s = await createSession(c.model);
+    const N = c.layout.total;
+    const p = new Float32Array(N);
+    for (const e of c.layout.entries) p.set(params.get(e.name)!.data, e.offset);
+    const K = a.steps;
+    const repeat = (xs: number[]) => Array.from({ length: K }, () => xs).flat();
+    const out = await s.run({
+      params: new ort.Tensor('float32', p, [N]),
+      adam_m: new ort.Tensor('float32', new Float32Array(N), [N]),
+      adam_v: new ort.Tensor('float32', new Float32Array(N), [N]),
+      step: scalarTensor(0),
+      lr: new ort.Tensor('float32', new Float32Array(K).fill(a.lr), [K]),
+      input_ids: int64Tensor(repeat(batch.input_ids.flat()), [K, 3, 12]),
+      labels: int64Tensor(repeat(batch.labels.flat()), [K, 3, 12]),
+      position_ids: int64Tensor(repeat(Array.from({ length: 36 }, (_, i) => i % 12)), [K, 3, 12]),
+    });
+    const losses = out.loss.data as Float32Array;
+    const norms = out.grad_norm.data as Float32Array;
+    expect(losses.length).toBe(K);
+    for (let k = 0; k < K; k++) {
+      expect(losses[k]).toBeCloseTo(batch.adamw_losses[k], 4);
+      expect(Math.abs(norms[k] - batch.adamw_grad_norms_before_clip[k])).toBeLessThanOrEqual(1e-4 * batch.adamw_grad_norms_before_clip[k]);
+    }
+    const after = out.new_params.data as Float32Array;
+    for (const e of c.layout.entries) {
+      const ref = expected.get(`after_adamw.${e.name}`)!.data;
+      expect(relDiff(after.subarray(e.offset, e.offset + e.size), ref, keyBias(e.name, arch.nEmbd)), `after_adamw.${e.name}`).toBeLessThanOrEqual(1e-4);
+    }
+    await s.release();
   });
 });

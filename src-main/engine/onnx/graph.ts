@@ -28,7 +28,9 @@ export type Attr =
   | { f: number }
   | { s: string }
   | { ints: number[] }
-  | { floats: number[] };
+  | { floats: number[] }
+  /** A subgraph (a Loop body), from another builder's toGraph(). */
+  | { g: GraphProtoJson };
 
 export interface Node {
   readonly op: string;
@@ -105,6 +107,12 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private scopes: string[] = [];
   private counter = 0;
+  /** Prefixed to every internal name: a subgraph's builder keeps clear of its outer graph's names. */
+  private readonly prefix: string;
+
+  constructor(opts: { prefix?: string } = {}) {
+    this.prefix = opts.prefix ?? '';
+  }
   // ---------------------------------------------------------------- naming
 
   /** Run `fn` with `name` pushed on the scope stack; values get 'a.b.name' names. */
@@ -119,7 +127,7 @@ export class GraphBuilder {
 
   fresh(hint: string): string {
     // Internal names always end in _N, so they never take a name an input or output claims.
-    const base = [...this.scopes, hint].join('.');
+    const base = this.prefix + [...this.scopes, hint].join('.');
     let name = `${base}_${++this.counter}`;
     while (this.names.has(name)) name = `${base}_${++this.counter}`;
     this.names.add(name);
@@ -441,6 +449,11 @@ export class GraphBuilder {
     return live.reverse();
   }
 
+  /** The graph computing `outputs` from this builder's inputs, in declaration order (a subgraph body). */
+  toGraph(outputs: Value[], name: string): GraphProtoJson {
+    return this.toGraphProto(outputs, name);
+  }
+
   private toGraphProto(outputs: Value[], name: string): GraphProtoJson {
     const nodes = this.liveNodes(outputs);
     const used = new Set<string>();
@@ -492,6 +505,7 @@ function attrProto(name: string, a: Attr): AttributeProtoJson {
   if ('f' in a) return { name, type: AttrType.FLOAT, f: a.f };
   if ('s' in a) return { name, type: AttrType.STRING, s: new TextEncoder().encode(a.s) };
   if ('ints' in a) return { name, type: AttrType.INTS, ints: a.ints };
+  if ('g' in a) return { name, type: AttrType.GRAPH, g: a.g };
   return { name, type: AttrType.FLOATS, floats: a.floats };
 }
 
