@@ -5,9 +5,10 @@
  * parameters and optimizer state in and out of ONNX Runtime, ONNX Runtime's own
  * throughput on a 1024×1024×1024 float32 MatMul measured in the same process,
  * the ratio of the two, and last `tokens/s N`. Steps run as training runs them:
- * --steps-per-run K steps per session run (an ONNX Loop; the trainer picks K so
- * that a run takes about a second, at most 16), the state handed back once per
- * run; the single-step graph is timed too, for comparison.
+ * K steps per session run (an ONNX Loop), the state handed back once per run,
+ * with the K the trainer would pick for this model (runs of about two seconds,
+ * at most 16) unless --steps-per-run says otherwise; the single-step graph is
+ * timed first, for comparison.
  */
 import { parseArgs } from 'node:util';
 import { GraphBuilder } from '../src-main/engine/onnx/graph.ts';
@@ -16,6 +17,7 @@ import { gpt2ParamCount, gpt2ParamShapes, type GPT2Config } from '../src-main/en
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
 import { createSession, ort, physicalCores, type ProviderName } from '../src-main/engine/runtime.ts';
 import { TrainStep } from '../src-main/engine/train-step.ts';
+import { stepsPerRun } from '../src-main/engine/trainer.ts';
 
 const { values: a } = parseArgs({
   options: {
@@ -29,7 +31,7 @@ const { values: a } = parseArgs({
     warmup: { type: 'string', default: '3' },
     threads: { type: 'string' },
     inter: { type: 'string', default: '1' },
-    'steps-per-run': { type: 'string', default: '16' },
+    'steps-per-run': { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
   },
   strict: true,
@@ -46,7 +48,6 @@ const L = int('layers'), C = int('dim'), H = int('heads'), T = int('seq'), B = i
 const steps = int('steps'), warmup = int('warmup');
 const threads = a.threads ? int('threads') : physicalCores();
 const interOpThreads = int('inter');
-const perRun = int('steps-per-run');
 const provider = a.provider as ProviderName;
 const arch: GPT2Config = { vocabSize: V, nPositions: T, nEmbd: C, nLayer: L, nHead: H, layerNormEpsilon: 1e-5 };
 
@@ -120,6 +121,7 @@ async function main() {
   await timeIt(warmup, () => single.run(ids, labels, 1e-3));
   const singleMs = median(await timeIt(steps, () => single.run(ids, labels, 1e-3)));
   await single.release();
+  const perRun = a['steps-per-run'] ? int('steps-per-run') : stepsPerRun(singleMs);
 
   const tc = performance.now();
   const step = await TrainStep.create({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS, init: initGPT2(arch, 0), threads, interOpThreads, provider, loop: true });

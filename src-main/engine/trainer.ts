@@ -109,12 +109,18 @@ export type CompiledStep = Pick<TrainStep, 'optimizerStep' | 'run' | 'snapshot' 
   Partial<Pick<TrainStep, 'runMany'>>;
 
 /**
- * Steps per session run: as many as take about this long (at least one, at most
- * MAX_STEPS_PER_RUN), so pause and cancel still answer within about a second.
+ * Steps per session run: as many as take about CHUNK_MS (at least one, at most
+ * MAX_STEPS_PER_RUN), so pause and cancel still answer within a couple of seconds.
  * Results do not depend on it: K steps in one run equal K single runs bit for bit.
  */
-const CHUNK_MS = 1000;
+const CHUNK_MS = 2000;
 export const MAX_STEPS_PER_RUN = 16;
+
+/** The steps per run the trainer chooses once a step takes `msPerStep` (0: not measured yet, one step). */
+export function stepsPerRun(msPerStep: number): number {
+  if (!(msPerStep > 0)) return 1;
+  return Math.max(1, Math.min(MAX_STEPS_PER_RUN, Math.floor(CHUNK_MS / msPerStep)));
+}
 
 export interface TrainOptions {
   config: TrainerConfig;
@@ -200,9 +206,9 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       // the optimizer. A held batch runs first (alone when a pause or cancel is waiting), so
       // the data position is never ahead of the steps taken when a checkpoint is written.
       const stop = control.isCancelled || control.isPaused;
-      const wanted = !ts.runMany || stop ? 1 : msPerStep > 0 ? Math.floor(CHUNK_MS / msPerStep) : 1;
+      const wanted = !ts.runMany || stop ? 1 : stepsPerRun(msPerStep);
       const untilCheckpoint = config.checkpointEvery > 0 ? config.checkpointEvery - (step % config.checkpointEvery) : Infinity;
-      const limit = Math.max(1, Math.min(wanted, MAX_STEPS_PER_RUN, config.steps - step, untilCheckpoint));
+      const limit = Math.max(1, Math.min(wanted, config.steps - step, untilCheckpoint));
       const chunk: Batch[] = [];
       let epochEnd = false;
       while (chunk.length < limit) {
