@@ -53,8 +53,7 @@ export interface OptimizerOutputs {
  * to use every thread. `lr` and `step` are float32 scalars; `step` counts from 1.
  */
 export function clipAndAdamW(g: GraphBuilder, cfg: AdamWConfig, s: FlatState, lr: Value, step: Value): OptimizerOutputs {
-  const [out] = clipAndAdamWGroups(g, cfg, [s], lr, step).groups;
-  return { ...out, gradNorm: out.gradNorm };
+  return clipAndAdamWGroups(g, cfg, [s], lr, step).groups[0];
 }
 
 /**
