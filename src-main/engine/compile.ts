@@ -12,7 +12,7 @@ import { gradients } from './autodiff.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import { causalLmLoss, causalMask } from './models/gpt2.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
-import { clipAndAdamWGroups, type AdamWConfig } from './optim.ts';
+import { clipAndAdamW, type AdamWConfig } from './optim.ts';
 
 export type CompileMode = 'forward' | 'grad' | 'step';
 
@@ -30,9 +30,9 @@ export interface CompiledGraph {
   /** Parameter names in feed order; feeds are `p.<name>`. */
   paramNames: string[];
   paramShapes: Map<string, number[]>;
-  /** The flat state layout; 'step': trainLayout, its optimizer groups the inputs `params.<key>` (small parameters only; a large one is its `p.<name>`), `adam_m.<key>`, `adam_v.<key>` and outputs `new_params.<key>`, `new_adam_m.<key>`, `new_adam_v.<key>`. */
+  /** The flat state layout ('step': inputs `params`, `adam_m`, `adam_v` and outputs `new_params`, `new_adam_m`, `new_adam_v`). */
   layout: FlatLayout;
-  /** Output names: 'loss', 'logits', 'hidden.<i>', 'grad.<name>', 'grad_norm', 'new_params.<key>', 'new_adam_m.<key>', 'new_adam_v.<key>'. */
+  /** Output names: 'loss', 'logits', 'hidden.<i>', 'grad.<name>', 'grad_norm', 'new_params', 'new_adam_m', 'new_adam_v'. */
   outputs: string[];
 }
 
@@ -45,11 +45,13 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const paramNames = [...shapes.keys()];
   const params: Record<string, Value> = {};
   for (const name of paramNames) params[name] = g.input(`p.${name}`, 'float32', shapes.get(name)!);
-  // The training step also takes AdamW's state by groups (trainLayout): a large parameter's
-  // group is its `p.<name>` input, the small ones' group `params.rest` (the same memory as their
-  // `p.<name>` inputs, fed as views of one buffer); moments `adam_m.<key>`, `adam_v.<key>`.
-  const layout = mode === 'step' ? trainLayout(shapes) : flatLayout(shapes);
-  const states = mode === 'step' ? groupInputs(g, layout, '', params) : null;
+  // The training step also takes the whole state flat: `params` (the same memory as the
+  // per-parameter inputs, fed as views of one buffer), `adam_m` and `adam_v`, each [N].
+  const layout = flatLayout(shapes);
+  const N = layout.total;
+  const flat = mode === 'step'
+    ? { params: g.input('params', 'float32', [N]), m: g.input('adam_m', 'float32', [N]), v: g.input('adam_v', 'float32', [N]) }
+    : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;
   const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
   const inputIds = g.input('input_ids', 'int64', [B, T]);
@@ -79,70 +81,39 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
       emit('loss', loss);
       paramNames.forEach((n, i) => emit(`grad.${n}`, grads[i]));
     } else {
-      const opt = optimizerStep(g, opts.adamw, layout, new Map(paramNames.map((n, i) => [n, grads[i]])), states!, lr!, step!);
+      const opt = optimizerStep(g, opts.adamw, paramNames, grads, layout, flat!, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
-      layout.groups!.forEach((grp, i) => {
-        emit(`new_params.${grp.key}`, opt.groups[i].param);
-        emit(`new_adam_m.${grp.key}`, opt.groups[i].m);
-        emit(`new_adam_v.${grp.key}`, opt.groups[i].v);
-      });
+      emit('new_params', opt.param);
+      emit('new_adam_m', opt.m);
+      emit('new_adam_v', opt.v);
     }
   }
   return { model: g.toModel(outs, { name: `${family.name}_${mode}` }), paramNames, paramShapes: shapes, layout, outputs: outNames };
 }
 
-/** A group's optimizer state as graph values. */
-interface GroupState {
-  param: Value;
-  m: Value;
-  v: Value;
-}
-
-/**
- * Clipping and AdamW over the layout's groups, from the per-parameter gradients: a one-parameter
- * group takes its gradient as it is, the flat group of small parameters their concatenation.
- */
+/** Clipping and AdamW over the flat state, from the per-parameter gradients. */
 function optimizerStep(
   g: GraphBuilder,
   adamw: AdamWConfig | undefined,
+  paramNames: string[],
+  grads: Value[],
   layout: FlatLayout,
-  gradOf: Map<string, Value>,
-  states: GroupState[],
+  flat: { params: Value; m: Value; v: Value },
   lr: Value,
   step: Value,
 ) {
   if (!adamw) throw new Error('compile: a training step needs adamw settings');
-  const groups = layout.groups!;
-  const flat = groups.map((grp, i) => {
-    const grad = grp.names.length === 1 && grp.shape.length === gradOf.get(grp.names[0])!.shape.length
-      ? gradOf.get(grp.names[0])!
-      : g.concat(grp.names.map((n) => g.reshape(gradOf.get(n)!, [-1])), 0, `grad_${grp.key}`); // [size]
-    const exempt = grp.names.map((n) => adamw.noDecay?.(n) ?? false);
-    let decayMask: Value | undefined;
-    if (exempt.every(Boolean)) decayMask = g.scalar(0);
-    else if (exempt.some(Boolean)) {
-      const mask = new Float32Array(grp.size).fill(1);
-      let at = 0;
-      grp.names.forEach((n, j) => {
-        const e = layout.entries.find((x) => x.name === n)!;
-        if (exempt[j]) mask.fill(0, at, at + e.size);
-        at += e.size;
-      });
-      decayMask = g.constant(mask, 'float32', grp.shape, `decay_mask_${grp.key}`);
-    }
-    return { param: states[i].param, grad, m: states[i].m, v: states[i].v, decayMask };
-  });
-  return clipAndAdamWGroups(g, adamw, flat, lr, step);
-}
-
-/** The layout's group states as graph inputs named `<prefix>params.<key>` etc.; a large parameter's `params.<key>` is its own `p.<name>` input when given. */
-function groupInputs(g: GraphBuilder, layout: FlatLayout, prefix: string, ownParams?: Record<string, Value>): GroupState[] {
-  return layout.groups!.map((grp) => ({
-    param: grp.key !== 'rest' && ownParams ? ownParams[grp.key] : g.input(`${prefix}params.${grp.key}`, 'float32', grp.shape),
-    m: g.input(`${prefix}adam_m.${grp.key}`, 'float32', grp.shape),
-    v: g.input(`${prefix}adam_v.${grp.key}`, 'float32', grp.shape),
-  }));
+  const N = layout.total;
+  const gradFlat = g.concat(grads.map((gr) => g.reshape(gr, [-1])), 0, 'grad_flat'); // [N]
+  const exempt = paramNames.filter((n) => adamw.noDecay?.(n));
+  let decayMask: Value | undefined;
+  if (exempt.length) {
+    const mask = new Float32Array(N).fill(1);
+    for (const e of layout.entries) if (exempt.includes(e.name)) mask.fill(0, e.offset, e.offset + e.size);
+    decayMask = g.constant(mask, 'float32', [N], 'decay_mask');
+  }
+  return clipAndAdamW(g, adamw, { param: flat.params, grad: gradFlat, m: flat.m, v: flat.v, decayMask }, lr, step);
 }
 
 export interface CompiledLoop {
@@ -156,11 +127,10 @@ export interface CompiledLoop {
  * next inside ONNX Runtime. A run then hands the state back once for all its steps instead of
  * once per step (for GPT-2 4×256 that hand-back is about a tenth of a step).
  *
- * Inputs: the optimizer groups of trainLayout, `params.<key>`, `adam_m.<key>`, `adam_v.<key>`;
- * `step` (AdamW's t before the first step, float32 []); `input_ids`, `labels`, `position_ids`
- * [K, B, T]; `lr` [K]. K, the number of steps, is the length of `lr` (any K ≥ 1, the same
- * graph). Outputs: `new_params.<key>`, `new_adam_m.<key>`, `new_adam_v.<key>` after the K steps;
- * `loss` and `grad_norm` [K], one per step. A step computes exactly what
+ * Inputs: `params`, `adam_m`, `adam_v` [N]; `step` (AdamW's t before the first step, float32 []);
+ * `input_ids`, `labels`, `position_ids` [K, B, T]; `lr` [K]. K, the number of steps, is the
+ * length of `lr` (any K ≥ 1, the same graph). Outputs: `new_params`, `new_adam_m`, `new_adam_v`
+ * [N] after the K steps; `loss` and `grad_norm` [K], one per step. A step computes exactly what
  * the 'step' graph computes; every chunking of a run into K-step runs gives the same numbers.
  */
 export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig }): CompiledLoop {
@@ -169,15 +139,15 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
   const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
-  const layout = trainLayout(shapes);
-  const groups = layout.groups!;
+  const layout = flatLayout(shapes);
+  const N = layout.total;
 
   // The body: one step. Loop passes (iteration, condition, carried values...) and expects
   // (condition, carried values..., per-step outputs...).
   const b = new GraphBuilder({ prefix: 'body/' });
   const iter = b.input('body/iter', 'int64', []);
   const condIn = b.input('body/cond', 'bool', []);
-  const states = groupInputs(b, layout, 'body/');
+  const flat = { params: b.input('body/params', 'float32', [N]), m: b.input('body/adam_m', 'float32', [N]), v: b.input('body/adam_v', 'float32', [N]) };
   const t0 = b.input('body/step', 'float32', []);
   const idsAll = b.input('body/input_ids', 'int64', ['K', B, T]);
   const labelsAll = b.input('body/labels', 'int64', ['K', B, T]);
@@ -185,28 +155,19 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   const lrAll = b.input('body/lr', 'float32', ['K']);
   const step = b.add(t0, b.scalar(1), 'step'); // []
   const lr = b.gather(lrAll, iter, 0, 'lr'); // []
-  // The parameters: a large one is its group's state; the small ones are views of theirs.
+  // The parameters as views of the flat vector: one Split, then free reshapes.
+  const pieces = b.split(flat.params, 0, layout.entries.map((e) => e.size), 'param_views');
   const params: Record<string, Value> = {};
-  groups.forEach((grp, i) => {
-    if (grp.key !== 'rest') {
-      params[grp.key] = states[i].param;
-      return;
-    }
-    const entries = grp.names.map((n) => layout.entries.find((e) => e.name === n)!);
-    const pieces = entries.length === 1 ? [states[i].param] : b.split(states[i].param, 0, entries.map((e) => e.size), 'param_views');
-    entries.forEach((e, j) => (params[e.name] = b.reshape(pieces[j], e.shape, e.name)));
-  });
+  layout.entries.forEach((e, i) => (params[e.name] = b.reshape(pieces[i], e.shape, e.name)));
   const fwd = family.forward(b, params, { inputIds: b.gather(idsAll, iter, 0, 'input_ids'), positions: b.gather(positionsAll, iter, 0, 'position_ids'), mask: causalMask(b, T) });
   const loss = causalLmLoss(b, fwd.logits, b.gather(labelsAll, iter, 0, 'labels'), family.vocabSize);
   const grads = gradients(b, loss, paramNames.map((n) => params[n]));
-  const opt = optimizerStep(b, opts.adamw, layout, new Map(paramNames.map((n, i) => [n, grads[i]])), states, lr, step);
+  const opt = optimizerStep(b, opts.adamw, paramNames, grads, layout, flat, lr, step);
   const bodyOuts = [
     b.named(b.node('Identity', [condIn], [{ dtype: 'bool', shape: [] }])[0], 'body/cond_out'),
-    ...opt.groups.flatMap((o, i) => [
-      b.named(o.param, `body/params_out.${groups[i].key}`),
-      b.named(o.m, `body/adam_m_out.${groups[i].key}`),
-      b.named(o.v, `body/adam_v_out.${groups[i].key}`),
-    ]),
+    b.named(opt.param, 'body/params_out'),
+    b.named(opt.m, 'body/adam_m_out'),
+    b.named(opt.v, 'body/adam_v_out'),
     b.named(step, 'body/step_out'),
     ...[idsAll, labelsAll, positionsAll, lrAll].map((x, i) => b.named(b.node('Identity', [x], [{ dtype: x.dtype, shape: x.shape }])[0], `body/pass_${i}`)),
     b.named(loss, 'body/loss'),
@@ -216,8 +177,7 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
 
   const g = new GraphBuilder();
   const carried = [
-    ...groupInputs(g, layout, '').flatMap((st) => [st.param, st.m, st.v]),
-    g.input('step', 'float32', []),
+    g.input('params', 'float32', [N]), g.input('adam_m', 'float32', [N]), g.input('adam_v', 'float32', [N]), g.input('step', 'float32', []),
     g.input('input_ids', 'int64', ['K', B, T]), g.input('labels', 'int64', ['K', B, T]), g.input('position_ids', 'int64', ['K', B, T]),
   ];
   const lrs = g.input('lr', 'float32', ['K']);
@@ -230,11 +190,10 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
     [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape })), { dtype: 'float32', shape: ['K'] }, { dtype: 'float32', shape: ['K'] }],
     { body: { g: body } },
   );
+  const [newParams, newM, newV] = outs;
   const [lossAll, gradNormAll] = outs.slice(carried.length);
   const model = g.toModel([
-    ...groups.flatMap((grp, i) => [
-      g.named(outs[3 * i], `new_params.${grp.key}`), g.named(outs[3 * i + 1], `new_adam_m.${grp.key}`), g.named(outs[3 * i + 2], `new_adam_v.${grp.key}`),
-    ]),
+    g.named(newParams, 'new_params'), g.named(newM, 'new_adam_m'), g.named(newV, 'new_adam_v'),
     g.named(lossAll, 'loss'), g.named(gradNormAll, 'grad_norm'),
   ], { name: `${family.name}_train_loop` });
   return { model, layout };
@@ -244,46 +203,6 @@ export interface FlatLayout {
   /** Where each parameter lives in the flat state vector. */
   entries: { name: string; shape: number[]; offset: number; size: number }[];
   total: number;
-  /**
-   * How AdamW takes the state, each group a contiguous slice of it: a large parameter alone, in
-   * its own shape, or the small ones together, flat. Absent: one flat group (`params`,
-   * `adam_m`, `adam_v`); present: `params.<key>`, `adam_m.<key>`, `adam_v.<key>` per group.
-   */
-  groups?: OptimizerGroup[];
-}
-
-export interface OptimizerGroup {
-  key: string;
-  offset: number;
-  size: number;
-  /** The parameter's shape for a one-parameter group, [size] for the flat group of small ones. */
-  shape: number[];
-  /** The parameters in it, in layout order. */
-  names: string[];
-}
-
-/** Parameters at least this large (elements) get an AdamW group of their own in training graphs. */
-const OWN_GROUP_ELEMENTS = 1 << 16;
-
-/**
- * The training graphs' layout: large parameters first, each its own optimizer group, then the
- * small ones as one flat group (`rest`). Grouping spares the large ones (nearly all the state)
- * a concatenation of gradients and a split of parameters per step; batching the small ones
- * spares a dozen optimizer nodes per bias and norm. The layout is internal: checkpoints and
- * exports name every tensor.
- */
-export function trainLayout(shapes: Map<string, number[]>): FlatLayout {
-  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-  const big = [...shapes].filter(([, shape]) => size(shape) >= OWN_GROUP_ELEMENTS);
-  const small = [...shapes].filter(([, shape]) => size(shape) < OWN_GROUP_ELEMENTS);
-  const layout = flatLayout(new Map([...big, ...small]));
-  const groups: OptimizerGroup[] = layout.entries.slice(0, big.length).map((e) => ({ key: e.name, offset: e.offset, size: e.size, shape: e.shape, names: [e.name] }));
-  const rest = layout.entries.slice(big.length);
-  if (rest.length) {
-    const offset = rest[0].offset;
-    groups.push({ key: 'rest', offset, size: layout.total - offset, shape: [layout.total - offset], names: rest.map((e) => e.name) });
-  }
-  return { ...layout, groups };
 }
 
 /** Parameters laid end to end in their model order. */

@@ -3,9 +3,8 @@
  * moments, each one float32 buffer in the layout of compile.ts, plus a spare
  * set that ONNX Runtime writes the new state into (ping-pong): a step
  * allocates nothing and copies no state. Any compiled 'step' graph
- * (inputs `params`, `adam_m`, `adam_v` — or the same per optimizer group,
- * `params.<key>` … — `step`, `lr`, `p.<name>` views; outputs `loss`, `grad_norm`,
- * `new_params`, `new_adam_m`, `new_adam_v`, or per group `new_params.<key>` …)
+ * (inputs `params`, `adam_m`, `adam_v`, `step`, `lr`, `p.<name>` views;
+ * outputs `loss`, `grad_norm`, `new_params`, `new_adam_m`, `new_adam_v`)
  * runs through `step()`; TrainStep and Bitune's AdapterStep add their batches.
  */
 import type { FlatLayout } from './compile.ts';
@@ -84,42 +83,29 @@ export class FlatState {
     return { m: this.read(this.state.m), v: this.read(this.state.v) };
   }
 
-  /**
-   * State tensors as views of a buffer set, no copies: `<prefix>params`, `<prefix>adam_m`,
-   * `<prefix>adam_v` [N], or with optimizer groups (compile.ts trainLayout) the same per group,
-   * `<prefix>params.<key>` … (`params.<key>` only where `withParams` says: a single step takes a
-   * large parameter from its `p.<name>` view). Feeds use prefix '', fetches 'new_'.
-   */
-  private stateTensors(bufs: StateBuffers, prefix: '' | 'new_', withParams: (key: string) => boolean): Record<string, ort.Tensor> {
-    const groups = this.layout.groups ?? [{ key: '', offset: 0, size: this.layout.total, shape: [this.layout.total] }];
-    const out: Record<string, ort.Tensor> = {};
-    for (const grp of groups) {
-      const view = (a: Float32Array) => new ort.Tensor('float32', a.subarray(grp.offset, grp.offset + grp.size), grp.shape);
-      const suffix = this.layout.groups ? `.${grp.key}` : '';
-      if (withParams(grp.key)) out[`${prefix}params${suffix}`] = view(bufs.p);
-      out[`${prefix}adam_m${suffix}`] = view(bufs.m);
-      out[`${prefix}adam_v${suffix}`] = view(bufs.v);
-    }
-    return out;
-  }
-
   /** One optimizer step of a compiled step session; `feeds` are the batch's (and any frozen inputs). */
   async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
     const t = this.optimizerStep + 1;
+    const N = this.layout.total;
     const { state: cur, spare: next } = this;
     const all: Record<string, ort.Tensor> = {
       ...feeds,
       step: new ort.Tensor('float32', Float32Array.of(t), []),
       lr: new ort.Tensor('float32', Float32Array.of(lr), []),
-      ...this.stateTensors(cur, '', (key) => !this.layout.groups || key === 'rest'),
+      params: new ort.Tensor('float32', cur.p, [N]),
+      adam_m: new ort.Tensor('float32', cur.m, [N]),
+      adam_v: new ort.Tensor('float32', cur.v, [N]),
     };
+    // The forward pass reads each parameter as a view of the flat buffer: no copy.
     for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.p.subarray(e.offset, e.offset + e.size), e.shape);
     const loss = new Float32Array(1);
     const gradNorm = new Float32Array(1);
     await session.run(all, {
       loss: new ort.Tensor('float32', loss, []),
       grad_norm: new ort.Tensor('float32', gradNorm, []),
-      ...this.stateTensors(next, 'new_', () => true),
+      new_params: new ort.Tensor('float32', next.p, [N]),
+      new_adam_m: new ort.Tensor('float32', next.m, [N]),
+      new_adam_v: new ort.Tensor('float32', next.v, [N]),
     });
     this.state = next;
     this.spare = cur;
@@ -134,6 +120,7 @@ export class FlatState {
    */
   async steps(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lrs: readonly number[]): Promise<StepResult[]> {
     const K = lrs.length;
+    const N = this.layout.total;
     const { state: cur, spare: next } = this;
     const loss = new Float32Array(K);
     const gradNorm = new Float32Array(K);
@@ -142,12 +129,16 @@ export class FlatState {
         ...feeds,
         step: new ort.Tensor('float32', Float32Array.of(this.optimizerStep), []),
         lr: new ort.Tensor('float32', Float32Array.from(lrs), [K]),
-        ...this.stateTensors(cur, '', () => true),
+        params: new ort.Tensor('float32', cur.p, [N]),
+        adam_m: new ort.Tensor('float32', cur.m, [N]),
+        adam_v: new ort.Tensor('float32', cur.v, [N]),
       },
       {
         loss: new ort.Tensor('float32', loss, [K]),
         grad_norm: new ort.Tensor('float32', gradNorm, [K]),
-        ...this.stateTensors(next, 'new_', () => true),
+        new_params: new ort.Tensor('float32', next.p, [N]),
+        new_adam_m: new ort.Tensor('float32', next.m, [N]),
+        new_adam_v: new ort.Tensor('float32', next.v, [N]),
       },
     );
     this.state = next;
