@@ -75,15 +75,9 @@ const config = parseIcotConfig({
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
 });
-let explicitDir: string | null = null;
 const outcome = await runIcot({ config, runDir: out }, (e) => {
   if (e.type === 'step' && e.step % 200 === 0) log(`step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} removed ${e.info?.scheduledRemoval} ${e.tokensPerS.toFixed(0)} tokens/s`);
   if (e.type === 'metric') log(`epoch ${e.epoch + 1}: ${JSON.stringify(e.values)}`);
-  if (e.type === 'metric' && e.epoch + 1 === config.curriculum.pretrainEpochs && !explicitDir) {
-    // Keep the explicit-CoT model of the end of pretraining, to compare speeds.
-    explicitDir = path.join(out, 'explicit-cot');
-    cpSync(path.join(out, 'checkpoints'), explicitDir, { recursive: true });
-  }
   if (e.type === 'log') log(e.message);
 }, new TrainerControl());
 
@@ -99,11 +93,14 @@ const speed = async (params: Map<string, { shape: number[]; data: Float32Array }
   return { accuracy: r.accuracy, examplesPerS: r.examplesPerS, cotTokens: r.meanCotTokens };
 };
 const internalized = outcome.best ? await speed(loadGpt2Folder(outcome.best.path).params, true) : null;
+// The explicit-CoT model: the checkpoint at the end of pretraining (one is written every epoch).
 let explicit = null;
-if (explicitDir) {
+{
   const { loadCheckpoint, listCheckpoints } = await import('../src-main/engine/checkpoint.ts');
-  const cks = listCheckpoints(explicitDir);
-  if (cks.length) explicit = await speed(loadCheckpoint(cks[cks.length - 1].path).params, false);
+  const pretrainSteps = config.curriculum.pretrainEpochs * Math.floor(p.train.length / config.train.batchSize);
+  const ck = listCheckpoints(path.join(out, 'checkpoints')).find((c) => c.step === pretrainSteps);
+  if (ck) explicit = await speed(loadCheckpoint(ck.path).params, false);
+  else log(`no checkpoint at step ${pretrainSteps} (the end of pretraining): no explicit-CoT speed`);
 }
 const summary = {
   digits, trainExamples: lines.length, config, wallMinutes: (performance.now() - t0) / 60e3,
