@@ -201,7 +201,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         if (control.isCancelled) break;
         if (waited) emit({ type: 'status', status: 'running' });
       }
-      // The steps of one session run: up to about a second of them, of one sequence length,
+      // The steps of one session run: about two seconds of them (stepsPerRun), of one length,
       // ending at an epoch's end, a checkpoint or the last step, and before a batch that resets
       // the optimizer. A held batch runs first (alone when a pause or cancel is waiting), so
       // the data position is never ahead of the steps taken when a checkpoint is written.
