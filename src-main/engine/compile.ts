@@ -81,7 +81,8 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
       emit('loss', loss);
       paramNames.forEach((n, i) => emit(`grad.${n}`, grads[i]));
     } else {
-      const opt = optimizerStep(g, opts.adamw, paramNames, grads, layout, flat!, lr!, step!);
+      if (!opts.adamw) throw new Error("compileGPT2: mode 'step' needs adamw settings");
+      const opt = flatOptimizerStep(g, opts.adamw, grads, layout, flat!, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
       emit('new_params', opt.param);
@@ -92,25 +93,25 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   return { model: g.toModel(outs, { name: `${family.name}_${mode}` }), paramNames, paramShapes: shapes, layout, outputs: outNames };
 }
 
-/** Clipping and AdamW over the flat state, from the per-parameter gradients. */
-function optimizerStep(
+/**
+ * Clipping and AdamW over the flat state, from the per-parameter gradients (concatenated in the
+ * layout's order); parameters that `adamw.noDecay` names are exempt from weight decay.
+ */
+export function flatOptimizerStep(
   g: GraphBuilder,
-  adamw: AdamWConfig | undefined,
-  paramNames: string[],
+  adamw: AdamWConfig,
   grads: Value[],
   layout: FlatLayout,
   flat: { params: Value; m: Value; v: Value },
   lr: Value,
   step: Value,
 ) {
-  if (!adamw) throw new Error('compile: a training step needs adamw settings');
   const N = layout.total;
   const gradFlat = g.concat(grads.map((gr) => g.reshape(gr, [-1])), 0, 'grad_flat'); // [N]
-  const exempt = paramNames.filter((n) => adamw.noDecay?.(n));
   let decayMask: Value | undefined;
-  if (exempt.length) {
+  if (layout.entries.some((e) => adamw.noDecay?.(e.name))) {
     const mask = new Float32Array(N).fill(1);
-    for (const e of layout.entries) if (exempt.includes(e.name)) mask.fill(0, e.offset, e.offset + e.size);
+    for (const e of layout.entries) if (adamw.noDecay!(e.name)) mask.fill(0, e.offset, e.offset + e.size);
     decayMask = g.constant(mask, 'float32', [N], 'decay_mask');
   }
   return clipAndAdamW(g, adamw, { param: flat.params, grad: gradFlat, m: flat.m, v: flat.v, decayMask }, lr, step);
@@ -162,7 +163,7 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   const fwd = family.forward(b, params, { inputIds: b.gather(idsAll, iter, 0, 'input_ids'), positions: b.gather(positionsAll, iter, 0, 'position_ids'), mask: causalMask(b, T) });
   const loss = causalLmLoss(b, fwd.logits, b.gather(labelsAll, iter, 0, 'labels'), family.vocabSize);
   const grads = gradients(b, loss, paramNames.map((n) => params[n]));
-  const opt = optimizerStep(b, opts.adamw, paramNames, grads, layout, flat, lr, step);
+  const opt = flatOptimizerStep(b, opts.adamw, grads, layout, flat, lr, step);
   const bodyOuts = [
     b.named(b.node('Identity', [condIn], [{ dtype: 'bool', shape: [] }])[0], 'body/cond_out'),
     b.named(opt.param, 'body/params_out'),

@@ -83,32 +83,35 @@ export class FlatState {
     return { m: this.read(this.state.m), v: this.read(this.state.v) };
   }
 
+  /**
+   * Run a compiled step or loop on the current state (views, no copies), the new state written
+   * into the spare buffers, which then become current (ping-pong).
+   */
+  private async runOnState(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>): Promise<void> {
+    const N = this.layout.total;
+    const { state: cur, spare: next } = this;
+    await session.run(
+      { ...feeds, params: new ort.Tensor('float32', cur.p, [N]), adam_m: new ort.Tensor('float32', cur.m, [N]), adam_v: new ort.Tensor('float32', cur.v, [N]) },
+      { ...fetches, new_params: new ort.Tensor('float32', next.p, [N]), new_adam_m: new ort.Tensor('float32', next.m, [N]), new_adam_v: new ort.Tensor('float32', next.v, [N]) },
+    );
+    this.state = next;
+    this.spare = cur;
+  }
+
   /** One optimizer step of a compiled step session; `feeds` are the batch's (and any frozen inputs). */
   async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
     const t = this.optimizerStep + 1;
-    const N = this.layout.total;
-    const { state: cur, spare: next } = this;
+    const cur = this.state.p;
     const all: Record<string, ort.Tensor> = {
       ...feeds,
       step: new ort.Tensor('float32', Float32Array.of(t), []),
       lr: new ort.Tensor('float32', Float32Array.of(lr), []),
-      params: new ort.Tensor('float32', cur.p, [N]),
-      adam_m: new ort.Tensor('float32', cur.m, [N]),
-      adam_v: new ort.Tensor('float32', cur.v, [N]),
     };
     // The forward pass reads each parameter as a view of the flat buffer: no copy.
-    for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.p.subarray(e.offset, e.offset + e.size), e.shape);
+    for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.subarray(e.offset, e.offset + e.size), e.shape);
     const loss = new Float32Array(1);
     const gradNorm = new Float32Array(1);
-    await session.run(all, {
-      loss: new ort.Tensor('float32', loss, []),
-      grad_norm: new ort.Tensor('float32', gradNorm, []),
-      new_params: new ort.Tensor('float32', next.p, [N]),
-      new_adam_m: new ort.Tensor('float32', next.m, [N]),
-      new_adam_v: new ort.Tensor('float32', next.v, [N]),
-    });
-    this.state = next;
-    this.spare = cur;
+    await this.runOnState(session, all, { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) });
     this.optimizerStep = t;
     return { loss: loss[0], gradNorm: gradNorm[0] };
   }
@@ -120,29 +123,13 @@ export class FlatState {
    */
   async steps(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lrs: readonly number[]): Promise<StepResult[]> {
     const K = lrs.length;
-    const N = this.layout.total;
-    const { state: cur, spare: next } = this;
     const loss = new Float32Array(K);
     const gradNorm = new Float32Array(K);
-    await session.run(
-      {
-        ...feeds,
-        step: new ort.Tensor('float32', Float32Array.of(this.optimizerStep), []),
-        lr: new ort.Tensor('float32', Float32Array.from(lrs), [K]),
-        params: new ort.Tensor('float32', cur.p, [N]),
-        adam_m: new ort.Tensor('float32', cur.m, [N]),
-        adam_v: new ort.Tensor('float32', cur.v, [N]),
-      },
-      {
-        loss: new ort.Tensor('float32', loss, [K]),
-        grad_norm: new ort.Tensor('float32', gradNorm, [K]),
-        new_params: new ort.Tensor('float32', next.p, [N]),
-        new_adam_m: new ort.Tensor('float32', next.m, [N]),
-        new_adam_v: new ort.Tensor('float32', next.v, [N]),
-      },
+    await this.runOnState(
+      session,
+      { ...feeds, step: new ort.Tensor('float32', Float32Array.of(this.optimizerStep), []), lr: new ort.Tensor('float32', Float32Array.from(lrs), [K]) },
+      { loss: new ort.Tensor('float32', loss, [K]), grad_norm: new ort.Tensor('float32', gradNorm, [K]) },
     );
-    this.state = next;
-    this.spare = cur;
     this.optimizerStep += K;
     return Array.from(loss, (l, k) => ({ loss: l, gradNorm: gradNorm[k] }));
   }

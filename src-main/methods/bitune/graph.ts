@@ -18,12 +18,12 @@
  * answer tokens), 'prefill' (the mixed cache of a prompt, for generation).
  */
 import { gradients } from '../../engine/autodiff.ts';
-import { flatLayout, type FlatLayout } from '../../engine/compile.ts';
+import { flatLayout, flatOptimizerStep, type FlatLayout } from '../../engine/compile.ts';
 import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
 import { causalLmLoss } from '../../engine/models/gpt2.ts';
 import { paramInputs, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import type { Value } from '../../engine/onnx/graph.ts';
-import { clipAndAdamW, type AdamWConfig } from '../../engine/optim.ts';
+import type { AdamWConfig } from '../../engine/optim.ts';
 import { MIX_K, MIX_V, passesOf, type PrefillMask, type Variant } from './variant.ts';
 
 export type BituneMode = 'forward' | 'grad' | 'step' | 'score' | 'prefill';
@@ -208,15 +208,7 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
     } else {
       const adamw = opts.adamw;
       if (!adamw) throw new Error("compileBitune: mode 'step' needs adamw settings");
-      const gradFlat = g.concat(grads.map((gr) => g.reshape(gr, [-1])), 0, 'grad_flat'); // [N]
-      let decayMask: Value | undefined;
-      const exempt = names.filter((n) => adamw.noDecay?.(n));
-      if (exempt.length) {
-        const mask = new Float32Array(N).fill(1);
-        for (const e of trainable.entries) if (exempt.includes(e.name)) mask.fill(0, e.offset, e.offset + e.size);
-        decayMask = g.constant(mask, 'float32', [N], 'decay_mask');
-      }
-      const opt = clipAndAdamW(g, adamw, { param: flat!.params, grad: gradFlat, m: flat!.m, v: flat!.v, decayMask }, lr!, step!);
+      const opt = flatOptimizerStep(g, adamw, grads, trainable, flat!, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
       emit('new_params', opt.param);
