@@ -175,9 +175,14 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     const error = latest
       ? `interrupted: resume to continue from step ${latest.step}`
       : 'interrupted before its first checkpoint: resume to start it again from step 0';
+    // Steps are written in batches, so the process may have trained (and
+    // checkpointed) a few steps whose metrics it never wrote: say which.
+    const losses = store.metrics.series(run.id, { keys: ['loss'] })[0].steps;
+    const recorded = losses.length ? losses[losses.length - 1] : 0;
+    const lost = latest && latest.step > recorded ? ` (the metrics of step${latest.step > recorded + 1 ? `s ${recorded + 1}–${latest.step}` : ` ${latest.step}`} were lost with it)` : '';
     fs.rmSync(path.join(runDirOf(run.id), OWNER_FILE), { force: true });
     const failed = setStatus(run.id, 'failed', error);
-    log(run.id, 'warn', `the process running this run stopped without ending it; ${error}`);
+    log(run.id, 'warn', `the process running this run stopped without ending it${lost}; ${error}`);
     return failed;
   }
 

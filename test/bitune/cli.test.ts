@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AdapterResultRow } from '../../src-main/contract/areas/adapters.ts';
 import { evaluateAdapters } from '../../src-main/services/adapters-eval.ts';
 import { openLab } from '../../src-main/services/lab.ts';
+import { expectResumedSteps } from '../services/interrupted.ts';
 import { lateTask, writeLateTask } from './late-task.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
@@ -200,10 +201,7 @@ describe('a Bitune run whose process is killed', () => {
       messages: lab.store.logs.after(1, 0, 5000).map((l) => l.message),
       steps: lab.store.metrics.series(1, { keys: ['loss'] })[0].steps,
     }), dir);
-    const [, from] = /interrupted: resume to continue from step (\d+)$/.exec(messages.find((m) => m.startsWith('the process running this run stopped'))!)!;
-    expect(Number(from)).toBeLessThan(120);
-    expect(messages).toContain(`resuming from the checkpoint of step ${from}`);
-    expect(steps).toEqual(Array.from({ length: 120 }, (_, i) => i + 1));
+    expectResumedSteps(steps, messages, 120);
     for (const file of ['default/adapter_model.safetensors', 'prefill/adapter_model.safetensors', 'bitune.safetensors']) {
       const [a, b] = [1, 2].map((id) => fs.readFileSync(path.join(dir, 'runs', String(id), 'adapters', file)));
       expect(a.equals(b), file).toBe(true);

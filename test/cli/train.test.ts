@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { openLab } from '../../src-main/services/lab.ts';
+import { expectResumedSteps } from '../services/interrupted.ts';
 import { BATCHES_PER_EPOCH, tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
@@ -205,10 +206,7 @@ describe('stepwise train', () => {
       losses: lab.store.metrics.series(1, { keys: ['loss'] })[0].steps,
     }));
     expect(run).toMatchObject({ status: 'completed', error: null });
-    const interrupted = messages.find((m) => m.startsWith('the process running this run stopped'))!;
-    const [, from] = /interrupted: resume to continue from step (\d+)$/.exec(interrupted)!;
-    expect(Number(from) % BATCHES_PER_EPOCH).toBe(0);
-    expect(messages).toContain(`resuming from the checkpoint of step ${from}`);
-    expect(losses).toEqual(range(1, epochs * BATCHES_PER_EPOCH));
+    const from = expectResumedSteps(losses, messages, epochs * BATCHES_PER_EPOCH);
+    expect(from % BATCHES_PER_EPOCH).toBe(0);
   });
 });

@@ -12,6 +12,7 @@ import type { Client } from '../../src-main/contract/client.ts';
 import type { EventName, EventPayloads } from '../../src-main/contract/events.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import type { Lab } from '../../src-main/services/lab.ts';
+import { expectResumedSteps } from './interrupted.ts';
 import { BATCHES_PER_EPOCH, tinyConfig, writeTinyMult } from './tiny-run.ts';
 import { MAX_STEPS_PER_RUN } from '../../src-main/engine/trainer.ts';
 
@@ -293,9 +294,30 @@ describe('crash safety', () => {
     await client.call('runs.resume', { id });
     const end = await lab.training.whenDone(id)!;
     expect(end.run).toMatchObject({ status: 'completed', error: null });
-    expect(lab.store.logs.after(id, 0, 1000).map((l) => l.message)).toContain(`resuming from the checkpoint of step ${latest}`);
+    const messages = lab.store.logs.after(id, 0, 1000).map((l) => l.message);
+    const losses = lab.store.metrics.series(id, { keys: ['loss'] })[0].steps;
+    expect(expectResumedSteps(losses, messages, epochs * BATCHES_PER_EPOCH)).toBe(latest);
     const all = range(1, epochs * BATCHES_PER_EPOCH);
-    expect(lab.store.metrics.series(id, { keys: ['loss'] })[0].steps).toEqual(all.filter((s) => s <= recorded.length || s > latest));
+    expect(losses).toEqual(all.filter((s) => s <= recorded.length || s > latest));
+  });
+
+  test('a run whose process checkpointed steps it never wrote is interrupted naming the steps whose metrics were lost', async () => {
+    const seeded = openLab(dataDir);
+    const run = seeded.store.runs.create({ method: 'icot-si', name: 'lost', config: tinyConfig(data) });
+    seeded.store.runs.setStatus(run.id, 'running');
+    for (const step of [1, 2, 3, 4]) seeded.store.metrics.record(run.id, step, { loss: 1 / step });
+    const checkpoints = path.join(dataDir, 'runs', String(run.id), 'checkpoints');
+    fs.mkdirSync(checkpoints, { recursive: true });
+    for (const step of [4, 8]) fs.writeFileSync(path.join(checkpoints, `step-${step}.json`), '{}');
+    seeded.close();
+
+    const { lab, client } = open();
+    expect(await client.call('runs.get', { id: run.id })).toMatchObject({ status: 'failed', error: 'interrupted: resume to continue from step 8' });
+    expect(lab.store.logs.after(run.id, 0, 100).map((l) => l.message)).toContain(
+      'the process running this run stopped without ending it (the metrics of steps 5–8 were lost with it); interrupted: resume to continue from step 8',
+    );
+    expect(lab.store.checkpoints.list(run.id).map((c) => c.step)).toEqual([4, 8]);
+    expect(lab.store.metrics.series(run.id, { keys: ['loss'] })[0].steps).toEqual([1, 2, 3, 4]);
   });
 
   test("a run left 'running' with no checkpoint and no owner is interrupted from step 0; one owned by a live process is left alone", async () => {
