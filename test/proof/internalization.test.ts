@@ -17,31 +17,25 @@
  * AdamW's global norm summed in another order (parameter groups) at 58%. A slower removal
  * schedule, at more minutes of test, is the next thing to try.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { TrainerEvent } from '../../src-main/engine/trainer.ts';
-import { formatLine } from '../../src-main/methods/icot/format.ts';
 import { startIcotJob } from '../../src-main/methods/icot/job.ts';
-import { generateMult } from '../../src-main/methods/icot/mult.ts';
-import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
+import type { IcotRunConfig } from '../../src-main/methods/icot/recipe.ts';
 import type { IcotOutcome } from '../../src-main/methods/icot/run.ts';
+import { BATCHES_PER_EPOCH, proofConfigs, writeProofData } from './recipe.ts';
+
+/** The seed of the fresh models and of both runs' data order; `node scripts/icot-proof.ts --seed N` runs the proof with another. */
+const SEED = 0;
 
 let dir: string;
-const data = () => ({ train: path.join(dir, 'train.txt'), valid: path.join(dir, 'valid.txt'), test: path.join(dir, 'test.txt') });
-const shape = { layers: 4, dim: 128, heads: 4 };
-const runtime = { threads: 1, checkpointEveryEpochs: 100 };
-const eval_ = { batchSize: 100 };
-/** Epochs of 237 batches (7,600 examples, batch 32). */
-const COT_EPOCHS = 8;
-const ICOT_EPOCHS = 44;
+let configs: ReturnType<typeof proofConfigs>;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-proof-'));
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (const { split, example } of generateMult({ digitsA: 2, digitsB: 2, counts: { train: 7600, valid: 200, test: 200 }, seed: 1 })) lines[split].push(formatLine(example));
-  for (const [split, ls] of Object.entries(lines)) writeFileSync(path.join(dir, `${split}.txt`), ls.join('\n') + '\n');
+  configs = proofConfigs({ data: writeProofData(dir), seed: SEED, threads: 1 });
 });
 
 interface Ran {
@@ -50,8 +44,7 @@ interface Ran {
   metrics: Extract<TrainerEvent, { type: 'metric' }>[];
 }
 
-async function run(name: string, rawConfig: unknown): Promise<Ran> {
-  const config = parseIcotConfig(rawConfig);
+async function run(name: string, config: IcotRunConfig): Promise<Ran> {
   const metrics: Ran['metrics'] = [];
   let steps = 0;
   const job = startIcotJob({ config, runDir: path.join(dir, name) }, (e) => {
@@ -63,40 +56,20 @@ async function run(name: string, rawConfig: unknown): Promise<Ran> {
 
 describe('Stepwise Internalization on a CPU', () => {
   test('explicit CoT ≥ 95%; ICoT-SI then removes every CoT token and keeps ≥ 90%; No CoT with the same shape and budget stays far below', async () => {
-    const nocotRun = run('nocot', {
-      recipe: 'nocot',
-      model: { kind: 'fresh', ...shape, seed: 0 },
-      data: data(),
-      train: { epochs: COT_EPOCHS + ICOT_EPOCHS, batchSize: 32, lr: 2e-3, warmupSteps: 100, schedule: 'cosine', seed: 0 },
-      eval: { ...eval_, everyEpoch: false },
-      runtime,
-    });
+    const nocotRun = run('nocot', configs.nocot);
 
     // 1. Explicit CoT from scratch.
-    const cot = await run('cot', {
-      recipe: 'cot',
-      model: { kind: 'fresh', ...shape, seed: 0 },
-      data: data(),
-      train: { epochs: COT_EPOCHS, batchSize: 32, lr: 2e-3, warmupSteps: 100, schedule: 'cosine', seed: 0 },
-      eval: { ...eval_, everyEpoch: false },
-      runtime,
-    });
+    const cot = await run('cot', configs.cot);
     expect(cot.out.status).toBe('finished');
-    expect(cot.steps).toBe(COT_EPOCHS * 237);
+    expect(cot.steps).toBe(configs.cot.train.epochs * BATCHES_PER_EPOCH);
     expect(cot.out.test!.total).toBe(200);
     expect(cot.out.test!.meanCotTokens).toBe(8); // it writes both partial products
     expect(cot.out.test!.accuracy).toBeGreaterThanOrEqual(0.95);
 
-    // 2. ICoT-SI from the explicit-CoT model's folder: ¼ token per epoch, λ = 1, kept positions.
-    const icot = await run('icot', {
-      recipe: 'icot-si',
-      model: { kind: 'folder', path: cot.out.best!.path },
-      data: data(),
-      train: { epochs: ICOT_EPOCHS, batchSize: 32, lr: 2e-3, warmupSteps: 100, schedule: 'linear', seed: 0 },
-      curriculum: { removePerEpoch: 0.25, smoothingLambda: 1, side: 'left', resetOptimizer: false, keepPosition: true },
-      eval: { ...eval_, everyEpoch: true },
-      runtime,
-    });
+    // 2. ICoT-SI from the explicit-CoT model's folder.
+    const icotConfig = configs.icot(cot.out.best!.path);
+    expect(icotConfig.curriculum).toMatchObject({ side: 'left', pretrainEpochs: 0 });
+    const icot = await run('icot', icotConfig);
     // What the schedule did, printed before any assertion so that a failure shows where it went wrong.
     console.log(
       `explicit CoT: ${cot.out.test!.accuracy} on the test split; ICoT-SI validation accuracy/CoT tokens removed per epoch: ` +
@@ -104,8 +77,8 @@ describe('Stepwise Internalization on a CPU', () => {
         `; test ${JSON.stringify(icot.out.test)}`,
     );
     expect(icot.out.status).toBe('finished');
-    expect(icot.steps).toBe(ICOT_EPOCHS * 237);
-    // The schedule removed one more token every 948 batches until none was left ...
+    expect(icot.steps).toBe(icotConfig.train.epochs * BATCHES_PER_EPOCH);
+    // The schedule removed one more token every round(237 / Δ) batches until none was left ...
     const removed = icot.metrics.filter((m) => 'cot_removed' in m.values).map((m) => m.values.cot_removed);
     expect(removed[0]).toBe(0);
     expect(removed.at(-1)).toBe(8);

@@ -1,0 +1,52 @@
+/**
+ * The ICoT-SI proof's recipe, shared by its test (test/proof/internalization.test.ts) and
+ * its script (scripts/icot-proof.ts): the example configs resources/configs/icot-2x2-cpu-cot.json
+ * and icot-2x2-cpu-internalize.json on generated 2×2 data, with seeds and threads set.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { formatLine } from '../../src-main/methods/icot/format.ts';
+import { generateMult } from '../../src-main/methods/icot/mult.ts';
+import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
+import type { IcotRunConfig } from '../../src-main/methods/icot/recipe.ts';
+
+/** 237 batches of 32 per epoch. */
+export const TRAIN_EXAMPLES = 7600;
+export const BATCHES_PER_EPOCH = Math.ceil(TRAIN_EXAMPLES / 32);
+
+/** Writes the proof's 2×2 splits (7,600 / 200 / 200 problems, no pair shared) into `dir`; answers their paths. */
+export function writeProofData(dir: string): { train: string; valid: string; test: string } {
+  const files = { train: path.join(dir, 'train.txt'), valid: path.join(dir, 'valid.txt'), test: path.join(dir, 'test.txt') };
+  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
+  for (const { split, example } of generateMult({ digitsA: 2, digitsB: 2, counts: { train: TRAIN_EXAMPLES, valid: 200, test: 200 }, seed: 1 })) lines[split].push(formatLine(example));
+  for (const split of ['train', 'valid', 'test'] as const) writeFileSync(files[split], lines[split].join('\n') + '\n');
+  return files;
+}
+
+function example(name: string): Record<string, any> {
+  return JSON.parse(readFileSync(new URL(`../../resources/configs/${name}`, import.meta.url), 'utf8'));
+}
+
+export interface ProofOptions {
+  data: { train: string; valid: string; test: string };
+  /** Seeds the fresh model and both runs' data order (and removal offsets). */
+  seed: number;
+  threads: number;
+}
+
+/** The three runs: explicit CoT from scratch, ICoT-SI from its best model, and No CoT from scratch with both runs' steps. */
+export function proofConfigs({ data, seed, threads }: ProofOptions): {
+  cot: IcotRunConfig;
+  icot: (cotModel: string) => IcotRunConfig;
+  nocot: IcotRunConfig;
+} {
+  const cot = example('icot-2x2-cpu-cot.json');
+  const icot = example('icot-2x2-cpu-internalize.json');
+  const runtime = { ...cot.runtime, threads, checkpointEveryEpochs: 1000 };
+  const cotConfig = { ...cot, model: { ...cot.model, seed }, data, train: { ...cot.train, seed }, eval: { ...cot.eval, everyEpoch: false }, runtime };
+  return {
+    cot: parseIcotConfig(cotConfig, 'icot-2x2-cpu-cot.json'),
+    icot: (cotModel) => parseIcotConfig({ ...icot, model: { kind: 'folder', path: cotModel }, data, train: { ...icot.train, seed }, runtime }, 'icot-2x2-cpu-internalize.json'),
+    nocot: parseIcotConfig({ ...cotConfig, recipe: 'nocot', train: { ...cotConfig.train, epochs: cot.train.epochs + icot.train.epochs } }, 'icot-2x2-cpu-cot.json'),
+  };
+}
