@@ -177,8 +177,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       : 'interrupted before its first checkpoint: resume to start it again from step 0';
     // Steps are written in batches, so the process may have trained (and
     // checkpointed) a few steps whose metrics it never wrote: say which.
-    const losses = store.metrics.series(run.id, { keys: ['loss'] })[0].steps;
-    const recorded = losses.length ? losses[losses.length - 1] : 0;
+    const recorded = store.metrics.lastStep(run.id, 'loss');
     const lost = latest && latest.step > recorded ? ` (the metrics of step${latest.step > recorded + 1 ? `s ${recorded + 1}–${latest.step}` : ` ${latest.step}`} were lost with it)` : '';
     fs.rmSync(path.join(runDirOf(run.id), OWNER_FILE), { force: true });
     const failed = setStatus(run.id, 'failed', error);

@@ -23,6 +23,7 @@ export function createMetricsRepository(db: Database.Database) {
      ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time`,
   );
   const keysOf = db.prepare<[number], { key: string }>('SELECT DISTINCT key FROM metrics WHERE run_id = ? ORDER BY key');
+  const lastStepOf = db.prepare<[number, string], { step: number | null }>('SELECT max(step) AS step FROM metrics WHERE run_id = ? AND key = ?');
   const seriesOf = db.prepare<[number, string, number, number], MetricRow>(
     `SELECT key, step, value, wall_time AS wallTime FROM metrics
      WHERE run_id = ? AND key = ? AND step BETWEEN ? AND ? ORDER BY step`,
@@ -52,6 +53,11 @@ export function createMetricsRepository(db: Database.Database) {
           wallTimes: rows.map((r) => r.wallTime),
         };
       });
+    },
+
+    /** The last step with a value of `key`; 0 when there is none. */
+    lastStep(runId: number, key: string): number {
+      return lastStepOf.get(runId, key)?.step ?? 0;
     },
 
     count(runId?: number): number {

@@ -137,6 +137,8 @@ describe('metrics', () => {
       { key: 'loss', steps: [10, 20, 30], values: [2, null, null], wallTimes: [110, 120, 130] },
     ]);
     expect(store.metrics.series(run.id, { keys: ['missing'] })).toEqual([{ key: 'missing', steps: [], values: [], wallTimes: [] }]);
+    expect([store.metrics.lastStep(run.id, 'loss'), store.metrics.lastStep(run.id, 'acc'), store.metrics.lastStep(run.id, 'missing')]).toEqual([30, 0, 0]);
+    expect(store.metrics.lastStep(newRun('empty').id, 'loss')).toBe(0);
   });
 
   test('recording a step again replaces its value instead of adding a second point', () => {
