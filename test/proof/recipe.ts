@@ -10,9 +10,9 @@ import { generateMult } from '../../src-main/methods/icot/mult.ts';
 import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
 import type { IcotRunConfig } from '../../src-main/methods/icot/recipe.ts';
 
-/** 237 batches of 32 per epoch. */
+/** 237 batches of 32 per epoch (the last 16 examples of a shuffled epoch make no batch). */
 export const TRAIN_EXAMPLES = 7600;
-export const BATCHES_PER_EPOCH = Math.ceil(TRAIN_EXAMPLES / 32);
+export const BATCHES_PER_EPOCH = Math.floor(TRAIN_EXAMPLES / 32);
 
 /** Writes the proof's 2×2 splits (7,600 / 200 / 200 problems, no pair shared) into `dir`; answers their paths. */
 export function writeProofData(dir: string): { train: string; valid: string; test: string } {
