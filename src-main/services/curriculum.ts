@@ -32,6 +32,7 @@ export function curriculumHandlers(): Pick<Handlers, 'curriculum.preview'> {
         removeAllWhenBeyond: c.removeAllWhenBeyond ?? Infinity,
         pretrainEpochs: c.pretrainEpochs,
         keepPosition: c.keepPosition ?? false,
+        holdBelow: 0, // a preview has no validation to hold on: it shows the fixed schedule
       };
       const per = batchesPerRemovedToken(config, perEpoch);
       return {

@@ -35,6 +35,8 @@ export interface CurriculumSettings {
   removeAllWhenBeyond: number | null;
   pretrainEpochs: number;
   keepPosition: boolean;
+  /** Hold the removal while validation accuracy is below this fraction; 0: never (the paper's fixed schedule). */
+  holdBelow: number;
 }
 
 /** What every method's form asks for; a method's own settings come on top. */
@@ -68,6 +70,7 @@ export const CURRICULUM_DEFAULTS: CurriculumSettings = {
   removeAllWhenBeyond: null,
   pretrainEpochs: 0,
   keepPosition: false,
+  holdBelow: 0,
 };
 
 /**

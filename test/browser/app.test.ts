@@ -246,6 +246,8 @@ describe('runs', () => {
     await dialog.getByLabel('Learning rate').fill('0.001');
     await dialog.getByLabel('Removal side').selectOption('right');
     await dialog.getByRole('checkbox', { name: 'Removal smoothing λ' }).uncheck();
+    await dialog.getByRole('checkbox', { name: 'Hold below validation %' }).check();
+    await dialog.getByLabel('Hold below validation accuracy (%)').fill('80');
     await shoot('new-run');
     await dialog.getByRole('button', { name: 'Create', exact: true }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -260,7 +262,7 @@ describe('runs', () => {
       data: { train: `${dataset.path}/train.txt`, valid: `${dataset.path}/valid.txt` },
       train: { epochs: 2, batchSize: 32, lr: 0.001, warmupSteps: 0, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
       runtime: { provider: 'cpu' },
-      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false },
+      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0.8 },
     });
   });
 

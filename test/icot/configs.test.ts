@@ -56,7 +56,15 @@ describe('run config validation', () => {
   test("fills the paper's defaults: lr 5e-5, batch 32, Δ 8, λ 4, left removal, optimizer reset, AdamW as PyTorch, clipping 1.0", () => {
     const c = parseIcotConfig(minimal);
     expect(c.train).toMatchObject({ lr: 5e-5, batchSize: 32, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1 });
-    expect(c.curriculum).toEqual({ removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false });
+    expect(c.curriculum).toEqual({ removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0 });
+  });
+
+  test('holdBelow is a fraction, and needs validation every epoch', () => {
+    expect(parseIcotConfig({ ...minimal, curriculum: { holdBelow: 0.9 } }).curriculum.holdBelow).toBe(0.9);
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: 90 } }, 'h.json')).toThrow(/^h\.json is not a valid ICoT run configuration:\n {2}curriculum\.holdBelow: Too big/);
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: 0.9 }, eval: { everyEpoch: false } }, 'h.json')).toThrow(
+      'h.json is not a valid ICoT run configuration:\n  curriculum.holdBelow: holds on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
+    );
   });
 
   test('names every bad or misspelt field by its path', () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src-main/engine/init.ts';
 import { CurriculumBatches } from '../../src-main/methods/icot/batches.ts';
 import {
-  advance, batchesPerRemovedToken, CURRICULUM_DEFAULTS, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
+  advance, batchesPerRemovedToken, CURRICULUM_DEFAULTS, holds, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
   removeCot, roundHalfEven, sampleOffset, scheduleAt, type CurriculumConfig, type LaidOut,
 } from '../../src-main/methods/icot/curriculum.ts';
 
@@ -75,6 +75,23 @@ describe('ICoT-SI curriculum', () => {
     const curve = removalCurve(cfg(), 100, 3, 20);
     expect(curve[0]).toEqual({ batch: 1, removed: 0, remaining: 20 });
     expect(curve.at(-1)).toEqual({ batch: 300, removed: 20, remaining: 0 });
+  });
+
+  it('holds (optionally) while validation is below holdBelow: no batch counts towards the next removal, and counting resumes where it stopped', () => {
+    const c = cfg({ removePerEpoch: 1, holdBelow: 0.9 }); // 10 batches per epoch: one more token every 10
+    expect([holds(c, 2, 0.5, 8), holds(c, 2, 0.9, 8), holds(c, 8, 0.5, 8), holds(cfg(), 2, 0, 8)]).toEqual([true, false, false, false]);
+    let state = { ...INITIAL_CURRICULUM_STATE, scheduled: 2, counter: 4 };
+    for (let b = 0; b < 30; b++) state = advance(c, { ...state, holding: true }, 5, 10).state;
+    expect(state).toEqual({ scheduled: 2, counter: 4, allRemovedInPrevBatch: false, holding: true });
+    const grown: number[] = [];
+    state = { ...state, holding: false };
+    for (let b = 0; b < 20; b++) {
+      const r = advance(c, state, 5, 10);
+      state = r.state;
+      if (r.step.grew) grown.push(b);
+    }
+    expect(grown).toEqual([6, 16]); // 6 more batches finish the 10 begun before the hold
+    expect(state.scheduled).toBe(4);
   });
 
   it('removes CoT tokens from the left or the right, never the input or the answer', () => {

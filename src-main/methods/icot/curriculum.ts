@@ -9,7 +9,10 @@
  *   o ∈ 0..99 with P(o) ∝ e^(−λo) (leftover mass on 99); none at validation;
  * - the optimizer is reset whenever the scheduled count grows (unless the
  *   previous batch had no CoT left);
- * - once K or more tokens are scheduled, the whole CoT is removed.
+ * - once K or more tokens are scheduled, the whole CoT is removed;
+ * - optionally (not in the paper), the schedule holds while validation accuracy
+ *   is below a threshold: after an epoch whose validation fell short, no batch
+ *   counts towards the next removal until an epoch's validation is back.
  *
  * The curriculum is data (CurriculumConfig, stored with the run); its state is
  * a small record saved in every checkpoint.
@@ -33,6 +36,12 @@ export interface CurriculumConfig {
    * `--keep_position`), so a model with learned absolute positions sees them where it learned them.
    */
   keepPosition: boolean;
+  /**
+   * Hold the schedule while the validation accuracy of the last epoch (with the scheduled
+   * removal) is below this fraction; 0 never holds (the paper's fixed schedule). Hard tokens
+   * then get the batches they need, and easy ones no more than Δ gives them.
+   */
+  holdBelow: number;
 }
 
 /** The paper's defaults (its 4×4 multiplication recipe). */
@@ -44,6 +53,7 @@ export const CURRICULUM_DEFAULTS: CurriculumConfig = {
   removeAllWhenBeyond: Infinity,
   pretrainEpochs: 0,
   keepPosition: false,
+  holdBelow: 0,
 };
 
 /** Offsets o = 0..TRUNCATE−1 for removal smoothing. */
@@ -83,9 +93,11 @@ export interface CurriculumState {
   counter: number;
   /** Whether the previous batch had no CoT left at all (then growth does not reset the optimizer). */
   allRemovedInPrevBatch: boolean;
+  /** The last validation fell below `holdBelow`: batches do not count towards the next removal. (Absent in checkpoints of older runs: false.) */
+  holding?: boolean;
 }
 
-export const INITIAL_CURRICULUM_STATE: CurriculumState = { scheduled: 0, counter: 0, allRemovedInPrevBatch: false };
+export const INITIAL_CURRICULUM_STATE: CurriculumState = { scheduled: 0, counter: 0, allRemovedInPrevBatch: false, holding: false };
 
 export interface ScheduleStep {
   /** Scheduled removal for this batch (Infinity = all). */
@@ -119,7 +131,7 @@ export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: nu
   const per = batchesPerRemovedToken(cfg, batchesPerEpoch);
   let { scheduled, counter } = state;
   const prev = scheduled;
-  if (epoch >= cfg.pretrainEpochs && cfg.removePerEpoch > 0 && Number.isFinite(scheduled)) {
+  if (epoch >= cfg.pretrainEpochs && cfg.removePerEpoch > 0 && Number.isFinite(scheduled) && !state.holding) {
     if (counter === per || per === 0) {
       scheduled += 1;
       counter = 0;
@@ -129,10 +141,18 @@ export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: nu
   if (scheduled >= cfg.removeAllWhenBeyond) scheduled = Infinity;
   const grew = scheduled > prev;
   const resetOptimizer = grew && cfg.resetOptimizer && !state.allRemovedInPrevBatch;
-  return { state: { scheduled, counter, allRemovedInPrevBatch: state.allRemovedInPrevBatch }, step: { scheduled, grew, resetOptimizer } };
+  return { state: { ...state, scheduled, counter }, step: { scheduled, grew, resetOptimizer } };
 }
 
-/** The scheduled removal after `batches` training batches (for previews and plots). */
+/**
+ * Whether the schedule holds after an epoch whose validation (with `scheduled` tokens removed)
+ * reached `accuracy`: below `holdBelow`, while some of the longest CoT's `cotLength` tokens are left.
+ */
+export function holds(cfg: CurriculumConfig, scheduled: number, accuracy: number, cotLength: number): boolean {
+  return cfg.holdBelow > 0 && scheduled < cotLength && accuracy < cfg.holdBelow;
+}
+
+/** The scheduled removal after `batches` training batches (for previews and plots; a schedule that never holds). */
 export function scheduleAt(cfg: CurriculumConfig, batchesPerEpoch: number, batches: number): number {
   let state = INITIAL_CURRICULUM_STATE;
   let scheduled = 0;

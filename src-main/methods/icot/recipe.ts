@@ -51,6 +51,8 @@ export const IcotRunConfigSchema = z.strictObject({
     pretrainEpochs: z.number().int().nonnegative().default(0),
     /** Tokens after removed CoT keep their original position ids (the paper's --keep_position). */
     keepPosition: z.boolean().default(false),
+    /** Hold the removal while the last validation accuracy is below this fraction (0: never; not in the paper). Needs validation every epoch. */
+    holdBelow: z.number().min(0).max(1).default(0),
   }).prefault({}),
   eval: z.strictObject({
     maxNewTokens: positiveInt.max(4096).optional(),
@@ -61,6 +63,9 @@ export const IcotRunConfigSchema = z.strictObject({
   runtime: z.strictObject({
     ...runtimeFields,
   }).prefault({}),
+}).refine((c) => c.curriculum.holdBelow === 0 || c.eval.everyEpoch, {
+  message: 'holds on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
+  path: ['curriculum', 'holdBelow'],
 });
 
 export type IcotRunConfig = z.infer<typeof IcotRunConfigSchema>;
@@ -80,6 +85,7 @@ export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
     removeAllWhenBeyond: k.removeAllWhenBeyond ?? Infinity,
     pretrainEpochs: k.pretrainEpochs,
     keepPosition: k.keepPosition,
+    holdBelow: k.holdBelow,
   };
 }
 

@@ -18,7 +18,7 @@ import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { CurriculumBatches } from './batches.ts';
-import type { CurriculumState } from './curriculum.ts';
+import { holds, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
@@ -135,11 +135,24 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       const params = trainStep.snapshot();
       const r = await validate(params, p.valid, config.recipe === 'nocot' ? Infinity : config.recipe === 'cot' ? 0 : batches.curriculum.scheduled);
       const scheduled = batches.curriculum.scheduled;
+      // The optional hold: the next epoch's batches count towards the next removal only if this validation reached holdBelow.
+      const holding = config.recipe === 'icot-si' && holds(cur, scheduled, r.accuracy, p.maxCot);
+      if (holding !== !!batches.curriculum.holding) {
+        const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+        emit({
+          type: 'log', level: 'info',
+          message: holding
+            ? `epoch ${epoch + 1}: validation ${pct(r.accuracy)} < ${pct(cur.holdBelow)}: the removal holds at ${scheduled} token${scheduled === 1 ? '' : 's'}`
+            : `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(cur.holdBelow)}: the removal goes on from ${scheduled} token${scheduled === 1 ? '' : 's'}`,
+        });
+      }
+      batches.curriculum = { ...batches.curriculum, holding };
       emit({
         type: 'metric', step, epoch,
         values: {
           val_accuracy: r.accuracy, val_cot_tokens: r.meanCotTokens, val_examples_per_s: r.examplesPerS,
           cot_removed: config.recipe === 'cot' ? 0 : config.recipe === 'nocot' ? p.maxCot : Math.min(p.maxCot, scheduled),
+          ...(cur.holdBelow > 0 && config.recipe === 'icot-si' ? { removal_held: holding ? 1 : 0 } : {}),
         },
       });
       emit({ type: 'predictions', step, split: 'valid', rows: r.predictions });
