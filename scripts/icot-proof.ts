@@ -1,11 +1,13 @@
 /**
  * The ICoT-SI proof of `npm test` for any seed (a script, not a test):
  *
- *   node scripts/icot-proof.ts --seed 2 [--nocot] [--threads 1] [--out /tmp/proof-2]
+ *   node scripts/icot-proof.ts --seed 2 [--internalize icot-2x2-cpu-internalize-slow.json]
+ *                              [--nocot] [--threads 1] [--out /tmp/proof-2]
  *
  * Runs resources/configs/icot-2x2-cpu-cot.json from scratch, then
- * icot-2x2-cpu-internalize.json from its best model, on the proof's generated
- * 2×2 data, with the model and data-order seeds set to --seed; with --nocot,
+ * icot-2x2-cpu-internalize.json (or the example config --internalize names)
+ * from its best model, on the proof's generated 2×2 data, with the model and
+ * data-order seeds set to --seed; with --nocot,
  * the No-CoT baseline of the same shape and budget beside them. Each run is a
  * worker with --threads intra-op threads. Validation per epoch goes to stderr
  * as it comes; the test results are printed as JSON at the end.
@@ -24,6 +26,7 @@ const { values: a } = parseArgs({
     seed: { type: 'string', default: '0' },
     threads: { type: 'string', default: '1' },
     nocot: { type: 'boolean', default: false },
+    internalize: { type: 'string', default: 'icot-2x2-cpu-internalize.json' },
     out: { type: 'string' },
   },
 });
@@ -33,7 +36,7 @@ if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed expects a whole
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads expects a whole number ≥ 1, not ${a.threads}`);
 const dir = a.out ?? mkdtempSync(path.join(os.tmpdir(), `stepwise-proof-${seed}-`));
 mkdirSync(dir, { recursive: true });
-const configs = proofConfigs({ data: writeProofData(dir), seed, threads });
+const configs = proofConfigs({ data: writeProofData(dir), seed, threads, internalize: a.internalize });
 
 const t0 = performance.now();
 const say = (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);

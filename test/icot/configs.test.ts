@@ -48,6 +48,15 @@ describe('example configs', () => {
     expect(icot.curriculum).toMatchObject({ pretrainEpochs: 0, removePerEpoch: 0.25, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
     expect([cot.data, icot.data]).toEqual([{ train: 'data/2x2/train.txt', valid: 'data/2x2/valid.txt', test: 'data/2x2/test.txt' }, cot.data]);
   });
+
+  test('icot-2x2-cpu-internalize-slow.json: the second run at half the removal rate and a constant learning rate, for seeds the fast one fails', () => {
+    const fast = read('icot-2x2-cpu-internalize.json');
+    const slow = read('icot-2x2-cpu-internalize-slow.json');
+    // One token every 1,896 batches (Δ = ⅛ of 237), all 8 gone by epoch 64, then 12 epochs at full rate.
+    expect(slow.train).toEqual({ ...fast.train, epochs: 76, schedule: 'constant' });
+    expect(slow.curriculum).toEqual({ ...fast.curriculum, removePerEpoch: 0.125 });
+    expect({ ...slow, train: fast.train, curriculum: fast.curriculum }).toEqual(fast);
+  });
 });
 
 describe('run config validation', () => {
