@@ -39,7 +39,7 @@ describe('example configs', () => {
     expect(config.curriculum).toMatchObject({ pretrainEpochs: 6, removePerEpoch: 0.25, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
   });
 
-  test('icot-2x2-cpu-cot.json then icot-2x2-cpu-internalize.json: the two-run recipe of the ICoT-SI proof', () => {
+  test('icot-2x2-cpu-cot.json then icot-2x2-cpu-internalize.json: the fast two-run recipe (seeds 0 only)', () => {
     const cot = read('icot-2x2-cpu-cot.json');
     expect(cot).toMatchObject({ recipe: 'cot', model: { kind: 'fresh', layers: 4, dim: 128, heads: 4 }, train: { epochs: 8, lr: 2e-3, schedule: 'cosine', warmupSteps: 100, batchSize: 32 } });
     const icot = read('icot-2x2-cpu-internalize.json');
@@ -49,7 +49,7 @@ describe('example configs', () => {
     expect([cot.data, icot.data]).toEqual([{ train: 'data/2x2/train.txt', valid: 'data/2x2/valid.txt', test: 'data/2x2/test.txt' }, cot.data]);
   });
 
-  test('icot-2x2-cpu-internalize-slow.json: the second run at half the removal rate and a constant learning rate, for seeds the fast one fails', () => {
+  test('icot-2x2-cpu-internalize-slow.json: the ICoT-SI proof’s second run, at half the removal rate and a constant learning rate (seeds 0, 1, 2)', () => {
     const fast = read('icot-2x2-cpu-internalize.json');
     const slow = read('icot-2x2-cpu-internalize-slow.json');
     // One token every 1,896 batches (Δ = ⅛ of 237), all 8 gone by epoch 64, then 12 epochs at full rate.
