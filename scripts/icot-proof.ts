@@ -36,7 +36,7 @@ if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed expects a whole
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads expects a whole number ≥ 1, not ${a.threads}`);
 const dir = a.out ?? mkdtempSync(path.join(os.tmpdir(), `stepwise-proof-${seed}-`));
 mkdirSync(dir, { recursive: true });
-const configs = proofConfigs({ data: writeProofData(dir), seed, threads, internalize: a.internalize });
+const configs = proofConfigs({ data: await writeProofData(dir), seed, threads, internalize: a.internalize });
 
 const t0 = performance.now();
 const say = (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);

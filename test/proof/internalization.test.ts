@@ -36,9 +36,9 @@ const SEED = 0;
 let dir: string;
 let configs: ReturnType<typeof proofConfigs>;
 
-beforeAll(() => {
+beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-proof-'));
-  configs = proofConfigs({ data: writeProofData(dir), seed: SEED, threads: 1, internalize: 'icot-2x2-cpu-internalize-slow.json' });
+  configs = proofConfigs({ data: await writeProofData(dir), seed: SEED, threads: 1, internalize: 'icot-2x2-cpu-internalize-slow.json' });
 });
 
 interface Ran {

@@ -1,25 +1,23 @@
 /**
  * The ICoT-SI proof's recipe, shared by its test (test/proof/internalization.test.ts) and
  * its script (scripts/icot-proof.ts): the example configs resources/configs/icot-2x2-cpu-cot.json
- * and icot-2x2-cpu-internalize.json on generated 2×2 data, with seeds and threads set.
+ * and an internalize config (the test's: icot-2x2-cpu-internalize-slow.json) on generated 2×2
+ * data, with seeds and threads set.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { formatLine } from '../../src-main/methods/icot/format.ts';
-import { generateMult } from '../../src-main/methods/icot/mult.ts';
+import { writeMultFiles } from '../../src-main/methods/icot/mult.ts';
 import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
 import type { IcotRunConfig } from '../../src-main/methods/icot/recipe.ts';
 
-/** 237 batches of 32 per epoch (the last 16 examples of a shuffled epoch make no batch). */
 export const TRAIN_EXAMPLES = 7600;
+/** 237 batches of 32 per epoch (the last 16 examples of a shuffled epoch make no batch). */
 export const BATCHES_PER_EPOCH = Math.floor(TRAIN_EXAMPLES / 32);
 
 /** Writes the proof's 2×2 splits (7,600 / 200 / 200 problems, no pair shared) into `dir`; answers their paths. */
-export function writeProofData(dir: string): { train: string; valid: string; test: string } {
+export async function writeProofData(dir: string): Promise<{ train: string; valid: string; test: string }> {
   const files = { train: path.join(dir, 'train.txt'), valid: path.join(dir, 'valid.txt'), test: path.join(dir, 'test.txt') };
-  const lines: Record<string, string[]> = { train: [], valid: [], test: [] };
-  for (const { split, example } of generateMult({ digitsA: 2, digitsB: 2, counts: { train: TRAIN_EXAMPLES, valid: 200, test: 200 }, seed: 1 })) lines[split].push(formatLine(example));
-  for (const split of ['train', 'valid', 'test'] as const) writeFileSync(files[split], lines[split].join('\n') + '\n');
+  await writeMultFiles({ digitsA: 2, digitsB: 2, counts: { train: TRAIN_EXAMPLES, valid: 200, test: 200 }, seed: 1 }, files);
   return files;
 }
 
