@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileGPT2, compileTrainLoop, flatLayout } from '../src-main/engine/compile.ts';
+import { compileGPT2, compileTrainLoop } from '../src-main/engine/compile.ts';
 import { initGPT2, Rng } from '../src-main/engine/init.ts';
 import { gpt2ParamShapes, type GPT2Config } from '../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
@@ -45,7 +45,7 @@ const session = await ort.InferenceSession.create(compiled.model, {
   profileFilePrefix: path.join(dir, 'step'),
   ...(a.ftz ? { extra: { session: { set_denormal_as_zero: '1' } } } : {}),
 });
-const layout = flatLayout(gpt2ParamShapes(arch));
+const layout = compiled.layout;
 const params = new Float32Array(layout.total);
 for (const [name, t] of initGPT2(arch, 0)) params.set(t.data, layout.entries.find((e) => e.name === name)!.offset);
 const rng = new Rng(2);
@@ -57,9 +57,16 @@ const repeat = (x: BigInt64Array) => {
   return out;
 };
 const feeds: Record<string, ort.Tensor> = {
-  params: new ort.Tensor('float32', params, [layout.total]),
-  adam_m: new ort.Tensor('float32', new Float32Array(layout.total), [layout.total]),
-  adam_v: new ort.Tensor('float32', new Float32Array(layout.total), [layout.total]),
+  // The optimizer state by groups (compile.ts trainLayout); a single step takes a large parameter's from p.<name>.
+  ...Object.fromEntries(layout.groups!.flatMap((grp) => {
+    const view = (x: Float32Array) => new ort.Tensor('float32', x.subarray(grp.offset, grp.offset + grp.size), grp.shape);
+    const zeros = new Float32Array(layout.total);
+    return [
+      ...(K > 0 || grp.key === 'rest' ? [[`params.${grp.key}`, view(params)]] : []),
+      [`adam_m.${grp.key}`, view(zeros)],
+      [`adam_v.${grp.key}`, view(zeros)],
+    ];
+  })),
   ...(K > 0
     ? {
       step: new ort.Tensor('float32', Float32Array.of(0), []),

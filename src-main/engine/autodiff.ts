@@ -67,10 +67,35 @@ function scalarLike(g: GraphBuilder, x: number, like: Value): Value {
 
 /** Swap the last two axes. */
 function transposeLast2(g: GraphBuilder, x: Value): Value {
-  const r = x.shape.length;
-  const perm = [...Array(r).keys()];
-  [perm[r - 2], perm[r - 1]] = [perm[r - 1], perm[r - 2]];
-  return g.transpose(x, perm, 'T');
+  return transposed(g, x, swapLast2(x.shape.length), 'T');
+}
+
+function swapLast2(rank: number): number[] {
+  const perm = [...Array(rank).keys()];
+  [perm[rank - 2], perm[rank - 1]] = [perm[rank - 1], perm[rank - 2]];
+  return perm;
+}
+
+/**
+ * `x` transposed by `perm`, simplified where the backward pass would otherwise move data twice:
+ * a transpose that undoes the one that made `x` is its source, and a
+ * product with its last two axes swapped, (A·B)ᵀ, is Bᵀ·Aᵀ, whose operand transposes ONNX
+ * Runtime reads in place (FusedMatMul). Attention's query and key gradients are such cases: they
+ * would otherwise transpose [B, H, D, T] twice per layer.
+ */
+function transposed(g: GraphBuilder, x: Value, perm: number[], hint: string): Value {
+  if (perm.every((p, i) => p === i)) return x;
+  const src = x.producer;
+  if (src?.op === 'Transpose' && src.domain === '') {
+    const inner = (src.attrs.perm as { ints: number[] }).ints;
+    if (perm.every((p, i) => inner[p] === i)) return src.inputs[0] as Value;
+  }
+  const r = perm.length;
+  if (src?.op === 'MatMul' && src.domain === '' && r >= 2 && perm.every((p, i) => p === swapLast2(r)[i])) {
+    const [a, b] = inputsOf(src);
+    if (a.shape.length === r && b.shape.length === r) return g.matmul(transposeLast2(g, b), transposeLast2(g, a), hint);
+  }
+  return g.transpose(x, perm, hint);
 }
 
 function inputsOf(node: Node): Value[] {
@@ -199,7 +224,7 @@ export const RULES: Record<string, GradRule> = {
     const perm = (n.attrs.perm as { ints: number[] }).ints;
     const inverse = new Array<number>(perm.length);
     perm.forEach((p, i) => (inverse[p] = i));
-    return [g.transpose(dy!, inverse, 'dT'), null];
+    return [transposed(g, dy!, inverse, 'dT'), null];
   },
 
   Reshape: (g, n, [dy]) => [g.reshapeLike(dy!, n.inputs[0] as Value), null],

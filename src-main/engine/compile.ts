@@ -12,7 +12,7 @@ import { gradients } from './autodiff.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import { causalLmLoss, causalMask } from './models/gpt2.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
-import { clipAndAdamW, type AdamWConfig } from './optim.ts';
+import { clipAndAdamWGroups, type AdamWConfig, type OptimizerOutputs } from './optim.ts';
 
 export type CompileMode = 'forward' | 'grad' | 'step';
 
@@ -30,9 +30,9 @@ export interface CompiledGraph {
   /** Parameter names in feed order; feeds are `p.<name>`. */
   paramNames: string[];
   paramShapes: Map<string, number[]>;
-  /** The flat state layout ('step': inputs `params`, `adam_m`, `adam_v` and outputs `new_params`, `new_adam_m`, `new_adam_v`). */
+  /** The flat state layout; 'step': trainLayout, its optimizer groups the inputs `params.<key>` (small parameters only; a large one is its `p.<name>`), `adam_m.<key>`, `adam_v.<key>` and outputs `new_params.<key>`, `new_adam_m.<key>`, `new_adam_v.<key>`. */
   layout: FlatLayout;
-  /** Output names: 'loss', 'logits', 'hidden.<i>', 'grad.<name>', 'grad_norm', 'new_params', 'new_adam_m', 'new_adam_v'. */
+  /** Output names: 'loss', 'logits', 'hidden.<i>', 'grad.<name>', 'grad_norm', 'new_params.<key>', 'new_adam_m.<key>', 'new_adam_v.<key>'. */
   outputs: string[];
 }
 
@@ -45,13 +45,11 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const paramNames = [...shapes.keys()];
   const params: Record<string, Value> = {};
   for (const name of paramNames) params[name] = g.input(`p.${name}`, 'float32', shapes.get(name)!);
-  // The training step also takes the whole state flat: `params` (the same memory as the
-  // per-parameter inputs, fed as views of one buffer), `adam_m` and `adam_v`, each [N].
-  const layout = flatLayout(shapes);
-  const N = layout.total;
-  const flat = mode === 'step'
-    ? { params: g.input('params', 'float32', [N]), m: g.input('adam_m', 'float32', [N]), v: g.input('adam_v', 'float32', [N]) }
-    : null;
+  // The training step also takes AdamW's state by groups (trainLayout): a large parameter's
+  // group is its `p.<name>` input, the small ones' group `params.rest` (the same memory as their
+  // `p.<name>` inputs, fed as views of one buffer); moments `adam_m.<key>`, `adam_v.<key>`.
+  const layout = mode === 'step' ? trainLayout(shapes) : flatLayout(shapes);
+  const states = mode === 'step' ? groupInputs(g, layout, '', params) : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;
   const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
   const inputIds = g.input('input_ids', 'int64', [B, T]);
@@ -82,39 +80,69 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
       paramNames.forEach((n, i) => emit(`grad.${n}`, grads[i]));
     } else {
       if (!opts.adamw) throw new Error("compileGPT2: mode 'step' needs adamw settings");
-      const opt = flatOptimizerStep(g, opts.adamw, grads, layout, flat!, lr!, step!);
+      const opt = optimizerStep(g, opts.adamw, layout, new Map(paramNames.map((n, i) => [n, grads[i]])), states!, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
-      emit('new_params', opt.param);
-      emit('new_adam_m', opt.m);
-      emit('new_adam_v', opt.v);
+      emitNewState(layout, opt.groups, emit);
     }
   }
   return { model: g.toModel(outs, { name: `${family.name}_${mode}` }), paramNames, paramShapes: shapes, layout, outputs: outNames };
 }
 
+/** An optimizer group's state as graph values. */
+export interface GroupState {
+  param: Value;
+  m: Value;
+  v: Value;
+}
+
 /**
- * Clipping and AdamW over the flat state, from the per-parameter gradients (concatenated in the
- * layout's order); parameters that `adamw.noDecay` names are exempt from weight decay.
+ * Clipping and AdamW over the layout's optimizer groups (optimizerGroups), from the
+ * per-parameter gradients: a one-parameter group takes its gradient as it is, a flat group its
+ * parameters' gradients concatenated. Parameters that `adamw.noDecay` names are exempt from
+ * weight decay. GPT-2's step and loop and Bitune's step all update their state through this.
  */
-export function flatOptimizerStep(
+export function optimizerStep(
   g: GraphBuilder,
   adamw: AdamWConfig,
-  grads: Value[],
   layout: FlatLayout,
-  flat: { params: Value; m: Value; v: Value },
+  gradOf: Map<string, Value>,
+  states: GroupState[],
   lr: Value,
   step: Value,
 ) {
-  const N = layout.total;
-  const gradFlat = g.concat(grads.map((gr) => g.reshape(gr, [-1])), 0, 'grad_flat'); // [N]
-  let decayMask: Value | undefined;
-  if (layout.entries.some((e) => adamw.noDecay?.(e.name))) {
-    const mask = new Float32Array(N).fill(1);
-    for (const e of layout.entries) if (adamw.noDecay!(e.name)) mask.fill(0, e.offset, e.offset + e.size);
-    decayMask = g.constant(mask, 'float32', [N], 'decay_mask');
-  }
-  return clipAndAdamW(g, adamw, { param: flat.params, grad: gradFlat, m: flat.m, v: flat.v, decayMask }, lr, step);
+  const size = new Map(layout.entries.map((e) => [e.name, e.size]));
+  const groups = optimizerGroups(layout).map((grp, i) => {
+    const own = grp.names.length === 1 && grp.shape.length === gradOf.get(grp.names[0])!.shape.length;
+    const grad = own ? gradOf.get(grp.names[0])! : g.concat(grp.names.map((n) => g.reshape(gradOf.get(n)!, [-1])), 0, grp.key ? `grad_${grp.key}` : 'grad_flat'); // [size]
+    const exempt = grp.names.map((n) => adamw.noDecay?.(n) ?? false);
+    let decayMask: Value | undefined;
+    if (exempt.every(Boolean)) decayMask = g.scalar(0);
+    else if (exempt.some(Boolean)) {
+      const mask = new Float32Array(grp.size).fill(1);
+      let at = 0;
+      grp.names.forEach((n, j) => {
+        if (exempt[j]) mask.fill(0, at, at + size.get(n)!);
+        at += size.get(n)!;
+      });
+      decayMask = g.constant(mask, 'float32', grp.shape, grp.key ? `decay_mask_${grp.key}` : 'decay_mask');
+    }
+    return { ...states[i], grad, decayMask };
+  });
+  return clipAndAdamWGroups(g, adamw, groups, lr, step);
+}
+
+/**
+ * The layout's group states as graph inputs, `<prefix>params<suffix>`, `<prefix>adam_m<suffix>`,
+ * `<prefix>adam_v<suffix>` (stateName); a large parameter's params are its own `p.<name>` input
+ * when `ownParams` gives them.
+ */
+export function groupInputs(g: GraphBuilder, layout: FlatLayout, prefix: string, ownParams?: Record<string, Value>): GroupState[] {
+  return optimizerGroups(layout).map((grp) => ({
+    param: grp.key !== 'rest' && grp.key !== '' && ownParams ? ownParams[grp.key] : g.input(`${prefix}${stateName('params', grp.key)}`, 'float32', grp.shape),
+    m: g.input(`${prefix}${stateName('adam_m', grp.key)}`, 'float32', grp.shape),
+    v: g.input(`${prefix}${stateName('adam_v', grp.key)}`, 'float32', grp.shape),
+  }));
 }
 
 export interface CompiledLoop {
@@ -128,10 +156,11 @@ export interface CompiledLoop {
  * next inside ONNX Runtime. A run then hands the state back once for all its steps instead of
  * once per step (for GPT-2 4×256 that hand-back is about a tenth of a step).
  *
- * Inputs: `params`, `adam_m`, `adam_v` [N]; `step` (AdamW's t before the first step, float32 []);
- * `input_ids`, `labels`, `position_ids` [K, B, T]; `lr` [K]. K, the number of steps, is the
- * length of `lr` (any K ≥ 1, the same graph). Outputs: `new_params`, `new_adam_m`, `new_adam_v`
- * [N] after the K steps; `loss` and `grad_norm` [K], one per step. A step computes exactly what
+ * Inputs: the optimizer groups of trainLayout, `params.<key>`, `adam_m.<key>`, `adam_v.<key>`;
+ * `step` (AdamW's t before the first step, float32 []); `input_ids`, `labels`, `position_ids`
+ * [K, B, T]; `lr` [K]. K, the number of steps, is the length of `lr` (any K ≥ 1, the same
+ * graph). Outputs: `new_params.<key>`, `new_adam_m.<key>`, `new_adam_v.<key>` after the K steps;
+ * `loss` and `grad_norm` [K], one per step. A step computes exactly what
  * the 'step' graph computes; every chunking of a run into K-step runs gives the same numbers.
  */
 export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig }): CompiledLoop {
@@ -140,15 +169,15 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
   const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
-  const layout = flatLayout(shapes);
-  const N = layout.total;
+  const layout = trainLayout(shapes);
+  const groups = optimizerGroups(layout);
 
   // The body: one step. Loop passes (iteration, condition, carried values...) and expects
   // (condition, carried values..., per-step outputs...).
   const b = new GraphBuilder({ prefix: 'body/' });
   const iter = b.input('body/iter', 'int64', []);
   const condIn = b.input('body/cond', 'bool', []);
-  const flat = { params: b.input('body/params', 'float32', [N]), m: b.input('body/adam_m', 'float32', [N]), v: b.input('body/adam_v', 'float32', [N]) };
+  const states = groupInputs(b, layout, 'body/');
   const t0 = b.input('body/step', 'float32', []);
   const idsAll = b.input('body/input_ids', 'int64', ['K', B, T]);
   const labelsAll = b.input('body/labels', 'int64', ['K', B, T]);
@@ -156,19 +185,28 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   const lrAll = b.input('body/lr', 'float32', ['K']);
   const step = b.add(t0, b.scalar(1), 'step'); // []
   const lr = b.gather(lrAll, iter, 0, 'lr'); // []
-  // The parameters as views of the flat vector: one Split, then free reshapes.
-  const pieces = b.split(flat.params, 0, layout.entries.map((e) => e.size), 'param_views');
+  // The parameters: a large one is its group's state; the small ones are views of theirs.
   const params: Record<string, Value> = {};
-  layout.entries.forEach((e, i) => (params[e.name] = b.reshape(pieces[i], e.shape, e.name)));
+  groups.forEach((grp, i) => {
+    if (grp.key !== 'rest') {
+      params[grp.key] = states[i].param;
+      return;
+    }
+    const entries = grp.names.map((n) => layout.entries.find((e) => e.name === n)!);
+    const pieces = entries.length === 1 ? [states[i].param] : b.split(states[i].param, 0, entries.map((e) => e.size), 'param_views');
+    entries.forEach((e, j) => (params[e.name] = b.reshape(pieces[j], e.shape, e.name)));
+  });
   const fwd = family.forward(b, params, { inputIds: b.gather(idsAll, iter, 0, 'input_ids'), positions: b.gather(positionsAll, iter, 0, 'position_ids'), mask: causalMask(b, T) });
   const loss = causalLmLoss(b, fwd.logits, b.gather(labelsAll, iter, 0, 'labels'), family.vocabSize);
   const grads = gradients(b, loss, paramNames.map((n) => params[n]));
-  const opt = flatOptimizerStep(b, opts.adamw, grads, layout, flat, lr, step);
+  const opt = optimizerStep(b, opts.adamw, layout, new Map(paramNames.map((n, i) => [n, grads[i]])), states, lr, step);
   const bodyOuts = [
     b.named(b.node('Identity', [condIn], [{ dtype: 'bool', shape: [] }])[0], 'body/cond_out'),
-    b.named(opt.param, 'body/params_out'),
-    b.named(opt.m, 'body/adam_m_out'),
-    b.named(opt.v, 'body/adam_v_out'),
+    ...opt.groups.flatMap((o, i) => [
+      b.named(o.param, `body/params_out.${groups[i].key}`),
+      b.named(o.m, `body/adam_m_out.${groups[i].key}`),
+      b.named(o.v, `body/adam_v_out.${groups[i].key}`),
+    ]),
     b.named(step, 'body/step_out'),
     ...[idsAll, labelsAll, positionsAll, lrAll].map((x, i) => b.named(b.node('Identity', [x], [{ dtype: x.dtype, shape: x.shape }])[0], `body/pass_${i}`)),
     b.named(loss, 'body/loss'),
@@ -178,7 +216,8 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
 
   const g = new GraphBuilder();
   const carried = [
-    g.input('params', 'float32', [N]), g.input('adam_m', 'float32', [N]), g.input('adam_v', 'float32', [N]), g.input('step', 'float32', []),
+    ...groupInputs(g, layout, '').flatMap((st) => [st.param, st.m, st.v]),
+    g.input('step', 'float32', []),
     g.input('input_ids', 'int64', ['K', B, T]), g.input('labels', 'int64', ['K', B, T]), g.input('position_ids', 'int64', ['K', B, T]),
   ];
   const lrs = g.input('lr', 'float32', ['K']);
@@ -191,10 +230,11 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
     [...carried.map((c) => ({ dtype: c.dtype, shape: c.shape })), { dtype: 'float32', shape: ['K'] }, { dtype: 'float32', shape: ['K'] }],
     { body: { g: body } },
   );
-  const [newParams, newM, newV] = outs;
   const [lossAll, gradNormAll] = outs.slice(carried.length);
   const model = g.toModel([
-    g.named(newParams, 'new_params'), g.named(newM, 'new_adam_m'), g.named(newV, 'new_adam_v'),
+    ...groups.flatMap((grp, i) => [
+      g.named(outs[3 * i], `new_params.${grp.key}`), g.named(outs[3 * i + 1], `new_adam_m.${grp.key}`), g.named(outs[3 * i + 2], `new_adam_v.${grp.key}`),
+    ]),
     g.named(lossAll, 'loss'), g.named(gradNormAll, 'grad_norm'),
   ], { name: `${family.name}_train_loop` });
   return { model, layout };
@@ -204,6 +244,65 @@ export interface FlatLayout {
   /** Where each parameter lives in the flat state vector. */
   entries: { name: string; shape: number[]; offset: number; size: number }[];
   total: number;
+  /**
+   * How AdamW takes the state, each group a contiguous slice of it: a large parameter alone, in
+   * its own shape, or the small ones together, flat. Absent: one flat group (`params`,
+   * `adam_m`, `adam_v`); present: `params.<key>`, `adam_m.<key>`, `adam_v.<key>` per group.
+   */
+  groups?: OptimizerGroup[];
+}
+
+export interface OptimizerGroup {
+  key: string;
+  offset: number;
+  size: number;
+  /** The parameter's shape for a one-parameter group, [size] for the flat group of small ones. */
+  shape: number[];
+  /** The parameters in it, in layout order. */
+  names: string[];
+}
+
+/** Parameters at least this large (elements) get an AdamW group of their own in training graphs. */
+const OWN_GROUP_ELEMENTS = 1 << 16;
+
+/**
+ * The training graphs' layout: large parameters first, each its own optimizer group, then the
+ * small ones as one flat group (`rest`). Grouping spares the large ones (nearly all the state)
+ * a concatenation of gradients and a split of parameters per step; batching the small ones
+ * spares a dozen optimizer nodes per bias and norm. The layout is internal: checkpoints and
+ * exports name every tensor.
+ */
+export function trainLayout(shapes: Map<string, number[]>): FlatLayout {
+  const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+  const big = [...shapes].filter(([, shape]) => size(shape) >= OWN_GROUP_ELEMENTS);
+  const small = [...shapes].filter(([, shape]) => size(shape) < OWN_GROUP_ELEMENTS);
+  const layout = flatLayout(new Map([...big, ...small]));
+  const groups: OptimizerGroup[] = layout.entries.slice(0, big.length).map((e) => ({ key: e.name, offset: e.offset, size: e.size, shape: e.shape, names: [e.name] }));
+  const rest = layout.entries.slice(big.length);
+  if (rest.length) {
+    const offset = rest[0].offset;
+    groups.push({ key: 'rest', offset, size: layout.total - offset, shape: [layout.total - offset], names: rest.map((e) => e.name) });
+  }
+  return { ...layout, groups };
+}
+
+/** The layout's optimizer groups: its groups, or the whole state as one flat group (key ''). */
+export function optimizerGroups(layout: FlatLayout): OptimizerGroup[] {
+  return layout.groups ?? [{ key: '', offset: 0, size: layout.total, shape: [layout.total], names: layout.entries.map((e) => e.name) }];
+}
+
+/** A group's state input or output: `params.<key>` (`new_params.<key>` …), or `params` for the single flat group. */
+export function stateName(kind: 'params' | 'adam_m' | 'adam_v' | 'new_params' | 'new_adam_m' | 'new_adam_v', key: string): string {
+  return key ? `${kind}.${key}` : kind;
+}
+
+/** Emits each group's new parameters and moments under their stateName. */
+export function emitNewState(layout: FlatLayout, groups: OptimizerOutputs[], emit: (name: string, v: Value) => void): void {
+  optimizerGroups(layout).forEach((grp, i) => {
+    emit(stateName('new_params', grp.key), groups[i].param);
+    emit(stateName('new_adam_m', grp.key), groups[i].m);
+    emit(stateName('new_adam_v', grp.key), groups[i].v);
+  });
 }
 
 /** Parameters laid end to end in their model order. */

@@ -3,11 +3,13 @@
  * moments, each one float32 buffer in the layout of compile.ts, plus a spare
  * set that ONNX Runtime writes the new state into (ping-pong): a step
  * allocates nothing and copies no state. Any compiled 'step' graph
- * (inputs `params`, `adam_m`, `adam_v`, `step`, `lr`, `p.<name>` views;
- * outputs `loss`, `grad_norm`, `new_params`, `new_adam_m`, `new_adam_v`)
- * runs through `step()`; TrainStep and Bitune's AdapterStep add their batches.
+ * (inputs `params`, `adam_m`, `adam_v` — or the same per optimizer group,
+ * `params.<key>` … (compile.ts stateName) — `step`, `lr`, `p.<name>` views;
+ * outputs `loss`, `grad_norm`, `new_params`, `new_adam_m`, `new_adam_v`, or per
+ * group `new_params.<key>` …) runs through `step()`; TrainStep and Bitune's
+ * AdapterStep add their batches.
  */
-import type { FlatLayout } from './compile.ts';
+import { optimizerGroups, stateName, type FlatLayout } from './compile.ts';
 import { ort } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 
@@ -85,15 +87,30 @@ export class FlatState {
 
   /**
    * Run a compiled step or loop on the current state (views, no copies), the new state written
-   * into the spare buffers, which then become current (ping-pong).
+   * into the spare buffers, which then become current (ping-pong). Each optimizer group's state
+   * goes in as views `params.<key>`, `adam_m.<key>`, `adam_v.<key>` (`params.<key>` only where
+   * `feedParams` says: a single step reads a large parameter from its `p.<name>` view) and
+   * comes out as `new_params.<key>` ….
    */
-  private async runOnState(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>): Promise<void> {
-    const N = this.layout.total;
+  private async runOnState(
+    session: ort.InferenceSession,
+    feeds: Record<string, ort.Tensor>,
+    fetches: Record<string, ort.Tensor>,
+    feedParams: (key: string) => boolean,
+  ): Promise<void> {
     const { state: cur, spare: next } = this;
-    await session.run(
-      { ...feeds, params: new ort.Tensor('float32', cur.p, [N]), adam_m: new ort.Tensor('float32', cur.m, [N]), adam_v: new ort.Tensor('float32', cur.v, [N]) },
-      { ...fetches, new_params: new ort.Tensor('float32', next.p, [N]), new_adam_m: new ort.Tensor('float32', next.m, [N]), new_adam_v: new ort.Tensor('float32', next.v, [N]) },
-    );
+    const ins: Record<string, ort.Tensor> = { ...feeds };
+    const outs: Record<string, ort.Tensor> = { ...fetches };
+    for (const grp of optimizerGroups(this.layout)) {
+      const view = (a: Float32Array) => new ort.Tensor('float32', a.subarray(grp.offset, grp.offset + grp.size), grp.shape);
+      if (feedParams(grp.key)) ins[stateName('params', grp.key)] = view(cur.p);
+      ins[stateName('adam_m', grp.key)] = view(cur.m);
+      ins[stateName('adam_v', grp.key)] = view(cur.v);
+      outs[stateName('new_params', grp.key)] = view(next.p);
+      outs[stateName('new_adam_m', grp.key)] = view(next.m);
+      outs[stateName('new_adam_v', grp.key)] = view(next.v);
+    }
+    await session.run(ins, outs);
     this.state = next;
     this.spare = cur;
   }
@@ -111,7 +128,8 @@ export class FlatState {
     for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.subarray(e.offset, e.offset + e.size), e.shape);
     const loss = new Float32Array(1);
     const gradNorm = new Float32Array(1);
-    await this.runOnState(session, all, { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) });
+    const isFlat = (key: string) => key === '' || key === 'rest';
+    await this.runOnState(session, all, { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) }, isFlat);
     this.optimizerStep = t;
     return { loss: loss[0], gradNorm: gradNorm[0] };
   }
@@ -129,6 +147,7 @@ export class FlatState {
       session,
       { ...feeds, step: new ort.Tensor('float32', Float32Array.of(this.optimizerStep), []), lr: new ort.Tensor('float32', Float32Array.from(lrs), [K]) },
       { loss: new ort.Tensor('float32', loss, [K]), grad_norm: new ort.Tensor('float32', gradNorm, [K]) },
+      () => true,
     );
     this.optimizerStep += K;
     return Array.from(loss, (l, k) => ({ loss: l, gradNorm: gradNorm[k] }));

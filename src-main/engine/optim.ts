@@ -48,14 +48,18 @@ export interface OptimizerOutputs {
 }
 
 /**
- * Append clipping and one AdamW step over the flat parameter vector. One flat group keeps the
- * graph small (about a dozen nodes instead of a dozen per parameter) and each pass long enough
- * to use every thread. `lr` and `step` are float32 scalars; `step` counts from 1.
+ * Clipping over the global norm of every group's gradient, then AdamW on each group: a group is
+ * one large parameter in its own shape, or several small ones laid flat, so that the large ones
+ * need no concatenation of gradients nor splitting of parameters, and the small ones share a
+ * dozen nodes instead of a dozen each. The arithmetic per element is the same whatever the
+ * grouping. `lr` and `step` are float32 scalars; `step` counts from 1.
  */
-export function clipAndAdamW(g: GraphBuilder, cfg: AdamWConfig, s: FlatState, lr: Value, step: Value): OptimizerOutputs {
+export function clipAndAdamWGroups(g: GraphBuilder, cfg: AdamWConfig, groups: FlatState[], lr: Value, step: Value): { gradNorm: Value; groups: OptimizerOutputs[] } {
   return g.scope('adamw', () => {
     const c = (x: number) => g.scalar(x);
-    const gradNorm = g.sqrt(g.reduceSumSquare(s.grad, [0], false, 'grad_sq'), 'global_grad_norm'); // []
+    const all = (x: Value) => [...x.shape.keys()];
+    const squares = groups.map((s, i) => g.reduceSumSquare(s.grad, all(s.grad), false, `grad_sq_${i}`)); // []
+    const gradNorm = g.sqrt(squares.length === 1 ? squares[0] : g.sum(squares, 'grad_sq'), 'global_grad_norm'); // []
     const clip = cfg.maxGradNorm > 0 && Number.isFinite(cfg.maxGradNorm);
     const coef = clip ? g.min(g.div(c(cfg.maxGradNorm), g.add(gradNorm, c(1e-6))), c(1), 'clip_coef') : null;
 
@@ -73,17 +77,21 @@ export function clipAndAdamW(g: GraphBuilder, cfg: AdamWConfig, s: FlatState, lr
     const sqrtScale = g.reciprocal(g.mul(g.sqrt(bc2), g.max(stepSize, c(1e-30))), 'sqrt_scale'); // 1/(√bc2·s)
     const epsScaled = g.div(c(cfg.eps), stepSize, 'eps_scaled'); // eps/s
     const lrWd = g.mul(lr, c(cfg.weightDecay)); // lr·wd
+    const uniformDecay = cfg.weightDecay !== 0 ? g.sub(c(1), lrWd, 'decay') : null;
 
-    let shrunk = s.param;
-    if (cfg.weightDecay !== 0) {
-      // p·(1 − lr·wd), or p·(1 − lr·wd·mask) when some parameters are exempt.
-      const decay = s.decayMask ? g.sub(c(1), g.mul(s.decayMask, lrWd)) : g.sub(c(1), lrWd, 'decay');
-      shrunk = g.mul(s.param, decay, 'decayed');
-    }
-    const m = g.add(g.mul(s.m, c(cfg.beta1)), g.mul(s.grad, s1), 'm'); // [N]
-    const v = g.add(g.mul(s.v, c(cfg.beta2)), g.mul(g.mul(s.grad, s.grad), s2), 'v'); // [N]
-    const denom = g.add(g.mul(g.sqrt(v), sqrtScale), epsScaled); // (√v/√bc2 + eps)/s
-    const param = g.sub(shrunk, g.div(m, denom), 'param'); // [N]
-    return { gradNorm, param, m, v };
+    const outs = groups.map((s) => {
+      let shrunk = s.param;
+      if (uniformDecay) {
+        // p·(1 − lr·wd), or p·(1 − lr·wd·mask) when some parameters are exempt.
+        const decay = s.decayMask ? g.sub(c(1), g.mul(s.decayMask, lrWd)) : uniformDecay;
+        shrunk = g.mul(s.param, decay, 'decayed');
+      }
+      const m = g.add(g.mul(s.m, c(cfg.beta1)), g.mul(s.grad, s1), 'm'); // [N]
+      const v = g.add(g.mul(s.v, c(cfg.beta2)), g.mul(g.mul(s.grad, s.grad), s2), 'v'); // [N]
+      const denom = g.add(g.mul(g.sqrt(v), sqrtScale), epsScaled); // (√v/√bc2 + eps)/s
+      const param = g.sub(shrunk, g.div(m, denom), 'param'); // [N]
+      return { gradNorm, param, m, v };
+    });
+    return { gradNorm, groups: outs };
   });
 }

@@ -7,7 +7,7 @@
  * nothing and copies no state. The trainer drives this; nothing here knows
  * about data, schedules or events.
  */
-import { compileGPT2, compileTrainLoop, flatLayout, type FlatLayout } from './compile.ts';
+import { compileGPT2, compileTrainLoop, trainLayout, type FlatLayout } from './compile.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
 import { FlatState, type StepResult } from './flat-state.ts';
@@ -44,7 +44,7 @@ export class TrainStep {
     this.seq = seq;
     this.shapes = modelFamily(arch).paramShapes();
     this.paramNames = [...this.shapes.keys()];
-    this.layout = flatLayout(this.shapes);
+    this.layout = trainLayout(this.shapes);
     this.compileOptions = compileOptions;
     this.state = new FlatState(this.layout, init, 'the model');
   }

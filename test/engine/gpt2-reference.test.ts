@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileGPT2, compileTrainLoop } from '../../src-main/engine/compile.ts';
+import { compileGPT2, compileTrainLoop, type FlatLayout } from '../../src-main/engine/compile.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
@@ -53,6 +53,29 @@ function feeds(extra: Record<string, ort.Tensor> = {}): Record<string, ort.Tenso
   f.input_ids = int64Tensor(batch.input_ids.flat(), [B, T]);
   f.labels = int64Tensor(batch.labels.flat(), [B, T]);
   return { ...f, ...extra };
+}
+
+/** The optimizer state as the training graphs take it, by groups (compile.ts trainLayout); a single step takes a large parameter's from its p.<name> input. */
+function groupFeeds(layout: FlatLayout, st: { p: Float32Array; m: Float32Array; v: Float32Array }, loop: boolean): Record<string, ort.Tensor> {
+  const f: Record<string, ort.Tensor> = {};
+  for (const grp of layout.groups!) {
+    const view = (a: Float32Array) => new ort.Tensor('float32', a.subarray(grp.offset, grp.offset + grp.size), grp.shape);
+    if (loop || grp.key === 'rest') f[`params.${grp.key}`] = view(st.p);
+    f[`adam_m.${grp.key}`] = view(st.m);
+    f[`adam_v.${grp.key}`] = view(st.v);
+  }
+  return f;
+}
+
+/** The new state, flat again. */
+function groupOutputs(layout: FlatLayout, out: Record<string, ort.Tensor>) {
+  const st = { p: new Float32Array(layout.total), m: new Float32Array(layout.total), v: new Float32Array(layout.total) };
+  for (const grp of layout.groups!) {
+    st.p.set(out[`new_params.${grp.key}`].data as Float32Array, grp.offset);
+    st.m.set(out[`new_adam_m.${grp.key}`].data as Float32Array, grp.offset);
+    st.v.set(out[`new_adam_v.${grp.key}`].data as Float32Array, grp.offset);
+  }
+  return st;
 }
 
 beforeAll(() => {
@@ -106,15 +129,11 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
     for (let step = 1; step <= a.steps; step++) {
       const f = feeds({ step: scalarTensor(step), lr: scalarTensor(a.lr), position_ids: int64Tensor(Array.from({ length: 36 }, (_, i) => i % 12), [3, 12]) });
       for (const e of c.layout.entries) f[`p.${e.name}`] = new ort.Tensor('float32', p.subarray(e.offset, e.offset + e.size), e.shape);
-      f.params = new ort.Tensor('float32', p, [N]);
-      f.adam_m = new ort.Tensor('float32', m, [N]);
-      f.adam_v = new ort.Tensor('float32', v, [N]);
+      Object.assign(f, groupFeeds(c.layout, { p, m, v }, false));
       const out = await s.run(f);
       expect((out.loss.data as Float32Array)[0]).toBeCloseTo(batch.adamw_losses[step - 1], 4);
       expect(Math.abs((out.grad_norm.data as Float32Array)[0] - batch.adamw_grad_norms_before_clip[step - 1])).toBeLessThanOrEqual(1e-4 * batch.adamw_grad_norms_before_clip[step - 1]);
-      p = out.new_params.data as Float32Array;
-      m = out.new_adam_m.data as Float32Array;
-      v = out.new_adam_v.data as Float32Array;
+      ({ p, m, v } = groupOutputs(c.layout, out));
     }
     const state = new Map(c.layout.entries.map((e) => [e.name, { p: p.subarray(e.offset, e.offset + e.size) }]));
     for (const [name, st] of state) {
@@ -134,9 +153,7 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
     const K = a.steps;
     const repeat = (xs: number[]) => Array.from({ length: K }, () => xs).flat();
     const out = await s.run({
-      params: new ort.Tensor('float32', p, [N]),
-      adam_m: new ort.Tensor('float32', new Float32Array(N), [N]),
-      adam_v: new ort.Tensor('float32', new Float32Array(N), [N]),
+      ...groupFeeds(c.layout, { p, m: new Float32Array(N), v: new Float32Array(N) }, true),
       step: scalarTensor(0),
       lr: new ort.Tensor('float32', new Float32Array(K).fill(a.lr), [K]),
       input_ids: int64Tensor(repeat(batch.input_ids.flat()), [K, 3, 12]),
@@ -150,7 +167,7 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
       expect(losses[k]).toBeCloseTo(batch.adamw_losses[k], 4);
       expect(Math.abs(norms[k] - batch.adamw_grad_norms_before_clip[k])).toBeLessThanOrEqual(1e-4 * batch.adamw_grad_norms_before_clip[k]);
     }
-    const after = out.new_params.data as Float32Array;
+    const after = groupOutputs(c.layout, out).p;
     for (const e of c.layout.entries) {
       const ref = expected.get(`after_adamw.${e.name}`)!.data;
       expect(relDiff(after.subarray(e.offset, e.offset + e.size), ref, keyBias(e.name, arch.nEmbd)), `after_adamw.${e.name}`).toBeLessThanOrEqual(1e-4);

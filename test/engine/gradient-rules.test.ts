@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { RULES } from '../../src-main/engine/autodiff.ts';
-import type { GraphBuilder, Value } from '../../src-main/engine/onnx/graph.ts';
+import { gradients, RULES } from '../../src-main/engine/autodiff.ts';
+import { GraphBuilder, type Value } from '../../src-main/engine/onnx/graph.ts';
 import type { DType } from '../../src-main/engine/onnx/proto.ts';
 import { checkGradient, type FdInput } from './fd.ts';
 
@@ -42,6 +42,14 @@ const CASES: Case[] = [
   { op: 'MatMul', title: 'handles a linear layer [B,T,K]@[K,N] and folds batch rows into dW', inputs: [{ name: 'x', shape: [2, 3, 4] }, { name: 'w', shape: [4, 5] }], build: (g, [x, w]) => g.matmul(x, w) },
   { op: 'MatMul', title: 'handles batched attention products [B,H,T,D]@[B,H,D,T]', inputs: [{ name: 'q', shape: [2, 2, 3, 4] }, { name: 'k', shape: [2, 2, 4, 3] }], build: (g, [q, k]) => g.matmul(q, k) },
   { op: 'MatMul', title: 'sums over a broadcast batch dim of the right operand', inputs: [{ name: 'a', shape: [2, 3, 4] }, { name: 'b', shape: [1, 4, 2] }], build: (g, [a, b]) => g.matmul(a, b) },
+  {
+    op: 'Transpose', title: 'of an attention product: (q·kᵀ)ᵀ as one product, and a transpose of a transpose as one',
+    inputs: [{ name: 'q', shape: [2, 3, 2, 4] }, { name: 'k', shape: [2, 3, 2, 4] }],
+    build: (g, [q, k]) => {
+      const heads = (t: Value) => g.transpose(t, [0, 2, 1, 3]); // [B, H, T, D]
+      return g.matmul(heads(q), g.transpose(heads(k), [0, 1, 3, 2])); // [B, H, T, T]
+    },
+  },
   { op: 'Transpose', title: 'applies the inverse permutation', inputs: [{ name: 'x', shape: [2, 3, 4] }], build: (g, [x]) => g.transpose(x, [1, 2, 0]) },
   { op: 'Reshape', title: 'reshapes back to the input shape', inputs: [{ name: 'x', shape: [2, 3, 4] }], build: (g, [x]) => g.mul(g.reshape(x, [0, 0, 2, 2]), g.reshape(x, [2, 3, 2, 2])) },
   { op: 'Unsqueeze', title: 'drops the inserted axis', inputs: [{ name: 'x', shape: [3, 4] }], build: (g, [x]) => g.unsqueeze(x, [1]) },
@@ -95,6 +103,22 @@ describe('gradient rules match finite differences', () => {
   it('every rule in the table has a finite-difference case', () => {
     const tested = new Set(CASES.map((c) => c.op));
     expect(Object.keys(RULES).filter((op) => !tested.has(op))).toEqual([]);
+  });
+
+  it('moves no data twice in attention: no gradient transposes a transpose or a product', () => {
+    const g = new GraphBuilder();
+    const [q, k] = ['q', 'k'].map((n) => g.input(n, 'float32', [2, 3, 2, 4])); // [B, T, H, D]
+    const heads = (t: Value) => g.transpose(t, [0, 2, 1, 3]); // [B, H, T, D]
+    const scores = g.matmul(heads(q), g.transpose(heads(k), [0, 1, 3, 2])); // [B, H, T, T]
+    const loss = g.reduceSum(g.mul(scores, scores), [0, 1, 2, 3], false);
+    const before = new Set(g.nodes);
+    const added = g.liveNodes(gradients(g, loss, [q, k])).filter((n) => !before.has(n) && n.op === 'Transpose');
+    const swapsLast2 = (n: (typeof added)[number]) => (n.attrs.perm as { ints: number[] }).ints.join() === '0,1,3,2';
+    // No transpose of a transpose, and no product transposed as a whole: (A·B)ᵀ is Bᵀ·Aᵀ.
+    expect(added.filter((n) => n.inputs[0]!.producer?.op === 'Transpose')).toEqual([]);
+    expect(added.filter((n) => n.inputs[0]!.producer?.op === 'MatMul' && swapsLast2(n))).toEqual([]);
+    // The transposes left: dq and dk back to [B, T, H, D], and operands swapped in a product.
+    expect(added.filter((n) => !swapsLast2(n)).map((n) => (n.attrs.perm as { ints: number[] }).ints.join())).toEqual(['0,2,1,3', '0,2,1,3']);
   });
 
   for (const c of CASES) {

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { TokenBatches, type TokenExample } from '../../src-main/engine/batches.ts';
 import { CheckpointError, listCheckpoints, loadCheckpoint } from '../../src-main/engine/checkpoint.ts';
 import { initGPT2 } from '../../src-main/engine/init.ts';
-import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
+import { trainLayout } from '../../src-main/engine/compile.ts';
+import { gpt2ParamShapes, type GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../../src-main/engine/optim.ts';
 import { learningRate } from '../../src-main/engine/schedule.ts';
 import { startTrainJob } from '../../src-main/engine/train-job.ts';
@@ -92,6 +93,33 @@ describe('trainer', () => {
     }
     await expect(single.runMany(batches.slice(0, 2), [1e-3])).rejects.toThrow('runMany: 2 batches and 1 learning rates');
     await single.release();
+  });
+
+  it('parameters exempt from weight decay (noDecay) are updated as with no decay, the others as with it', async () => {
+    // Wide enough that the MLP weights (128×512) get optimizer groups of their own (compile.ts trainLayout).
+    const wide: GPT2Config = { ...arch, nEmbd: 128, nLayer: 1 };
+    const init = initGPT2(wide, 4);
+    const data = new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 3 });
+    const batches = Array.from({ length: 3 }, () => data.next());
+    // Exempt: the small parameters of the flat group but one, and one of the large ones.
+    const exempt = (name: string) => name.endsWith('.bias') || name.includes('ln_') || name === 'h.0.mlp.c_proj.weight';
+    expect(trainLayout(gpt2ParamShapes(wide)).groups!.map((g) => g.key)).toEqual(['h.0.mlp.c_fc.weight', 'h.0.mlp.c_proj.weight', 'rest']);
+    const after = async (weightDecay: number, noDecay?: (name: string) => boolean, steps = 1) => {
+      const s = await TrainStep.create({ arch: wide, batch: 4, seq: 16, adamw: { ...ADAMW_DEFAULTS, weightDecay, noDecay }, init, threads: 2, loop: true });
+      await s.runMany(batches.slice(0, steps), new Array(steps).fill(0.05));
+      const p = s.snapshot();
+      await s.release();
+      return p;
+    };
+    const [none, all, some, everyExempt] = [await after(0, undefined, 3), await after(0.5), await after(0.5, exempt), await after(0.5, () => true, 3)];
+    const noneAt1 = await after(0);
+    for (const name of init.keys()) {
+      expect(bytesOf(everyExempt.get(name)!.data).equals(bytesOf(none.get(name)!.data)), `${name}: all exempt = no decay`).toBe(true);
+      const expected = exempt(name) ? noneAt1 : all;
+      expect(bytesOf(some.get(name)!.data).equals(bytesOf(expected.get(name)!.data)), `${name}: ${exempt(name) ? 'exempt' : 'decayed'}`).toBe(true);
+    }
+    // The decay was real: a decayed parameter differs between the two.
+    expect(bytesOf(all.get('h.0.mlp.c_fc.weight')!.data).equals(bytesOf(noneAt1.get('h.0.mlp.c_fc.weight')!.data))).toBe(false);
   });
 
   it('the loss falls on a learnable task', async () => {

@@ -18,7 +18,7 @@
  * answer tokens), 'prefill' (the mixed cache of a prompt, for generation).
  */
 import { gradients } from '../../engine/autodiff.ts';
-import { flatLayout, flatOptimizerStep, type FlatLayout } from '../../engine/compile.ts';
+import { emitNewState, flatLayout, groupInputs, optimizerStep, type FlatLayout } from '../../engine/compile.ts';
 import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
 import { causalLmLoss } from '../../engine/models/gpt2.ts';
 import { paramInputs, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
@@ -135,8 +135,8 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
   const baseShapes = family.paramShapes();
   base = paramInputs(g, baseShapes, opts.baseDtype);
   for (const [name, shape] of tShapes) tp[name] = g.input(`p.${name}`, 'float32', shape);
-  const N = trainable.total;
-  const flat = mode === 'step' ? { params: g.input('params', 'float32', [N]), m: g.input('adam_m', 'float32', [N]), v: g.input('adam_v', 'float32', [N]) } : null;
+  // One flat optimizer group: `params`, `adam_m`, `adam_v` [N].
+  const states = mode === 'step' ? groupInputs(g, trainable, '') : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;
   const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
 
@@ -208,12 +208,10 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
     } else {
       const adamw = opts.adamw;
       if (!adamw) throw new Error("compileBitune: mode 'step' needs adamw settings");
-      const opt = flatOptimizerStep(g, adamw, grads, trainable, flat!, lr!, step!);
+      const opt = optimizerStep(g, adamw, trainable, new Map(names.map((n, i) => [n, grads[i]])), states!, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
-      emit('new_params', opt.param);
-      emit('new_adam_m', opt.m);
-      emit('new_adam_v', opt.v);
+      emitNewState(trainable, opt.groups, emit);
     }
   }
   return { model: g.toModel(outs, { name: `bitune_${mode}` }), baseNames: [...baseShapes.keys()], trainable, outputs: outNames };
