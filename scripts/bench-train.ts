@@ -9,6 +9,12 @@
  * with the K the trainer would pick for this model (runs of about two seconds,
  * at most 16) unless --steps-per-run says otherwise; the single-step graph is
  * timed first, for comparison.
+ *
+ * A shared 2-core machine's speed drifts by ±10% over a minute, which a MatMul
+ * measured once beside steps measured once turns into noise in their ratio. So
+ * the two alternate: --rounds rounds of one training run (K steps) then three
+ * MatMuls, the ratio taken per round; the figures printed are the medians over
+ * the rounds.
  */
 import { parseArgs } from 'node:util';
 import { GraphBuilder } from '../src-main/engine/onnx/graph.ts';
@@ -28,6 +34,7 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '8' },
     vocab: { type: 'string', default: '32' },
     steps: { type: 'string', default: '20' },
+    rounds: { type: 'string', default: '9' },
     warmup: { type: 'string', default: '3' },
     threads: { type: 'string' },
     inter: { type: 'string', default: '1' },
@@ -45,7 +52,7 @@ const int = (name: keyof typeof a) => {
   return v;
 };
 const L = int('layers'), C = int('dim'), H = int('heads'), T = int('seq'), B = int('batch'), V = int('vocab');
-const steps = int('steps'), warmup = int('warmup');
+const steps = int('steps'), warmup = int('warmup'), rounds = int('rounds');
 const threads = a.threads ? int('threads') : physicalCores();
 const interOpThreads = int('inter');
 const provider = a.provider as ProviderName;
@@ -63,8 +70,8 @@ async function timeIt(n: number, fn: () => Promise<unknown>): Promise<number[]> 
   return ts;
 }
 
-/** ORT's throughput on one 1024³ float32 MatMul, in GFLOP/s. */
-async function matmulGflops(): Promise<number> {
+/** ORT's 1024³ float32 MatMul: `measure(n)` times n runs and gives the median throughput in GFLOP/s. */
+async function matmulBench(): Promise<{ measure: (n: number) => Promise<number>; release: () => Promise<void> }> {
   const N = 1024;
   const g = new GraphBuilder();
   const x = g.input('a', 'float32', [N, N]);
@@ -75,9 +82,10 @@ async function matmulGflops(): Promise<number> {
   const A = Float32Array.from({ length: N * N }, () => rng.normal());
   const feeds = { a: new ort.Tensor('float32', A, [N, N]), b: new ort.Tensor('float32', A.slice(), [N, N]) };
   await timeIt(3, () => s.run(feeds));
-  const ms = median(await timeIt(15, () => s.run(feeds)));
-  await s.release();
-  return (2 * N ** 3) / (ms / 1e3) / 1e9;
+  return {
+    measure: async (n) => (2 * N ** 3) / (median(await timeIt(n, () => s.run(feeds))) / 1e3) / 1e9,
+    release: () => s.release(),
+  };
 }
 
 /**
@@ -129,20 +137,34 @@ async function main() {
   const batches = Array.from({ length: perRun }, () => ({ inputIds: ids, labels }));
   const lrs = new Array<number>(perRun).fill(1e-3);
   let loss = 0;
-  const runs = Math.max(2, Math.ceil(steps / perRun));
+  const matmul = await matmulBench();
   await timeIt(1, async () => (loss = (await step.runMany(batches, lrs)).at(-1)!.loss));
-  const times = (await timeIt(runs, async () => (loss = (await step.runMany(batches, lrs)).at(-1)!.loss))).map((t) => t / perRun);
+  // Rounds: one training run, then the MatMul; each round's ratio pairs two measurements a
+  // second apart.
+  const times: number[] = [];
+  const mms: number[] = [];
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const [t] = await timeIt(1, async () => (loss = (await step.runMany(batches, lrs)).at(-1)!.loss));
+    const stepMs = t / perRun;
+    const mmRound = await matmul.measure(3);
+    times.push(stepMs);
+    mms.push(mmRound);
+    ratios.push(stepFlops() / (stepMs / 1e3) / 1e9 / mmRound);
+  }
+  await matmul.release();
   const ms = median(times);
   const gflops = stepFlops() / (ms / 1e3) / 1e9;
   const copy = await copyMs();
-  const mm = await matmulGflops();
+  const mm = median(mms);
   const tokensPerS = (B * T) / (ms / 1e3);
   console.log(`one step per run: ${singleMs.toFixed(1)} ms/step (median of ${steps}); copying parameters + optimizer state in and out: ${copy.toFixed(1)} ms = ${((100 * copy) / singleMs).toFixed(1)}% of it`);
-  console.log(`loss after ${perRun * (runs + 1)} steps: ${loss.toFixed(4)}`);
-  console.log(`ms/step, ${perRun} steps per run (median of ${runs} runs): ${ms.toFixed(1)}  [min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}]`);
+  console.log(`loss after ${perRun * (rounds + 1)} steps: ${loss.toFixed(4)}`);
+  console.log(`ms/step, ${perRun} steps per run (median of ${rounds} runs): ${ms.toFixed(1)}  [min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}]`);
   console.log(`achieved GFLOP/s: ${gflops.toFixed(1)}  (${(stepFlops() / 1e9).toFixed(2)} GFLOP per step)`);
-  console.log(`ONNX Runtime MatMul 1024×1024×1024 float32: ${mm.toFixed(1)} GFLOP/s`);
-  console.log(`training step / MatMul throughput: ${((100 * gflops) / mm).toFixed(1)}%`);
+  console.log(`ONNX Runtime MatMul 1024×1024×1024 float32: ${mm.toFixed(1)} GFLOP/s  [min ${Math.min(...mms).toFixed(1)}, max ${Math.max(...mms).toFixed(1)}] (median of ${rounds} rounds of 3, between the training runs)`);
+  const rs = [...ratios].sort((p, q) => p - q);
+  console.log(`training step / MatMul throughput: ${(100 * median(ratios)).toFixed(1)}%  (median of the ${rounds} rounds' ratios; middle half ${(100 * rs[Math.floor(rounds / 4)]).toFixed(1)}–${(100 * rs[Math.ceil((3 * rounds) / 4) - 1]).toFixed(1)}%)`);
   console.log(`tokens/s ${tokensPerS.toFixed(0)}`);
   await step.release();
 }
