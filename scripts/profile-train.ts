@@ -24,6 +24,8 @@ const { values: a } = parseArgs({
     vocab: { type: 'string', default: '32' },
     steps: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
+    /** Intra-op threads (default: the physical cores). */
+    threads: { type: 'string' },
     /** Keep denormal floats (the engine's sessions flush them to zero, as createSession does by default). */
     'keep-denormals': { type: 'boolean', default: false },
     /** Profile the training loop (K steps per run, as the trainer runs them) instead of the single step. */
@@ -39,7 +41,7 @@ const dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-profile-'));
 const session = await ort.InferenceSession.create(compiled.model, {
   executionProviders: ['cpu'],
   graphOptimizationLevel: 'all',
-  intraOpNumThreads: physicalCores(),
+  intraOpNumThreads: a.threads ? Number(a.threads) : physicalCores(),
   interOpNumThreads: 1,
   executionMode: 'sequential',
   enableProfiling: true,

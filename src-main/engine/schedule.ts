@@ -12,10 +12,23 @@ export interface LrSchedule {
   /** Total steps (for linear and cosine decay to `minLr`). */
   totalSteps: number;
   minLr?: number;
+  /**
+   * A cool-down over the last this many steps: the rate falls linearly from what the schedule
+   * gives at their start to 0 at the last step ("warmup, stable, decay" with kind 'constant');
+   * linear and cosine decay then span the steps before it. Default 0: none.
+   */
+  cooldownSteps?: number;
 }
 
 /** Learning rate at 1-based `step`. */
 export function learningRate(s: LrSchedule, step: number): number {
+  const cool = Math.min(s.cooldownSteps ?? 0, s.totalSteps);
+  if (cool > 0) {
+    const main = { ...s, cooldownSteps: 0, totalSteps: s.totalSteps - cool };
+    if (step <= main.totalSteps) return learningRate(main, step);
+    const from = main.totalSteps > 0 ? learningRate(main, main.totalSteps) : s.lr;
+    return (from * Math.max(0, s.totalSteps - step)) / cool;
+  }
   if (s.warmupSteps > 0 && step <= s.warmupSteps) return (s.lr * step) / s.warmupSteps;
   if (s.kind === 'constant') return s.lr;
   const min = s.minLr ?? 0;

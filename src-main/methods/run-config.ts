@@ -18,6 +18,8 @@ export function trainFields(defaults: { batchSize: number; lr: number; weightDec
     lr: z.number().positive().max(1).default(defaults.lr),
     warmupSteps: z.number().int().nonnegative().default(0),
     schedule: z.enum(['constant', 'linear', 'cosine']).default('constant'),
+    /** The last this many epochs decay the rate linearly to 0 (after a constant schedule: warmup, stable, decay). */
+    cooldownEpochs: z.number().int().nonnegative().default(0),
     weightDecay: z.number().nonnegative().default(defaults.weightDecay),
     beta1: z.number().min(0).lt(1).default(0.9),
     beta2: z.number().min(0).lt(1).default(0.999),

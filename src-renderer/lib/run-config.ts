@@ -20,6 +20,8 @@ export interface TrainSettings {
   lr: number;
   warmupSteps: number;
   schedule: 'constant' | 'linear' | 'cosine';
+  /** The last this many epochs decay the rate linearly to 0. */
+  cooldownEpochs: number;
   weightDecay: number;
   maxGradNorm: number;
   seed: number;
@@ -58,6 +60,7 @@ export const TRAIN_DEFAULTS: TrainSettings = {
   lr: 5e-5,
   warmupSteps: 0,
   schedule: 'constant',
+  cooldownEpochs: 0,
   weightDecay: 0.01,
   maxGradNorm: 1,
   seed: 0,

@@ -244,6 +244,7 @@ describe('runs', () => {
     await dialog.getByLabel('Heads').fill('2');
     await dialog.getByLabel('Epochs', { exact: true }).fill('2');
     await dialog.getByLabel('Learning rate').fill('0.001');
+    await dialog.getByLabel('Cool-down epochs').fill('1');
     await dialog.getByLabel('Removal side').selectOption('right');
     await dialog.getByRole('checkbox', { name: 'Removal smoothing λ' }).uncheck();
     await dialog.getByRole('checkbox', { name: 'Hold below validation %' }).check();
@@ -260,7 +261,7 @@ describe('runs', () => {
       recipe: 'icot-si',
       model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 0 },
       data: { train: `${dataset.path}/train.txt`, valid: `${dataset.path}/valid.txt` },
-      train: { epochs: 2, batchSize: 32, lr: 0.001, warmupSteps: 0, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
+      train: { epochs: 2, batchSize: 32, lr: 0.001, warmupSteps: 0, schedule: 'constant', cooldownEpochs: 1, weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
       runtime: { provider: 'cpu' },
       curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0.8 },
     });

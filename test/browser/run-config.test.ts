@@ -41,7 +41,7 @@ describe('buildIcotConfig', () => {
       recipe: 'icot-si',
       model: { kind: 'fresh', layers: 4, dim: 128, heads: 4, seed: 0 },
       data: { train: 'datasets/3/train.txt', valid: 'datasets/3/valid.txt', test: 'datasets/3/test.txt' },
-      train: { epochs: 10, batchSize: 32, lr: 5e-5, warmupSteps: 0, schedule: 'constant', weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
+      train: { epochs: 10, batchSize: 32, lr: 5e-5, warmupSteps: 0, schedule: 'constant', cooldownEpochs: 0, weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
       runtime: { provider: 'cpu' },
       curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0 },
     });

@@ -233,6 +233,22 @@ describe('trainer', () => {
     expect(learningRate({ ...s, kind: 'constant' }, 200)).toBe(1);
   });
 
+  it('a cool-down decays the last steps linearly to 0 from where the schedule is (warmup, stable, decay)', () => {
+    const wsd = { kind: 'constant' as const, lr: 1, warmupSteps: 10, totalSteps: 110, cooldownSteps: 20 };
+    expect(learningRate(wsd, 5)).toBeCloseTo(0.5, 12);
+    expect(learningRate(wsd, 90)).toBe(1);
+    expect(learningRate(wsd, 91)).toBeCloseTo(19 / 20, 12);
+    expect(learningRate(wsd, 100)).toBeCloseTo(0.5, 12);
+    expect(learningRate(wsd, 110)).toBe(0);
+    // A decaying schedule spans the steps before the cool-down, which starts from its end.
+    const cosine = { ...wsd, kind: 'cosine' as const, minLr: 0.1 };
+    expect(learningRate(cosine, 90)).toBeCloseTo(0.1, 12);
+    expect(learningRate(cosine, 50)).toBeCloseTo(0.55, 12);
+    expect(learningRate(cosine, 100)).toBeCloseTo(0.05, 12);
+    // A cool-down as long as the run decays from the peak rate.
+    expect(learningRate({ ...wsd, warmupSteps: 0, cooldownSteps: 500 }, 55)).toBeCloseTo(0.5, 12);
+  });
+
   it('batches: seeded shuffles, right padding with ignored labels, and seeking reproduces the stream', () => {
     const ex = examples(10);
     const a = new TokenBatches(ex, { batch: 3, seq: 16, seed: 9 });

@@ -285,7 +285,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   const result = await train({
     config: {
       arch: p.family.arch as never, batch: t.batchSize, seq: prefix + rest, steps, adamw: adamwOf(config),
-      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps },
+      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps, cooldownSteps: t.cooldownEpochs * batches.batchesPerEpoch },
       checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
       provider: config.runtime.provider, threads: config.runtime.threads,
     },

@@ -131,7 +131,7 @@ export async function runFtCot(job: FtCotJob, emit: (e: TrainerEvent) => void, c
   const result = await train({
     config: {
       arch: p.arch, batch: t.batchSize, seq: p.arch.nPositions, steps, adamw: adamwOf(config),
-      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps },
+      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps, cooldownSteps: t.cooldownEpochs * batches.batchesPerEpoch },
       checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
       provider: config.runtime.provider, threads: config.runtime.threads,
     },
