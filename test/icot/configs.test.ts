@@ -49,11 +49,11 @@ describe('example configs', () => {
     expect([cot.data, icot.data]).toEqual([{ train: 'data/2x2/train.txt', valid: 'data/2x2/valid.txt', test: 'data/2x2/test.txt' }, cot.data]);
   });
 
-  test('icot-2x2-cpu-internalize-slow.json: the ICoT-SI proof’s second run, at half the removal rate and a constant learning rate (seeds 0, 1, 2)', () => {
+  test('icot-2x2-cpu-internalize-slow.json: the ICoT-SI proof’s second run, at half the removal rate, a constant learning rate and a cool-down once no CoT is left', () => {
     const fast = read('icot-2x2-cpu-internalize.json');
     const slow = read('icot-2x2-cpu-internalize-slow.json');
-    // One token every 1,896 batches (Δ = ⅛ of 237), all 8 gone by epoch 64, then 12 epochs at full rate.
-    expect(slow.train).toEqual({ ...fast.train, epochs: 76, schedule: 'constant' });
+    // One token every 1,896 batches (Δ = ⅛ of 237), all 8 gone by epoch 64, then 12 epochs decaying the rate to 0.
+    expect(slow.train).toEqual({ ...fast.train, epochs: 76, schedule: 'constant', cooldownEpochs: 12 });
     expect(slow.curriculum).toEqual({ ...fast.curriculum, removePerEpoch: 0.125 });
     expect({ ...slow, train: fast.train, curriculum: fast.curriculum }).toEqual(fast);
   });
