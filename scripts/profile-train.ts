@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileGPT2, compileTrainLoop } from '../src-main/engine/compile.ts';
+import { compileGPT2, compileTrainLoop, isFlatGroup } from '../src-main/engine/compile.ts';
 import { initGPT2, Rng } from '../src-main/engine/init.ts';
 import { gpt2ParamShapes, type GPT2Config } from '../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
@@ -65,7 +65,7 @@ const feeds: Record<string, ort.Tensor> = {
     const view = (x: Float32Array) => new ort.Tensor('float32', x.subarray(grp.offset, grp.offset + grp.size), grp.shape);
     const zeros = new Float32Array(layout.total);
     return [
-      ...(K > 0 || grp.key === 'rest' ? [[`params.${grp.key}`, view(params)]] : []),
+      ...(K > 0 || isFlatGroup(grp.key) ? [[`params.${grp.key}`, view(params)]] : []),
       [`adam_m.${grp.key}`, view(zeros)],
       [`adam_v.${grp.key}`, view(zeros)],
     ];

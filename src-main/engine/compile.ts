@@ -139,7 +139,7 @@ export function optimizerStep(
  */
 export function groupInputs(g: GraphBuilder, layout: FlatLayout, prefix: string, ownParams?: Record<string, Value>): GroupState[] {
   return optimizerGroups(layout).map((grp) => ({
-    param: grp.key !== 'rest' && grp.key !== '' && ownParams ? ownParams[grp.key] : g.input(`${prefix}${stateName('params', grp.key)}`, 'float32', grp.shape),
+    param: !isFlatGroup(grp.key) && ownParams ? ownParams[grp.key] : g.input(`${prefix}${stateName('params', grp.key)}`, 'float32', grp.shape),
     m: g.input(`${prefix}${stateName('adam_m', grp.key)}`, 'float32', grp.shape),
     v: g.input(`${prefix}${stateName('adam_v', grp.key)}`, 'float32', grp.shape),
   }));
@@ -188,7 +188,7 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   // The parameters: a large one is its group's state; the small ones are views of theirs.
   const params: Record<string, Value> = {};
   groups.forEach((grp, i) => {
-    if (grp.key !== 'rest') {
+    if (!isFlatGroup(grp.key)) {
       params[grp.key] = states[i].param;
       return;
     }
@@ -289,6 +289,14 @@ export function trainLayout(shapes: Map<string, number[]>): FlatLayout {
 /** The layout's optimizer groups: its groups, or the whole state as one flat group (key ''). */
 export function optimizerGroups(layout: FlatLayout): OptimizerGroup[] {
   return layout.groups ?? [{ key: '', offset: 0, size: layout.total, shape: [layout.total], names: layout.entries.map((e) => e.name) }];
+}
+
+/**
+ * Whether a group lays several parameters (or all of them) flat: its parameters are their own
+ * `params.<key>` input even in a single step, where a one-parameter group's are its `p.<name>`.
+ */
+export function isFlatGroup(key: string): boolean {
+  return key === '' || key === 'rest';
 }
 
 /** A group's state input or output: `params.<key>` (`new_params.<key>` …), or `params` for the single flat group. */

@@ -9,7 +9,7 @@
  * group `new_params.<key>` …) runs through `step()`; TrainStep and Bitune's
  * AdapterStep add their batches.
  */
-import { optimizerGroups, stateName, type FlatLayout } from './compile.ts';
+import { isFlatGroup, optimizerGroups, stateName, type FlatLayout } from './compile.ts';
 import { ort } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 
@@ -128,8 +128,7 @@ export class FlatState {
     for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.subarray(e.offset, e.offset + e.size), e.shape);
     const loss = new Float32Array(1);
     const gradNorm = new Float32Array(1);
-    const isFlat = (key: string) => key === '' || key === 'rest';
-    await this.runOnState(session, all, { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) }, isFlat);
+    await this.runOnState(session, all, { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) }, isFlatGroup);
     this.optimizerStep = t;
     return { loss: loss[0], gradNorm: gradNorm[0] };
   }
