@@ -17,8 +17,8 @@
  * The recipe is resources/configs/icot-2x2-cpu-cot.json then icot-2x2-cpu-internalize-slow.json
  * (test/proof/recipe.ts); `node scripts/icot-proof.ts --seed N --internalize
  * icot-2x2-cpu-internalize-slow.json` runs it with other seeds. Measured on 2026-11-22 with
- * seeds 0 and 1: 99% and 98% with no CoT; without the cool-down, 93.5% for seeds 0 (and, with
- * the engine before that day's changes, 91% and 100% for seeds 1 and 2). The faster icot-2x2-cpu-internalize.json (Δ = ¼, 44 epochs,
+ * seeds 0, 1, 2 and 3: 99%, 98%, 99.5% and 68.5% with no CoT (seeds 3 recovers slowly from
+ * every hard token); without the cool-down, 93.5% for seeds 0. The faster icot-2x2-cpu-internalize.json (Δ = ¼, 44 epochs,
  * linear decay) reached 99% with seeds 0 but 31% with seeds 1 and failed with seeds 2: see
  * "Seeds" in resources/configs/README.md.
  */
