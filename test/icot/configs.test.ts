@@ -76,6 +76,13 @@ describe('run config validation', () => {
     );
   });
 
+  test('cooldownEpochs: 0 by default, a whole number of epochs otherwise', () => {
+    expect(parseIcotConfig(minimal).train.cooldownEpochs).toBe(0);
+    expect(parseIcotConfig({ ...minimal, train: { epochs: 2, cooldownEpochs: 1 } }).train.cooldownEpochs).toBe(1);
+    expect(() => parseIcotConfig({ ...minimal, train: { epochs: 2, cooldownEpochs: -1 } }, 'c.json')).toThrow(/^c\.json is not a valid ICoT run configuration:\n {2}train\.cooldownEpochs: Too small/);
+    expect(() => parseIcotConfig({ ...minimal, train: { epochs: 2, cooldownEpochs: 0.5 } }, 'c.json')).toThrow(/train\.cooldownEpochs: Invalid input: expected int/);
+  });
+
   test('names every bad or misspelt field by its path', () => {
     const bad = { ...minimal, train: { epochs: 0, lR: 1e-3 }, curriculum: { side: 'middle' }, model: { kind: 'fresh', dim: 130, heads: 4 } };
     let message = '';
