@@ -233,7 +233,7 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   const [lossAll, gradNormAll] = outs.slice(carried.length);
   const model = g.toModel([
     ...groups.flatMap((grp, i) => [
-      g.named(outs[3 * i], `new_params.${grp.key}`), g.named(outs[3 * i + 1], `new_adam_m.${grp.key}`), g.named(outs[3 * i + 2], `new_adam_v.${grp.key}`),
+      g.named(outs[3 * i], stateName('new_params', grp.key)), g.named(outs[3 * i + 1], stateName('new_adam_m', grp.key)), g.named(outs[3 * i + 2], stateName('new_adam_v', grp.key)),
     ]),
     g.named(lossAll, 'loss'), g.named(gradNormAll, 'grad_norm'),
   ], { name: `${family.name}_train_loop` });
