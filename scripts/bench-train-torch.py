@@ -22,7 +22,7 @@ p = argparse.ArgumentParser()
 for name, default in [("layers", 4), ("dim", 256), ("heads", 4), ("seq", 128), ("batch", 8), ("vocab", 32), ("steps", 20), ("warmup", 3), ("threads", 2)]:
     p.add_argument(f"--{name}", type=int, default=default)
 p.add_argument("--blas-threads", type=int, help="OpenBLAS's threads (default: its own, one per core)")
-p.add_argument("--keep-denormals", action="store_true", help="keep denormal floats (by default flushed to zero, as Stepwise's sessions do)")
+p.add_argument("--flush-denormals", action="store_true", help="flush denormal floats to zero (by default kept, as Stepwise's sessions keep them)")
 a = p.parse_args()
 if a.blas_threads:
     os.environ["OPENBLAS_NUM_THREADS"] = str(a.blas_threads)  # read when the library loads, with torch
@@ -32,7 +32,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(a.threads)
-torch.set_flush_denormal(not a.keep_denormals)
+torch.set_flush_denormal(a.flush_denormals)
 torch.manual_seed(0)
 
 
@@ -100,6 +100,6 @@ for _ in range(a.steps):
     times.append((time.perf_counter() - t0) * 1e3)
 ms = statistics.median(times)
 n = sum(p.numel() for p in model.parameters())
-print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {os.environ.get('OPENBLAS_NUM_THREADS', 'its default')}, denormals {'kept' if a.keep_denormals else 'flushed'}; {n:,} parameters; loss {loss:.4f}")
+print(f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, OpenBLAS {os.environ.get('OPENBLAS_NUM_THREADS', 'its default')}, denormals {'flushed' if a.flush_denormals else 'kept'}; {n:,} parameters; loss {loss:.4f}")
 print(f"ms/step (median of {a.steps}): {ms:.1f}  [min {min(times):.1f}, max {max(times):.1f}]")
 print(f"tokens/s {a.batch * a.seq / (ms / 1e3):.0f}")

@@ -26,8 +26,6 @@ const { values: a } = parseArgs({
     top: { type: 'string', default: '25' },
     /** Intra-op threads (default: the physical cores). */
     threads: { type: 'string' },
-    /** Keep denormal floats (the engine's sessions flush them to zero, as createSession does by default). */
-    'keep-denormals': { type: 'boolean', default: false },
     /** Profile the training loop (K steps per run, as the trainer runs them) instead of the single step. */
     'steps-per-run': { type: 'string', default: '0' },
   },
@@ -46,7 +44,6 @@ const session = await ort.InferenceSession.create(compiled.model, {
   executionMode: 'sequential',
   enableProfiling: true,
   profileFilePrefix: path.join(dir, 'step'),
-  ...(a['keep-denormals'] ? {} : { extra: { session: { set_denormal_as_zero: '1' } } }),
 });
 const layout = compiled.layout;
 const params = new Float32Array(layout.total);

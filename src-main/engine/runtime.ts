@@ -61,8 +61,6 @@ export interface SessionOptions {
   interOpThreads?: number;
   /** Path to write ORT's optimized graph, for inspection. */
   optimizedModelPath?: string;
-  /** Flush denormal floats to zero (default true; see createSession). */
-  flushDenormals?: boolean;
 }
 
 export async function createSession(model: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -76,12 +74,14 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     enableCpuMemArena: true,
     enableMemPattern: true,
   };
-  // Denormal floats (below 1.2e-38) cost the CPU tens of times a normal one, and training makes
-  // them: AdamW's moments of a parameter that stops getting gradient (an unused token's
-  // embedding row, a position past every sequence) decay geometrically through the denormal
-  // range. Flushing them to zero (PyTorch's torch.set_flush_denormal(True)) changes no value
-  // above 1.2e-38 and made the benchmark's step 3–5% faster.
-  if (opts.flushDenormals ?? true) options.extra = { session: { set_denormal_as_zero: '1' } };
+  // Denormal floats (below 1.2e-38) are kept, never flushed to zero, although the CPU computes
+  // them slowly. ONNX Runtime's set_denormal_as_zero reaches the intra-op pool's threads, but the
+  // calling thread, which runs a share of every op, only for the first session of a process
+  // (a process-wide call_once); threads started from a flushed thread inherit the mode on Linux
+  // but not on Windows. With training jobs in worker threads, whichever job's session came first
+  // flushed and the others did not, so the same run could give different bits from one time to
+  // the next. Keeping denormals everywhere gives the same bits wherever and in whatever order
+  // sessions start (test/engine/denormals.test.ts); it costs the benchmark about 3%.
   if (opts.optimizedModelPath) options.optimizedModelFilePath = opts.optimizedModelPath;
   if (provider !== 'cpu') {
     const offered = availableProviders();
