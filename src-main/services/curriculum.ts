@@ -32,7 +32,9 @@ export function curriculumHandlers(): Pick<Handlers, 'curriculum.preview'> {
         removeAllWhenBeyond: c.removeAllWhenBeyond ?? Infinity,
         pretrainEpochs: c.pretrainEpochs,
         keepPosition: c.keepPosition ?? false,
-        holdBelow: 0, // a preview has no validation to hold on: it shows the fixed schedule
+        // A preview has no validation to hold or advance on: it shows the fixed schedule.
+        holdBelow: 0,
+        advanceAbove: 0,
       };
       const per = batchesPerRemovedToken(config, perEpoch);
       return {

@@ -39,6 +39,8 @@ export interface CurriculumSettings {
   keepPosition: boolean;
   /** Hold the removal while validation accuracy is below this fraction; 0: never (the paper's fixed schedule). */
   holdBelow: number;
+  /** Remove the next token at once after an epoch whose validation accuracy reached this fraction; 0: never (the paper's fixed schedule). */
+  advanceAbove: number;
 }
 
 /** What every method's form asks for; a method's own settings come on top. */
@@ -74,6 +76,7 @@ export const CURRICULUM_DEFAULTS: CurriculumSettings = {
   pretrainEpochs: 0,
   keepPosition: false,
   holdBelow: 0,
+  advanceAbove: 0,
 };
 
 /**

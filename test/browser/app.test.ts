@@ -249,6 +249,7 @@ describe('runs', () => {
     await dialog.getByRole('checkbox', { name: 'Removal smoothing λ' }).uncheck();
     await dialog.getByRole('checkbox', { name: 'Hold below validation %' }).check();
     await dialog.getByLabel('Hold below validation accuracy (%)').fill('80');
+    await dialog.getByRole('checkbox', { name: 'Next token at validation %' }).check();
     await shoot('new-run');
     await dialog.getByRole('button', { name: 'Create', exact: true }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -263,7 +264,7 @@ describe('runs', () => {
       data: { train: `${dataset.path}/train.txt`, valid: `${dataset.path}/valid.txt` },
       train: { epochs: 2, batchSize: 32, lr: 0.001, warmupSteps: 0, schedule: 'constant', cooldownEpochs: 1, weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
       runtime: { provider: 'cpu' },
-      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0.8 },
+      curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'right', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0.8, advanceAbove: 0.95 },
     });
   });
 

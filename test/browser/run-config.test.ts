@@ -43,7 +43,7 @@ describe('buildIcotConfig', () => {
       data: { train: 'datasets/3/train.txt', valid: 'datasets/3/valid.txt', test: 'datasets/3/test.txt' },
       train: { epochs: 10, batchSize: 32, lr: 5e-5, warmupSteps: 0, schedule: 'constant', cooldownEpochs: 0, weightDecay: 0.01, maxGradNorm: 1, seed: 0 },
       runtime: { provider: 'cpu' },
-      curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0 },
+      curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0, advanceAbove: 0 },
     });
   });
 

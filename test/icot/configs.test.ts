@@ -65,7 +65,7 @@ describe('run config validation', () => {
   test("fills the paper's defaults: lr 5e-5, batch 32, Δ 8, λ 4, left removal, optimizer reset, AdamW as PyTorch, clipping 1.0", () => {
     const c = parseIcotConfig(minimal);
     expect(c.train).toMatchObject({ lr: 5e-5, batchSize: 32, weightDecay: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, maxGradNorm: 1 });
-    expect(c.curriculum).toEqual({ removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0 });
+    expect(c.curriculum).toEqual({ removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0, keepPosition: false, holdBelow: 0, advanceAbove: 0 });
   });
 
   test('holdBelow is a fraction, and needs validation every epoch', () => {
@@ -73,6 +73,17 @@ describe('run config validation', () => {
     expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: 90 } }, 'h.json')).toThrow(/^h\.json is not a valid ICoT run configuration:\n {2}curriculum\.holdBelow: Too big/);
     expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: 0.9 }, eval: { everyEpoch: false } }, 'h.json')).toThrow(
       'h.json is not a valid ICoT run configuration:\n  curriculum.holdBelow: holds on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
+    );
+  });
+
+  test('advanceAbove is a fraction, needs validation every epoch, and is not below holdBelow', () => {
+    expect(parseIcotConfig({ ...minimal, curriculum: { advanceAbove: 0.9, holdBelow: 0.5 } }).curriculum).toMatchObject({ advanceAbove: 0.9, holdBelow: 0.5 });
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { advanceAbove: 95 } }, 'a.json')).toThrow(/^a\.json is not a valid ICoT run configuration:\n {2}curriculum\.advanceAbove: Too big/);
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { advanceAbove: 0.9 }, eval: { everyEpoch: false } }, 'a.json')).toThrow(
+      'a.json is not a valid ICoT run configuration:\n  curriculum.advanceAbove: advances on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
+    );
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { advanceAbove: 0.8, holdBelow: 0.9 } }, 'a.json')).toThrow(
+      'a.json is not a valid ICoT run configuration:\n  curriculum.advanceAbove: must be at least curriculum.holdBelow (an accuracy cannot both hold the removal and advance it)',
     );
   });
 

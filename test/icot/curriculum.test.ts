@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src-main/engine/init.ts';
 import { CurriculumBatches } from '../../src-main/methods/icot/batches.ts';
 import {
-  advance, batchesPerRemovedToken, CURRICULUM_DEFAULTS, holds, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
+  advance, advancesNow, batchesPerRemovedToken, CURRICULUM_DEFAULTS, holds, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
   removeCot, roundHalfEven, sampleOffset, scheduleAt, type CurriculumConfig, type LaidOut,
 } from '../../src-main/methods/icot/curriculum.ts';
 
@@ -82,7 +82,7 @@ describe('ICoT-SI curriculum', () => {
     expect([holds(c, 2, 0.5, 8), holds(c, 2, 0.9, 8), holds(c, 8, 0.5, 8), holds(cfg(), 2, 0, 8)]).toEqual([true, false, false, false]);
     let state = { ...INITIAL_CURRICULUM_STATE, scheduled: 2, counter: 4 };
     for (let b = 0; b < 30; b++) state = advance(c, { ...state, holding: true }, 5, 10).state;
-    expect(state).toEqual({ scheduled: 2, counter: 4, allRemovedInPrevBatch: false, holding: true });
+    expect(state).toEqual({ scheduled: 2, counter: 4, allRemovedInPrevBatch: false, holding: true, advanceNow: false });
     const grown: number[] = [];
     state = { ...state, holding: false };
     for (let b = 0; b < 20; b++) {
@@ -92,6 +92,27 @@ describe('ICoT-SI curriculum', () => {
     }
     expect(grown).toEqual([6, 16]); // 6 more batches finish the 10 begun before the hold
     expect(state.scheduled).toBe(4);
+  });
+
+  it('advances (optionally) at advanceAbove: the next batch removes one more token and counting starts again; with Δ = 0 nothing else removes', () => {
+    const c = cfg({ removePerEpoch: 1, advanceAbove: 0.9, pretrainEpochs: 2 }); // 10 batches per epoch: one more token every 10
+    expect([advancesNow(c, 2, 0.95, 8, 3), advancesNow(c, 2, 0.9, 8, 3), advancesNow(c, 2, 0.85, 8, 3), advancesNow(c, 8, 1, 8, 3), advancesNow(c, 2, 1, 8, 1), advancesNow(cfg(), 2, 1, 8, 3)])
+      .toEqual([true, true, false, false, false, false]); // not below it, with nothing left, during pretraining, or when off
+    let r = advance(c, { ...INITIAL_CURRICULUM_STATE, scheduled: 2, counter: 4, advanceNow: true }, 5, 10);
+    expect(r.step).toEqual({ scheduled: 3, grew: true, resetOptimizer: true });
+    expect(r.state).toEqual({ scheduled: 3, counter: 1, allRemovedInPrevBatch: false, holding: false, advanceNow: false });
+    const grown: number[] = [];
+    for (let b = 0; b < 20; b++) {
+      r = advance(c, r.state, 5, 10);
+      if (r.step.grew) grown.push(b);
+    }
+    expect(grown).toEqual([9, 19]); // a full round(batches/Δ) after the advance
+    // Δ = 0: only an advance removes a token.
+    const paced = cfg({ removePerEpoch: 0, advanceAbove: 0.9 });
+    let state = { ...INITIAL_CURRICULUM_STATE, scheduled: 1 };
+    for (let b = 0; b < 50; b++) state = advance(paced, state, 5, 10).state;
+    expect(state.scheduled).toBe(1);
+    expect(advance(paced, { ...state, advanceNow: true }, 5, 10).state.scheduled).toBe(2);
   });
 
   it('removes CoT tokens from the left or the right, never the input or the answer', () => {

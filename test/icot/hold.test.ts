@@ -44,6 +44,6 @@ describe('holding the removal on validation accuracy', () => {
     // The hold began with the first epoch's 4 batches counted: the next batch would have removed a token.
     const last = listCheckpoints(path.join(dir, 'held', 'checkpoints')).at(-1)!;
     const record = JSON.parse(fs.readFileSync(last.path, 'utf8')) as { extra: { curriculum: { scheduled: number; holding: boolean } } };
-    expect(record.extra.curriculum).toEqual({ scheduled: 0, counter: 4, allRemovedInPrevBatch: false, holding: true });
+    expect(record.extra.curriculum).toEqual({ scheduled: 0, counter: 4, allRemovedInPrevBatch: false, holding: true, advanceNow: false });
   });
 });

@@ -91,6 +91,8 @@ export const libraryProcedures = {
         keepPosition: z.boolean({ error: 'must be true or false' }).optional(),
         /** A run's hold on validation accuracy; the preview has no validation, so it shows the schedule that never holds. */
         holdBelow: finite('a fraction from 0 to 1').min(0, { error: 'must be 0 or more' }).max(1, { error: 'must be at most 1' }).optional(),
+        /** A run's advance on validation accuracy; likewise not simulated. */
+        advanceAbove: finite('a fraction from 0 to 1').min(0, { error: 'must be 0 or more' }).max(1, { error: 'must be at most 1' }).optional(),
       }),
       trainExamples: z.int({ error: 'must be a whole number from 1' }).min(1, { error: 'must be at least 1' }).max(100_000_000, { error: 'must be at most 100000000' }),
       batchSize: z.int({ error: 'must be a whole number from 1 to 4096' }).min(1, { error: 'must be at least 1' }).max(4096, { error: 'must be at most 4096' }),

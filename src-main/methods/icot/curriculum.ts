@@ -10,9 +10,11 @@
  * - the optimizer is reset whenever the scheduled count grows (unless the
  *   previous batch had no CoT left);
  * - once K or more tokens are scheduled, the whole CoT is removed;
- * - optionally (not in the paper), the schedule holds while validation accuracy
- *   is below a threshold: after an epoch whose validation fell short, no batch
- *   counts towards the next removal until an epoch's validation is back.
+ * - optionally (not in the paper), the schedule follows validation accuracy:
+ *   it holds while accuracy is below one threshold (after an epoch whose
+ *   validation fell short, no batch counts towards the next removal until an
+ *   epoch's validation is back), and it removes the next token at once after
+ *   an epoch whose accuracy reached another.
  *
  * The curriculum is data (CurriculumConfig, stored with the run); its state is
  * a small record saved in every checkpoint.
@@ -42,6 +44,13 @@ export interface CurriculumConfig {
    * then get the batches they need, and easy ones no more than Δ gives them.
    */
   holdBelow: number;
+  /**
+   * Remove the next token at once after an epoch whose validation accuracy (with the scheduled
+   * removal) reached this fraction, without waiting for the rest of round(batches/Δ); 0 never
+   * does (the paper's fixed schedule). Easy tokens then take one epoch, and Δ only bounds how long
+   * a hard one can take; with Δ = 0 the removal is paced by validation alone.
+   */
+  advanceAbove: number;
 }
 
 /** The paper's defaults (its 4×4 multiplication recipe). */
@@ -54,6 +63,7 @@ export const CURRICULUM_DEFAULTS: CurriculumConfig = {
   pretrainEpochs: 0,
   keepPosition: false,
   holdBelow: 0,
+  advanceAbove: 0,
 };
 
 /** Offsets o = 0..TRUNCATE−1 for removal smoothing. */
@@ -95,9 +105,11 @@ export interface CurriculumState {
   allRemovedInPrevBatch: boolean;
   /** The last validation fell below `holdBelow`: batches do not count towards the next removal. (Absent in checkpoints of older runs: false.) */
   holding?: boolean;
+  /** The last validation reached `advanceAbove`: the next batch removes one more token. (Absent in checkpoints of older runs: false.) */
+  advanceNow?: boolean;
 }
 
-export const INITIAL_CURRICULUM_STATE: CurriculumState = { scheduled: 0, counter: 0, allRemovedInPrevBatch: false, holding: false };
+export const INITIAL_CURRICULUM_STATE: CurriculumState = { scheduled: 0, counter: 0, allRemovedInPrevBatch: false, holding: false, advanceNow: false };
 
 export interface ScheduleStep {
   /** Scheduled removal for this batch (Infinity = all). */
@@ -125,14 +137,16 @@ export function batchesPerRemovedToken(cfg: CurriculumConfig, batchesPerEpoch: n
 /**
  * Advance the schedule by one training batch of `epoch` (0-based). Mirrors the paper's loop:
  * the count grows when the counter has reached round(batches/Δ); the counter runs only after
- * the pretraining epochs; K or more scheduled means everything.
+ * the pretraining epochs; K or more scheduled means everything. A validation that reached
+ * `advanceAbove` (state.advanceNow) grows the count at the next batch, whatever the counter says.
  */
 export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: number, batchesPerEpoch: number): { state: CurriculumState; step: ScheduleStep } {
   const per = batchesPerRemovedToken(cfg, batchesPerEpoch);
   let { scheduled, counter } = state;
   const prev = scheduled;
-  if (epoch >= cfg.pretrainEpochs && cfg.removePerEpoch > 0 && Number.isFinite(scheduled) && !state.holding) {
-    if (counter === per || per === 0) {
+  const now = !!state.advanceNow;
+  if (epoch >= cfg.pretrainEpochs && (cfg.removePerEpoch > 0 || now) && Number.isFinite(scheduled) && !state.holding) {
+    if (counter === per || per === 0 || now) {
       scheduled += 1;
       counter = 0;
     }
@@ -141,7 +155,7 @@ export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: nu
   if (scheduled >= cfg.removeAllWhenBeyond) scheduled = Infinity;
   const grew = scheduled > prev;
   const resetOptimizer = grew && cfg.resetOptimizer && !state.allRemovedInPrevBatch;
-  return { state: { ...state, scheduled, counter }, step: { scheduled, grew, resetOptimizer } };
+  return { state: { ...state, scheduled, counter, ...(now && grew ? { advanceNow: false } : {}) }, step: { scheduled, grew, resetOptimizer } };
 }
 
 /**
@@ -150,6 +164,15 @@ export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: nu
  */
 export function holds(cfg: CurriculumConfig, scheduled: number, accuracy: number, cotLength: number): boolean {
   return cfg.holdBelow > 0 && scheduled < cotLength && accuracy < cfg.holdBelow;
+}
+
+/**
+ * Whether the next batch removes one more token after an epoch whose validation (with `scheduled`
+ * tokens removed) reached `accuracy`: at `advanceAbove` or more, while some of the longest CoT's
+ * `cotLength` tokens are left and the pretraining epochs are over (`epochsDone` of them trained).
+ */
+export function advancesNow(cfg: CurriculumConfig, scheduled: number, accuracy: number, cotLength: number, epochsDone: number): boolean {
+  return cfg.advanceAbove > 0 && scheduled < cotLength && accuracy >= cfg.advanceAbove && epochsDone >= cfg.pretrainEpochs;
 }
 
 /** The scheduled removal after `batches` training batches (for previews and plots; a schedule that never holds). */

@@ -53,6 +53,8 @@ export const IcotRunConfigSchema = z.strictObject({
     keepPosition: z.boolean().default(false),
     /** Hold the removal while the last validation accuracy is below this fraction (0: never; not in the paper). Needs validation every epoch. */
     holdBelow: z.number().min(0).max(1).default(0),
+    /** Remove the next token at once after an epoch whose validation accuracy reached this fraction (0: never; not in the paper). Needs validation every epoch. */
+    advanceAbove: z.number().min(0).max(1).default(0),
   }).prefault({}),
   eval: z.strictObject({
     maxNewTokens: positiveInt.max(4096).optional(),
@@ -66,6 +68,12 @@ export const IcotRunConfigSchema = z.strictObject({
 }).refine((c) => c.curriculum.holdBelow === 0 || c.eval.everyEpoch, {
   message: 'holds on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
   path: ['curriculum', 'holdBelow'],
+}).refine((c) => c.curriculum.advanceAbove === 0 || c.eval.everyEpoch, {
+  message: 'advances on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
+  path: ['curriculum', 'advanceAbove'],
+}).refine((c) => c.curriculum.advanceAbove === 0 || c.curriculum.advanceAbove >= c.curriculum.holdBelow, {
+  message: 'must be at least curriculum.holdBelow (an accuracy cannot both hold the removal and advance it)',
+  path: ['curriculum', 'advanceAbove'],
 });
 
 export type IcotRunConfig = z.infer<typeof IcotRunConfigSchema>;
@@ -86,6 +94,7 @@ export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
     pretrainEpochs: k.pretrainEpochs,
     keepPosition: k.keepPosition,
     holdBelow: k.holdBelow,
+    advanceAbove: k.advanceAbove,
   };
 }
 

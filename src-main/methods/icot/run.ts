@@ -18,7 +18,7 @@ import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { CurriculumBatches } from './batches.ts';
-import { holds, type CurriculumState } from './curriculum.ts';
+import { advancesNow, holds, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
@@ -146,7 +146,12 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
             : `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(cur.holdBelow)}: the removal goes on from ${scheduled} token${scheduled === 1 ? '' : 's'}`,
         });
       }
-      batches.curriculum = { ...batches.curriculum, holding };
+      // The optional advance: a validation at advanceAbove or more removes the next token with the next batch.
+      const advancing = config.recipe === 'icot-si' && !holding && advancesNow(cur, scheduled, r.accuracy, p.maxCot, epoch + 1);
+      if (advancing) {
+        emit({ type: 'log', level: 'info', message: `epoch ${epoch + 1}: validation ${(100 * r.accuracy).toFixed(1)}% ≥ ${(100 * cur.advanceAbove).toFixed(1)}%: one more token removed now (${scheduled + 1} in all)` });
+      }
+      batches.curriculum = { ...batches.curriculum, holding, advanceNow: advancing };
       emit({
         type: 'metric', step, epoch,
         values: {
