@@ -2,9 +2,9 @@
  * The ICoT-SI proof of `npm test` for any seed (a script, not a test):
  *
  *   node scripts/icot-proof.ts --seed 2 [--internalize icot-2x2-cpu-internalize-slow.json]
- *                              [--nocot] [--threads 1] [--out /tmp/proof-2]
+ *                              [--cot icot-2x2-cpu-cot.json] [--nocot] [--threads 1] [--out /tmp/proof-2]
  *
- * Runs resources/configs/icot-2x2-cpu-cot.json from scratch, then
+ * Runs resources/configs/icot-2x2-cpu-cot.json (or the example config --cot names) from scratch, then
  * icot-2x2-cpu-internalize.json (or the example config --internalize names)
  * from its best model, on the proof's generated 2×2 data, with the model and
  * data-order seeds set to --seed; with --nocot,
@@ -27,6 +27,7 @@ const { values: a } = parseArgs({
     threads: { type: 'string', default: '1' },
     nocot: { type: 'boolean', default: false },
     internalize: { type: 'string', default: 'icot-2x2-cpu-internalize.json' },
+    cot: { type: 'string', default: 'icot-2x2-cpu-cot.json' },
     out: { type: 'string' },
   },
 });
@@ -36,7 +37,7 @@ if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed expects a whole
 if (!Number.isInteger(threads) || threads < 1) throw new Error(`--threads expects a whole number ≥ 1, not ${a.threads}`);
 const dir = a.out ?? mkdtempSync(path.join(os.tmpdir(), `stepwise-proof-${seed}-`));
 mkdirSync(dir, { recursive: true });
-const configs = proofConfigs({ data: await writeProofData(dir), seed, threads, internalize: a.internalize });
+const configs = proofConfigs({ data: await writeProofData(dir), seed, threads, internalize: a.internalize, cot: a.cot });
 
 const t0 = performance.now();
 const say = (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);

@@ -32,21 +32,23 @@ export interface ProofOptions {
   threads: number;
   /** The second run's example config (default icot-2x2-cpu-internalize.json). */
   internalize?: string;
+  /** The first run's example config (default icot-2x2-cpu-cot.json). */
+  cot?: string;
 }
 
 /** The three runs: explicit CoT from scratch, ICoT-SI from its best model, and No CoT from scratch with both runs' steps. */
-export function proofConfigs({ data, seed, threads, internalize = 'icot-2x2-cpu-internalize.json' }: ProofOptions): {
+export function proofConfigs({ data, seed, threads, internalize = 'icot-2x2-cpu-internalize.json', cot: cotName = 'icot-2x2-cpu-cot.json' }: ProofOptions): {
   cot: IcotRunConfig;
   icot: (cotModel: string) => IcotRunConfig;
   nocot: IcotRunConfig;
 } {
-  const cot = example('icot-2x2-cpu-cot.json');
+  const cot = example(cotName);
   const icot = example(internalize);
   const runtime = { ...cot.runtime, threads, checkpointEveryEpochs: 1000 };
   const cotConfig = { ...cot, model: { ...cot.model, seed }, data, train: { ...cot.train, seed }, eval: { ...cot.eval, everyEpoch: false }, runtime };
   return {
-    cot: parseIcotConfig(cotConfig, 'icot-2x2-cpu-cot.json'),
+    cot: parseIcotConfig(cotConfig, cotName),
     icot: (cotModel) => parseIcotConfig({ ...icot, model: { kind: 'folder', path: cotModel }, data, train: { ...icot.train, seed }, runtime }, internalize),
-    nocot: parseIcotConfig({ ...cotConfig, recipe: 'nocot', train: { ...cotConfig.train, epochs: cot.train.epochs + icot.train.epochs } }, 'icot-2x2-cpu-cot.json'),
+    nocot: parseIcotConfig({ ...cotConfig, recipe: 'nocot', train: { ...cotConfig.train, epochs: cot.train.epochs + icot.train.epochs } }, cotName),
   };
 }
