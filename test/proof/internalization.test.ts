@@ -1,7 +1,7 @@
 /**
  * The ICoT-SI proof on a CPU: on 2×2 multiplication in the paper's format,
  *
- * 1. a small fresh GPT-2 (2 layers, width 128) learns explicit CoT to ≥ 95% exact match on
+ * 1. a small fresh GPT-2 (2 layers, width 64) learns explicit CoT to ≥ 95% exact match on
  *    held-out problems, writing its 8 CoT tokens;
  * 2. Stepwise Internalization, started from that model's folder (a library model), removes its
  *    CoT an eighth of a token per epoch (one token every 1,896 batches) at a constant learning
@@ -11,18 +11,19 @@
  *    size as (1) and (2) together, stays far below.
  *
  * (3) runs beside (1)+(2), each in its own worker thread with one intra-op thread, so the two
- * cores share the work. About 8 minutes on this 2-core machine (452 s on 2026-11-22: explicit CoT
- * 100%, ICoT-SI 99% with no CoT, No CoT 8.5%): the npm test script runs this folder after the rest.
+ * cores share the work. About 3 minutes on this 2-core machine (173 s on 2026-11-22: explicit CoT
+ * 100%, ICoT-SI 97.5% with no CoT, No CoT 51.5%): the npm test script runs this folder after the
+ * rest.
  *
  * The recipe is resources/configs/icot-2x2-cpu-cot.json then icot-2x2-cpu-internalize-slow.json
  * (test/proof/recipe.ts); `node scripts/icot-proof.ts --seed N --internalize
  * icot-2x2-cpu-internalize-slow.json` runs it with other seeds. Measured on 2026-11-22 with
- * seeds 0, 1, 2 and 3: 99%, 98.5%, 77.5% and 100% with no CoT (seeds 2 recovers slowly from
- * the hard tokens). With 4 layers, the proof's model until 2026-11-22, the same recipe gave
- * 99%, 98%, 99.5% and 68.5% in twice the time; with 1 layer, 69.5% and 62% for seeds 0 and 3.
- * The faster icot-2x2-cpu-internalize.json (Δ = ¼, 44 epochs, linear decay) reached 99% with
- * seeds 0 but 31% with seeds 1 and failed with seeds 2: see "Seeds" in
- * resources/configs/README.md.
+ * seeds 0, 1, 2 and 3: 97.5%, 100%, 98% and 94.5% with no CoT, 2.9–3.0 minutes each. Larger
+ * models took longer and internalized fewer seeds: 4 layers × 128 (the proof's model until
+ * 2026-11-22) 99%, 98%, 99.5% and 68.5% in 17 minutes; 2 × 128 99%, 98.5%, 77.5% and 100% in
+ * 8; 1 layer × 128 plateaued (69.5% and 62% for seeds 0 and 3). See "Seeds" in
+ * resources/configs/README.md, with the faster icot-2x2-cpu-internalize.json, which failed
+ * seeds 1 and 2.
  */
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
