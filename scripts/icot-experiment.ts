@@ -42,6 +42,10 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '32' },
     lr: { type: 'string', default: '1e-3' },
     warmup: { type: 'string', default: '200' },
+    /** After the warm-up: cosine (default), linear or constant. */
+    schedule: { type: 'string', default: 'cosine' },
+    /** The last epochs decay the rate linearly to 0 (train.cooldownEpochs). */
+    cooldown: { type: 'string', default: '0' },
     threads: { type: 'string' },
     out: { type: 'string', default: '/tmp/stepwise-icot-experiment' },
   },
@@ -70,7 +74,7 @@ const config = parseIcotConfig({
   recipe: 'icot-si',
   model: { kind: 'fresh', layers: n('layers'), dim: n('dim'), heads: n('heads'), seed: 0 },
   data: { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest, validLimit: n('valid') },
-  train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: 'cosine', seed: 0 },
+  train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: a.schedule, cooldownEpochs: n('cooldown'), seed: 0 },
   curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'] },
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
