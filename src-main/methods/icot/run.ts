@@ -137,8 +137,8 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       const scheduled = batches.curriculum.scheduled;
       // The optional hold: the next epoch's batches count towards the next removal only if this validation reached holdBelow.
       const holding = config.recipe === 'icot-si' && holds(cur, scheduled, r.accuracy, p.maxCot);
+      const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
       if (holding !== !!batches.curriculum.holding) {
-        const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
         emit({
           type: 'log', level: 'info',
           message: holding
@@ -149,7 +149,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       // The optional advance: a validation at advanceAbove or more removes the next token with the next batch.
       const advancing = config.recipe === 'icot-si' && !holding && advancesNow(cur, scheduled, r.accuracy, p.maxCot, epoch + 1);
       if (advancing) {
-        emit({ type: 'log', level: 'info', message: `epoch ${epoch + 1}: validation ${(100 * r.accuracy).toFixed(1)}% ≥ ${(100 * cur.advanceAbove).toFixed(1)}%: one more token removed now (${scheduled + 1} in all)` });
+        emit({ type: 'log', level: 'info', message: `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(cur.advanceAbove)}: one more token removed now (${scheduled + 1} in all)` });
       }
       batches.curriculum = { ...batches.curriculum, holding, advanceNow: advancing };
       emit({
