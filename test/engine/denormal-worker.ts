@@ -1,4 +1,4 @@
-/** Worker thread of denormals.test.ts: doubles [1e-39, 1e-30] in a session of its own and posts the result. */
+/** Worker thread of denormals.test.ts: doubles [1e-39, 1e-30] in a session of its own and posts the result. Its y = x + x model serves providers.test.ts too. */
 import { isMainThread, parentPort } from 'node:worker_threads';
 import { GraphBuilder } from '../../src-main/engine/onnx/graph.ts';
 import { createSession, ort } from '../../src-main/engine/runtime.ts';

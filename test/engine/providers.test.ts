@@ -1,12 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../../src-main/engine/onnx/graph.ts';
 import { availableProviders, createSession, ort, physicalCores, ProviderError } from '../../src-main/engine/runtime.ts';
-
-function tinyModel(): Uint8Array {
-  const g = new GraphBuilder();
-  const x = g.input('x', 'float32', [2]);
-  return g.toModel([g.named(g.add(x, x), 'y')]);
-}
+import { doubleModel } from './denormal-worker.ts';
 
 describe('execution providers', () => {
   it('this build offers the bundled CPU provider', () => {
@@ -16,19 +10,19 @@ describe('execution providers', () => {
 
   it('CPU runs with intra-op threads set to the physical cores', async () => {
     expect(physicalCores()).toBeGreaterThanOrEqual(1);
-    const s = await createSession(tinyModel());
+    const s = await createSession(doubleModel());
     const out = await s.run({ x: new ort.Tensor('float32', Float32Array.of(1.5, -2), [2]) });
     expect(Array.from(out.y.data as Float32Array)).toEqual([3, -4]);
   });
 
   it('a provider that cannot start fails with its name and the reason, never silently on CPU', async () => {
     // Here CUDA is never usable (no GPU, no provider libraries) and DirectML/CoreML are not in a Linux build.
-    const err = await createSession(tinyModel(), { provider: 'dml' }).catch((e) => e);
+    const err = await createSession(doubleModel(), { provider: 'dml' }).catch((e) => e);
     expect(err).toBeInstanceOf(ProviderError);
     expect(err.provider).toBe('dml');
     expect(err.message).toMatch(/'dml' failed to start: .*does not offer it .*offered: cpu/);
     expect(err.message).toMatch(/Choose 'cpu'/);
-    const cuda = await createSession(tinyModel(), { provider: 'cuda' }).catch((e) => e);
+    const cuda = await createSession(doubleModel(), { provider: 'cuda' }).catch((e) => e);
     expect(cuda).toBeInstanceOf(ProviderError);
     expect(cuda.message).toMatch(/'cuda' failed to start: .*CUDA 12/);
     expect(cuda.message.split('\n')).toHaveLength(1);
