@@ -4,9 +4,9 @@
  * module that speaks WorkerMessage can run behind it (plain language-model
  * training here; methods bring their own).
  */
-import { Worker } from 'node:worker_threads';
+import { parentPort, Worker } from 'node:worker_threads';
 import type { TokenExample } from './batches.ts';
-import type { TrainerConfig, TrainerEvent } from './trainer.ts';
+import { TrainerControl, type TrainerConfig, type TrainerEvent } from './trainer.ts';
 import { workerUrl } from './worker-url.ts';
 
 export interface TrainJobSpec {
@@ -68,4 +68,29 @@ export function startJob<R>(workerUrl: URL, workerData: unknown, onEvent: (e: Tr
 
 export function startTrainJob(spec: TrainJobSpec, onEvent: (e: TrainerEvent) => void): Job<TrainJobResult> {
   return startJob<TrainJobResult>(workerUrl(import.meta.url, './train-worker.ts', 'train-worker'), spec, onEvent);
+}
+
+/**
+ * The worker side of a Job: run `work` in this worker thread, posting its
+ * TrainerEvents and its result (or its error message) to the parent, and
+ * obeying pause / resume / cancel between steps. Every worker entry
+ * (train-worker.ts and each method's worker.ts) is this call.
+ */
+export async function serveJob<R>(work: (emit: (e: TrainerEvent) => void, control: TrainerControl) => Promise<R>): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('serveJob: not in a worker thread');
+  const control = new TrainerControl();
+  port.on('message', (m: ControlMessage) => {
+    if (m.type === 'pause') control.pause();
+    else if (m.type === 'resume') control.resume();
+    else control.cancel();
+  });
+  const post = (m: WorkerMessage<R>) => port.postMessage(m);
+  try {
+    post({ type: 'done', result: await work((event) => post({ type: 'event', event }), control) });
+  } catch (err) {
+    post({ type: 'error', message: (err as Error).message });
+  } finally {
+    port.close();
+  }
 }

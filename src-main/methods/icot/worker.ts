@@ -2,25 +2,8 @@
  * Worker-thread entry of an ICoT run (see run.ts): receives the job in
  * workerData, posts TrainerEvents, obeys pause / resume / cancel between steps.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import type { ControlMessage, WorkerMessage } from '../../engine/train-job.ts';
-import { TrainerControl } from '../../engine/trainer.ts';
-import { runIcot, type IcotJob, type IcotOutcome } from './run.ts';
+import { workerData } from 'node:worker_threads';
+import { serveJob } from '../../engine/train-job.ts';
+import { runIcot, type IcotJob } from './run.ts';
 
-const port = parentPort!;
-const control = new TrainerControl();
-port.on('message', (m: ControlMessage) => {
-  if (m.type === 'pause') control.pause();
-  else if (m.type === 'resume') control.resume();
-  else control.cancel();
-});
-const post = (m: WorkerMessage<IcotOutcome>) => port.postMessage(m);
-
-try {
-  const outcome = await runIcot(workerData as IcotJob, (event) => post({ type: 'event', event }), control);
-  post({ type: 'done', result: outcome });
-} catch (err) {
-  post({ type: 'error', message: (err as Error).message });
-} finally {
-  port.close();
-}
+await serveJob((emit, control) => runIcot(workerData as IcotJob, emit, control));
