@@ -44,3 +44,28 @@ export function parseRunConfig<S extends z.ZodType>(schema: S, json: unknown, wh
   const lines = r.error.issues.map((i) => `  ${i.path.join('.') || '(root)'}: ${i.message}`);
   throw new Error(`${where} is not a valid ${what} run configuration:\n${lines.join('\n')}`);
 }
+
+/** A method's run as its worker receives it (each method's run.ts names its own). */
+export interface MethodJob<C> {
+  config: C;
+  /** The run's folder (checkpoints, best model). */
+  runDir: string;
+  /** A checkpoint record (.json) to resume from. */
+  resumeFrom?: string;
+}
+
+/** The checkpoint that scored best on validation, exported as a model folder at `path`. */
+export interface BestModel {
+  step: number;
+  epoch: number;
+  accuracy: number;
+  path: string;
+}
+
+/** What a method's run ends with: `test` is its test figures (without the predictions, which go to the store). */
+export interface MethodOutcome<T, B extends BestModel | null = BestModel | null> {
+  status: 'finished' | 'cancelled';
+  step: number;
+  best: B;
+  test: T | null;
+}

@@ -35,6 +35,7 @@ import { FtCotRunConfigSchema } from '../methods/finetune-cot/recipe.ts';
 import type { FtCotRunConfig } from '../methods/finetune-cot/recipe.ts';
 import type { FtCotJob } from '../methods/finetune-cot/run.ts';
 import type { IcotJob, IcotOutcome } from '../methods/icot/run.ts';
+import type { BestModel, MethodJob } from '../methods/run-config.ts';
 import { startBituneJob } from '../methods/bitune/job.ts';
 import { BituneRunConfigSchema } from '../methods/bitune/recipe.ts';
 import type { BituneRunConfig } from '../methods/bitune/recipe.ts';
@@ -76,15 +77,15 @@ const PROGRESS_MS = 200;
 const OWNER_FILE = 'owner.json';
 
 /** A run's job as the worker of its method gets it. */
-type MethodJob = { config: IcotRunConfig | FtCotRunConfig | BituneRunConfig; runDir: string; resumeFrom?: string };
+type AnyJob = MethodJob<IcotRunConfig | FtCotRunConfig | BituneRunConfig>;
 type OnEvent = (e: TrainerEvent) => void;
 
 /** The methods this version trains: each one's config schema and worker job (their outcomes share one shape). */
 const RUNNERS = {
-  'icot-si': { schema: IcotRunConfigSchema, title: 'ICoT', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startIcotJob(job as IcotJob, onEvent) },
-  'fine-tune-cot': { schema: FtCotRunConfigSchema, title: 'Fine-tune-CoT', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startFtCotJob(job as FtCotJob, onEvent) },
-  bitune: { schema: BituneRunConfigSchema, title: 'Bitune', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
-  lora: { schema: BituneRunConfigSchema, title: 'LoRA', start: (job: MethodJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
+  'icot-si': { schema: IcotRunConfigSchema, title: 'ICoT', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startIcotJob(job as IcotJob, onEvent) },
+  'fine-tune-cot': { schema: FtCotRunConfigSchema, title: 'Fine-tune-CoT', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startFtCotJob(job as FtCotJob, onEvent) },
+  bitune: { schema: BituneRunConfigSchema, title: 'Bitune', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
+  lora: { schema: BituneRunConfigSchema, title: 'LoRA', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
 } as const;
 const RUNNABLE = Object.keys(RUNNERS) as (keyof typeof RUNNERS)[];
 const runnable = (method: string): method is keyof typeof RUNNERS => (RUNNABLE as string[]).includes(method);
@@ -186,7 +187,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /** The stored config as the job gets it: validated, relative paths resolved against the data folder, files present. */
-  function jobConfig(procedure: string, config: JsonObject, method: keyof typeof RUNNERS = 'icot-si'): MethodJob['config'] {
+  function jobConfig(procedure: string, config: JsonObject, method: keyof typeof RUNNERS = 'icot-si'): AnyJob['config'] {
     const resolved = resolvePaths(config, dataDir);
     const parsed = RUNNERS[method].schema.safeParse(resolved);
     const issues: InputIssue[] = parsed.success
@@ -206,7 +207,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return parsed.data;
   }
 
-  function launch(run: Run, config: MethodJob['config'], resumeFrom: { step: number; path: string } | null): Run {
+  function launch(run: Run, config: AnyJob['config'], resumeFrom: { step: number; path: string } | null): Run {
     const id = run.id;
     const runDir = runDirOf(id);
     fs.mkdirSync(runDir, { recursive: true });
@@ -306,7 +307,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /** The best model (a Hugging Face GPT-2 folder in the run folder) as a row of the models table. */
-  function registerBest(id: number, best: NonNullable<IcotOutcome['best']>): Model {
+  function registerBest(id: number, best: BestModel): Model {
     const run = store.runs.get(id)!;
     const relative = path.relative(dataDir, best.path);
     const arch = gpt2ConfigFromHf(JSON.parse(fs.readFileSync(path.join(best.path, 'config.json'), 'utf8')) as Record<string, unknown>, path.join(best.path, 'config.json'));

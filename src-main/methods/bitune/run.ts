@@ -28,6 +28,7 @@ import { compactTokenizerFor, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqToke
 import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../instruct/answers.ts';
 import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../instruct/choices.ts';
 import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../instruct/format.ts';
+import type { MethodJob, MethodOutcome } from '../run-config.ts';
 import { BituneModel } from './infer.ts';
 import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
 import { adamwOf, loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
@@ -38,11 +39,7 @@ import { MIX_K, MIX_V, mixingAlpha, passesOf, type Variant } from './variant.ts'
 export const MIXING_FILE = 'bitune.safetensors';
 export const VARIANT_FILE = 'stepwise-adapters.json';
 
-export interface BituneJob {
-  config: BituneRunConfig;
-  runDir: string;
-  resumeFrom?: string;
-}
+export type BituneJob = MethodJob<BituneRunConfig>;
 
 export interface BituneEval {
   accuracy: number;
@@ -67,12 +64,8 @@ export interface MergedExport {
   adapters: string;
 }
 
-export interface BituneOutcome {
-  status: 'finished' | 'cancelled';
-  step: number;
-  /** No best model is kept by validation: the run's result is its final adapters (see merged). */
-  best: null;
-  test: BituneEval | null;
+/** No best model is kept by validation: the run's result is its final adapters (see merged). */
+export interface BituneOutcome extends MethodOutcome<BituneEval, null> {
   adaptersDir: string | null;
   /** Set when the run finished. */
   merged: MergedExport | null;

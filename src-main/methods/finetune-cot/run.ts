@@ -20,6 +20,7 @@ import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { TOKENIZER_SPEC_FILE } from '../icot/layout.ts';
+import type { BestModel, MethodJob, MethodOutcome } from '../run-config.ts';
 import { sameAnswer } from './answers.ts';
 import { evaluateStudent, type StudentEvalResult } from './evaluate.ts';
 import { completionText, encodeStudentExample, folderCodec, promptText, type StudentExample, type TextCodec } from './layout.ts';
@@ -27,18 +28,8 @@ import { adamwOf, freshArch, type FtCotRunConfig } from './recipe.ts';
 import { readTaskFile, type Task } from './tasks.ts';
 import { wordTokenizerFor } from './word-tokenizer.ts';
 
-export interface FtCotJob {
-  config: FtCotRunConfig;
-  runDir: string;
-  resumeFrom?: string;
-}
-
-export interface FtCotOutcome {
-  status: 'finished' | 'cancelled';
-  step: number;
-  best: { step: number; epoch: number; accuracy: number; path: string } | null;
-  test: Omit<StudentEvalResult, 'predictions'> | null;
-}
+export type FtCotJob = MethodJob<FtCotRunConfig>;
+export type FtCotOutcome = MethodOutcome<Omit<StudentEvalResult, 'predictions'>>;
 
 interface Prepared {
   tok: TextCodec;
@@ -167,7 +158,7 @@ export async function runFtCot(job: FtCotJob, emit: (e: TrainerEvent) => void, c
       test = summary;
       emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values: { test_accuracy: r.accuracy, test_cot_tokens: r.meanCotTokens, test_examples_per_s: r.examplesPerS } });
       emit({ type: 'predictions', step: result.step, split: 'test', rows: predictions });
-      if (p.valid.length === 0 && best) best = { ...(best as NonNullable<FtCotOutcome['best']>), accuracy: r.accuracy };
+      if (p.valid.length === 0 && best) best = { ...(best as BestModel), accuracy: r.accuracy };
     }
   }
   return { status: result.status, step: result.step, best, test };

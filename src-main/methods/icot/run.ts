@@ -17,6 +17,7 @@ import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
+import type { MethodJob, MethodOutcome } from '../run-config.ts';
 import { CurriculumBatches } from './batches.ts';
 import { advancesNow, holds, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
@@ -24,20 +25,8 @@ import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
 import { adamwOf, curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
 
-export interface IcotJob {
-  config: IcotRunConfig;
-  /** The run's folder (checkpoints, best model). */
-  runDir: string;
-  /** A checkpoint record (.json) to resume from. */
-  resumeFrom?: string;
-}
-
-export interface IcotOutcome {
-  status: 'finished' | 'cancelled';
-  step: number;
-  best: { step: number; epoch: number; accuracy: number; path: string } | null;
-  test: Omit<EvalResult, 'predictions'> | null;
-}
+export type IcotJob = MethodJob<IcotRunConfig>;
+export type IcotOutcome = MethodOutcome<Omit<EvalResult, 'predictions'>>;
 
 interface Prepared {
   tok: SeqTokenizer;
