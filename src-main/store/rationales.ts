@@ -5,48 +5,13 @@
  * (generation, question index, sample index): a resumed job cannot store one twice.
  */
 import type Database from 'better-sqlite3';
+import type { FtCotGeneration, FtCotRationale } from '../contract/areas/finetune.ts';
 import type { JsonObject, RunStatus } from '../contract/entities.ts';
 
-export interface GenerationRow {
-  id: number;
-  name: string;
-  /** The task's dataset (null once deleted). */
-  datasetId: number | null;
-  split: string;
-  task: string;
-  answerType: string;
-  /** What the teacher is, without its key. */
-  teacher: JsonObject;
-  settings: JsonObject;
-  status: RunStatus;
-  /** Questions × samples. */
-  total: number;
-  error: string | null;
-  /** The dataset of kept rationales made when the job completed. */
-  outputDatasetId: number | null;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-}
+/** A generation job as stored: the contract's view less the counts, which come from its samples. */
+export type GenerationRow = Omit<FtCotGeneration, 'done' | 'kept' | 'filtered' | 'byReason' | 'promptTokens' | 'completionTokens' | 'teacherAccuracy'>;
 
-export interface RationaleRow {
-  generationId: number;
-  index: number;
-  sample: number;
-  question: string;
-  gold: string;
-  prompt: string;
-  rationale: string;
-  answerPrompt: string;
-  answerText: string;
-  answer: string | null;
-  kept: boolean;
-  reason: string;
-  temperature: number;
-  promptTokens: number;
-  completionTokens: number;
-  createdAt: number;
-}
+export type RationaleRow = FtCotRationale;
 
 export interface GenerationCounts {
   done: number;

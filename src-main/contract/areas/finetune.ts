@@ -129,6 +129,7 @@ export const finetuneProcedures = {
 export interface FtCotGeneration {
   id: number;
   name: string;
+  /** The task's dataset (null once deleted). */
   datasetId: number | null;
   split: string;
   task: string;
@@ -160,13 +161,17 @@ export interface FtCotGeneration {
 /** One sample a teacher wrote, with its provenance. */
 export interface FtCotRationale {
   generationId: number;
+  /** The question's position in its task split. */
   index: number;
   sample: number;
   question: string;
   gold: string;
+  /** Stage 1's prompt. */
   prompt: string;
   rationale: string;
+  /** Stage 2's trigger (the full prompt is stage2Prompt(question, rawRationale, trigger)). */
   answerPrompt: string;
+  /** What the teacher wrote in stage 2. */
   answerText: string;
   answer: string | null;
   kept: boolean;

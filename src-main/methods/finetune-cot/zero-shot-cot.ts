@@ -17,6 +17,7 @@
  * question's samples run in order, so duplicates are judged the same way
  * after a restart. Questions run `concurrency` at a time.
  */
+import type { FtCotRationale } from '../../contract/areas/finetune.ts';
 import { answerTrigger, extractAnswer, sameAnswer, type AnswerType } from './answers.ts';
 import { stage1Prompt, stage2Prompt } from './layout.ts';
 import type { Teacher } from './teachers.ts';
@@ -40,26 +41,8 @@ export interface ZeroShotCotSettings {
 
 export type SampleReason = 'kept' | 'wrong answer' | 'no answer' | 'duplicate' | 'empty rationale';
 
-export interface RationaleSample {
-  /** The question's position in its task split. */
-  index: number;
-  sample: number;
-  question: string;
-  gold: string;
-  /** Stage 1's prompt. */
-  prompt: string;
-  rationale: string;
-  /** Stage 2's trigger (the full prompt is stage2Prompt(question, rawRationale, trigger)). */
-  answerPrompt: string;
-  /** What the teacher wrote in stage 2. */
-  answerText: string;
-  answer: string | null;
-  kept: boolean;
-  reason: SampleReason;
-  temperature: number;
-  promptTokens: number;
-  completionTokens: number;
-}
+/** A sample as the job makes it: stored as a rationale of its generation. */
+export type RationaleSample = Omit<FtCotRationale, 'generationId' | 'createdAt' | 'reason'> & { reason: SampleReason };
 
 export interface GenerationQuestion {
   index: number;
