@@ -29,6 +29,17 @@ export function trainFields(defaults: { batchSize: number; lr: number; weightDec
   };
 }
 
+/**
+ * Evaluation fields every method shares: the decoding budget (each method says what its default
+ * is), the evaluation batch, and whether to validate after every epoch.
+ */
+export const evalFields = {
+  maxNewTokens: positiveInt.max(4096).optional(),
+  batchSize: positiveInt.max(1024).default(16),
+  /** Validate at the end of every epoch (when there is validation data). */
+  everyEpoch: z.boolean().default(true),
+};
+
 /** Where and how a run trains: execution provider, intra-op threads, checkpoint cadence. */
 export const runtimeFields = {
   provider: z.enum(['cpu', 'webgpu', 'cuda', 'dml', 'coreml']).default('cpu'),

@@ -7,7 +7,7 @@
  * s_init 0.01, the `Question: …\n\nAnswer:` template).
  */
 import { z } from 'zod';
-import { parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
+import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { LoraConfig, WeightLayout } from '../../engine/lora.ts';
 import type { FamilyName } from '../../engine/models/family.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
@@ -55,12 +55,10 @@ export const BituneRunConfigSchema = z.strictObject({
     ...trainFields({ batchSize: 8, lr: 3e-4, weightDecay: 0 }),
   }),
   eval: z.strictObject({
+    ...evalFields,
     maxNewTokens: positiveInt.max(4096).default(16),
-    batchSize: positiveInt.max(1024).default(16),
     /** Zero-shot multiple-choice files scored at the end (PIQA / ARC / CSQA / SIQA / MMLU-style JSONL). */
     choices: z.array(z.string().min(1)).default([]),
-    /** Validate at the end of every epoch. */
-    everyEpoch: z.boolean().default(true),
   }).prefault({}),
   runtime: z.strictObject({
     ...runtimeFields,

@@ -5,7 +5,7 @@
  * at lr 3e-4 with batch size 8; small fresh models here like larger rates).
  */
 import { z } from 'zod';
-import { parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
+import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { ANSWER_TYPES } from './answers.ts';
@@ -59,13 +59,8 @@ export const FtCotRunConfigSchema = z.strictObject({
     epochs: positiveInt.max(10_000),
     ...trainFields({ batchSize: 8, lr: 3e-4, weightDecay: 0.01 }),
   }),
-  eval: z.strictObject({
-    /** Decoding budget; default: the longest training completion plus 8. */
-    maxNewTokens: positiveInt.max(4096).optional(),
-    batchSize: positiveInt.max(1024).default(16),
-    /** Validate at the end of every epoch (when there is a valid file). */
-    everyEpoch: z.boolean().default(true),
-  }).prefault({}),
+  /** maxNewTokens defaults to the longest training completion plus 8. */
+  eval: z.strictObject({ ...evalFields }).prefault({}),
   runtime: z.strictObject({
     ...runtimeFields,
   }).prefault({}),

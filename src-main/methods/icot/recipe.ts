@@ -6,7 +6,7 @@
  * removal. In JSON, `null` stands for ∞ (no smoothing / never remove all).
  */
 import { z } from 'zod';
-import { parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
+import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import type { CurriculumConfig } from './curriculum.ts';
@@ -56,12 +56,8 @@ export const IcotRunConfigSchema = z.strictObject({
     /** Remove the next token at once after an epoch whose validation accuracy reached this fraction (0: never; not in the paper). Needs validation every epoch. */
     advanceAbove: z.number().min(0).max(1).default(0),
   }).prefault({}),
-  eval: z.strictObject({
-    maxNewTokens: positiveInt.max(4096).optional(),
-    batchSize: positiveInt.max(1024).default(16),
-    /** Validate at the end of every epoch. */
-    everyEpoch: z.boolean().default(true),
-  }).prefault({}),
+  /** maxNewTokens defaults to the longest training example's length in tokens. */
+  eval: z.strictObject({ ...evalFields }).prefault({}),
   runtime: z.strictObject({
     ...runtimeFields,
   }).prefault({}),
