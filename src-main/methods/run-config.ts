@@ -4,6 +4,9 @@
  * reported. Each method's recipe.ts adds what is its own.
  */
 import { z } from 'zod';
+import type { ModelArch } from '../engine/models/family.ts';
+import type { AdamWConfig } from '../engine/optim.ts';
+import type { TrainerConfig } from '../engine/trainer.ts';
 
 export const positiveInt = z.number().int().positive();
 
@@ -47,6 +50,30 @@ export const runtimeFields = {
   /** Keep a checkpoint every this many epochs (the best and the last are always kept). */
   checkpointEveryEpochs: positiveInt.default(1),
 };
+
+/** A method's validated train and runtime fields. */
+export interface MethodSettings {
+  train: z.output<z.ZodObject<ReturnType<typeof trainFields>>>;
+  runtime: z.output<z.ZodObject<typeof runtimeFields>>;
+}
+
+export function adamwOf({ train: t }: MethodSettings): AdamWConfig {
+  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
+}
+
+/**
+ * The trainer's config of a method's run: `steps` steps of batches of `seq` tokens, in epochs of
+ * `batchesPerEpoch` batches (the cool-down and the checkpoint cadence are counted in epochs).
+ */
+export function trainerConfigOf(c: MethodSettings, run: { arch: ModelArch; seq: number; steps: number; batchesPerEpoch: number; checkpointDir: string }): TrainerConfig {
+  const { train: t, runtime: r } = c;
+  return {
+    arch: run.arch, batch: t.batchSize, seq: run.seq, steps: run.steps, adamw: adamwOf(c),
+    schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: run.steps, cooldownSteps: t.cooldownEpochs * run.batchesPerEpoch },
+    checkpointEvery: run.batchesPerEpoch * r.checkpointEveryEpochs, checkpointDir: run.checkpointDir,
+    provider: r.provider, threads: r.threads,
+  };
+}
 
 /** Validate a config against a method's schema, naming every problem by its path (e.g. `train.lr: Too small`). */
 export function parseRunConfig<S extends z.ZodType>(schema: S, json: unknown, where: string, what: string): z.infer<S> {

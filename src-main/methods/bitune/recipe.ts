@@ -10,7 +10,6 @@ import { z } from 'zod';
 import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { LoraConfig, WeightLayout } from '../../engine/lora.ts';
 import type { FamilyName } from '../../engine/models/family.ts';
-import type { AdamWConfig } from '../../engine/optim.ts';
 import { ABLATIONS, PREFILL_MASKS, type Variant } from './variant.ts';
 
 export const BituneRunConfigSchema = z.strictObject({
@@ -93,7 +92,3 @@ export function variantOf(c: BituneRunConfig): Variant {
   return { method: c.method, ablation: c.bitune.ablation, sInit: c.bitune.sInit, prefillMask: c.bitune.prefillMask };
 }
 
-export function adamwOf(c: BituneRunConfig): AdamWConfig {
-  const t = c.train;
-  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
-}

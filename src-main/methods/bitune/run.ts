@@ -28,10 +28,10 @@ import { compactTokenizerFor, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqToke
 import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../instruct/answers.ts';
 import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../instruct/choices.ts';
 import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../instruct/format.ts';
-import type { MethodJob, MethodOutcome } from '../run-config.ts';
+import { adamwOf, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { BituneModel } from './infer.ts';
 import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
-import { adamwOf, loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
+import { loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
 import { AdapterStep } from './step.ts';
 import { MIX_K, MIX_V, mixingAlpha, passesOf, type Variant } from './variant.ts';
 
@@ -276,12 +276,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   }
 
   const result = await train({
-    config: {
-      arch: p.family.arch as never, batch: t.batchSize, seq: prefix + rest, steps, adamw: adamwOf(config),
-      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps, cooldownSteps: t.cooldownEpochs * batches.batchesPerEpoch },
-      checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
-      provider: config.runtime.provider, threads: config.runtime.threads,
-    },
+    config: trainerConfigOf(config, { arch: p.family.arch, seq: prefix + rest, steps, batchesPerEpoch: batches.batchesPerEpoch, checkpointDir }),
     data: batches,
     init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
     createStep: async (init) => {

@@ -7,7 +7,6 @@
 import { z } from 'zod';
 import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
-import type { AdamWConfig } from '../../engine/optim.ts';
 import { ANSWER_TYPES } from './answers.ts';
 import { STUDENT_FORMATS } from './layout.ts';
 
@@ -71,11 +70,6 @@ export type FtCotRunConfig = z.infer<typeof FtCotRunConfigSchema>;
 /** Validate a config, naming every problem by its path. */
 export function parseFtCotConfig(json: unknown, where = 'config'): FtCotRunConfig {
   return parseRunConfig(FtCotRunConfigSchema, json, where, 'Fine-tune-CoT');
-}
-
-export function adamwOf(c: FtCotRunConfig): AdamWConfig {
-  const t = c.train;
-  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
 }
 
 export function freshArch(c: FtCotRunConfig, vocabSize: number, context: number): GPT2Config {

@@ -20,11 +20,11 @@ import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { TOKENIZER_SPEC_FILE } from '../icot/layout.ts';
-import type { BestModel, MethodJob, MethodOutcome } from '../run-config.ts';
+import { trainerConfigOf, type BestModel, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { sameAnswer } from './answers.ts';
 import { evaluateStudent, type StudentEvalResult } from './evaluate.ts';
 import { completionText, encodeStudentExample, folderCodec, promptText, type StudentExample, type TextCodec } from './layout.ts';
-import { adamwOf, freshArch, type FtCotRunConfig } from './recipe.ts';
+import { freshArch, type FtCotRunConfig } from './recipe.ts';
 import { readTaskFile, type Task } from './tasks.ts';
 import { wordTokenizerFor } from './word-tokenizer.ts';
 
@@ -120,12 +120,7 @@ export async function runFtCot(job: FtCotJob, emit: (e: TrainerEvent) => void, c
   };
 
   const result = await train({
-    config: {
-      arch: p.arch, batch: t.batchSize, seq: p.arch.nPositions, steps, adamw: adamwOf(config),
-      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps, cooldownSteps: t.cooldownEpochs * batches.batchesPerEpoch },
-      checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
-      provider: config.runtime.provider, threads: config.runtime.threads,
-    },
+    config: trainerConfigOf(config, { arch: p.arch, seq: p.arch.nPositions, steps, batchesPerEpoch: batches.batchesPerEpoch, checkpointDir }),
     data: batches,
     init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
     emit,

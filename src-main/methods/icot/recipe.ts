@@ -8,7 +8,6 @@
 import { z } from 'zod';
 import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
-import type { AdamWConfig } from '../../engine/optim.ts';
 import type { CurriculumConfig } from './curriculum.ts';
 
 const infinity = z.number().positive().nullable(); // null = ∞
@@ -92,11 +91,6 @@ export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
     holdBelow: k.holdBelow,
     advanceAbove: k.advanceAbove,
   };
-}
-
-export function adamwOf(c: IcotRunConfig): AdamWConfig {
-  const t = c.train;
-  return { beta1: t.beta1, beta2: t.beta2, eps: t.eps, weightDecay: t.weightDecay, maxGradNorm: t.maxGradNorm };
 }
 
 export function freshArch(c: IcotRunConfig, vocabSize: number, context: number): GPT2Config {

@@ -17,13 +17,13 @@ import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
-import type { MethodJob, MethodOutcome } from '../run-config.ts';
+import { trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { CurriculumBatches } from './batches.ts';
 import { advancesNow, holds, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
-import { adamwOf, curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
+import { curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
 
 export type IcotJob = MethodJob<IcotRunConfig>;
 export type IcotOutcome = MethodOutcome<Omit<EvalResult, 'predictions'>>;
@@ -103,12 +103,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   };
 
   const result = await train({
-    config: {
-      arch: p.arch, batch: t.batchSize, seq: p.arch.nPositions, steps, adamw: adamwOf(config),
-      schedule: { kind: t.schedule, lr: t.lr, warmupSteps: t.warmupSteps, totalSteps: steps, cooldownSteps: t.cooldownEpochs * batches.batchesPerEpoch },
-      checkpointEvery: batches.batchesPerEpoch * config.runtime.checkpointEveryEpochs, checkpointDir,
-      provider: config.runtime.provider, threads: config.runtime.threads,
-    },
+    config: trainerConfigOf(config, { arch: p.arch, seq: p.arch.nPositions, steps, batchesPerEpoch: batches.batchesPerEpoch, checkpointDir }),
     data: batches,
     init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
     emit,
