@@ -216,6 +216,15 @@ describe('exporting Llama-family folders', () => {
     expect(back.generation).toMatchObject({ eosTokenId: 258, maxNewTokens: 20, temperature: 0 });
   });
 
+  it('a shard size that is not a positive whole number is refused before anything is written', () => {
+    const cfg = llamaConfigFromHf(HF_CONFIG);
+    const dir = path.join(tmp, 'export-bad-shards');
+    for (const maxShardBytes of [0, -5, 1.5]) {
+      expect(() => exportLlamaFolder(dir, { config: cfg, params: params(cfg, 3), maxShardBytes })).toThrow(`export to ${dir}: maxShardBytes must be a positive whole number, got ${maxShardBytes}`);
+      expect(existsSync(dir)).toBe(false);
+    }
+  });
+
   it('config.json keeps a Qwen2 or Mistral model_type, and converts back to the same LlamaConfig', () => {
     for (const hf of [
       { ...HF_CONFIG, model_type: 'qwen2', tie_word_embeddings: true },

@@ -13,6 +13,10 @@
  * - tokenizer files (see tokenizer.ts).
  *
  * Every error names the folder or file, the field or tensor, and what was expected.
+ *
+ * What every family's folder shares lives here too, for llama-folder.ts: reading the
+ * weights (readFolderWeights), matching them to a family's parameters (folderParams),
+ * loading (loadModelFolder) and writing (writeModelFolder) a folder.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
@@ -207,25 +211,41 @@ export function readFolderWeights(dir: string): { tensors: TensorMap; files: Map
   throw new HfFolderError(`${dir}: no model.safetensors or model.safetensors.index.json`);
 }
 
-/** HF names → the parameters gpt2ParamShapes lists, validating names and shapes. */
-function gpt2Params(cfg: GPT2Config, raw: TensorMap, files: Map<string, string>, dir: string): TensorMap {
-  const shapes = gpt2ParamShapes(cfg);
+/** How a family's parameters are found among a folder's tensors (folderParams). */
+export interface ParamRules {
+  /** The parameters, in order, with their shapes. */
+  shapes: Map<string, number[]>;
+  /** A stored tensor's parameter name; null for a buffer that is not a parameter. */
+  nameOf(stored: string): string | null;
+  /** An output projection that may be stored but must equal the input embedding; null when the model does not tie them. */
+  tied: { head: string; embedding: string; why: string } | null;
+  /** What an unexpected tensor is not a parameter of, with the config fields that decide it. */
+  model: string;
+  /** The config.json fields the shapes follow. */
+  shapeFields: string;
+  /** More to say when some tensors are missing. */
+  missingHint?(missing: string[]): string;
+}
+
+/** A folder's tensors → the parameters `rules.shapes` lists, in its order, validating names and shapes. */
+export function folderParams(raw: TensorMap, files: Map<string, string>, dir: string, rules: ParamRules): TensorMap {
+  const { shapes, tied } = rules;
   const found: TensorMap = new Map();
-  const from = new Map<string, string>(); // stripped name → stored name
-  let lmHead: { name: string; data: Float32Array; shape: number[] } | null = null;
+  const from = new Map<string, string>(); // parameter name → stored name
+  let head: { name: string; data: Float32Array; shape: number[] } | null = null;
   for (const [stored, t] of raw) {
-    const name = stored.startsWith('transformer.') ? stored.slice('transformer.'.length) : stored;
     const file = files.get(stored)!;
-    if (/^h\.\d+\.attn\.(bias|masked_bias)$/.test(name)) continue; // causal-mask buffers, not parameters
-    if (name === 'lm_head.weight') {
-      lmHead = { name: stored, ...t };
+    const name = rules.nameOf(stored);
+    if (name === null) continue;
+    if (tied && name === tied.head) {
+      head = { name: stored, ...t };
       continue;
     }
     const shape = shapes.get(name);
-    if (!shape) throw new HfFolderError(`${file}: unexpected tensor '${stored}'; not a parameter of GPT-2 with n_layer=${cfg.nLayer} (config.json)`);
+    if (!shape) throw new HfFolderError(`${file}: unexpected tensor '${stored}'; not a parameter of ${rules.model}`);
     if (from.has(name)) throw new HfFolderError(`${file}: tensor '${name}' is stored twice, as '${from.get(name)}' and '${stored}'`);
     if (t.shape.join(',') !== shape.join(',')) {
-      throw new HfFolderError(`${file}: tensor '${stored}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from config.json (n_embd=${cfg.nEmbd}, vocab_size=${cfg.vocabSize}, n_positions=${cfg.nPositions})`);
+      throw new HfFolderError(`${file}: tensor '${stored}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from config.json (${rules.shapeFields})`);
     }
     from.set(name, stored);
     found.set(name, t);
@@ -233,16 +253,30 @@ function gpt2Params(cfg: GPT2Config, raw: TensorMap, files: Map<string, string>,
   const missing = [...shapes.keys()].filter((n) => !found.has(n));
   if (missing.length) {
     const list = missing.slice(0, 5).map((n) => `'${n}' [${shapes.get(n)!.join(', ')}]`).join(', ');
-    throw new HfFolderError(`${dir}: the weights lack ${missing.length} tensor(s): ${list}${missing.length > 5 ? ', …' : ''}`);
+    throw new HfFolderError(`${dir}: the weights lack ${missing.length} tensor(s): ${list}${missing.length > 5 ? ', …' : ''}${rules.missingHint?.(missing) ?? ''}`);
   }
-  if (lmHead) {
-    const wte = found.get('wte.weight')!;
-    const tied = lmHead.shape.join(',') === wte.shape.join(',') && lmHead.data.every((x, i) => x === wte.data[i]);
-    if (!tied) throw new HfFolderError(`${files.get(lmHead.name)}: tensor '${lmHead.name}' differs from wte.weight; GPT-2's output projection must be tied to the input embedding`);
+  if (tied && head) {
+    const emb = found.get(tied.embedding)!;
+    const same = head.shape.join(',') === emb.shape.join(',') && head.data.every((x, i) => x === emb.data[i]);
+    if (!same) throw new HfFolderError(`${files.get(head.name)}: tensor '${head.name}' differs from ${tied.embedding}${tied.why}`);
   }
   const ordered: TensorMap = new Map();
   for (const name of shapes.keys()) ordered.set(name, found.get(name)!);
   return ordered;
+}
+
+/** GPT-2's parameters under their HF names without the `transformer.` prefix. */
+function gpt2Rules(cfg: GPT2Config): ParamRules {
+  return {
+    shapes: gpt2ParamShapes(cfg),
+    nameOf: (stored) => {
+      const name = stored.startsWith('transformer.') ? stored.slice('transformer.'.length) : stored;
+      return /^h\.\d+\.attn\.(bias|masked_bias)$/.test(name) ? null : name; // causal-mask buffers, not parameters
+    },
+    tied: { head: 'lm_head.weight', embedding: 'wte.weight', why: "; GPT-2's output projection must be tied to the input embedding" },
+    model: `GPT-2 with n_layer=${cfg.nLayer} (config.json)`,
+    shapeFields: `n_embd=${cfg.nEmbd}, vocab_size=${cfg.vocabSize}, n_positions=${cfg.nPositions}`,
+  };
 }
 
 // ------------------------------------------------------------------ folder
@@ -263,21 +297,36 @@ export function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/** Load a Hugging Face GPT-2 folder: config, decoding defaults, float32 parameters and tokenizer. */
-export function loadGpt2Folder(dir: string): HfGpt2Model {
+/** What loadModelFolder needs of a model family. */
+export interface FolderFamily<C> {
+  /** Says what the folder should be, e.g. `a Hugging Face GPT-2 folder`. */
+  what: string;
+  configFromHf(hf: Record<string, unknown>, file: string): C;
+  rules(config: C): ParamRules;
+  vocabSize(config: C): number;
+}
+
+/** Load a Hugging Face model folder: config, decoding defaults, float32 parameters and tokenizer. */
+export function loadModelFolder<C>(dir: string, family: FolderFamily<C>) {
   const configFile = path.join(dir, 'config.json');
-  if (!existsSync(configFile)) throw new HfFolderError(`${dir}: no config.json; a Hugging Face GPT-2 folder holds config.json and model.safetensors`);
+  if (!existsSync(configFile)) throw new HfFolderError(`${dir}: no config.json; ${family.what} holds config.json and model.safetensors`);
   const hfConfig = readJson(configFile);
-  const config = gpt2ConfigFromHf(hfConfig, configFile);
+  const config = family.configFromHf(hfConfig, configFile);
   const genFile = path.join(dir, 'generation_config.json');
   const generation = generationFromHf(existsSync(genFile) ? readJson(genFile) : { eos_token_id: hfConfig.eos_token_id, bos_token_id: hfConfig.bos_token_id });
   const { tensors, files } = readFolderWeights(dir);
-  const params = gpt2Params(config, tensors, files, dir);
+  const params = folderParams(tensors, files, dir, family.rules(config));
   const tokenizer = hasTokenizer(dir) ? loadTokenizer(dir) : null;
-  if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
-    throw new HfFolderError(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
+  const vocab = family.vocabSize(config);
+  if (tokenizer && tokenizer.vocabSize > vocab) {
+    throw new HfFolderError(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${vocab}`);
   }
   return { dir, config, hfConfig, generation, params, tokenizer };
+}
+
+/** Load a Hugging Face GPT-2 folder: config, decoding defaults, float32 parameters and tokenizer. */
+export function loadGpt2Folder(dir: string): HfGpt2Model {
+  return loadModelFolder(dir, { what: 'a Hugging Face GPT-2 folder', configFromHf: gpt2ConfigFromHf, rules: gpt2Rules, vocabSize: (c) => c.vocabSize });
 }
 
 export interface ExportOptions {
@@ -297,24 +346,75 @@ export interface ExportOptions {
  * save_pretrained does), generation_config.json and tokenizer files.
  */
 export function exportGpt2Folder(dir: string, opts: ExportOptions): void {
-  const shapes = gpt2ParamShapes(opts.config);
+  writeModelFolder(dir, {
+    shapes: gpt2ParamShapes(opts.config), params: opts.params, hfConfig: gpt2ConfigToHf(opts.config, opts.hfExtra),
+    generation: opts.generation, tokenizerFrom: opts.tokenizerFrom, tokenizerFiles: TOKENIZER_FILES,
+  });
+}
+
+export interface ModelFolderContents {
+  /** The parameters to write, in order, with their shapes. */
+  shapes: Map<string, number[]>;
+  params: TensorMap;
+  /** config.json. */
+  hfConfig: Record<string, unknown>;
+  /** Written as generation_config.json when given. */
+  generation?: Partial<GenerationDefaults>;
+  /** A folder whose `tokenizerFiles` are copied alongside. */
+  tokenizerFrom?: string;
+  tokenizerFiles: readonly string[];
+  /** Split the weights into shards of at most this many bytes, with model.safetensors.index.json (save_pretrained's max_shard_size). */
+  maxShardBytes?: number;
+}
+
+/**
+ * Write a folder `from_pretrained` loads: config.json, the float32 weights under their HF names
+ * (model.safetensors, or shards and their index), generation_config.json and the tokenizer's
+ * files. Everything is checked before anything is written.
+ */
+export function writeModelFolder(dir: string, c: ModelFolderContents): void {
   const out: TensorMap = new Map();
-  for (const [name, shape] of shapes) {
-    const t = opts.params.get(name);
+  for (const [name, shape] of c.shapes) {
+    const t = c.params.get(name);
     if (!t) throw new HfFolderError(`export to ${dir}: the parameters lack '${name}' (expected [${shape.join(', ')}])`);
     if (t.shape.join(',') !== shape.join(',')) throw new HfFolderError(`export to ${dir}: parameter '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
     out.set(name, t);
   }
-  if (opts.tokenizerFrom && !TOKENIZER_FILES.some((f) => existsSync(path.join(opts.tokenizerFrom!, f)))) {
-    throw new HfFolderError(`export to ${dir}: ${opts.tokenizerFrom} has no tokenizer files (${TOKENIZER_FILES.join(', ')})`);
+  if (c.tokenizerFrom && !c.tokenizerFiles.some((f) => existsSync(path.join(c.tokenizerFrom!, f)))) {
+    throw new HfFolderError(`export to ${dir}: ${c.tokenizerFrom} has no tokenizer files (${c.tokenizerFiles.join(', ')})`);
   }
+  const max = c.maxShardBytes;
+  if (max !== undefined && !(Number.isInteger(max) && max > 0)) throw new HfFolderError(`export to ${dir}: maxShardBytes must be a positive whole number, got ${max}`);
   mkdirSync(dir, { recursive: true });
-  writeJson(path.join(dir, 'config.json'), gpt2ConfigToHf(opts.config, opts.hfExtra));
+  writeJson(path.join(dir, 'config.json'), c.hfConfig);
   // transformers refuses safetensors files whose metadata lacks format "pt".
-  writeSafetensors(path.join(dir, 'model.safetensors'), out, { format: 'pt' });
-  if (opts.generation) writeJson(path.join(dir, 'generation_config.json'), generationToHf(opts.generation));
-  if (opts.tokenizerFrom && path.resolve(opts.tokenizerFrom) !== path.resolve(dir)) {
-    for (const f of TOKENIZER_FILES) if (existsSync(path.join(opts.tokenizerFrom, f))) copyFileSync(path.join(opts.tokenizerFrom, f), path.join(dir, f));
+  if (max === undefined) writeSafetensors(path.join(dir, 'model.safetensors'), out, { format: 'pt' });
+  else {
+    const shards: TensorMap[] = [];
+    let size = Infinity;
+    let total = 0;
+    for (const [name, t] of out) {
+      const bytes = t.data.length * 4;
+      if (size + bytes > max) {
+        shards.push(new Map());
+        size = 0;
+      }
+      shards[shards.length - 1].set(name, t);
+      size += bytes;
+      total += bytes;
+    }
+    const n = shards.length;
+    const fileOf = (i: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`;
+    const weightMap: Record<string, string> = {};
+    shards.forEach((shard, i) => {
+      writeSafetensors(path.join(dir, fileOf(i)), shard, { format: 'pt' });
+      for (const name of shard.keys()) weightMap[name] = fileOf(i);
+    });
+    writeJson(path.join(dir, 'model.safetensors.index.json'), { metadata: { total_size: total }, weight_map: weightMap });
+  }
+  if (c.generation) writeJson(path.join(dir, 'generation_config.json'), generationToHf(c.generation));
+  if (c.tokenizerFrom && path.resolve(c.tokenizerFrom) !== path.resolve(dir)) {
+    for (const f of c.tokenizerFiles) if (existsSync(path.join(c.tokenizerFrom, f))) copyFileSync(path.join(c.tokenizerFrom, f), path.join(dir, f));
   }
 }
 

@@ -17,13 +17,11 @@
  *
  * Every error names the folder or file, the field or tensor, and what was expected.
  */
-import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { llamaParamShapes, type LlamaConfig, type RopeScaling } from '../models/llama.ts';
-import { writeSafetensors, type TensorMap } from '../safetensors.ts';
-import { hasTokenizer, loadTokenizer, TOKENIZER_FILES, type TextTokenizer } from '../tokenizer.ts';
+import type { TensorMap } from '../safetensors.ts';
+import { TOKENIZER_FILES, type TextTokenizer } from '../tokenizer.ts';
 import { loadChatTemplate, type ChatTemplate } from './chat-template.ts';
-import { generationFromHf, generationToHf, HfFolderError, readFolderWeights, readJson, writeJson, type GenerationDefaults } from './gpt2-folder.ts';
+import { HfFolderError, loadModelFolder, writeModelFolder, type GenerationDefaults, type ParamRules } from './gpt2-folder.ts';
 
 export interface HfLlamaModel {
   dir: string;
@@ -166,62 +164,27 @@ function ropeScalingToHf(s: RopeScaling | null): Record<string, unknown> | null 
 
 // ------------------------------------------------------------------ weights
 
-/** HF names → the parameters llamaParamShapes lists, validating names and shapes. */
-function llamaParams(cfg: LlamaConfig, raw: TensorMap, files: Map<string, string>, dir: string): TensorMap {
-  const shapes = llamaParamShapes(cfg);
-  const found: TensorMap = new Map();
-  const from = new Map<string, string>(); // full name → stored name
-  let lmHead: { name: string; data: Float32Array; shape: number[] } | null = null;
-  for (const [stored, t] of raw) {
-    const file = files.get(stored)!;
-    if (/\.rotary_emb\.inv_freq$/.test(stored)) continue; // a buffer older checkpoints saved, recomputed from rope_theta
-    const name = stored === 'lm_head.weight' || stored.startsWith('model.') ? stored : `model.${stored}`;
-    if (name === 'lm_head.weight' && cfg.tieWordEmbeddings) {
-      lmHead = { name: stored, ...t };
-      continue;
-    }
-    const shape = shapes.get(name);
-    if (!shape) throw new HfFolderError(`${file}: unexpected tensor '${stored}'; not a parameter of this ${cfg.nLayer}-layer model (config.json: biases q/k/v ${cfg.qkvBias}, o ${cfg.oBias}, mlp ${cfg.mlpBias})`);
-    if (from.has(name)) throw new HfFolderError(`${file}: tensor '${name}' is stored twice, as '${from.get(name)}' and '${stored}'`);
-    if (t.shape.join(',') !== shape.join(',')) {
-      throw new HfFolderError(`${file}: tensor '${stored}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}] from config.json (hidden_size=${cfg.hiddenSize}, heads=${cfg.nHead}, kv heads=${cfg.nKvHead}, head_dim=${cfg.headDim}, intermediate_size=${cfg.intermediateSize}, vocab_size=${cfg.vocabSize})`);
-    }
-    from.set(name, stored);
-    found.set(name, t);
-  }
-  const missing = [...shapes.keys()].filter((n) => !found.has(n));
-  if (missing.length) {
-    const list = missing.slice(0, 5).map((n) => `'${n}' [${shapes.get(n)!.join(', ')}]`).join(', ');
-    const hint = missing.includes('lm_head.weight') ? ' (config.json has tie_word_embeddings false, so the output projection lm_head.weight must be stored)' : '';
-    throw new HfFolderError(`${dir}: the weights lack ${missing.length} tensor(s): ${list}${missing.length > 5 ? ', …' : ''}${hint}`);
-  }
-  if (lmHead) {
-    const emb = found.get('model.embed_tokens.weight')!;
-    const tied = lmHead.shape.join(',') === emb.shape.join(',') && lmHead.data.every((x, i) => x === emb.data[i]);
-    if (!tied) throw new HfFolderError(`${files.get(lmHead.name)}: tensor '${lmHead.name}' differs from model.embed_tokens.weight, but config.json has tie_word_embeddings true`);
-  }
-  const ordered: TensorMap = new Map();
-  for (const name of shapes.keys()) ordered.set(name, found.get(name)!);
-  return ordered;
+/** Llama's parameters under their HF names (a bare LlamaModel's names gain `model.`). */
+function llamaRules(cfg: LlamaConfig): ParamRules {
+  return {
+    shapes: llamaParamShapes(cfg),
+    nameOf: (stored) =>
+      /\.rotary_emb\.inv_freq$/.test(stored) ? null // a buffer older checkpoints saved, recomputed from rope_theta
+      : stored === 'lm_head.weight' || stored.startsWith('model.') ? stored
+      : `model.${stored}`,
+    tied: cfg.tieWordEmbeddings ? { head: 'lm_head.weight', embedding: 'model.embed_tokens.weight', why: ', but config.json has tie_word_embeddings true' } : null,
+    model: `this ${cfg.nLayer}-layer model (config.json: biases q/k/v ${cfg.qkvBias}, o ${cfg.oBias}, mlp ${cfg.mlpBias})`,
+    shapeFields: `hidden_size=${cfg.hiddenSize}, heads=${cfg.nHead}, kv heads=${cfg.nKvHead}, head_dim=${cfg.headDim}, intermediate_size=${cfg.intermediateSize}, vocab_size=${cfg.vocabSize}`,
+    missingHint: (missing) => (missing.includes('lm_head.weight') ? ' (config.json has tie_word_embeddings false, so the output projection lm_head.weight must be stored)' : ''),
+  };
 }
 
 // ------------------------------------------------------------------ folder
 
 /** Load a Hugging Face Llama-family folder: config, decoding defaults, float32 parameters, tokenizer and chat template. */
 export function loadLlamaFolder(dir: string): HfLlamaModel {
-  const configFile = path.join(dir, 'config.json');
-  if (!existsSync(configFile)) throw new HfFolderError(`${dir}: no config.json; a Hugging Face model folder holds config.json and model.safetensors`);
-  const hfConfig = readJson(configFile);
-  const config = llamaConfigFromHf(hfConfig, configFile);
-  const genFile = path.join(dir, 'generation_config.json');
-  const generation = generationFromHf(existsSync(genFile) ? readJson(genFile) : { eos_token_id: hfConfig.eos_token_id, bos_token_id: hfConfig.bos_token_id });
-  const { tensors, files } = readFolderWeights(dir);
-  const params = llamaParams(config, tensors, files, dir);
-  const tokenizer = hasTokenizer(dir) ? loadTokenizer(dir) : null;
-  if (tokenizer && tokenizer.vocabSize > config.vocabSize) {
-    throw new HfFolderError(`${dir}: the tokenizer has ${tokenizer.vocabSize} ids but config.json's vocab_size is ${config.vocabSize}`);
-  }
-  return { dir, config, hfConfig, generation, params, tokenizer, chatTemplate: loadChatTemplate(dir) };
+  const model = loadModelFolder(dir, { what: 'a Hugging Face model folder', configFromHf: llamaConfigFromHf, rules: llamaRules, vocabSize: (c) => c.vocabSize });
+  return { ...model, chatTemplate: loadChatTemplate(dir) };
 }
 
 export interface LlamaExportOptions {
@@ -244,50 +207,9 @@ export interface LlamaExportOptions {
  * tokenizer files and chat template.
  */
 export function exportLlamaFolder(dir: string, opts: LlamaExportOptions): void {
-  const shapes = llamaParamShapes(opts.config);
-  const out: TensorMap = new Map();
-  for (const [name, shape] of shapes) {
-    const t = opts.params.get(name);
-    if (!t) throw new HfFolderError(`export to ${dir}: the parameters lack '${name}' (expected [${shape.join(', ')}])`);
-    if (t.shape.join(',') !== shape.join(',')) throw new HfFolderError(`export to ${dir}: parameter '${name}' has shape [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    out.set(name, t);
-  }
-  const tokenizerFiles = [...TOKENIZER_FILES, 'chat_template.jinja'];
-  if (opts.tokenizerFrom && !tokenizerFiles.some((f) => existsSync(path.join(opts.tokenizerFrom!, f)))) {
-    throw new HfFolderError(`export to ${dir}: ${opts.tokenizerFrom} has no tokenizer files (${TOKENIZER_FILES.join(', ')})`);
-  }
-  const config = llamaConfigToHf(opts.config, opts.hfExtra);
-  mkdirSync(dir, { recursive: true });
-  writeJson(path.join(dir, 'config.json'), config);
-  // transformers refuses safetensors files whose metadata lacks format "pt".
-  const max = opts.maxShardBytes;
-  if (max === undefined) writeSafetensors(path.join(dir, 'model.safetensors'), out, { format: 'pt' });
-  else {
-    if (!(Number.isInteger(max) && max > 0)) throw new HfFolderError(`export to ${dir}: maxShardBytes must be a positive whole number, got ${max}`);
-    const shards: TensorMap[] = [];
-    let size = Infinity;
-    let total = 0;
-    for (const [name, t] of out) {
-      const bytes = t.data.length * 4;
-      if (size + bytes > max) {
-        shards.push(new Map());
-        size = 0;
-      }
-      shards[shards.length - 1].set(name, t);
-      size += bytes;
-      total += bytes;
-    }
-    const n = shards.length;
-    const fileOf = (i: number) => `model-${String(i + 1).padStart(5, '0')}-of-${String(n).padStart(5, '0')}.safetensors`;
-    const weightMap: Record<string, string> = {};
-    shards.forEach((shard, i) => {
-      writeSafetensors(path.join(dir, fileOf(i)), shard, { format: 'pt' });
-      for (const name of shard.keys()) weightMap[name] = fileOf(i);
-    });
-    writeJson(path.join(dir, 'model.safetensors.index.json'), { metadata: { total_size: total }, weight_map: weightMap });
-  }
-  if (opts.generation) writeJson(path.join(dir, 'generation_config.json'), generationToHf(opts.generation));
-  if (opts.tokenizerFrom && path.resolve(opts.tokenizerFrom) !== path.resolve(dir)) {
-    for (const f of tokenizerFiles) if (existsSync(path.join(opts.tokenizerFrom, f))) copyFileSync(path.join(opts.tokenizerFrom, f), path.join(dir, f));
-  }
+  writeModelFolder(dir, {
+    shapes: llamaParamShapes(opts.config), params: opts.params, hfConfig: llamaConfigToHf(opts.config, opts.hfExtra),
+    generation: opts.generation, tokenizerFrom: opts.tokenizerFrom, tokenizerFiles: [...TOKENIZER_FILES, 'chat_template.jinja'],
+    maxShardBytes: opts.maxShardBytes,
+  });
 }
