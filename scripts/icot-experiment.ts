@@ -47,6 +47,8 @@ const { values: a } = parseArgs({
     /** The last epochs decay the rate linearly to 0 (train.cooldownEpochs). */
     cooldown: { type: 'string', default: '0' },
     threads: { type: 'string' },
+    /** Go on from the last checkpoint in --out (the same flags otherwise; --threads may differ). */
+    resume: { type: 'boolean', default: false },
     out: { type: 'string', default: '/tmp/stepwise-icot-experiment' },
   },
   strict: true,
@@ -79,7 +81,11 @@ const config = parseIcotConfig({
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
 });
-const outcome = await runIcot({ config, runDir: out }, (e) => {
+const { listCheckpoints, loadCheckpoint } = await import('../src-main/engine/checkpoint.ts');
+const resumeFrom = a.resume ? listCheckpoints(path.join(out, 'checkpoints')).at(-1)?.path : undefined;
+if (a.resume && !resumeFrom) throw new Error(`--resume: no checkpoint in ${path.join(out, 'checkpoints')}`);
+if (resumeFrom) log(`resuming from ${resumeFrom}`);
+const outcome = await runIcot({ config, runDir: out, resumeFrom }, (e) => {
   if (e.type === 'step' && e.step % 200 === 0) log(`step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} removed ${e.info?.scheduledRemoval} ${e.tokensPerS.toFixed(0)} tokens/s`);
   if (e.type === 'metric') log(`epoch ${e.epoch + 1}: ${JSON.stringify(e.values)}`);
   if (e.type === 'log') log(e.message);
@@ -100,14 +106,15 @@ const internalized = outcome.best ? await speed(loadGpt2Folder(outcome.best.path
 // The explicit-CoT model: the checkpoint at the end of pretraining (one is written every epoch).
 let explicit = null;
 {
-  const { loadCheckpoint, listCheckpoints } = await import('../src-main/engine/checkpoint.ts');
   const pretrainSteps = config.curriculum.pretrainEpochs * Math.floor(p.train.length / config.train.batchSize);
   const ck = listCheckpoints(path.join(out, 'checkpoints')).find((c) => c.step === pretrainSteps);
   if (ck) explicit = await speed(loadCheckpoint(ck.path).params, false);
   else log(`no checkpoint at step ${pretrainSteps} (the end of pretraining): no explicit-CoT speed`);
 }
 const summary = {
-  digits, trainExamples: lines.length, config, wallMinutes: (performance.now() - t0) / 60e3,
+  digits, trainExamples: lines.length, config, resumedFrom: resumeFrom ?? null,
+  /** This process's minutes (a resumed run's earlier minutes are in its first log). */
+  wallMinutes: (performance.now() - t0) / 60e3,
   best: outcome.best, paperTest: outcome.test,
   speedBatch1: { internalized, explicitCot: explicit, ratio: internalized && explicit ? internalized.examplesPerS / explicit.examplesPerS : null },
 };
