@@ -16,6 +16,7 @@ import { createSession, int64Tensor, ort } from '../../src-main/engine/runtime.t
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { compileBitune } from '../../src-main/methods/bitune/graph.ts';
 import { DEFAULT_VARIANT, type Variant } from '../../src-main/methods/bitune/variant.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/bitune-gpt2-tiny');
 const BASE = path.resolve(REF, '../gpt2-tiny');
@@ -27,17 +28,6 @@ let expected: TensorMap;
 let adapters: Adapter[];
 let prompt: number[];
 let answer: number[];
-
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
 
 beforeAll(() => {
   const cfg = JSON.parse(readFileSync(path.join(BASE, 'config.json'), 'utf8'));

@@ -11,6 +11,7 @@ import { Generator, type KvCache } from '../../src-main/engine/generate.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { argmax } from '../../src-main/engine/sampling.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/gpt2-tiny');
 
@@ -18,17 +19,6 @@ let arch: GPT2Config;
 let expected: TensorMap;
 let inputIds: number[][]; // [3, 12]
 let gen: Generator;
-
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
 
 /** Causal mask [B, T, T] for unpadded rows. */
 function causal(B: number, T: number): Uint8Array {

@@ -12,6 +12,7 @@ import { compileGPT2, compileTrainLoop, type FlatLayout } from '../../src-main/e
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/gpt2-tiny');
 
@@ -32,14 +33,6 @@ function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
-}
-
-/** max |ours − ref| / max |ref|, optionally skipping index ranges. */
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>, skip?: (i: number) => boolean): number {
-  expect(ours.length).toBe(ref.length);
-  let d = 0;
-  for (let i = 0; i < ref.length; i++) if (!skip?.(i)) d = Math.max(d, Math.abs(ours[i] - ref[i]));
-  return d / maxAbs(ref);
 }
 
 /** The key third of c_attn.bias (entries C..2C) has a zero true gradient; the README says compare it absolutely. */

@@ -28,6 +28,7 @@ import { DEFAULT_TARGETS } from '../../src-main/methods/bitune/recipe.ts';
 import { AdapterStep } from '../../src-main/methods/bitune/step.ts';
 import { DEFAULT_VARIANT, MIX_K, MIX_V, mixingAlpha } from '../../src-main/methods/bitune/variant.ts';
 import { randn } from './fd.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/llama-tiny');
 
@@ -39,17 +40,6 @@ let adapters: Adapter[];
 let weights: TensorMap;
 let prompt: number[];
 let answer: number[];
-
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 

@@ -16,6 +16,7 @@ import { halfBits } from '../../src-main/engine/half.ts';
 import { argmax } from '../../src-main/engine/sampling.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { randn } from './fd.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/llama-tiny');
 
@@ -24,17 +25,6 @@ let params: TensorMap;
 let expected: TensorMap;
 let inputIds: number[][]; // [2, 10]
 let gen: Generator<LlamaConfig>;
-
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
 
 /** Causal mask [B, T, T] for unpadded rows. */
 function causal(B: number, T: number): Uint8Array {

@@ -17,6 +17,7 @@ import type { LlamaConfig } from '../../src-main/engine/models/llama.ts';
 import { createSession, int64Tensor, ort } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { TrainStep } from '../../src-main/engine/train-step.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/llama-tiny');
 
@@ -26,16 +27,6 @@ let expected: TensorMap;
 let batch: { input_ids: number[][]; labels: number[][] };
 
 /** max |ours − ref| / max |ref|. */
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  expect(ours.length).toBe(ref.length);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
 
 function feeds(): Record<string, ort.Tensor> {
   const f: Record<string, ort.Tensor> = {};

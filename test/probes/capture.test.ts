@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { capture, CaptureCancelled, captureBytes, readCaptureMeta, type LensView } from '../../src-main/engine/probes/capture.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
+import { relDiff } from '../fixtures/compare.ts';
 
 const REF = path.resolve(import.meta.dirname, '../../../shared/reference/gpt2-tiny');
 let arch: GPT2Config;
@@ -31,16 +32,6 @@ beforeAll(() => {
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const seq = (ids: number[]) => ({ ids, positions: ids.map((_, i) => i), slots: ids.map((_, i) => `input.${i}`) });
-
-function relDiff(ours: ArrayLike<number>, ref: ArrayLike<number>): number {
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < ref.length; i++) {
-    d = Math.max(d, Math.abs(ours[i] - ref[i]));
-    m = Math.max(m, Math.abs(ref[i]));
-  }
-  return d / m;
-}
 
 describe('capture', () => {
   test('hidden states equal PyTorch, a right-padded shorter row included; files have the documented sizes; the last layer lens is the model', async () => {
