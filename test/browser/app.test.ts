@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AppInfo, Run } from '../../src-main/contract/index.ts';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { assertRendererBuilt, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
+import { assertRendererBuilt, callApi, eventually, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
 
 // page.evaluate() callbacks run in the page, but tsconfig.json is Node-only (no
 // DOM lib), so the few browser globals they touch are declared here, for this
@@ -38,26 +38,7 @@ const failedResponses: string[] = [];
 /** The event socket `page` opened last, and whether its handshake is done (and it has not closed). */
 let eventSocket: { requestId: string; open: boolean } | undefined;
 
-
-/** Calls a procedure the way a script would: Bearer token, no cookie. */
-async function api<T>(name: string, input?: unknown): Promise<T> {
-  const response = await fetch(`${server.origin}/api/call/${name}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-    body: input === undefined ? '' : JSON.stringify(input),
-  });
-  const answer = (await response.json()) as { ok: boolean; result?: T; error?: unknown };
-  if (!answer.ok) throw new Error(`${name} failed: ${JSON.stringify(answer.error)}`);
-  return answer.result as T;
-}
-
-/**
- * expect.poll with room for a loaded CI machine: vitest gives up after 1 s by
- * default, and these tests share two cores with the engine's.
- */
-function eventually<T>(read: () => T | Promise<T>) {
-  return expect.poll(read, { timeout: 20_000, interval: 50 });
-}
+const api = <T>(name: string, input?: unknown) => callApi<T>(server, name, input);
 
 /** Shows the page at `hash`, loading it afresh even when it is already on screen. */
 async function open(hash: string): Promise<void> {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
+import { expect } from 'vitest';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const screenshotDir = join(repoRoot, 'test-results', 'screenshots');
@@ -140,4 +141,24 @@ export async function launchBrowser(): Promise<Browser> {
 export function screenshotPath(name: string): string {
   mkdirSync(screenshotDir, { recursive: true });
   return join(screenshotDir, `${name}.png`);
+}
+
+/** Calls a procedure the way a script would (Bearer token, no cookie); throws with the server's error. */
+export async function callApi<T>(server: Server, name: string, input?: unknown): Promise<T> {
+  const response = await fetch(`${server.origin}/api/call/${name}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+    body: input === undefined ? '' : JSON.stringify(input),
+  });
+  const answer = (await response.json()) as { ok: boolean; result?: T; error?: unknown };
+  if (!answer.ok) throw new Error(`${name} failed: ${JSON.stringify(answer.error)}`);
+  return answer.result as T;
+}
+
+/**
+ * expect.poll with room for a loaded CI machine: vitest gives up after 1 s by
+ * default, and these tests share two cores with the engine's.
+ */
+export function eventually<T>(read: () => T | Promise<T>, timeout = 30_000) {
+  return expect.poll(read, { timeout, interval: 50 });
 }

@@ -19,7 +19,7 @@ import type { Run } from '../../src-main/contract/entities.ts';
 import { formatLine } from '../../src-main/methods/icot/format.ts';
 import { generateMult } from '../../src-main/methods/icot/mult.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
-import { assertRendererBuilt, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
+import { assertRendererBuilt, callApi, eventually, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
 
 let server: Server;
 let browser: Browser;
@@ -28,18 +28,7 @@ let probe: Probe;
 let proof: Probe;
 const problems: string[] = [];
 
-async function api<T>(name: string, input?: unknown): Promise<T> {
-  const response = await fetch(`${server.origin}/api/call/${name}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-    body: input === undefined ? '' : JSON.stringify(input),
-  });
-  const answer = (await response.json()) as { ok: boolean; result?: T; error?: unknown };
-  if (!answer.ok) throw new Error(`${name} failed: ${JSON.stringify(answer.error)}`);
-  return answer.result as T;
-}
-
-const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 100 });
+const api = <T>(name: string, input?: unknown) => callApi<T>(server, name, input);
 
 async function until<T>(read: () => Promise<T>, done: (x: T) => boolean): Promise<T> {
   for (;;) {

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import { resolve } from 'node:path';
 import type { Dataset, Run } from '../../src-main/contract/index.ts';
-import { assertRendererBuilt, launchBrowser, repoRoot, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
+import { assertRendererBuilt, callApi, eventually, launchBrowser, repoRoot, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
 
 const GPT2_TINY = resolve(repoRoot, '../shared/reference/gpt2-tiny');
 
@@ -18,21 +18,7 @@ let browser: Browser;
 let page: Page;
 const problems: string[] = [];
 
-async function api<T>(name: string, input?: unknown): Promise<T> {
-  const response = await fetch(`${server.origin}/api/call/${name}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-    body: input === undefined ? '' : JSON.stringify(input),
-  });
-  const answer = (await response.json()) as { ok: boolean; result?: T; error?: unknown };
-  if (!answer.ok) throw new Error(`${name} failed: ${JSON.stringify(answer.error)}`);
-  return answer.result as T;
-}
-
-/** expect.poll with room for a loaded machine (two cores shared with training). */
-function eventually<T>(read: () => T | Promise<T>, timeout = 30_000) {
-  return expect.poll(read, { timeout, interval: 50 });
-}
+const api = <T>(name: string, input?: unknown) => callApi<T>(server, name, input);
 
 async function open(hash: string): Promise<void> {
   const url = `${server.origin}/${hash}`;

@@ -16,7 +16,7 @@ import type { JsonValue } from '../../src-main/contract/entities.ts';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { assertRendererBuilt, launchBrowser, screenshotPath, startServer, type Browser, type Server } from '../browser/harness.ts';
+import { assertRendererBuilt, callApi, launchBrowser, screenshotPath, startServer, type Browser, type Server } from '../browser/harness.ts';
 
 const KEY_VAR = 'STEPWISE_FTCOT_PAGE_KEY';
 const SHARED_COIN_FLIP = fileURLToPath(new URL('../../../shared/data/fine-tune-cot/tasks/coin_flip.jsonl', import.meta.url));
@@ -78,12 +78,7 @@ afterAll(async () => {
   }
 });
 
-async function call<T>(name: string, input: unknown): Promise<T> {
-  const r = await fetch(`${server.origin}/api/call/${name}`, { method: 'POST', headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' }, body: JSON.stringify(input) });
-  const answer = (await r.json()) as { ok: boolean; result?: T; error?: { message: string } };
-  if (!answer.ok) throw new Error(answer.error!.message);
-  return answer.result!;
-}
+const call = <T>(name: string, input: unknown) => callApi<T>(server, name, input);
 
 describe('the Fine-tune-CoT page', () => {
   test('teacher check, a live D = 2 job stopped and resumed, the rationale browser and the results table', async () => {
