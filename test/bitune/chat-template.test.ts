@@ -19,7 +19,7 @@ import { parseBituneConfig } from '../../src-main/methods/bitune/recipe.ts';
 import { encodePair, instructTemplateOf, prepareBitune, runBitune } from '../../src-main/methods/bitune/run.ts';
 import { loadSavedAdapters } from '../../src-main/methods/bitune/saved.ts';
 import { chatInstructTemplate, QUESTION_ANSWER } from '../../src-main/methods/instruct/format.ts';
-import { byteChars } from '../fixtures/byte-bpe.ts';
+import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 import { writeLateTask } from './late-task.ts';
 
 const EOT = 256;
@@ -30,23 +30,7 @@ const CHATML = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}
 let tmp: string;
 let files: ReturnType<typeof writeLateTask>;
 
-function tokenizerJson(): Record<string, unknown> {
-  const vocab: Record<string, number> = {};
-  byteChars().forEach((c, b) => (vocab[c] = b));
-  const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
-  vocab['<|endoftext|>'] = EOT;
-  vocab['<|im_start|>'] = IM_START;
-  vocab['<|im_end|>'] = IM_END;
-  return {
-    version: '1.0', truncation: null, padding: null,
-    added_tokens: [special(EOT, '<|endoftext|>'), special(IM_START, '<|im_start|>'), special(IM_END, '<|im_end|>')],
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
-  };
-}
+const tokenizerJson = () => byteBpeJson({ special: { '<|endoftext|>': EOT, '<|im_start|>': IM_START, '<|im_end|>': IM_END }, postProcessor: true });
 
 /** A 1-layer GPT-2 folder with the byte-level tokenizer, and a chat template when given. */
 function writeFolder(name: string, chatTemplate?: string): string {

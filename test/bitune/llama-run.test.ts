@@ -25,10 +25,9 @@ import { encodePair } from '../../src-main/methods/bitune/run.ts';
 import { loadSavedAdapters } from '../../src-main/methods/bitune/saved.ts';
 import { evaluateAdapters } from '../../src-main/services/adapters-eval.ts';
 import { openLab, type Lab } from '../../src-main/services/lab.ts';
-import { byteChars } from '../fixtures/byte-bpe.ts';
+import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 import { writeLateTask } from './late-task.ts';
 
-const SPECIAL = { '<|endoftext|>': 256, '<|im_start|>': 257, '<|im_end|>': 258 };
 const CHATML = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
 const HF_CONFIG = {
   model_type: 'qwen2', vocab_size: 260, hidden_size: 32, intermediate_size: 48, num_hidden_layers: 2, num_attention_heads: 4,
@@ -45,18 +44,7 @@ beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-llama-run-'));
   const tokDir = path.join(tmp, 'tok');
   fs.mkdirSync(tokDir);
-  const vocab: Record<string, number> = {};
-  byteChars().forEach((c, b) => (vocab[c] = b));
-  Object.assign(vocab, SPECIAL);
-  fs.writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify({
-    version: '1.0',
-    added_tokens: Object.entries(SPECIAL).map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
-  }));
+  fs.writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(byteBpeJson()));
   fs.writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|endoftext|>', chat_template: CHATML }));
   const config = llamaConfigFromHf(HF_CONFIG);
   folder = path.join(tmp, 'qwen-tiny');

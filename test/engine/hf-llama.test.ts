@@ -14,7 +14,7 @@ import { ChatTemplate, loadChatTemplate } from '../../src-main/engine/hf/chat-te
 import { exportLlamaFolder, llamaConfigFromHf, llamaConfigToHf, loadLlamaFolder } from '../../src-main/engine/hf/llama-folder.ts';
 import { llamaParamShapes, type LlamaConfig } from '../../src-main/engine/models/llama.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
-import { byteChars } from '../fixtures/byte-bpe.ts';
+import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 import { randn } from './fd.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/llama-tiny');
@@ -105,21 +105,7 @@ function expectSameParams(a: TensorMap, b: TensorMap): void {
 }
 
 // A byte-level BPE tokenizer with ChatML's special tokens (SmolLM2 / Qwen2 style): bytes 0..255, then the specials.
-const SPECIAL = { '<|endoftext|>': 256, '<|im_start|>': 257, '<|im_end|>': 258 };
-function tokenizerJson(): Record<string, unknown> {
-  const vocab: Record<string, number> = {};
-  byteChars().forEach((c, b) => (vocab[c] = b));
-  Object.assign(vocab, SPECIAL);
-  return {
-    version: '1.0',
-    added_tokens: Object.entries(SPECIAL).map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
-  };
-}
+const tokenizerJson = () => byteBpeJson();
 const CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
 beforeAll(() => {

@@ -19,12 +19,11 @@ import { readSafetensors } from '../../src-main/engine/safetensors.ts';
 import { TrainerControl, type TrainerEvent } from '../../src-main/engine/trainer.ts';
 import { parseBituneConfig } from '../../src-main/methods/bitune/recipe.ts';
 import { prepareBitune, runBitune } from '../../src-main/methods/bitune/run.ts';
-import { byteChars } from '../fixtures/byte-bpe.ts';
+import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 
 let tmp: string;
 let folder: string;
 
-const SPECIAL = { '<|endoftext|>': 256, '<|im_start|>': 257, '<|im_end|>': 258 };
 const CHATML = "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 const HF_CONFIG = {
   model_type: 'llama', vocab_size: 260, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 4,
@@ -35,18 +34,7 @@ beforeAll(() => {
   tmp = mkdtempSync(path.join(os.tmpdir(), 'stepwise-llama-bitune-'));
   const tokDir = path.join(tmp, 'tok');
   mkdirSync(tokDir);
-  const vocab: Record<string, number> = {};
-  byteChars().forEach((c, b) => (vocab[c] = b));
-  Object.assign(vocab, SPECIAL);
-  writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify({
-    version: '1.0',
-    added_tokens: Object.entries(SPECIAL).map(([content, id]) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: null,
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: [] },
-  }));
+  writeFileSync(path.join(tokDir, 'tokenizer.json'), JSON.stringify(byteBpeJson()));
   writeFileSync(path.join(tokDir, 'tokenizer_config.json'), JSON.stringify({ eos_token: '<|im_end|>', chat_template: CHATML }));
   const config = llamaConfigFromHf(HF_CONFIG);
   folder = path.join(tmp, 'base');

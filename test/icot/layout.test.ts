@@ -9,7 +9,7 @@ import {
   compactTokenizerFor, compactTokenizerFromSpec, encodeExample, encodePrompt, folderTokenizer, gpt2Tokenizer, IGNORE_INDEX, multTokenizer, parseGenerated,
   TOKENIZER_SPEC_FILE,
 } from '../../src-main/methods/icot/layout.ts';
-import { byteChars } from '../fixtures/byte-bpe.ts';
+import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 
 const ICOT = path.resolve(import.meta.dirname, '../../../shared/data/icot');
 const SIZES = [4, 5, 7, 9];
@@ -103,21 +103,7 @@ describe('the example layout input EOS cot EOS #### answer EOS', () => {
 // A small GPT-2 style byte-level BPE (bytes, then merges of ' ' with digits and '####'), built the way tokenizer.test.ts builds one.
 const MERGES = [...'0123456789*+()'.split('').map((c) => `Ġ ${c}`), '# #', '## ##', 'Ġ ####'];
 const EOT = 256 + MERGES.length;
-function gpt2Like(): TextTokenizer {
-  const vocab: Record<string, number> = {};
-  byteChars().forEach((c, b) => (vocab[c] = b));
-  MERGES.forEach((m, i) => (vocab[m.replace(' ', '')] = 256 + i));
-  vocab['<|endoftext|>'] = EOT;
-  return new TextTokenizer({
-    version: '1.0',
-    added_tokens: [{ id: EOT, content: '<|endoftext|>', single_word: false, lstrip: false, rstrip: false, normalized: true, special: true }],
-    normalizer: null,
-    pre_tokenizer: { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
-    post_processor: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: false, use_regex: true },
-    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
-    model: { type: 'BPE', dropout: null, unk_token: null, continuing_subword_prefix: '', end_of_word_suffix: '', fuse_unk: false, byte_fallback: false, vocab, merges: MERGES },
-  });
-}
+const gpt2Like = () => new TextTokenizer(byteBpeJson({ special: { '<|endoftext|>': EOT }, merges: MERGES, postProcessor: true }));
 
 describe('the GPT-2 tokenizer in the layout', () => {
   const text = gpt2Like();
