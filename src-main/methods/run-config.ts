@@ -5,10 +5,36 @@
  */
 import { z } from 'zod';
 import type { ModelArch } from '../engine/models/family.ts';
+import type { GPT2Config } from '../engine/models/gpt2.ts';
 import type { AdamWConfig } from '../engine/optim.ts';
 import type { TrainerConfig } from '../engine/trainer.ts';
 
 export const positiveInt = z.number().int().positive();
+
+/** A fresh GPT-2's fields (a method may add its own, and say what `context` defaults to). */
+export const freshModelFields = {
+  kind: z.literal('fresh'),
+  layers: positiveInt.max(96).default(4),
+  dim: positiveInt.max(8192).default(128),
+  heads: positiveInt.max(128).default(4),
+  /** Positions (context length); default: what the method's longest example needs. */
+  context: positiveInt.max(8192).optional(),
+  seed: z.number().int().nonnegative().default(0),
+};
+
+/** A fresh model's width must split into its heads. */
+export const headsDivideDim = [(m: { dim: number; heads: number }) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }] as const;
+
+/** A Hugging Face GPT-2 folder (a library model or a run's export). */
+export const folderModel = z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) });
+
+type FreshModel = z.output<z.ZodObject<typeof freshModelFields>>;
+
+/** The GPT-2 a config's fresh model describes, with the data's vocabulary and, unless the config sets one, `context` positions. */
+export function freshArch(c: { model: FreshModel | z.output<typeof folderModel> }, vocabSize: number, context: number): GPT2Config {
+  if (c.model.kind !== 'fresh') throw new Error('freshArch: the model is not a fresh one');
+  return { vocabSize, nPositions: c.model.context ?? context, nEmbd: c.model.dim, nLayer: c.model.layers, nHead: c.model.heads, layerNormEpsilon: 1e-5 };
+}
 
 /**
  * Training fields but the epoch count: batch, learning rate and schedule, AdamW with PyTorch's

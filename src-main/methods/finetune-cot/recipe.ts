@@ -5,8 +5,7 @@
  * at lr 3e-4 with batch size 8; small fresh models here like larger rates).
  */
 import { z } from 'zod';
-import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
-import type { GPT2Config } from '../../engine/models/gpt2.ts';
+import { evalFields, folderModel, freshModelFields, headsDivideDim, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import { ANSWER_TYPES } from './answers.ts';
 import { STUDENT_FORMATS } from './layout.ts';
 
@@ -25,19 +24,13 @@ export const FtCotRunConfigSchema = z.strictObject({
     teacher: z.string().max(500).optional(),
   }).optional(),
   model: z.discriminatedUnion('kind', [
+    /** context defaults to the longest training example (or test prompt plus the longest completion). */
     z.strictObject({
-      kind: z.literal('fresh'),
-      layers: positiveInt.max(96).default(4),
-      dim: positiveInt.max(8192).default(128),
-      heads: positiveInt.max(128).default(4),
-      /** Positions; default: the longest training example (or test prompt plus the longest completion). */
-      context: positiveInt.max(8192).optional(),
-      seed: z.number().int().nonnegative().default(0),
+      ...freshModelFields,
       /** The word tokenizer keeps pieces seen at least this often in training. */
       minCount: positiveInt.default(2),
-    }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
-    /** A Hugging Face GPT-2 folder (a library model or a run's export). */
-    z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) }),
+    }).refine(...headsDivideDim),
+    folderModel,
   ]),
   data: z.strictObject({
     /** JSONL {question, rationale?, answer} (several lines per question for diverse reasoning), the paper's task files, or CSV. */
@@ -72,7 +65,3 @@ export function parseFtCotConfig(json: unknown, where = 'config'): FtCotRunConfi
   return parseRunConfig(FtCotRunConfigSchema, json, where, 'Fine-tune-CoT');
 }
 
-export function freshArch(c: FtCotRunConfig, vocabSize: number, context: number): GPT2Config {
-  if (c.model.kind !== 'fresh') throw new Error('freshArch: the model is not a fresh one');
-  return { vocabSize, nPositions: c.model.context ?? context, nEmbd: c.model.dim, nLayer: c.model.layers, nHead: c.model.heads, layerNormEpsilon: 1e-5 };
-}

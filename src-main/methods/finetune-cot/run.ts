@@ -20,11 +20,11 @@ import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { TOKENIZER_SPEC_FILE } from '../icot/layout.ts';
-import { trainerConfigOf, type BestModel, type MethodJob, type MethodOutcome } from '../run-config.ts';
+import { freshArch, trainerConfigOf, type BestModel, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { sameAnswer } from './answers.ts';
 import { evaluateStudent, type StudentEvalResult } from './evaluate.ts';
 import { completionText, encodeStudentExample, folderCodec, promptText, type StudentExample, type TextCodec } from './layout.ts';
-import { freshArch, type FtCotRunConfig } from './recipe.ts';
+import type { FtCotRunConfig } from './recipe.ts';
 import { readTaskFile, type Task } from './tasks.ts';
 import { wordTokenizerFor } from './word-tokenizer.ts';
 

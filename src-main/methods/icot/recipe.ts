@@ -6,8 +6,7 @@
  * removal. In JSON, `null` stands for ∞ (no smoothing / never remove all).
  */
 import { z } from 'zod';
-import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
-import type { GPT2Config } from '../../engine/models/gpt2.ts';
+import { evalFields, folderModel, freshModelFields, headsDivideDim, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { CurriculumConfig } from './curriculum.ts';
 
 const infinity = z.number().positive().nullable(); // null = ∞
@@ -16,17 +15,9 @@ export const IcotRunConfigSchema = z.strictObject({
   /** cot: explicit CoT; nocot: `input EOS EOS #### answer EOS`; icot-si: stepwise internalization. */
   recipe: z.enum(['cot', 'nocot', 'icot-si']),
   model: z.discriminatedUnion('kind', [
-    z.strictObject({
-      kind: z.literal('fresh'),
-      layers: positiveInt.max(96).default(4),
-      dim: positiveInt.max(8192).default(128),
-      heads: positiveInt.max(128).default(4),
-      /** Positions (context length); default: the longest training example. */
-      context: positiveInt.max(8192).optional(),
-      seed: z.number().int().nonnegative().default(0),
-    }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
-    /** A Hugging Face GPT-2 folder (a library model or a run's export). */
-    z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) }),
+    /** context defaults to the longest training example. */
+    z.strictObject({ ...freshModelFields }).refine(...headsDivideDim),
+    folderModel,
   ]),
   data: z.strictObject({
     /** Files in the paper's `input||cot #### answer` format or JSONL {question, rationale, answer}. */
@@ -93,7 +84,3 @@ export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
   };
 }
 
-export function freshArch(c: IcotRunConfig, vocabSize: number, context: number): GPT2Config {
-  if (c.model.kind !== 'fresh') throw new Error('freshArch: the model is not a fresh one');
-  return { vocabSize, nPositions: c.model.context ?? context, nEmbd: c.model.dim, nLayer: c.model.layers, nHead: c.model.heads, layerNormEpsilon: 1e-5 };
-}

@@ -17,13 +17,13 @@ import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
 import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
-import { trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
+import { freshArch, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { CurriculumBatches } from './batches.ts';
 import { advancesNow, holds, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
-import { curriculumOf, freshArch, type IcotRunConfig } from './recipe.ts';
+import { curriculumOf, type IcotRunConfig } from './recipe.ts';
 
 export type IcotJob = MethodJob<IcotRunConfig>;
 export type IcotOutcome = MethodOutcome<Omit<EvalResult, 'predictions'>>;
