@@ -19,44 +19,31 @@
 import { parseArgs } from 'node:util';
 import { GraphBuilder } from '../src-main/engine/onnx/graph.ts';
 import { initGPT2, Rng } from '../src-main/engine/init.ts';
-import { gpt2ParamCount, gpt2ParamShapes, type GPT2Config } from '../src-main/engine/models/gpt2.ts';
+import { gpt2ParamCount, gpt2ParamShapes } from '../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
-import { createSession, ort, physicalCores, type ProviderName } from '../src-main/engine/runtime.ts';
+import { createSession, ort, type ProviderName } from '../src-main/engine/runtime.ts';
 import { TrainStep } from '../src-main/engine/train-step.ts';
 import { stepsPerRun } from '../src-main/engine/trainer.ts';
+import { positiveFlag, shapeFlags, shapeOf } from './shape-flags.ts';
 
 const { values: a } = parseArgs({
   options: {
-    layers: { type: 'string', default: '4' },
-    dim: { type: 'string', default: '256' },
-    heads: { type: 'string', default: '4' },
-    seq: { type: 'string', default: '128' },
-    batch: { type: 'string', default: '8' },
-    vocab: { type: 'string', default: '32' },
+    ...shapeFlags,
     steps: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '9' },
     warmup: { type: 'string', default: '3' },
-    threads: { type: 'string' },
     inter: { type: 'string', default: '1' },
     'steps-per-run': { type: 'string' },
     provider: { type: 'string', default: 'cpu' },
   },
   strict: true,
 });
-const int = (name: keyof typeof a) => {
-  const v = Number(a[name]);
-  if (!Number.isInteger(v) || v <= 0) {
-    console.error(`bench:train: --${name} must be a positive integer (got '${a[name]}')`);
-    process.exit(2);
-  }
-  return v;
-};
-const L = int('layers'), C = int('dim'), H = int('heads'), T = int('seq'), B = int('batch'), V = int('vocab');
+const int = (name: keyof typeof a) => positiveFlag('bench:train', a, name);
+const { arch, batch: B, seq: T, threads } = shapeOf('bench:train', a);
+const L = arch.nLayer, C = arch.nEmbd, H = arch.nHead, V = arch.vocabSize;
 const steps = int('steps'), warmup = int('warmup'), rounds = int('rounds');
-const threads = a.threads ? int('threads') : physicalCores();
 const interOpThreads = int('inter');
 const provider = a.provider as ProviderName;
-const arch: GPT2Config = { vocabSize: V, nPositions: T, nEmbd: C, nLayer: L, nHead: H, layerNormEpsilon: 1e-5 };
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)];

@@ -10,36 +10,29 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileGPT2, compileTrainLoop, isFlatGroup } from '../src-main/engine/compile.ts';
 import { initGPT2, Rng } from '../src-main/engine/init.ts';
-import { gpt2ParamShapes, type GPT2Config } from '../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
-import { ort, physicalCores } from '../src-main/engine/runtime.ts';
+import { ort } from '../src-main/engine/runtime.ts';
+import { positiveFlag, shapeFlags, shapeOf } from './shape-flags.ts';
 
 const { values: a } = parseArgs({
   options: {
-    layers: { type: 'string', default: '4' },
-    dim: { type: 'string', default: '256' },
-    heads: { type: 'string', default: '4' },
-    seq: { type: 'string', default: '128' },
-    batch: { type: 'string', default: '8' },
-    vocab: { type: 'string', default: '32' },
+    ...shapeFlags,
     steps: { type: 'string', default: '10' },
     top: { type: 'string', default: '25' },
-    /** Intra-op threads (default: the physical cores). */
-    threads: { type: 'string' },
     /** Profile the training loop (K steps per run, as the trainer runs them) instead of the single step. */
     'steps-per-run': { type: 'string', default: '0' },
   },
   strict: true,
 });
-const [L, C, H, T, B, V, steps, top] = (['layers', 'dim', 'heads', 'seq', 'batch', 'vocab', 'steps', 'top'] as const).map((k) => Number(a[k]));
-const arch: GPT2Config = { vocabSize: V, nPositions: T, nEmbd: C, nLayer: L, nHead: H, layerNormEpsilon: 1e-5 };
+const { arch, batch: B, seq: T, threads } = shapeOf('profile-train', a);
+const steps = positiveFlag('profile-train', a, 'steps'), top = positiveFlag('profile-train', a, 'top');
 const K = Number(a['steps-per-run']);
 const compiled = K > 0 ? compileTrainLoop({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS }) : compileGPT2({ arch, batch: B, seq: T, mode: 'step', adamw: ADAMW_DEFAULTS });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-profile-'));
 const session = await ort.InferenceSession.create(compiled.model, {
   executionProviders: ['cpu'],
   graphOptimizationLevel: 'all',
-  intraOpNumThreads: a.threads ? Number(a.threads) : physicalCores(),
+  intraOpNumThreads: threads,
   interOpNumThreads: 1,
   executionMode: 'sequential',
   enableProfiling: true,
@@ -49,7 +42,7 @@ const layout = compiled.layout;
 const params = new Float32Array(layout.total);
 for (const [name, t] of initGPT2(arch, 0)) params.set(t.data, layout.entries.find((e) => e.name === name)!.offset);
 const rng = new Rng(2);
-const ids = BigInt64Array.from({ length: B * T }, () => BigInt(Math.floor(rng.next() * V)));
+const ids = BigInt64Array.from({ length: B * T }, () => BigInt(Math.floor(rng.next() * arch.vocabSize)));
 const positions = BigInt64Array.from({ length: B * T }, (_, i) => BigInt(i % T));
 const repeat = (x: BigInt64Array) => {
   const out = new BigInt64Array(K * x.length);

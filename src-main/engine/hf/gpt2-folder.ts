@@ -16,7 +16,7 @@
  *
  * What every family's folder shares lives here too, for llama-folder.ts: reading the
  * weights (readFolderWeights), matching them to a family's parameters (folderParams),
- * loading (loadModelFolder) and writing (writeModelFolder) a folder.
+ * loading (loadFamilyFolder) and writing (writeModelFolder) a folder.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
@@ -297,7 +297,7 @@ export function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/** What loadModelFolder needs of a model family. */
+/** What loadFamilyFolder needs of a model family. */
 export interface FolderFamily<C> {
   /** Says what the folder should be, e.g. `a Hugging Face GPT-2 folder`. */
   what: string;
@@ -307,7 +307,7 @@ export interface FolderFamily<C> {
 }
 
 /** Load a Hugging Face model folder: config, decoding defaults, float32 parameters and tokenizer. */
-export function loadModelFolder<C>(dir: string, family: FolderFamily<C>) {
+export function loadFamilyFolder<C>(dir: string, family: FolderFamily<C>) {
   const configFile = path.join(dir, 'config.json');
   if (!existsSync(configFile)) throw new HfFolderError(`${dir}: no config.json; ${family.what} holds config.json and model.safetensors`);
   const hfConfig = readJson(configFile);
@@ -326,7 +326,7 @@ export function loadModelFolder<C>(dir: string, family: FolderFamily<C>) {
 
 /** Load a Hugging Face GPT-2 folder: config, decoding defaults, float32 parameters and tokenizer. */
 export function loadGpt2Folder(dir: string): HfGpt2Model {
-  return loadModelFolder(dir, { what: 'a Hugging Face GPT-2 folder', configFromHf: gpt2ConfigFromHf, rules: gpt2Rules, vocabSize: (c) => c.vocabSize });
+  return loadFamilyFolder(dir, { what: 'a Hugging Face GPT-2 folder', configFromHf: gpt2ConfigFromHf, rules: gpt2Rules, vocabSize: (c) => c.vocabSize });
 }
 
 export interface ExportOptions {

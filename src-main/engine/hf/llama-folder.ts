@@ -21,7 +21,7 @@ import { llamaParamShapes, type LlamaConfig, type RopeScaling } from '../models/
 import type { TensorMap } from '../safetensors.ts';
 import { TOKENIZER_FILES, type TextTokenizer } from '../tokenizer.ts';
 import { loadChatTemplate, type ChatTemplate } from './chat-template.ts';
-import { HfFolderError, loadModelFolder, writeModelFolder, type GenerationDefaults, type ParamRules } from './gpt2-folder.ts';
+import { HfFolderError, loadFamilyFolder, writeModelFolder, type GenerationDefaults, type ParamRules } from './gpt2-folder.ts';
 
 export interface HfLlamaModel {
   dir: string;
@@ -183,7 +183,7 @@ function llamaRules(cfg: LlamaConfig): ParamRules {
 
 /** Load a Hugging Face Llama-family folder: config, decoding defaults, float32 parameters, tokenizer and chat template. */
 export function loadLlamaFolder(dir: string): HfLlamaModel {
-  const model = loadModelFolder(dir, { what: 'a Hugging Face model folder', configFromHf: llamaConfigFromHf, rules: llamaRules, vocabSize: (c) => c.vocabSize });
+  const model = loadFamilyFolder(dir, { what: 'a Hugging Face model folder', configFromHf: llamaConfigFromHf, rules: llamaRules, vocabSize: (c) => c.vocabSize });
   return { ...model, chatTemplate: loadChatTemplate(dir) };
 }
 
