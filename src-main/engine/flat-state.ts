@@ -152,3 +152,41 @@ export class FlatState {
     return Array.from(loss, (l, k) => ({ loss: l, gradNorm: gradNorm[k] }));
   }
 }
+
+/**
+ * A compiled training step bound to its FlatState (TrainStep, AdapterStep): the state keeping
+ * the trainer asks of every step, answered by the state.
+ */
+export abstract class BoundStep {
+  /** Parameters and AdamW's moments, flat, with the step that updates them. */
+  protected readonly state: FlatState;
+
+  protected constructor(state: FlatState) {
+    this.state = state;
+  }
+
+  /** AdamW's step count t since the last reset (0 = fresh). */
+  get optimizerStep(): number {
+    return this.state.optimizerStep;
+  }
+
+  /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
+  resetOptimizer(): void {
+    this.state.resetOptimizer();
+  }
+
+  /** Restore parameters and optimizer state (from a checkpoint); names and shapes are checked. */
+  loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
+    this.state.loadState(params, m, v, t);
+  }
+
+  /** The trained parameters as a TensorMap (copies), for checkpoints, evaluation and export. */
+  snapshot(): TensorMap {
+    return this.state.snapshot();
+  }
+
+  /** Optimizer moments as TensorMaps (copies), for checkpoints. */
+  optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
+    return this.state.optimizerSnapshot();
+  }
+}

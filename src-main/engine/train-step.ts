@@ -10,7 +10,7 @@
 import { compileGPT2, compileTrainLoop, trainLayout, type FlatLayout } from './compile.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
-import { FlatState, type StepResult } from './flat-state.ts';
+import { BoundStep, FlatState, type StepResult } from './flat-state.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 
@@ -23,7 +23,7 @@ export interface StepBatch {
   positionIds?: BigInt64Array;
 }
 
-export class TrainStep {
+export class TrainStep extends BoundStep {
   readonly arch: ModelArch;
   readonly batch: number;
   /** Longest sequence; shorter batches run on their own compiled graph sharing this state. */
@@ -31,27 +31,21 @@ export class TrainStep {
   readonly paramNames: string[];
   readonly shapes: Map<string, number[]>;
   readonly layout: FlatLayout;
-  /** Parameters and AdamW's moments, flat, with the step that updates them. */
-  private readonly state: FlatState;
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   /** The compiled K-step loops per T (runMany). */
   private readonly loops = new Map<number, Promise<ort.InferenceSession>>();
   private readonly compileOptions: { adamw: AdamWConfig } & SessionOptions;
 
   private constructor(arch: ModelArch, batch: number, seq: number, init: TensorMap, compileOptions: { adamw: AdamWConfig } & SessionOptions) {
+    const shapes = modelFamily(arch).paramShapes();
+    super(new FlatState(trainLayout(shapes), init, 'the model'));
     this.arch = arch;
     this.batch = batch;
     this.seq = seq;
-    this.shapes = modelFamily(arch).paramShapes();
-    this.paramNames = [...this.shapes.keys()];
-    this.layout = trainLayout(this.shapes);
+    this.shapes = shapes;
+    this.paramNames = [...shapes.keys()];
+    this.layout = this.state.layout;
     this.compileOptions = compileOptions;
-    this.state = new FlatState(this.layout, init, 'the model');
-  }
-
-  /** AdamW's step count t since the last reset (0 = fresh). */
-  get optimizerStep(): number {
-    return this.state.optimizerStep;
   }
 
   /**
@@ -87,26 +81,6 @@ export class TrainStep {
       this.loops.set(T, s);
     }
     return s;
-  }
-
-  /** Zero the AdamW moments and restart its step count (Stepwise Internalization does this at each removal). */
-  resetOptimizer(): void {
-    this.state.resetOptimizer();
-  }
-
-  /** Restore parameters and optimizer state (from a checkpoint); names and shapes are checked. */
-  loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
-    this.state.loadState(params, m, v, t);
-  }
-
-  /** Parameters as a TensorMap (copies), for checkpoints, evaluation and export. */
-  snapshot(): TensorMap {
-    return this.state.snapshot();
-  }
-
-  /** Optimizer moments as TensorMaps (copies), for checkpoints. */
-  optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
-    return this.state.optimizerSnapshot();
   }
 
   /** Position ids 0..T−1 on every row, per T. */

@@ -13,7 +13,7 @@ import type { ModelFamily, WeightDtype } from '../../engine/models/family.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { createSession, ort, type SessionOptions } from '../../engine/runtime.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
-import { FlatState, type StepResult } from '../../engine/flat-state.ts';
+import { BoundStep, FlatState, type StepResult } from '../../engine/flat-state.ts';
 import { compileBitune } from './graph.ts';
 import type { Variant } from './variant.ts';
 
@@ -35,24 +35,23 @@ export interface AdapterStepOptions extends SessionOptions {
   baseDtype?: WeightDtype;
 }
 
-export class AdapterStep {
+export class AdapterStep extends BoundStep {
   readonly batch: number;
   readonly seq: number;
   readonly prefix: number;
   readonly layout: FlatLayout;
-  /** The trainable parameters and AdamW's moments, flat, with the step that updates them. */
-  private readonly state: FlatState;
   private readonly baseFeeds: Record<string, ort.Tensor> = {};
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   private readonly opts: AdapterStepOptions;
 
   private constructor(opts: AdapterStepOptions, layout: FlatLayout) {
+    // The trained parameters are the adapters (and the mixing); the base stays outside the state.
+    super(new FlatState(layout, opts.init, 'the run'));
     this.opts = opts;
     this.batch = opts.batch;
     this.seq = opts.seq;
     this.prefix = opts.prefix;
     this.layout = layout;
-    this.state = new FlatState(layout, opts.init, 'the run');
     for (const [name, shape] of opts.family.paramShapes()) {
       const t = opts.base.get(name);
       if (!t) throw new Error(`the base model lacks '${name}' (expected [${shape.join(', ')}])`);
@@ -78,28 +77,6 @@ export class AdapterStep {
       this.sessions.set(T, s);
     }
     return s;
-  }
-
-  /** AdamW's step count t since the last reset (0 = fresh). */
-  get optimizerStep(): number {
-    return this.state.optimizerStep;
-  }
-
-  resetOptimizer(): void {
-    this.state.resetOptimizer();
-  }
-
-  loadState(params: TensorMap, m: TensorMap, v: TensorMap, t: number): void {
-    this.state.loadState(params, m, v, t);
-  }
-
-  /** The trainable parameters (adapters, mixing) as a TensorMap of copies. */
-  snapshot(): TensorMap {
-    return this.state.snapshot();
-  }
-
-  optimizerSnapshot(): { m: TensorMap; v: TensorMap } {
-    return this.state.optimizerSnapshot();
   }
 
   /** One optimizer step on a [batch, T] laid-out batch (layout.ts); position ids are required (they carry each row's prompt length). */
