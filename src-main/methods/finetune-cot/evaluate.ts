@@ -4,6 +4,7 @@
  * task's answer rule) matches the gold one.
  */
 import type { Generator } from '../../engine/generate.ts';
+import type { EvalResult } from '../icot/evaluate.ts';
 import type { PredictionRow } from '../../engine/trainer.ts';
 import { sameAnswer, type AnswerType } from './answers.ts';
 import { encodeStudentPrompt, parseCompletion, type StudentFormat, type TextCodec } from './layout.ts';
@@ -17,16 +18,8 @@ export interface StudentEvalOptions {
   signal?: AbortSignal;
 }
 
-export interface StudentEvalResult {
-  accuracy: number;
-  correct: number;
-  total: number;
-  /** Mean tokens the student wrote before its answer mark (its rationale). */
-  meanCotTokens: number;
-  examplesPerS: number;
-  generationMs: number;
-  predictions: PredictionRow[];
-}
+/** As ICoT's: meanCotTokens counts the tokens the student wrote before its answer mark (its rationale). */
+export type StudentEvalResult = EvalResult;
 
 export async function evaluateStudent(gen: Generator, tok: TextCodec, examples: { question: string; answer: string }[], opts: StudentEvalOptions): Promise<StudentEvalResult> {
   const predictions: PredictionRow[] = [];

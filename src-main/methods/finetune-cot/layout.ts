@@ -17,22 +17,14 @@ import path from 'node:path';
 import type { TokenExample } from '../../engine/batches.ts';
 import { loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
 import type { TextTokenizer } from '../../engine/tokenizer.ts';
-import { folderTokenizer } from '../icot/layout.ts';
+import { folderTokenizer, type SeqTokenizer } from '../icot/layout.ts';
 import { answerTrigger, extractAnswer, type AnswerType } from './answers.ts';
 
 export const STUDENT_FORMATS = ['ft-cot', 'vanilla', 'zero-shot-cot'] as const;
 export type StudentFormat = (typeof STUDENT_FORMATS)[number];
 
 /** Any tokenizer a student can use: the word tokenizer, ICoT's compact one, or a folder's GPT-2 BPE. */
-export interface TextCodec {
-  readonly kind: string;
-  readonly eosId: number;
-  readonly padId: number;
-  readonly vocabSize: number;
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  spec(): unknown;
-}
+export type TextCodec = SeqTokenizer;
 
 export interface StudentExample {
   question: string;

@@ -26,7 +26,7 @@ export interface EvalResult {
   accuracy: number;
   correct: number;
   total: number;
-  /** Mean CoT tokens the model generated before its first EOS (0 = fully internalized). */
+  /** Mean CoT tokens the model generated before its first EOS (0 = fully internalized); a Fine-tune-CoT student's, before its answer mark. */
   meanCotTokens: number;
   /** Examples per second of generation time, at options.batchSize. */
   examplesPerS: number;
