@@ -6,7 +6,7 @@
 import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import { batchesPerRemovedToken, removalCurve, removalOffsetDistribution } from '../methods/icot/curriculum.ts';
-import type { CurriculumConfig } from '../methods/icot/curriculum.ts';
+import { curriculumOf } from '../methods/icot/recipe.ts';
 
 /** Batches simulated at most (one cheap step each; 808,000 examples at batch 32 for 200 epochs is 5M). */
 const MAX_BATCHES = 20_000_000;
@@ -24,18 +24,8 @@ export function curriculumHandlers(): Pick<Handlers, 'curriculum.preview'> {
         const message = `${totalBatches} batches (${epochs} epochs of ${perEpoch}) are more than the preview simulates (${MAX_BATCHES}): fewer epochs`;
         throw new StepwiseError('invalid_input', `curriculum.preview: ${message}`, [{ path: ['epochs'], message }]);
       }
-      const config: CurriculumConfig = {
-        removePerEpoch: c.removePerEpoch,
-        smoothingLambda: c.smoothingLambda ?? Infinity,
-        side: c.side,
-        resetOptimizer: c.resetOptimizer,
-        removeAllWhenBeyond: c.removeAllWhenBeyond ?? Infinity,
-        pretrainEpochs: c.pretrainEpochs,
-        keepPosition: c.keepPosition ?? false,
-        // A preview has no validation to hold or advance on: it shows the fixed schedule.
-        holdBelow: 0,
-        advanceAbove: 0,
-      };
+      // A preview has no validation to hold or advance on: it shows the fixed schedule.
+      const config = curriculumOf({ ...c, holdBelow: 0, advanceAbove: 0 });
       const per = batchesPerRemovedToken(config, perEpoch);
       return {
         batchesPerEpoch: perEpoch,

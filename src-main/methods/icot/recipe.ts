@@ -69,8 +69,8 @@ export function parseIcotConfig(json: unknown, where = 'config'): IcotRunConfig 
   return parseRunConfig(IcotRunConfigSchema, json, where, 'ICoT');
 }
 
-export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
-  const k = c.curriculum;
+/** The curriculum a config's fields describe (null → ∞). */
+export function curriculumOf(k: Omit<IcotRunConfig['curriculum'], 'keepPosition'> & { keepPosition?: boolean }): CurriculumConfig {
   return {
     removePerEpoch: k.removePerEpoch,
     smoothingLambda: k.smoothingLambda ?? Infinity,
@@ -78,7 +78,7 @@ export function curriculumOf(c: IcotRunConfig): CurriculumConfig {
     resetOptimizer: k.resetOptimizer,
     removeAllWhenBeyond: k.removeAllWhenBeyond ?? Infinity,
     pretrainEpochs: k.pretrainEpochs,
-    keepPosition: k.keepPosition,
+    keepPosition: k.keepPosition ?? false,
     holdBelow: k.holdBelow,
     advanceAbove: k.advanceAbove,
   };

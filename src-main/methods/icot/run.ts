@@ -74,7 +74,7 @@ export function prepare(config: IcotRunConfig): Prepared {
 export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<IcotOutcome> {
   const { config } = job;
   const p = prepare(config);
-  const cur = curriculumOf(config);
+  const cur = curriculumOf(config.curriculum);
   const t = config.train;
   const batches = new CurriculumBatches(p.laid, {
     batch: t.batchSize, maxSeq: p.arch.nPositions, seed: t.seed, padId: p.tok.padId, recipe: config.recipe, curriculum: cur,
