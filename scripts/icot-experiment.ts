@@ -35,6 +35,10 @@ const { values: a } = parseArgs({
     delta: { type: 'string', default: '4' },
     lambda: { type: 'string', default: '4' },
     reset: { type: 'boolean', default: false },
+    /** Hold the removal while validation is below this fraction (curriculum.holdBelow; 0: never). */
+    hold: { type: 'string', default: '0' },
+    /** Remove the next token at once after validation reaches this fraction (curriculum.advanceAbove; 0: never). */
+    advance: { type: 'string', default: '0' },
     'keep-position': { type: 'boolean', default: false },
     layers: { type: 'string', default: '4' },
     dim: { type: 'string', default: '128' },
@@ -77,7 +81,7 @@ const config = parseIcotConfig({
   model: { kind: 'fresh', layers: n('layers'), dim: n('dim'), heads: n('heads'), seed: 0 },
   data: { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest, validLimit: n('valid') },
   train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: a.schedule, cooldownEpochs: n('cooldown'), seed: 0 },
-  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'] },
+  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'], holdBelow: n('hold'), advanceAbove: n('advance') },
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
 });
