@@ -4,7 +4,6 @@
  * late-answer task (late-task.ts), the store in a temporary data folder, read
  * back afterwards through a lab.
  */
-import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { AdapterResultRow } from '../../src-main/contract/areas/adapters.ts';
 import { evaluateAdapters } from '../../src-main/services/adapters-eval.ts';
 import { openLab } from '../../src-main/services/lab.ts';
-import { expectResumedSteps } from '../services/interrupted.ts';
+import { expectResumedSteps, untilCheckpointRecorded } from '../services/interrupted.ts';
 import { lateTask, writeLateTask } from './late-task.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
@@ -173,22 +172,7 @@ describe('a Bitune run whose process is killed', () => {
     const child = spawn(process.execPath, [BIN, 'train', path.join(work, 'long.json'), '--data-dir', dir], { cwd: work, stdio: 'ignore' });
     const exited = new Promise((resolve) => child.on('close', resolve));
     // Killed once a checkpoint is recorded, so the steps before it are too.
-    const recorded = () => {
-      try {
-        const db = new Database(path.join(dir, 'stepwise.db'), { readonly: true, fileMustExist: true });
-        try {
-          return (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n > 0;
-        } finally {
-          db.close();
-        }
-      } catch {
-        return false;
-      }
-    };
-    for (let waited = 0; !recorded(); waited += 10) {
-      if (waited > 60_000 || child.exitCode !== null) throw new Error('no checkpoint was recorded');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await untilCheckpointRecorded(dir, { timeoutMs: 60_000, failure: () => 'no checkpoint was recorded', gone: () => child.exitCode !== null });
     child.kill('SIGKILL');
     await exited;
 

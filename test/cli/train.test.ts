@@ -3,7 +3,6 @@
  * them: a tiny config on 2×2 multiplication (test/services/tiny-run.ts), the
  * store in a temporary data folder, checked afterwards through a lab.
  */
-import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -12,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { openLab } from '../../src-main/services/lab.ts';
-import { expectResumedSteps } from '../services/interrupted.ts';
+import { expectResumedSteps, untilCheckpointRecorded } from '../services/interrupted.ts';
 import { BATCHES_PER_EPOCH, tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
@@ -178,22 +177,7 @@ describe('stepwise train', () => {
     const training = background(['train', config]);
     // Killed once the first checkpoint is recorded, so every step before it is too (killed between the file
     // and its row, the run would continue from the file and miss a few steps in its charts).
-    const recorded = () => {
-      try {
-        const db = new Database(path.join(dataDir, 'stepwise.db'), { readonly: true, fileMustExist: true });
-        try {
-          return (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n > 0;
-        } finally {
-          db.close();
-        }
-      } catch {
-        return false;
-      }
-    };
-    for (let waited = 0; !recorded(); waited += 10) {
-      if (waited > 30_000) throw new Error(`no checkpoint; stderr:\n${training.out.stderr}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await untilCheckpointRecorded(dataDir, { timeoutMs: 30_000, failure: () => `no checkpoint; stderr:\n${training.out.stderr}` });
     training.child.kill('SIGKILL');
     await training.exited;
 
