@@ -11,77 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator } from '../../src-main/engine/generate.ts';
 import { exportGpt2Folder, gpt2ConfigFromHf, gpt2ConfigToHf, loadGpt2Folder, type HfGpt2Model } from '../../src-main/engine/hf/gpt2-folder.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
+import { writeStored, type StoredDtype } from '../fixtures/safetensors.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/gpt2-tiny');
 let tmp: string;
 let ref: HfGpt2Model;
 
 // ------------------------------------------------------------ fixtures
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** float32 → IEEE half bits, round to nearest even. */
-function toHalf(x: number): number {
-  f32[0] = x;
-  const bits = u32[0];
-  const sign = (bits >>> 16) & 0x8000;
-  const exp = ((bits >>> 23) & 0xff) - 127 + 15;
-  let mant = bits & 0x7fffff;
-  if (exp >= 31) return sign | 0x7c00;
-  const roundShift = (m: number, shift: number) => {
-    const q = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const half = 1 << (shift - 1);
-    return rem > half || (rem === half && q & 1) ? q + 1 : q;
-  };
-  if (exp <= 0) {
-    if (exp < -10) return sign;
-    mant |= 0x800000;
-    return sign | roundShift(mant, 14 - exp);
-  }
-  return sign | ((exp << 10) + roundShift(mant, 13)); // a carry into the exponent is correct rounding
-}
-
-/** float32 → bfloat16 bits, round to nearest even. */
-function toBf16(x: number): number {
-  f32[0] = x;
-  const bits = u32[0];
-  return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-type StoredDtype = 'F32' | 'F16' | 'BF16' | 'I64';
-
-/** A safetensors file with each tensor stored in the given dtype. */
-function writeStored(file: string, tensors: [string, StoredDtype, number[], ArrayLike<number>][], metadata: Record<string, string> = { format: 'pt' }): void {
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  const chunks: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, dtype, shape, values] of tensors) {
-    const width = { F32: 4, F16: 2, BF16: 2, I64: 8 }[dtype];
-    const bytes = new Uint8Array(values.length * width);
-    const dv = new DataView(bytes.buffer);
-    for (let i = 0; i < values.length; i++) {
-      if (dtype === 'F32') dv.setFloat32(4 * i, values[i], true);
-      else if (dtype === 'F16') dv.setUint16(2 * i, toHalf(values[i]), true);
-      else if (dtype === 'BF16') dv.setUint16(2 * i, toBf16(values[i]), true);
-      else dv.setBigInt64(8 * i, BigInt(Math.round(values[i])), true);
-    }
-    header[name] = { dtype, shape, data_offsets: [offset, offset + bytes.length] };
-    chunks.push(bytes);
-    offset += bytes.length;
-  }
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let pos = 8 + json.length;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  writeFileSync(file, out);
-}
 
 /** A new folder holding the reference config.json. */
 function folder(name: string, config: Record<string, unknown> = JSON.parse(readFileSync(path.join(REF, 'config.json'), 'utf8'))): string {

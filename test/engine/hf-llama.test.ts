@@ -15,6 +15,7 @@ import { exportLlamaFolder, llamaConfigFromHf, llamaConfigToHf, loadLlamaFolder 
 import { llamaParamShapes, type LlamaConfig } from '../../src-main/engine/models/llama.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { byteBpeJson } from '../fixtures/byte-bpe.ts';
+import { writeStored, type StoredDtype } from '../fixtures/safetensors.ts';
 import { randn } from './fd.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/llama-tiny');
@@ -45,48 +46,7 @@ function params(cfg: LlamaConfig, seed = 1): TensorMap {
   return out;
 }
 
-type Stored = 'F32' | 'F16' | 'BF16';
-
-/** Exact encodings for values of params(): float16 through its fields, bfloat16 as float32's top half. */
-function encode(dtype: Stored, values: Float32Array): Uint8Array {
-  const width = dtype === 'F32' ? 4 : 2;
-  const bytes = new Uint8Array(values.length * width);
-  const dv = new DataView(bytes.buffer);
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  values.forEach((x, i) => {
-    if (dtype === 'F32') return dv.setFloat32(4 * i, x, true);
-    if (dtype === 'BF16') {
-      f[0] = x;
-      return dv.setUint16(2 * i, u[0] >>> 16, true);
-    }
-    if (x === 0) return dv.setUint16(2 * i, 0, true);
-    const e = Math.floor(Math.log2(Math.abs(x)));
-    const mant = Math.abs(x) / 2 ** e - 1; // [0, 1), a multiple of 2^-10 for these values
-    dv.setUint16(2 * i, (x < 0 ? 0x8000 : 0) | ((e + 15) << 10) | Math.round(mant * 1024), true);
-  });
-  return bytes;
-}
-
-function writeStored(file: string, tensors: [string, Stored, number[], Float32Array][]): void {
-  const header: Record<string, unknown> = { __metadata__: { format: 'pt' } };
-  const chunks = tensors.map(([, dtype, , data]) => encode(dtype, data));
-  let offset = 0;
-  tensors.forEach(([name, dtype, shape], i) => {
-    header[name] = { dtype, shape, data_offsets: [offset, offset + chunks[i].length] };
-    offset += chunks[i].length;
-  });
-  const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let pos = 8 + json.length;
-  for (const c of chunks) {
-    out.set(c, pos);
-    pos += c.length;
-  }
-  writeFileSync(file, out);
-}
+type Stored = Exclude<StoredDtype, 'I64'>;
 
 function folder(name: string, config: Record<string, unknown>, files: Record<string, string> = {}): string {
   const dir = path.join(tmp, name);
