@@ -1,7 +1,8 @@
 /**
- * Fields every method's run config shares (ICoT-SI, Fine-tune-CoT, Bitune/LoRA):
- * the optimizer and schedule, the runtime, and how a config's problems are
- * reported. Each method's recipe.ts adds what is its own.
+ * What every method's run shares (ICoT-SI, Fine-tune-CoT, Bitune/LoRA): the config fields of a
+ * fresh model, the optimizer and schedule, evaluation and the runtime; how a config's problems are
+ * reported; the trainer's config they make; and the job a worker gets and the outcome it returns.
+ * Each method's recipe.ts and run.ts add what is their own.
  */
 import { z } from 'zod';
 import type { ModelArch } from '../engine/models/family.ts';
