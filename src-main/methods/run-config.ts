@@ -12,16 +12,18 @@ import type { TrainerConfig } from '../engine/trainer.ts';
 
 export const positiveInt = z.number().int().positive();
 
-/** A fresh GPT-2's fields (a method may add its own, and say what `context` defaults to). */
-export const freshModelFields = {
-  kind: z.literal('fresh'),
-  layers: positiveInt.max(96).default(4),
-  dim: positiveInt.max(8192).default(128),
-  heads: positiveInt.max(128).default(4),
-  /** Positions (context length); default: what the method's longest example needs. */
-  context: positiveInt.max(8192).optional(),
-  seed: z.number().int().nonnegative().default(0),
-};
+/** A fresh GPT-2's fields, with a method's default size (a method may add its own, and say what `context` defaults to). */
+export function freshModelFields(defaults: { layers: number; dim: number } = { layers: 4, dim: 128 }) {
+  return {
+    kind: z.literal('fresh'),
+    layers: positiveInt.max(96).default(defaults.layers),
+    dim: positiveInt.max(8192).default(defaults.dim),
+    heads: positiveInt.max(128).default(4),
+    /** Positions (context length); default: what the method's longest example needs. */
+    context: positiveInt.max(8192).optional(),
+    seed: z.number().int().nonnegative().default(0),
+  };
+}
 
 /** A fresh model's width must split into its heads. */
 export const headsDivideDim = [(m: { dim: number; heads: number }) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }] as const;
@@ -29,7 +31,7 @@ export const headsDivideDim = [(m: { dim: number; heads: number }) => m.dim % m.
 /** A Hugging Face GPT-2 folder (a library model or a run's export). */
 export const folderModel = z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) });
 
-type FreshModel = z.output<z.ZodObject<typeof freshModelFields>>;
+type FreshModel = z.output<z.ZodObject<ReturnType<typeof freshModelFields>>>;
 
 /** The GPT-2 a config's fresh model describes, with the data's vocabulary and, unless the config sets one, `context` positions. */
 export function freshArch(c: { model: FreshModel | z.output<typeof folderModel> }, vocabSize: number, context: number): GPT2Config {

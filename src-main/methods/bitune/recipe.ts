@@ -7,7 +7,7 @@
  * s_init 0.01, the `Question: …\n\nAnswer:` template).
  */
 import { z } from 'zod';
-import { evalFields, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
+import { evalFields, folderModel, freshModelFields, headsDivideDim, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
 import type { LoraConfig, WeightLayout } from '../../engine/lora.ts';
 import type { FamilyName } from '../../engine/models/family.ts';
 import { ABLATIONS, PREFILL_MASKS, type Variant } from './variant.ts';
@@ -16,16 +16,9 @@ export const BituneRunConfigSchema = z.strictObject({
   method: z.enum(['bitune', 'lora']),
   model: z.discriminatedUnion('kind', [
     /** A fresh GPT-2 with a word-level tokenizer from the data (small experiments and tests). */
-    z.strictObject({
-      kind: z.literal('fresh'),
-      layers: positiveInt.max(96).default(2),
-      dim: positiveInt.max(8192).default(64),
-      heads: positiveInt.max(128).default(4),
-      context: positiveInt.max(8192).optional(),
-      seed: z.number().int().nonnegative().default(0),
-    }).refine((m) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }),
+    z.strictObject(freshModelFields({ layers: 2, dim: 64 })).refine(...headsDivideDim),
     /** A Hugging Face folder (GPT-2, or a Llama-family model where the engine loads them). */
-    z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) }),
+    folderModel,
   ]),
   lora: z.strictObject({
     r: positiveInt.max(1024).default(8),

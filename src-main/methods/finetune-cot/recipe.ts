@@ -26,7 +26,7 @@ export const FtCotRunConfigSchema = z.strictObject({
   model: z.discriminatedUnion('kind', [
     /** context defaults to the longest training example (or test prompt plus the longest completion). */
     z.strictObject({
-      ...freshModelFields,
+      ...freshModelFields(),
       /** The word tokenizer keeps pieces seen at least this often in training. */
       minCount: positiveInt.default(2),
     }).refine(...headsDivideDim),

@@ -16,7 +16,7 @@ export const IcotRunConfigSchema = z.strictObject({
   recipe: z.enum(['cot', 'nocot', 'icot-si']),
   model: z.discriminatedUnion('kind', [
     /** context defaults to the longest training example. */
-    z.strictObject({ ...freshModelFields }).refine(...headsDivideDim),
+    z.strictObject(freshModelFields()).refine(...headsDivideDim),
     folderModel,
   ]),
   data: z.strictObject({
