@@ -165,6 +165,11 @@ export abstract class BoundStep {
     this.state = state;
   }
 
+  /** Where each trained parameter and its moments sit in the flat vectors. */
+  get layout(): FlatLayout {
+    return this.state.layout;
+  }
+
   /** AdamW's step count t since the last reset (0 = fresh). */
   get optimizerStep(): number {
     return this.state.optimizerStep;

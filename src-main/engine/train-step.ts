@@ -7,7 +7,7 @@
  * nothing and copies no state. The trainer drives this; nothing here knows
  * about data, schedules or events.
  */
-import { compileGPT2, compileTrainLoop, trainLayout, type FlatLayout } from './compile.ts';
+import { compileGPT2, compileTrainLoop, trainLayout } from './compile.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
 import { BoundStep, FlatState, type StepResult } from './flat-state.ts';
@@ -30,7 +30,6 @@ export class TrainStep extends BoundStep {
   readonly seq: number;
   readonly paramNames: string[];
   readonly shapes: Map<string, number[]>;
-  readonly layout: FlatLayout;
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   /** The compiled K-step loops per T (runMany). */
   private readonly loops = new Map<number, Promise<ort.InferenceSession>>();
@@ -44,7 +43,6 @@ export class TrainStep extends BoundStep {
     this.seq = seq;
     this.shapes = shapes;
     this.paramNames = [...shapes.keys()];
-    this.layout = this.state.layout;
     this.compileOptions = compileOptions;
   }
 

@@ -39,7 +39,6 @@ export class AdapterStep extends BoundStep {
   readonly batch: number;
   readonly seq: number;
   readonly prefix: number;
-  readonly layout: FlatLayout;
   private readonly baseFeeds: Record<string, ort.Tensor> = {};
   private readonly sessions = new Map<number, Promise<ort.InferenceSession>>();
   private readonly opts: AdapterStepOptions;
@@ -51,7 +50,6 @@ export class AdapterStep extends BoundStep {
     this.batch = opts.batch;
     this.seq = opts.seq;
     this.prefix = opts.prefix;
-    this.layout = layout;
     for (const [name, shape] of opts.family.paramShapes()) {
       const t = opts.base.get(name);
       if (!t) throw new Error(`the base model lacks '${name}' (expected [${shape.join(', ')}])`);
