@@ -39,6 +39,8 @@ const { values: a } = parseArgs({
     hold: { type: 'string', default: '0' },
     /** Remove the next token at once after validation reaches this fraction (curriculum.advanceAbove; 0: never). */
     advance: { type: 'string', default: '0' },
+    /** Remove every CoT token once this many are scheduled (curriculum.removeAllWhenBeyond; default: never). */
+    'remove-all': { type: 'string' },
     'keep-position': { type: 'boolean', default: false },
     layers: { type: 'string', default: '4' },
     dim: { type: 'string', default: '128' },
@@ -81,7 +83,7 @@ const config = parseIcotConfig({
   model: { kind: 'fresh', layers: n('layers'), dim: n('dim'), heads: n('heads'), seed: 0 },
   data: { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest, validLimit: n('valid') },
   train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: a.schedule, cooldownEpochs: n('cooldown'), seed: 0 },
-  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'], holdBelow: n('hold'), advanceAbove: n('advance') },
+  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'], holdBelow: n('hold'), advanceAbove: n('advance'), removeAllWhenBeyond: a['remove-all'] === undefined ? null : n('remove-all') },
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
 });
@@ -90,7 +92,7 @@ const resumeFrom = a.resume ? listCheckpoints(path.join(out, 'checkpoints')).at(
 if (a.resume && !resumeFrom) throw new Error(`--resume: no checkpoint in ${path.join(out, 'checkpoints')}`);
 if (resumeFrom) log(`resuming from ${resumeFrom}`);
 const outcome = await runIcot({ config, runDir: out, resumeFrom }, (e) => {
-  if (e.type === 'step' && e.step % 200 === 0) log(`step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} removed ${e.info?.scheduledRemoval} ${e.tokensPerS.toFixed(0)} tokens/s`);
+  if (e.type === 'step' && e.step % 200 === 0) log(`step ${e.step}/${e.totalSteps} loss ${e.loss.toFixed(4)} removed ${e.info?.allCotRemoved === 1 ? 'all' : e.info?.scheduledRemoval} ${e.tokensPerS.toFixed(0)} tokens/s`);
   if (e.type === 'metric') log(`epoch ${e.epoch + 1}: ${JSON.stringify(e.values)}`);
   if (e.type === 'log') log(e.message);
 }, new TrainerControl());
