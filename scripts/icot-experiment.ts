@@ -19,8 +19,9 @@ import { parseArgs } from 'node:util';
 import { Generator } from '../src-main/engine/generate.ts';
 import { loadGpt2Folder } from '../src-main/engine/hf/gpt2-folder.ts';
 import { TrainerControl } from '../src-main/engine/trainer.ts';
+import { keptPositionJump } from '../src-main/methods/icot/curriculum.ts';
 import { evaluate } from '../src-main/methods/icot/evaluate.ts';
-import { formatLine, readExamples } from '../src-main/methods/icot/format.ts';
+import { formatLine, readExamples, type IcotExample } from '../src-main/methods/icot/format.ts';
 import { generateMult, readMultPairs } from '../src-main/methods/icot/mult.ts';
 import { parseIcotConfig } from '../src-main/methods/icot/recipe.ts';
 import { prepare, runIcot } from '../src-main/methods/icot/run.ts';
@@ -41,6 +42,8 @@ const { values: a } = parseArgs({
     advance: { type: 'string', default: '0' },
     /** Remove every CoT token once this many are scheduled (curriculum.removeAllWhenBeyond; default: never). */
     'remove-all': { type: 'string' },
+    /** Remove the CoT from the left (the paper's default) or from the right (curriculum.side). */
+    side: { type: 'string', default: 'left' },
     'keep-position': { type: 'boolean', default: false },
     layers: { type: 'string', default: '4' },
     dim: { type: 'string', default: '128' },
@@ -83,7 +86,7 @@ const config = parseIcotConfig({
   model: { kind: 'fresh', layers: n('layers'), dim: n('dim'), heads: n('heads'), seed: 0 },
   data: { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest, validLimit: n('valid') },
   train: { epochs: n('epochs'), batchSize: n('batch'), lr: n('lr'), warmupSteps: n('warmup'), schedule: a.schedule, cooldownEpochs: n('cooldown'), seed: 0 },
-  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, keepPosition: a['keep-position'], holdBelow: n('hold'), advanceAbove: n('advance'), removeAllWhenBeyond: a['remove-all'] === undefined ? null : n('remove-all') },
+  curriculum: { pretrainEpochs: n('pretrain'), removePerEpoch: n('delta'), smoothingLambda: n('lambda'), resetOptimizer: a.reset, side: a.side, keepPosition: a['keep-position'], holdBelow: n('hold'), advanceAbove: n('advance'), removeAllWhenBeyond: a['remove-all'] === undefined ? null : n('remove-all') },
   eval: { batchSize: 100 },
   runtime: { threads: a.threads ? n('threads') : undefined },
 });
@@ -103,7 +106,7 @@ const test = readExamples(paperTest).slice(0, 200);
 const speed = async (params: Map<string, { shape: number[]; data: Float32Array }>, internalized: boolean) => {
   const gen = Generator.create(p.arch, params, { threads: config.runtime.threads });
   // With kept positions, the internalized model reads its answer where the removed CoT left it.
-  const positionSkip = internalized && config.curriculum.keepPosition ? p.cotLength : undefined;
+  const positionSkip = internalized && config.curriculum.keepPosition ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), Infinity, 'left') : undefined;
   const r = await evaluate(gen, p.tok, test, { maxNewTokens: p.longest, batchSize: 1, positionSkip });
   await gen.release();
   return { accuracy: r.accuracy, examplesPerS: r.examplesPerS, cotTokens: r.meanCotTokens };

@@ -137,6 +137,12 @@ export interface GenerateOptions extends SamplingOptions {
    * with ICoT-SI's kept positions saw the tokens after removed CoT at their original positions.
    */
   positionSkip?: number[];
+  /**
+   * Per row: how many generated tokens keep their own positions before the jump (default 0: the
+   * jump starts at the prompt's last token). ICoT-SI's removal from the right leaves the first
+   * CoT tokens in place and moves what follows them: the jump starts at the last CoT token kept.
+   */
+  positionSkipAfter?: number[];
   /** Id written into padding columns (never attended to). Default: the first EOS id, else 0. */
   padTokenId?: number;
   /** A row stops once its generated tokens end with one of these id sequences. */
@@ -289,6 +295,8 @@ export class Generator<A extends ModelArch = GPT2Config> {
     const eosCount = opts.eosCount ?? 1;
     const skip = prompts.map((_, b) => opts.positionSkip?.[b] ?? 0);
     if (!skip.every((k) => Number.isInteger(k) && k >= 0)) throw new Error('generate: positionSkip must hold non-negative integers');
+    const skipAfter = prompts.map((_, b) => opts.positionSkipAfter?.[b] ?? 0);
+    if (!skipAfter.every((k) => Number.isInteger(k) && k >= 0)) throw new Error('generate: positionSkipAfter must hold non-negative integers');
     if (!(Number.isInteger(eosCount) && eosCount >= 1)) throw new Error(`generate: eosCount must be a positive integer (got ${eosCount})`);
     const stopStrings = (opts.stopStrings ?? []).filter((s) => s.length > 0);
     // Enough trailing tokens to contain any stop string: each token decodes to at least one UTF-8 byte.
@@ -305,6 +313,8 @@ export class Generator<A extends ModelArch = GPT2Config> {
     await this.session(graphOpts); // compile outside the timings
     const t0 = performance.now();
 
+    /** The position of row b's j-th token (prompt and generated tokens counted together). */
+    const positionOf = (b: number, j: number) => j + (j >= lens[b] - 1 + skipAfter[b] ? skip[b] : 0);
     // Which cache columns each row may attend to: everything but its left padding.
     const keyValid = (b: number, s: number) => s >= padLeft[b];
 
@@ -347,7 +357,7 @@ export class Generator<A extends ModelArch = GPT2Config> {
       const ids = prompts.map((p, b) => [...new Array<number>(padLeft[b]).fill(pad), ...p]);
       const positions = prompts.map((_, b) => Array.from({ length: Tp }, (_, t) => {
         const j = Math.max(0, t - padLeft[b]); // index within the row's prompt
-        return j + (j >= lens[b] - 1 ? skip[b] : 0);
+        return positionOf(b, j);
       }));
       const mask = new Uint8Array(B * Tp * Tp); // [B, Tp, Tp]
       for (let b = 0; b < B; b++) for (let t = 0; t < Tp; t++) for (let s = 0; s <= t; s++) mask[(b * Tp + t) * Tp + s] = keyValid(b, s) ? 1 : 0;
@@ -368,7 +378,7 @@ export class Generator<A extends ModelArch = GPT2Config> {
         const ts = performance.now();
         const P = Tp + step - 1; // cache columns so far; the new token goes to column P
         const stepIds = unfed.map((t) => [t ?? pad]);
-        const stepPos = rows.map((r, b) => [Math.min(lens[b] + r.tokens.length - 1 + skip[b], nPositions - 1)]);
+        const stepPos = rows.map((r, b) => [Math.min(positionOf(b, lens[b] + r.tokens.length - 1), nPositions - 1)]);
         const stepMask = new Uint8Array(B * (P + 1)); // [B, 1, P+1]
         for (let b = 0; b < B; b++) for (let s = 0; s <= P; s++) stepMask[b * (P + 1) + s] = keyValid(b, s) ? 1 : 0;
         out = await this.step({ ids: stepIds, positions: stepPos, mask: stepMask, past: out.present }, graphOpts);

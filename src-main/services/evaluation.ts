@@ -14,6 +14,7 @@ import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
+import { keptPositionJump } from '../methods/icot/curriculum.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
 import { readExamples, type IcotExample } from '../methods/icot/format.ts';
 import { cotLength, encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
@@ -63,6 +64,8 @@ interface Loaded {
    * after the prompt then sit where the removed CoT left them); absent otherwise.
    */
   removedCot?: number;
+  /** The side the CoT was removed from (default left; it matters only while some CoT is left). */
+  removedSide?: 'left' | 'right';
   provider?: ProviderName;
   threads?: number;
   maxNewTokens?: number;
@@ -81,7 +84,7 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   let result;
   try {
     const removed = loaded.removedCot;
-    const positionSkip = removed === undefined ? undefined : (ex: IcotExample) => Math.min(removed, cotLength(encodeExample(loaded.tok, ex)));
+    const positionSkip = removed === undefined ? undefined : (ex: IcotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
     result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionSkip, onProgress: request.onProgress });
   } finally {
     await generator.release();
@@ -165,7 +168,8 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     const scheduled = (state.record.extra?.curriculum as { scheduled?: number } | undefined)?.scheduled ?? 0;
     removedCot = info.config.recipe === 'nocot' || scheduled < 0 ? Infinity : scheduled; // −1 stands for all
   }
-  return { ...common, description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot };
+  const removedSide = info.config.curriculum?.side ?? 'left';
+  return { ...common, description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot, removedSide };
 }
 
 /** The step of the best model, as the latest checkpoint recorded it. */

@@ -115,6 +115,28 @@ describe('greedy and sampled generation', () => {
     expect(out.rows[1].tokens).toEqual(unskipped.rows[0].tokens); // rows skip independently
   });
 
+  it('positionSkipAfter starts the jump that many generated tokens past the prompt (removal from the right)', async () => {
+    const prompt = inputIds[0].slice(0, 4);
+    const skip = 5;
+    const after = 3;
+    const out = await gen.generate([prompt], { maxNewTokens: 7, positionSkip: [skip], positionSkipAfter: [after] });
+    const tokens = out.rows[0].tokens;
+    expect(tokens).toHaveLength(7);
+    const seq = [...prompt, ...tokens];
+    // The prompt and the first `after` − 1 generated tokens at their own positions; from the
+    // token `after` past the prompt's last one on, `skip` further.
+    const positions = seq.map((_, j) => (j >= prompt.length - 1 + after ? j + skip : j));
+    expect(positions.slice(prompt.length - 1, prompt.length + 4)).toEqual([3, 4, 5, 11, 12]);
+    const full = await gen.step({ ids: [seq], positions: [positions], mask: causal(1, seq.length), past: null }, { allLogits: true });
+    const V = arch.vocabSize;
+    for (let i = 0; i < tokens.length; i++) expect(tokens[i], `token ${i}`).toBe(argmax(full.logits, (prompt.length - 1 + i) * V, V));
+    // It differs from the jump at the prompt's last token.
+    const atPrompt = await gen.generate([prompt], { maxNewTokens: 7, positionSkip: [skip] });
+    const early = await gen.step({ ids: [[...prompt, ...atPrompt.rows[0].tokens]], positions: [seq.map((_, j) => (j >= prompt.length - 1 ? j + skip : j))], mask: causal(1, seq.length), past: null }, { allLogits: true });
+    expect(Array.from(early.logits.slice((prompt.length - 1) * V, prompt.length * V))).not.toEqual(Array.from(full.logits.slice((prompt.length - 1) * V, prompt.length * V)));
+    await expect(gen.generate([prompt], { maxNewTokens: 2, positionSkip: [1], positionSkipAfter: [-1] })).rejects.toThrow(/positionSkipAfter must hold non-negative integers/);
+  });
+
   it('sampling with the same seed reproduces the tokens; another seed gives other tokens', async () => {
     const prompts = [inputIds[0].slice(0, 3), inputIds[1].slice(0, 3)];
     const opts = { maxNewTokens: 16, temperature: 1.5, seed: 1234 };

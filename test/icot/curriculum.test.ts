@@ -3,7 +3,7 @@ import { Rng } from '../../src-main/engine/init.ts';
 import { CurriculumBatches } from '../../src-main/methods/icot/batches.ts';
 import {
   advance, advancesNow, batchesPerRemovedToken, CURRICULUM_DEFAULTS, holds, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
-  removeCot, roundHalfEven, sampleOffset, scheduleAt, type CurriculumConfig, type LaidOut,
+  keptPositionJump, removeCot, roundHalfEven, sampleOffset, scheduleAt, type CurriculumConfig, type LaidOut,
 } from '../../src-main/methods/icot/curriculum.ts';
 
 const EOS = 99;
@@ -140,6 +140,24 @@ describe('ICoT-SI curriculum', () => {
     const b = new CurriculumBatches(examples, { batch: 4, maxSeq: 24, seed: 1, padId: 0, recipe: 'nocot', curriculum: cfg({ keepPosition: true }) }).next();
     expect(Array.from(b.positionIds!.slice(0, 9), Number)).toEqual([0, 1, 2, 9, 10, 11, 12, 13, 14]);
     expect(new CurriculumBatches(examples, { batch: 4, maxSeq: 24, seed: 1, padId: 0, recipe: 'nocot', curriculum: cfg() }).next().positionIds).toBeUndefined();
+  });
+
+  it('keptPositionJump gives decoding the positions removeCot trained with, from either side', () => {
+    const ex = laid(6);
+    const promptLen = 4; // [1 2 3 EOS]
+    // Decoding positions: the j-th token (prompt and generated together) moves by `by` from index promptLen − 1 + after on.
+    const decoded = (len: number, j: { by: number; after: number }) => Array.from({ length: len }, (_, i) => i + (i >= promptLen - 1 + j.after ? j.by : 0));
+    for (const side of ['left', 'right'] as const) {
+      for (const n of [0, 1, 2, 5, 6, Infinity]) {
+        const r = removeCot(ex, n, side);
+        expect(decoded(r.ids.length, keptPositionJump(6, n, side)), `${side}, ${n} removed`).toEqual(r.positions);
+      }
+    }
+    // From the right the CoT kept comes first: 2 removed of 6 leaves 4, and the jump starts at the 4th.
+    expect(keptPositionJump(6, 2, 'right')).toEqual({ by: 2, after: 4 });
+    expect(removeCot(ex, 2, 'right').positions).toEqual([0, 1, 2, 3, 4, 5, 6, 9, 10, 11, 12, 13, 14]);
+    expect(keptPositionJump(6, 2, 'left')).toEqual({ by: 2, after: 0 });
+    expect(keptPositionJump(6, Infinity, 'right')).toEqual({ by: 6, after: 0 });
   });
 
   it('batches: explicit CoT keeps all, No CoT removes all, ICoT-SI follows the schedule; padding buckets shrink', () => {

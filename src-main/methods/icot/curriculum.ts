@@ -207,6 +207,23 @@ export interface LaidOut {
   eos: [number, number, number];
 }
 
+/** Where kept positions jump when a model decodes: by how many positions, after how many generated tokens. */
+export interface PositionJump {
+  by: number;
+  after: number;
+}
+
+/**
+ * The jump that reproduces removeCot's kept positions at decoding time, for an example whose CoT
+ * has `cotLen` tokens, `removed` of them removed from `side`: from the left, every token from the
+ * prompt's last one on moves on by the removed count; from the right, the CoT tokens kept come
+ * first at their own positions, and the jump starts at the last of them.
+ */
+export function keptPositionJump(cotLen: number, removed: number, side: 'left' | 'right'): PositionJump {
+  const n = Math.max(0, Math.min(cotLen, removed));
+  return { by: n, after: side === 'left' ? 0 : cotLen - n };
+}
+
 /**
  * Remove `count` CoT tokens (Infinity = all) from one example, from the left or the right of the
  * CoT (the tokens strictly between the first and second EOS). Returns the shortened sequence and

@@ -7,6 +7,7 @@
  */
 import type { Generator } from '../../engine/generate.ts';
 import type { PredictionRow } from '../../engine/trainer.ts';
+import type { PositionJump } from './curriculum.ts';
 import type { IcotExample } from './format.ts';
 import { encodePrompt, parseGenerated, type SeqTokenizer } from './layout.ts';
 
@@ -15,8 +16,8 @@ export interface EvalOptions {
   maxNewTokens: number;
   /** Rows decoded together (1 = the paper's speed protocol). */
   batchSize: number;
-  /** Per example: how many CoT positions the model skips after the prompt (kept positions; default 0). */
-  positionSkip?: (ex: IcotExample) => number;
+  /** Per example: where positions jump past the removed CoT (kept positions; default none). See keptPositionJump. */
+  positionSkip?: (ex: IcotExample) => PositionJump;
   /** Called after each chunk with the examples done so far. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -44,9 +45,11 @@ export async function evaluate(gen: Generator, tok: SeqTokenizer, examples: Icot
   for (let start = 0; start < examples.length; start += opts.batchSize) {
     if (opts.signal?.aborted) break;
     const chunk = examples.slice(start, start + opts.batchSize);
+    const jumps = opts.positionSkip ? chunk.map(opts.positionSkip) : undefined;
     const out = await gen.generate(chunk.map((ex) => encodePrompt(tok, ex.input)), {
       maxNewTokens: opts.maxNewTokens, temperature: 0, eosTokenId: tok.eosId, eosCount: 2, padTokenId: tok.padId,
-      positionSkip: opts.positionSkip ? chunk.map(opts.positionSkip) : undefined,
+      positionSkip: jumps?.map((j) => j.by),
+      positionSkipAfter: jumps?.map((j) => j.after),
     });
     generationMs += out.timings.totalMs;
     out.rows.forEach((row, k) => {

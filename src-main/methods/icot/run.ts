@@ -19,7 +19,7 @@ import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { freshArch, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { CurriculumBatches } from './batches.ts';
-import { advancesNow, holds, type CurriculumState } from './curriculum.ts';
+import { advancesNow, holds, keptPositionJump, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
@@ -94,7 +94,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   const validate = async (params: TensorMap, examples: IcotExample[], removed: number): Promise<EvalResult> => {
     const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
     // Kept positions: the tokens after the prompt sit where the removed CoT left them.
-    const positionSkip = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => Math.min(removed, p.cotLength(ex)) : undefined;
+    const positionSkip = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
     try {
       return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize, positionSkip });
     } finally {
