@@ -54,6 +54,26 @@ describe('holding the removal on validation accuracy', () => {
     const last = listCheckpoints(path.join(dir, 'held', 'checkpoints')).at(-1)!;
     const record = JSON.parse(fs.readFileSync(last.path, 'utf8')) as { extra: { curriculum: { scheduled: number; holding: boolean } } };
     expect(record.extra.curriculum).toEqual({ scheduled: 0, counter: 4, allRemovedInPrevBatch: false, holding: true, advanceNow: false });
+
+    // A held run that then removes everything (removeAllWhenBeyond): the hold ends, and the log says why.
+    // The fixed run (3 tokens removed) goes on holding at 4, then resumes with everything removed beyond 4.
+    const resume = async (epochs: number, curriculum: Record<string, unknown>) => {
+      const base = tinyConfig(data, epochs);
+      const config = parseIcotConfig({ ...base, runtime: { threads: 1 }, curriculum: { ...base.curriculum, removePerEpoch: 1, holdBelow: 1, ...curriculum } });
+      const events: TrainerEvent[] = [];
+      const from = listCheckpoints(path.join(dir, 'fixed', 'checkpoints')).at(-1)!.path;
+      const out = await runIcot({ config, runDir: path.join(dir, 'fixed'), resumeFrom: from }, (e) => events.push(e), new TrainerControl());
+      expect(out.status).toBe('finished');
+      return {
+        metrics: events.flatMap((e) => (e.type === 'metric' && 'val_accuracy' in e.values ? [e.values] : [])),
+        holdLogs: events.flatMap((e) => (e.type === 'log' && e.message.includes('hold') ? [e.message] : [])),
+      };
+    };
+    const at4 = await resume(5, {});
+    expect(at4.metrics.map((v) => [v.cot_removed, v.removal_held])).toEqual([[4, 1]]);
+    const all = await resume(6, { removeAllWhenBeyond: 4 });
+    expect(all.metrics.map((v) => [v.val_cot_tokens, v.removal_held])).toEqual([[0, 0]]);
+    expect(all.holdLogs).toEqual([`epoch 6: no CoT is left to remove (validation ${(100 * all.metrics[0].val_accuracy).toFixed(1)}%): the hold ends`]);
   });
 });
 

@@ -127,7 +127,9 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
           type: 'log', level: 'info',
           message: holding
             ? `epoch ${epoch + 1}: validation ${pct(r.accuracy)} < ${pct(cur.holdBelow)}: the removal holds at ${scheduled} token${scheduled === 1 ? '' : 's'}`
-            : `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(cur.holdBelow)}: the removal goes on from ${scheduled} token${scheduled === 1 ? '' : 's'}`,
+            : scheduled >= p.maxCot
+              ? `epoch ${epoch + 1}: no CoT is left to remove (validation ${pct(r.accuracy)}): the hold ends`
+              : `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(cur.holdBelow)}: the removal goes on from ${scheduled} token${scheduled === 1 ? '' : 's'}`,
         });
       }
       // The optional advance: a validation at advanceAbove or more removes the next token with the next batch.
