@@ -106,8 +106,8 @@ const test = readExamples(paperTest).slice(0, 200);
 const speed = async (params: Map<string, { shape: number[]; data: Float32Array }>, internalized: boolean) => {
   const gen = Generator.create(p.arch, params, { threads: config.runtime.threads });
   // With kept positions, the internalized model reads its answer where the removed CoT left it.
-  const positionSkip = internalized && config.curriculum.keepPosition ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), Infinity, config.curriculum.side) : undefined;
-  const r = await evaluate(gen, p.tok, test, { maxNewTokens: p.longest, batchSize: 1, positionSkip });
+  const positionJump = internalized && config.curriculum.keepPosition ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), Infinity, config.curriculum.side) : undefined;
+  const r = await evaluate(gen, p.tok, test, { maxNewTokens: p.longest, batchSize: 1, positionJump });
   await gen.release();
   return { accuracy: r.accuracy, examplesPerS: r.examplesPerS, cotTokens: r.meanCotTokens };
 };

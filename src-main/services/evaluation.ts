@@ -84,8 +84,8 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   let result;
   try {
     const removed = loaded.removedCot;
-    const positionSkip = removed === undefined ? undefined : (ex: IcotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
-    result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionSkip, onProgress: request.onProgress });
+    const positionJump = removed === undefined ? undefined : (ex: IcotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
+    result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionJump, onProgress: request.onProgress });
   } finally {
     await generator.release();
   }

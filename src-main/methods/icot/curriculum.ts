@@ -237,7 +237,9 @@ export function removeCot(ex: LaidOut, count: number, side: 'left' | 'right'): {
   const to = from + n;
   const ids = [...ex.ids.slice(0, from), ...ex.ids.slice(to, third + 1)];
   const labels = [...ex.labels.slice(0, from), ...ex.labels.slice(to, third + 1)];
-  // Kept positions, as the paper's code: from the token before the removed span on, +n.
-  const positions = ids.map((_, i) => (i >= from - 1 ? i + n : i));
+  // Kept positions, as the paper's code: from the token before the removed span on, +n. The same
+  // jump decoding uses (keptPositionJump), counted from the prompt's last token, the first EOS.
+  const jump = keptPositionJump(cotLen, n, side);
+  const positions = ids.map((_, i) => (i >= first + jump.after ? i + jump.by : i));
   return { ids, labels, positions, removed: [from, to], allRemoved: n === cotLen };
 }

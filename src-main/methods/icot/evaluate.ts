@@ -17,7 +17,7 @@ export interface EvalOptions {
   /** Rows decoded together (1 = the paper's speed protocol). */
   batchSize: number;
   /** Per example: where positions jump past the removed CoT (kept positions; default none). See keptPositionJump. */
-  positionSkip?: (ex: IcotExample) => PositionJump;
+  positionJump?: (ex: IcotExample) => PositionJump;
   /** Called after each chunk with the examples done so far. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
@@ -45,7 +45,7 @@ export async function evaluate(gen: Generator, tok: SeqTokenizer, examples: Icot
   for (let start = 0; start < examples.length; start += opts.batchSize) {
     if (opts.signal?.aborted) break;
     const chunk = examples.slice(start, start + opts.batchSize);
-    const jumps = opts.positionSkip ? chunk.map(opts.positionSkip) : undefined;
+    const jumps = opts.positionJump ? chunk.map(opts.positionJump) : undefined;
     const out = await gen.generate(chunk.map((ex) => encodePrompt(tok, ex.input)), {
       maxNewTokens: opts.maxNewTokens, temperature: 0, eosTokenId: tok.eosId, eosCount: 2, padTokenId: tok.padId,
       positionSkip: jumps?.map((j) => j.by),

@@ -94,9 +94,9 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   const validate = async (params: TensorMap, examples: IcotExample[], removed: number): Promise<EvalResult> => {
     const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
     // Kept positions: the tokens after the prompt sit where the removed CoT left them.
-    const positionSkip = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
+    const positionJump = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
     try {
-      return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize, positionSkip });
+      return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize, positionJump });
     } finally {
       await gen.release();
     }
