@@ -11,7 +11,8 @@
 import { gradients } from './autodiff.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import { causalLmLoss, causalMask } from './models/gpt2.ts';
-import { GraphBuilder, type Value } from './onnx/graph.ts';
+import { GraphBuilder, makeArray, type Value } from './onnx/graph.ts';
+import { targetFor, type ProviderName } from './target.ts';
 import { clipAndAdamWGroups, type AdamWConfig, type OptimizerOutputs } from './optim.ts';
 
 export type CompileMode = 'forward' | 'grad' | 'step';
@@ -23,6 +24,8 @@ export interface CompileOptions {
   seq: number;
   mode: CompileMode;
   adamw?: AdamWConfig;
+  /** The provider that will run the graph (target.ts): token dtype and lowered ops. Default 'cpu'. */
+  provider?: ProviderName;
 }
 
 export interface CompiledGraph {
@@ -40,7 +43,7 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const { arch, batch: B, seq: T, mode } = opts;
   const family = modelFamily(arch);
   if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
-  const g = new GraphBuilder();
+  const g = new GraphBuilder({ target: targetFor(opts.provider) });
   const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
   const params: Record<string, Value> = {};
@@ -52,14 +55,14 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   const states = mode === 'step' ? groupInputs(g, layout, '', params) : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;
   const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
-  const inputIds = g.input('input_ids', 'int64', [B, T]);
-  const labels = g.input('labels', 'int64', [B, T]);
+  const inputIds = g.tokenInput('input_ids', [B, T]);
+  const labels = g.tokenInput('labels', [B, T]);
 
   // Training steps take position ids per row (ICoT-SI may keep the positions of removed tokens);
   // the other graphs use 0..T−1.
   const positions = mode === 'step'
-    ? g.input('position_ids', 'int64', [B, T]) // [B, T]
-    : g.constant(BigInt64Array.from({ length: T }, (_, i) => BigInt(i)), 'int64', [T], 'positions'); // [T]
+    ? g.tokenInput('position_ids', [B, T]) // [B, T]
+    : g.constant(makeArray(g.target.tokenDtype, [...Array(T).keys()]), g.target.tokenDtype, [T], 'positions'); // [T]
   const fwd = family.forward(g, params, { inputIds, positions, mask: causalMask(g, T) });
   const loss = causalLmLoss(g, fwd.logits, labels, family.vocabSize);
 
@@ -163,7 +166,7 @@ export interface CompiledLoop {
  * `loss` and `grad_norm` [K], one per step. A step computes exactly what
  * the 'step' graph computes; every chunking of a run into K-step runs gives the same numbers.
  */
-export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig }): CompiledLoop {
+export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; provider?: ProviderName }): CompiledLoop {
   const { arch, batch: B, seq: T } = opts;
   const family = modelFamily(arch);
   if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
@@ -174,14 +177,15 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
 
   // The body: one step. Loop passes (iteration, condition, carried values...) and expects
   // (condition, carried values..., per-step outputs...).
-  const b = new GraphBuilder({ prefix: 'body/' });
+  const target = targetFor(opts.provider);
+  const b = new GraphBuilder({ prefix: 'body/', target });
   const iter = b.input('body/iter', 'int64', []);
   const condIn = b.input('body/cond', 'bool', []);
   const states = groupInputs(b, layout, 'body/');
   const t0 = b.input('body/step', 'float32', []);
-  const idsAll = b.input('body/input_ids', 'int64', ['K', B, T]);
-  const labelsAll = b.input('body/labels', 'int64', ['K', B, T]);
-  const positionsAll = b.input('body/position_ids', 'int64', ['K', B, T]);
+  const idsAll = b.tokenInput('body/input_ids', ['K', B, T]);
+  const labelsAll = b.tokenInput('body/labels', ['K', B, T]);
+  const positionsAll = b.tokenInput('body/position_ids', ['K', B, T]);
   const lrAll = b.input('body/lr', 'float32', ['K']);
   const step = b.add(t0, b.scalar(1), 'step'); // []
   const lr = b.gather(lrAll, iter, 0, 'lr'); // []
@@ -214,11 +218,11 @@ export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: nu
   ];
   const body = b.toGraph(bodyOuts, 'train_step');
 
-  const g = new GraphBuilder();
+  const g = new GraphBuilder({ target });
   const carried = [
     ...groupInputs(g, layout, '').flatMap((st) => [st.param, st.m, st.v]),
     g.input('step', 'float32', []),
-    g.input('input_ids', 'int64', ['K', B, T]), g.input('labels', 'int64', ['K', B, T]), g.input('position_ids', 'int64', ['K', B, T]),
+    g.tokenInput('input_ids', ['K', B, T]), g.tokenInput('labels', ['K', B, T]), g.tokenInput('position_ids', ['K', B, T]),
   ];
   const lrs = g.input('lr', 'float32', ['K']);
   carried.push(lrs);

@@ -10,7 +10,9 @@ import * as ort from 'onnxruntime-node';
 
 export { ort };
 
-export type ProviderName = 'cpu' | 'webgpu' | 'cuda' | 'dml' | 'coreml';
+import type { ProviderName } from './target.ts';
+
+export type { ProviderName } from './target.ts';
 
 export interface ProviderInfo {
   name: ProviderName | string;
@@ -90,7 +92,7 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     }
   }
   try {
-    return await ort.InferenceSession.create(model, options);
+    return withTokenFeeds(await ort.InferenceSession.create(model, options));
   } catch (err) {
     if (provider === 'cpu') throw err;
     // Native messages can run to many lines of source paths: keep the first.
@@ -99,6 +101,26 @@ export async function createSession(model: Uint8Array, opts: SessionOptions = {}
     if (provider === 'webgpu') reason += ' (WebGPU needs a Vulkan, Metal or Direct3D 12 driver)';
     throw new ProviderError(provider, reason);
   }
+}
+
+/**
+ * Callers feed token ids as int64; a graph written for a provider without int64 kernels takes
+ * them as int32 (target.ts). The session converts such feeds on their way in (ids fit easily).
+ */
+function withTokenFeeds(session: ort.InferenceSession): ort.InferenceSession {
+  const int32Inputs = new Set(session.inputMetadata.filter((m) => m.isTensor && m.type === 'int32').map((m) => m.name));
+  if (int32Inputs.size === 0) return session;
+  const run = session.run.bind(session) as (...args: unknown[]) => Promise<ort.InferenceSession.OnnxValueMapType>;
+  const narrowed = (feeds: ort.InferenceSession.FeedsType): ort.InferenceSession.FeedsType => {
+    const out: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(feeds)) {
+      if (int32Inputs.has(name) && t.type === 'int64') out[name] = new ort.Tensor('int32', Int32Array.from(t.data as BigInt64Array, Number), t.dims);
+      else out[name] = t as ort.Tensor;
+    }
+    return out;
+  };
+  (session as { run: unknown }).run = (feeds: ort.InferenceSession.FeedsType, ...rest: unknown[]) => run(narrowed(feeds), ...rest);
+  return session;
 }
 
 export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]): ort.Tensor {

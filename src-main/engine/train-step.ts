@@ -63,7 +63,7 @@ export class TrainStep extends BoundStep {
     let s = this.sessions.get(T);
     if (!s) {
       const { adamw, ...session } = this.compileOptions;
-      const compiled = compileGPT2({ arch: this.arch, batch: this.batch, seq: T, mode: 'step', adamw });
+      const compiled = compileGPT2({ arch: this.arch, batch: this.batch, seq: T, mode: 'step', adamw, provider: session.provider });
       s = createSession(compiled.model, session);
       this.sessions.set(T, s);
     }
@@ -75,7 +75,7 @@ export class TrainStep extends BoundStep {
     let s = this.loops.get(T);
     if (!s) {
       const { adamw, ...session } = this.compileOptions;
-      s = createSession(compileTrainLoop({ arch: this.arch, batch: this.batch, seq: T, adamw }).model, session);
+      s = createSession(compileTrainLoop({ arch: this.arch, batch: this.batch, seq: T, adamw, provider: session.provider }).model, session);
       this.loops.set(T, s);
     }
     return s;

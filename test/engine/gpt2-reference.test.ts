@@ -13,6 +13,7 @@ import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { relDiff } from '../fixtures/compare.ts';
+import { PROVIDERS } from '../fixtures/providers.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/gpt2-tiny');
 
@@ -79,10 +80,10 @@ beforeAll(() => {
   batch = JSON.parse(readFileSync(path.join(REF, 'batch.json'), 'utf8'));
 });
 
-describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
+describe.each(PROVIDERS)('GPT-2 matches PyTorch on the gpt2-tiny reference (%s)', (provider) => {
   it('forward: loss, logits and every hidden state within 1e-5 relative', async () => {
-    const c = compileGPT2({ arch, batch: 3, seq: 12, mode: 'forward' });
-    const s = await createSession(c.model);
+    const c = compileGPT2({ provider, arch, batch: 3, seq: 12, mode: 'forward' });
+    const s = await createSession(c.model, { provider });
     const out = await s.run(feeds());
     const loss = out.loss.data as Float32Array;
     expect(relDiff(loss, expected.get('loss')!.data)).toBeLessThanOrEqual(1e-5);
@@ -94,8 +95,8 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
   });
 
   it('backward: every parameter gradient within 1e-4 relative (key bias within 1e-6 absolute)', async () => {
-    const c = compileGPT2({ arch, batch: 3, seq: 12, mode: 'grad' });
-    const s = await createSession(c.model);
+    const c = compileGPT2({ provider, arch, batch: 3, seq: 12, mode: 'grad' });
+    const s = await createSession(c.model, { provider });
     const out = await s.run(feeds());
     expect(c.paramNames.length).toBe(params.size);
     for (const name of c.paramNames) {
@@ -110,10 +111,10 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
   it('three clipped AdamW steps: losses, pre-clip norms and parameters match', async () => {
     const a = batch.adamw;
     const c = compileGPT2({
-      arch, batch: 3, seq: 12, mode: 'step',
+      provider, arch, batch: 3, seq: 12, mode: 'step',
       adamw: { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm },
     });
-    const s = await createSession(c.model);
+    const s = await createSession(c.model, { provider });
     const N = c.layout.total;
     let p: Float32Array = new Float32Array(N);
     let m: Float32Array = new Float32Array(N);
@@ -138,8 +139,8 @@ describe('GPT-2 matches PyTorch on the gpt2-tiny reference', () => {
   it('the same three steps in one run of the compiled training loop: the per-step losses and norms, and the parameters after them, match', async () => {
     const a = batch.adamw;
     const adamw = { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm };
-    const c = compileTrainLoop({ arch, batch: 3, seq: 12, adamw });
-    const s = await createSession(c.model);
+    const c = compileTrainLoop({ provider, arch, batch: 3, seq: 12, adamw });
+    const s = await createSession(c.model, { provider });
     const N = c.layout.total;
     const p = new Float32Array(N);
     for (const e of c.layout.entries) p.set(params.get(e.name)!.data, e.offset);

@@ -4,7 +4,7 @@
  * embedding tied to the output projection. Any depth, width, heads, context
  * and vocabulary. This file defines the graph and nothing else.
  */
-import type { GraphBuilder, Value } from '../onnx/graph.ts';
+import { makeArray, type GraphBuilder, type Value } from '../onnx/graph.ts';
 
 export interface GPT2Config {
   vocabSize: number;
@@ -136,7 +136,7 @@ export function causalLmLoss(g: GraphBuilder, logits: Value, labels: Value, voca
   const B = labels.shape[0];
   if (typeof B !== 'number') throw new Error('causalLmLoss: the batch size must be static');
   const next = g.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1], 'labels_next'); // [B, T−1]
-  const ignored = g.constant(new BigInt64Array(B).fill(-100n), 'int64', [B, 1], 'ignore_col'); // [B, 1]
+  const ignored = g.constant(makeArray(labels.dtype, new Array<number>(B).fill(-100)), labels.dtype, [B, 1], 'ignore_col'); // [B, 1]
   const targets = g.reshape(g.concat([next, ignored], 1, 'targets'), [-1]); // [B·T]
   const flat = g.reshape(logits, [-1, vocabSize], 'logits_flat'); // [B·T, V]
   return g.softmaxCrossEntropy(flat, targets, -100, 'mean', 'ce_loss').loss;

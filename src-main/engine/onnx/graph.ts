@@ -7,6 +7,8 @@
  * `toModel()` drops every node the requested outputs do not need, which lets
  * gradient rules emit gradients for all inputs without caring who uses them.
  */
+import { LOWERINGS, needsLowering } from '../lowering.ts';
+import { CPU_TARGET, type Target } from '../target.ts';
 import { AttrType, DataType, encodeModel, type AttributeProtoJson, type DType, type GraphProtoJson, type ModelProtoJson, type NodeProtoJson, type TensorProtoJson, type ValueInfoProtoJson } from './proto.ts';
 
 export const OPSET = 21;
@@ -109,9 +111,12 @@ export class GraphBuilder {
   private counter = 0;
   /** Prefixed to every internal name: a subgraph's builder keeps clear of its outer graph's names. */
   private readonly prefix: string;
+  /** The provider the graph is written for (target.ts): its token dtype and the ops lowered at export. */
+  readonly target: Target;
 
-  constructor(opts: { prefix?: string } = {}) {
+  constructor(opts: { prefix?: string; target?: Target } = {}) {
     this.prefix = opts.prefix ?? '';
+    this.target = opts.target ?? CPU_TARGET;
   }
   // ---------------------------------------------------------------- naming
 
@@ -154,6 +159,11 @@ export class GraphBuilder {
     const value: Value = { name: this.fresh(hint), dtype, shape };
     this.constants.set(value.name, { value, data });
     return value;
+  }
+
+  /** A token-id input (input_ids, labels, position_ids) in the target's token dtype. */
+  tokenInput(name: string, shape: Shape): Value {
+    return this.input(name, this.target.tokenDtype, shape);
   }
 
   scalar(x: number, dtype: DType = 'float32'): Value {
@@ -454,8 +464,42 @@ export class GraphBuilder {
     return this.toGraphProto(outputs, name);
   }
 
+  /**
+   * `nodes` with every node the target lacks replaced by its lowering (lowering.ts), applied
+   * until none is left. The lowering's nodes are taken out of the builder again, so the graph as
+   * built (and its gradients) stays as it was; its outputs take the replaced node's names.
+   */
+  private lowered(nodes: Node[]): Node[] {
+    const out: Node[] = [];
+    for (const n of nodes) {
+      if (!needsLowering(n, this.target)) {
+        out.push(n);
+        continue;
+      }
+      const start = this.nodes.length;
+      const values = LOWERINGS[n.op](this, n, this.target);
+      const made = this.nodes.splice(start);
+      values.forEach((v, i) => {
+        if (!made.includes(v.producer as Node)) throw new Error(`lowering of ${n.op} must compute its outputs (${n.name})`);
+        this.aliases.set(v.name, this.resolve(n.outputs[i].name));
+      });
+      out.push(...this.lowered(made));
+    }
+    return out;
+  }
+
   private toGraphProto(outputs: Value[], name: string): GraphProtoJson {
-    const nodes = this.liveNodes(outputs);
+    let nodes = this.liveNodes(outputs);
+    if (this.target.lowered.size > 0) {
+      nodes = this.lowered(nodes);
+      // A lowering may compute more than is used (a cross-entropy's log-probabilities): keep what the outputs need.
+      const needed = new Set<string>(outputs.map((o) => this.resolve(o.name)));
+      nodes = nodes.reverse().filter((n) => {
+        if (!n.outputs.some((o) => needed.has(this.resolve(o.name)))) return false;
+        for (const inp of n.inputs) if (inp) needed.add(this.resolve(inp.name));
+        return true;
+      }).reverse();
+    }
     const used = new Set<string>();
     for (const n of nodes) for (const inp of n.inputs) if (inp) used.add(inp.name);
     for (const o of outputs) used.add(this.resolve(o.name));
