@@ -22,12 +22,19 @@ export const limit = (max: number) =>
 export const nonNegativeInt = () =>
   z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
 
+/** Text a person typed: no NUL character and no unpaired surrogate (a broken UTF-16 half), which would break files and tokenizers later. */
+// An unpaired high surrogate (not followed by a low one), or a low one not preceded by a high one.
+const BROKEN = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const wellFormed = (s: string) => !s.includes('\0') && !BROKEN.test(s);
+const WELL_FORMED = { error: 'must be text without NUL characters or broken Unicode (unpaired surrogates)' };
+
 export const text = (max: number) =>
   z
     .string({ error: 'must be a string' })
     .trim()
     .min(1, { error: 'must not be empty' })
-    .max(max, { error: `must be at most ${max} characters` });
+    .max(max, { error: `must be at most ${max} characters` })
+    .refine(wellFormed, WELL_FORMED);
 
 export const jsonObject = () =>
   z.record(z.string(), z.json(), { error: 'must be a JSON object' }) as unknown as z.ZodType<JsonObject, JsonObject>;
@@ -40,7 +47,8 @@ export const absolutePath = () =>
     .string({ error: 'must be a string' })
     .min(1, { error: 'must not be empty' })
     .max(4096, { error: 'must be at most 4096 characters' })
-    .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, { error: 'must be an absolute path' });
+    .regex(/^(\/|[A-Za-z]:[\\/]|\\\\)/, { error: 'must be an absolute path' })
+    .refine(wellFormed, { error: 'must be a path without NUL characters or broken Unicode' });
 
 export const datasetSplit = () => z.enum(DATASET_SPLITS, { error: `must be one of ${DATASET_SPLITS.join(', ')}` });
 

@@ -18,6 +18,7 @@ import path from 'node:path';
 import { Rng } from './init.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
 import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.ts';
+import type { Target } from './target.ts';
 
 export interface LoraConfig {
   /** Rank r. */
@@ -134,6 +135,8 @@ export interface LoraGraphOptions {
    * element, so a run resumed from a checkpoint draws the masks it would have.
    */
   training?: { step: () => Value };
+  /** The provider the graph is written for (target.ts). */
+  target?: Target;
 }
 
 const defaultWeightModule = (v: Value): string | null => (v.name.startsWith('p.') && v.name.endsWith('.weight') ? v.name.slice(2, -'.weight'.length) : null);
@@ -146,7 +149,7 @@ export class LoraGraph extends GraphBuilder {
   private dropoutSite = 0;
 
   constructor(opts: LoraGraphOptions) {
-    super();
+    super({ target: opts.target });
     this.opts = opts;
     for (const a of opts.adapters) this.byName.set(a.name, { adapter: a, modules: new Map(a.modules.map((m) => [m.module, m])) });
   }

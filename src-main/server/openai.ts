@@ -15,6 +15,7 @@
  * with 400, 404 or 500. Streaming is not offered (`stream: true` is refused).
  * Loaded models are kept, by folder, until the server closes.
  */
+import { MAX_JSON_DEPTH, MAX_MESSAGE, jsonTextDepth, quote } from '../contract/limits.ts';
 import type http from 'node:http';
 import path from 'node:path';
 import { z } from 'zod';
@@ -88,8 +89,15 @@ export function openAiEndpoints({ store, dataDir }: { store: Store; dataDir: str
       if (size > MAX_BODY) throw new ApiError(413, 'the request body is over 1 MiB');
       chunks.push(chunk);
     }
+    let text: string;
     try {
-      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+    } catch {
+      throw new ApiError(400, 'the request body is not valid UTF-8 text');
+    }
+    if (jsonTextDepth(text) > MAX_JSON_DEPTH) throw new ApiError(400, `the request body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`);
+    try {
+      return JSON.parse(text);
     } catch {
       throw new ApiError(400, 'the request body is not JSON');
     }
@@ -114,7 +122,7 @@ export function openAiEndpoints({ store, dataDir }: { store: Store; dataDir: str
       try {
         outs.push(await tm.complete(new Array<string>(n).fill(prompt), { ...opts, seed: body.seed ?? Math.floor(Math.random() * 2 ** 31) }));
       } catch (err) {
-        throw new ApiError(400, (err as Error).message);
+        throw new ApiError(400, quote((err as Error).message));
       }
     }
     return { model, outs };
@@ -169,7 +177,8 @@ export function openAiEndpoints({ store, dataDir }: { store: Store; dataDir: str
       } catch (err) {
         const e = err instanceof ApiError ? err : new ApiError(500, (err as Error).message, 'server_error');
         status = e.status;
-        body = { error: { message: e.message, type: e.type, param: null, code: null } };
+        // A message quotes at most a short excerpt of what it was given (a 900 KB prompt does not come back).
+        body = { error: { message: quote(e.message, MAX_MESSAGE), type: e.type, param: null, code: null } };
       }
       const text = JSON.stringify(body);
       response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });

@@ -47,6 +47,7 @@ import type { EventBus } from '../services/events.ts';
 import type { OpenAiEndpoints } from './openai.ts';
 import { fromLoopback, newToken, notLoopback, presentedToken, sameToken, sessionCookie } from './auth.ts';
 import { checkRendererBuilt, serveStatic } from './static.ts';
+import { MAX_JSON_DEPTH, jsonTextDepth, quote } from '../contract/limits.ts';
 
 export interface ServerOptions {
   dispatch: Dispatch;
@@ -72,6 +73,8 @@ export interface RunningServer {
 }
 
 const MAX_BODY_BYTES = 1 << 20;
+/** Refuses bytes that are not UTF-8 instead of turning them into U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 const STATUS_OF: Record<ErrorCode, number> = {
   invalid_input: 400,
@@ -92,9 +95,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   const server = http.createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
+      // Never an empty 500: the contract's error object, saying what failed.
       console.error('stepwise serve: request failed:', error);
-      if (!response.headersSent) response.writeHead(500);
-      response.end();
+      if (response.headersSent) return void response.end();
+      answerCall(response, { ok: false, error: { code: 'internal', message: `the server failed to answer ${quote(request.method ?? '', 10)} ${quote(request.url ?? '', 100)}: ${quote(error instanceof Error ? error.message : String(error))}` } });
     });
   });
 
@@ -121,7 +125,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         response.writeHead(405, { allow: 'POST' });
         return void response.end();
       }
-      const name = decodeURIComponent(url.pathname.slice('/api/call/'.length));
+      const encoded = url.pathname.slice('/api/call/'.length);
+      let name: string;
+      try {
+        name = decodeURIComponent(encoded);
+      } catch {
+        return answerCall(response, { ok: false, error: { code: 'unknown_procedure', message: `The procedure name "${quote(encoded, 100)}" is not valid percent-encoding (e.g. /api/call/runs.get)` } });
+      }
       return answerCall(response, await callFromBody(request, name));
     }
     if (url.pathname.startsWith('/api/')) {
@@ -137,7 +147,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     response.setHeader('content-security-policy', contentSecurityPolicy([`ws://127.0.0.1:${port}`, `ws://localhost:${port}`]));
     response.setHeader('x-content-type-options', 'nosniff');
     response.setHeader('referrer-policy', 'no-referrer');
-    serveStatic(options.staticDir, url.pathname, response, request.method === 'HEAD');
+    await serveStatic(options.staticDir, url.pathname, response, request.method === 'HEAD');
   }
 
   async function callFromBody(request: http.IncomingMessage, name: string): Promise<CallResult | 413> {
@@ -148,19 +158,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (size > MAX_BODY_BYTES) return 413;
       chunks.push(chunk);
     }
-    const text = Buffer.concat(chunks).toString('utf8');
+    const refuse = (message: string): CallResult => ({ ok: false, error: { code: 'invalid_input', message: `${quote(name, 100)}: ${message}`, issues: [{ path: [], message }] } });
+    let text: string;
+    try {
+      text = UTF8.decode(Buffer.concat(chunks));
+    } catch {
+      return refuse('the request body is not valid UTF-8 text');
+    }
     let input: unknown;
     if (text.trim() !== '') {
+      if (jsonTextDepth(text) > MAX_JSON_DEPTH) return refuse(`the request body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects; no procedure takes that`);
       try {
         input = JSON.parse(text);
-      } catch {
-        return { ok: false, error: { code: 'invalid_input', message: `${name}: the request body is not JSON` } };
+      } catch (error) {
+        return refuse(`the request body is not JSON (${quote((error as Error).message)})`);
       }
     }
     return options.dispatch(name, input);
   }
 
   server.on('upgrade', (request: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      upgrade(request, socket, head);
+    } catch (error) {
+      console.error('stepwise serve: upgrade failed:', error);
+      socket.destroy();
+    }
+  });
+
+  function upgrade(request: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
     if (!fromLoopback(request, port)) return refuseUpgrade(socket, 403);
     if (!sameToken(presentedToken(request, port), token)) return refuseUpgrade(socket, 401);
@@ -170,7 +196,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       // A socket that drops mid-send must not take the server down; its frames simply stop.
       ws.on('error', () => ws.terminate());
     });
-  });
+  }
 
   const unsubscribe = options.events.subscribe((event, payload) => {
     const frame = JSON.stringify({ event, payload });
@@ -199,13 +225,14 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   };
 }
 
-function answerCall(response: http.ServerResponse, result: CallResult | 413): void {
-  if (result === 413) {
-    response.writeHead(413, { connection: 'close' });
-    return void response.end();
-  }
+function answerCall(response: http.ServerResponse, answer: CallResult | 413): void {
+  const tooLarge = answer === 413;
+  const result: CallResult = tooLarge
+    ? { ok: false, error: { code: 'invalid_input', message: `the request body is over ${MAX_BODY_BYTES >> 20} MiB; no procedure takes that much` } }
+    : answer;
   const body = JSON.stringify(result);
-  response.writeHead(result.ok ? 200 : STATUS_OF[result.error.code], {
+  response.writeHead(tooLarge ? 413 : result.ok ? 200 : STATUS_OF[result.error.code], {
+    ...(tooLarge ? { connection: 'close' } : {}),
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',

@@ -31,23 +31,32 @@ export function checkRendererBuilt(staticDir: string): void {
 /**
  * Answers GET/HEAD `urlPath` from `staticDir`. Paths without a file extension
  * that match no file get index.html (the renderer routes on the client).
+ * Only regular files whose real path (links resolved) is inside the folder's
+ * real path are served: a link placed in the folder that points outside it,
+ * a FIFO or a device answers 404. A bad escape or a NUL answers 400.
  */
-export function serveStatic(staticDir: string, urlPath: string, response: ServerResponse, headOnly: boolean): void {
+export async function serveStatic(staticDir: string, urlPath: string, response: ServerResponse, headOnly: boolean): Promise<void> {
   let relative: string;
   try {
     relative = decodeURIComponent(urlPath);
   } catch {
-    return notFound(response);
+    return badRequest(response, 'the path is not valid percent-encoding');
   }
-  const root = path.resolve(staticDir);
+  if (relative.includes('\0')) return badRequest(response, 'the path contains a NUL character');
+  const root = await realpath(path.resolve(staticDir));
+  if (root === null) return notFound(response);
   let file = path.resolve(root, `.${path.posix.normalize(relative)}`);
   if (file !== root && !file.startsWith(root + path.sep)) return notFound(response);
-  if (file === root || fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) file = path.join(file, 'index.html');
-  if (!fs.existsSync(file)) {
+  if (file === root || (await statOf(file))?.isDirectory()) file = path.join(file, 'index.html');
+  if ((await statOf(file)) === null) {
     if (path.extname(file) !== '') return notFound(response);
     file = path.join(root, 'index.html');
   }
-  const body = fs.readFileSync(file);
+  const real = await realpath(file);
+  if (real === null || !real.startsWith(root + path.sep)) return notFound(response);
+  const stat = await statOf(real);
+  if (!stat?.isFile()) return notFound(response);
+  const body = await fs.promises.readFile(real);
   response.writeHead(200, {
     'content-type': TYPES[path.extname(file).toLowerCase()] ?? 'application/octet-stream',
     'content-length': body.length,
@@ -56,7 +65,31 @@ export function serveStatic(staticDir: string, urlPath: string, response: Server
   response.end(headOnly ? undefined : body);
 }
 
+async function realpath(file: string): Promise<string | null> {
+  try {
+    return await fs.promises.realpath(file);
+  } catch {
+    return null;
+  }
+}
+
+/** The stat of `file` (links followed), or null when there is nothing usable there (missing, a link loop, …). */
+async function statOf(file: string): Promise<fs.Stats | null> {
+  try {
+    return await fs.promises.stat(file);
+  } catch {
+    return null;
+  }
+}
+
 function notFound(response: ServerResponse): void {
   response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
   response.end('Not found');
+}
+
+/** The contract's error object, as the API answers, for a path that cannot name a file. */
+function badRequest(response: ServerResponse, message: string): void {
+  const body = JSON.stringify({ ok: false, error: { code: 'invalid_input', message } });
+  response.writeHead(400, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
 }

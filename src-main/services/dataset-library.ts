@@ -20,6 +20,7 @@ import { DataFormatError, detectFormat, firstNonBlankLine, forEachExample, forma
 import type { ExampleFormat, IcotExample } from '../methods/icot/format.ts';
 import { MULT_SPLITS, multOptionsProblem, parseMultInput, readMultPairs, writeMultFiles } from '../methods/icot/mult.ts';
 import type { MultCounts } from '../methods/icot/mult.ts';
+import { InputFileError, checkInputFile, copyInputFile } from '../methods/input-file.ts';
 import type { LabContext } from './lab.ts';
 import { insideDataDir } from './paths.ts';
 
@@ -75,6 +76,16 @@ function survey(file: string, format: ExampleFormat, shownAs: string): Survey {
   return s;
 }
 
+/** Runs a check of a named file; its InputFileError becomes invalid_input on `field`. */
+function checkedInput<T>(check: () => T, field: string = 'path'): T {
+  try {
+    return check();
+  } catch (error) {
+    if (error instanceof InputFileError) throw invalidPath(error.message, field);
+    throw error;
+  }
+}
+
 function invalidPath(message: string, field: string = 'path'): StepwiseError {
   return new StepwiseError('invalid_input', message, [{ path: [field], message }]);
 }
@@ -117,25 +128,16 @@ export function commit(ctx: LabContext, staged: { absolute: string; relative: st
   }
 }
 
-/** Copies a file of examples into the library as one split of a new dataset. */
-export function importDataset(ctx: LabContext, req: ImportRequest): Dataset {
-  let stat: fs.Stats;
-  try {
-    stat = fs.statSync(req.path);
-  } catch (error) {
-    const { code, message } = error as NodeJS.ErrnoException;
-    throw invalidPath(code === 'ENOENT' ? `${req.path}: no such file` : `${req.path}: cannot read (${message})`);
-  }
-  if (!stat.isFile()) throw invalidPath(`${req.path}: expected a file of examples, found a folder or special file`);
-
+/** Copies a file of examples into the library as one split of a new dataset (the copy is read off the event loop). */
+export async function importDataset(ctx: LabContext, req: ImportRequest): Promise<Dataset> {
+  checkedInput(() => checkInputFile(req.path, 'examples file'));
   const staged = stagingFolder(ctx.dataDir);
   try {
     const copy = path.join(staged.absolute, 'import');
     try {
-      fs.copyFileSync(req.path, copy);
+      await copyInputFile(req.path, 'examples file', copy);
     } catch (error) {
-      const { code, message } = error as NodeJS.ErrnoException;
-      if (code === 'EACCES' || code === 'EPERM') throw invalidPath(`${req.path}: cannot read (${message})`);
+      if (error instanceof InputFileError) throw invalidPath(error.message);
       throw error; // e.g. the data folder's disk is full: not the caller's input
     }
     const format = req.format ?? detectFormat(req.path, firstNonBlankLine(copy)); // by the original's extension, else the first line
@@ -159,10 +161,29 @@ export function importDataset(ctx: LabContext, req: ImportRequest): Dataset {
 export async function generateMultDataset(ctx: LabContext, req: GenerateMultRequest, onProgress?: (done: number, total: number) => void): Promise<Dataset> {
   let exclude: Set<string> | undefined;
   if (req.excludePaths?.length) {
+    // Each file is checked, then copied off the event loop, then read from the copy; errors name the file given.
+    const staged = stagingFolder(ctx.dataDir);
     try {
-      exclude = readMultPairs(req.excludePaths);
-    } catch (error) {
-      throw invalidPath((error as Error).message, 'excludePaths');
+      const copies: string[] = [];
+      for (const [i, file] of req.excludePaths.entries()) {
+        checkedInput(() => checkInputFile(file, 'examples file'), 'excludePaths');
+        copies.push(path.join(staged.absolute, `exclude-${i}`));
+        try {
+          await copyInputFile(file, 'examples file', copies[i]);
+        } catch (error) {
+          if (error instanceof InputFileError) throw invalidPath(error.message, 'excludePaths');
+          throw error;
+        }
+      }
+      try {
+        exclude = readMultPairs(copies);
+      } catch (error) {
+        let message = (error as Error).message;
+        copies.forEach((copy, i) => (message = message.replaceAll(copy, req.excludePaths![i])));
+        throw invalidPath(message, 'excludePaths');
+      }
+    } finally {
+      fs.rmSync(staged.absolute, { recursive: true, force: true });
     }
   }
   const opts = { digitsA: req.digitsA, digitsB: req.digitsB, counts: req.counts, seed: req.seed, exclude };

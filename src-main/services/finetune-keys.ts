@@ -32,7 +32,21 @@ export function keyNames(): string[] {
   return keyStore?.names() ?? [];
 }
 
-/** The key named `name`: the key store's, else the environment variable's. */
-export function resolveKey(name: string): string | undefined {
-  return keyStore?.get(name) ?? process.env[name];
+/**
+ * Environment variables that may hold a key: named like one (OPENAI_API_KEY,
+ * HF_TOKEN, MY_KEY). Any other (PATH, HOME, …) is never read as a key, so a
+ * call cannot send the server's environment to an endpoint.
+ */
+export const KEY_VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*_(API_KEY|KEY|TOKEN)$/i;
+
+/** The key named `name`: the key store's, else (for a name like *_API_KEY, *_KEY or *_TOKEN) the environment variable's. */
+export function resolveKey(name: string): { key: string } | { missing: string } {
+  const stored = keyStore?.get(name);
+  if (stored !== undefined) return { key: stored };
+  if (!KEY_VARIABLE.test(name)) {
+    return { missing: `${name} is not a key's name: keys are read only from environment variables named *_API_KEY, *_KEY or *_TOKEN (e.g. OPENAI_API_KEY)${keyStore ? ', or from keys stored with finetune.setKey' : ''}` };
+  }
+  const value = process.env[name];
+  if (value === undefined || value === '') return { missing: `no key named ${name}: ${keyStore ? 'store it with finetune.setKey, or set' : 'set'} the environment variable ${name}` };
+  return { key: value };
 }

@@ -23,10 +23,12 @@ import type { FtCotGeneration, FtCotResultCell, FtCotResultRow } from '../contra
 import type { ValidInput } from '../contract/procedures.ts';
 import type { AnswerType } from '../methods/finetune-cot/answers.ts';
 import { generateTask } from '../methods/finetune-cot/generators.ts';
+import { redactSecrets } from '../methods/finetune-cot/redact.ts';
 import { stage1Prompt } from '../methods/finetune-cot/layout.ts';
 import { PAPER_RESULTS } from '../methods/finetune-cot/paper.ts';
 import { HttpTeacher, LibraryTeacher, type Teacher } from '../methods/finetune-cot/teachers.ts';
-import { readTaskFile, type Task } from '../methods/finetune-cot/tasks.ts';
+import { parseTask, readTaskFile, type Task } from '../methods/finetune-cot/tasks.ts';
+import { readInputText } from '../methods/input-file.ts';
 import { TextModel } from '../methods/finetune-cot/text-model.ts';
 import { generateRationales } from '../methods/finetune-cot/zero-shot-cot.ts';
 import type { GenerationRow } from '../store/rationales.ts';
@@ -129,8 +131,9 @@ export function createFinetune(ctx: LabContext): Finetune {
     }
     let key: string | undefined;
     if (t.keyName) {
-      key = resolveKey(t.keyName);
-      if (key === undefined) throw invalid('teacher.keyName', `${procedure}: no key named ${t.keyName}: ${canStoreKeys() ? 'store it with finetune.setKey, or set' : 'set'} the environment variable ${t.keyName}`);
+      const found = resolveKey(t.keyName);
+      if ('missing' in found) throw invalid('teacher.keyName', `${procedure}: ${found.missing}`);
+      key = found.key;
     }
     return new HttpTeacher({ baseUrl: t.baseUrl, model: t.model, api: t.api, key, concurrency: t.concurrency, timeoutMs: t.timeoutMs, maxRetries: t.maxRetries });
   }
@@ -151,7 +154,8 @@ export function createFinetune(ctx: LabContext): Finetune {
   }
 
   function setStatus(id: number, status: RunStatus, error: string | null = null): FtCotGeneration {
-    const g = view(store.rationales.setStatus(id, status, error));
+    // Teachers redact their own errors; this is the last gate before the database and the events.
+    const g = view(store.rationales.setStatus(id, status, error === null ? null : redactSecrets(error)));
     progress(g);
     return g;
   }
@@ -245,10 +249,11 @@ export function createFinetune(ctx: LabContext): Finetune {
   }
 
   const handlers: Pick<Handlers, FinetuneProcedures> = {
-    'finetune.importTask': ({ path: file, name, task, answerType }) => {
+    'finetune.importTask': async ({ path: file, name, task, answerType }) => {
       let t: Task;
       try {
-        t = readTaskFile(file, { name: task, answerType });
+        // Read off the event loop (a large file does not stall the server); FIFOs, devices and oversized files are refused first.
+        t = parseTask(file, await readInputText(file, 'task file'), { name: task, answerType });
       } catch (err) {
         throw invalid('path', `finetune.importTask: ${(err as Error).message}`);
       }

@@ -10,6 +10,7 @@ import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
 import { architectureSummary, loadModelFolder } from '../engine/hf/model-folder.ts';
 import { paramCount } from '../engine/models/family.ts';
 import type { ModelArch } from '../engine/models/family.ts';
+import { InputFileError, checkInputFolder } from '../methods/input-file.ts';
 import { bytesOf, removeFromDataDir } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { insideDataDir, runFolder } from './paths.ts';
@@ -71,10 +72,14 @@ function invalidPath(message: string): StepwiseError {
  * then given a row and moved into place in one transaction, so a folder that
  * does not load, a full disk or a crash leaves neither a row nor a file.
  */
-export function importModel({ store, dataDir }: LabContext, from: string, name?: string): Model {
-  const stat = fs.statSync(from, { throwIfNoEntry: false });
-  if (!stat) throw invalidPath(`${from}: no such folder`);
-  if (!stat.isDirectory()) throw invalidPath(`${from}: expected a Hugging Face GPT-2 folder (config.json and model.safetensors), found a file`);
+export async function importModel({ store, dataDir }: LabContext, from: string, name?: string): Promise<Model> {
+  // Only regular files and folders, within the limit, walked without opening any: a FIFO or device inside cannot block the copy.
+  try {
+    await checkInputFolder(from, 'model folder');
+  } catch (error) {
+    if (error instanceof InputFileError) throw invalidPath(error.problem === 'no such folder' ? `${from}: no such folder` : error.message);
+    throw error;
+  }
   if (!fs.existsSync(path.join(from, 'config.json'))) throw invalidPath(`${from}: has no config.json; expected a Hugging Face GPT-2 folder`);
 
   const staged = path.join('models', `.staging-${process.pid}-${randomBytes(6).toString('hex')}`);
@@ -83,7 +88,7 @@ export function importModel({ store, dataDir }: LabContext, from: string, name?:
   let moved: string | null = null;
   try {
     try {
-      fs.cpSync(from, stagedAbs, { recursive: true, dereference: true });
+      await fs.promises.cp(from, stagedAbs, { recursive: true, dereference: true });
     } catch (error) {
       const { code, message } = error as NodeJS.ErrnoException;
       if (code === 'EACCES' || code === 'EPERM') throw invalidPath(`${from}: cannot read (${message})`);

@@ -29,7 +29,8 @@ import { longestOf, probeSequence, slotOrder, typedSequence, type ProbeSequence,
 import { multTargets, patternTarget, type Target } from '../engine/probes/targets.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
-import { parseLine, readExamples, type IcotExample } from '../methods/icot/format.ts';
+import { forEachExample, parseLine, type IcotExample } from '../methods/icot/format.ts';
+import { InputFileError, checkInputFile, checkInputFolder } from '../methods/input-file.ts';
 import { cotLength, encodeExample, folderTokenizer, tokenizerFromSpec, type SeqTokenizer } from '../methods/icot/layout.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
 import { loadDatasetSplit } from './dataset-library.ts';
@@ -185,8 +186,11 @@ function loadData(context: LabContext, procedure: string, data: ProbeRequest['da
   if ('text' in data) return { examples: [], typed: data.text };
   let all: IcotExample[];
   try {
-    if ('file' in data) all = readExamples(data.file);
-    else {
+    if ('file' in data) {
+      checkInputFile(data.file, 'probe data file');
+      all = [];
+      forEachExample(data.file, undefined, (ex) => all.push(ex) < data.limit);
+    } else {
       const dataset = context.store.datasets.get(data.datasetId);
       if (!dataset) throw new StepwiseError('not_found', `${procedure}: there is no dataset ${data.datasetId}`);
       if (!(data.split in dataset.splitCounts)) throw invalid(procedure, 'data.split', `dataset ${dataset.id} has no ${data.split} split (it has ${Object.keys(dataset.splitCounts).join(', ')})`);
@@ -202,6 +206,17 @@ function loadData(context: LabContext, procedure: string, data: ProbeRequest['da
 
 function targetInfo(t: Target): ProbeTargetInfo {
   return { name: t.name, kind: t.kind, description: t.description, ...(t.cotSlot ? { cotSlot: t.cotSlot } : {}) };
+}
+
+/** A model folder named by path holds only regular files within the limit (walked off the event loop, nothing opened). */
+async function checkSourceFolder(procedure: string, request: ProbeRequest): Promise<void> {
+  if (!('dir' in request.source)) return;
+  try {
+    await checkInputFolder(path.resolve(request.source.dir), 'model folder');
+  } catch (error) {
+    if (error instanceof InputFileError) throw invalid(procedure, 'source', error.message);
+    throw error;
+  }
 }
 
 /** Everything a job needs to know before it runs; throws contract errors naming the field. */
@@ -394,8 +409,12 @@ export function probeHandlers(context: LabContext): Pick<Handlers, ProbeProcedur
   }
 
   return {
-    'probes.estimate': (request) => estimate(plan(context, 'probes.estimate', request), request),
-    'probes.start': (request) => {
+    'probes.estimate': async (request) => {
+      await checkSourceFolder('probes.estimate', request);
+      return estimate(plan(context, 'probes.estimate', request), request);
+    },
+    'probes.start': async (request) => {
+      await checkSourceFolder('probes.start', request);
       const p = plan(context, 'probes.start', request);
       const name = request.name ?? `${p.resolved.description} on ${p.typed ? 'a typed input' : `${p.examples.length} examples`}`;
       const probe = store.probes.add({ name, runId: p.resolved.runId, config: request as unknown as JsonObject });

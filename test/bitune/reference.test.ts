@@ -17,6 +17,8 @@ import { readSafetensors, type TensorMap } from '../../src-main/engine/safetenso
 import { compileBitune } from '../../src-main/methods/bitune/graph.ts';
 import { DEFAULT_VARIANT, type Variant } from '../../src-main/methods/bitune/variant.ts';
 import { relDiff } from '../fixtures/compare.ts';
+import { PROVIDERS } from '../fixtures/providers.ts';
+import type { ProviderName } from '../../src-main/engine/target.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/bitune-gpt2-tiny');
 const BASE = path.resolve(REF, '../gpt2-tiny');
@@ -58,10 +60,10 @@ function feeds(names: string[]): Record<string, ort.Tensor> {
   return f;
 }
 
-async function run(variant: Variant, mode: 'forward' | 'grad') {
+async function run(variant: Variant, mode: 'forward' | 'grad', provider: ProviderName) {
   const P = prompt.length;
-  const c = compileBitune({ family, variant, adapters, batch: 1, prefix: P - 1, rest: answer.length + 1, mode });
-  const s = await createSession(c.model);
+  const c = compileBitune({ family, variant, adapters, batch: 1, prefix: P - 1, rest: answer.length + 1, mode, provider });
+  const s = await createSession(c.model, { provider });
   try {
     return { c, out: await s.run(feeds(c.trainable.entries.map((e) => e.name))) };
   } finally {
@@ -69,9 +71,9 @@ async function run(variant: Variant, mode: 'forward' | 'grad') {
   }
 }
 
-describe('Bitune matches PyTorch on the bitune-gpt2-tiny reference', () => {
+describe.each(PROVIDERS)('Bitune matches PyTorch on the bitune-gpt2-tiny reference (%s)', (provider) => {
   it('forward: loss, answer logits and every mixed key and value cache within 1e-5 relative', async () => {
-    const { out } = await run(DEFAULT_VARIANT, 'forward');
+    const { out } = await run(DEFAULT_VARIANT, 'forward', provider);
     expect(relDiff(out.loss.data as Float32Array, expected.get('loss')!.data)).toBeLessThanOrEqual(1e-5);
     expect(relDiff(out.logits.data as Float32Array, expected.get('logits')!.data)).toBeLessThanOrEqual(1e-5);
     for (let l = 0; l < family.nLayer; l++) {
@@ -84,7 +86,7 @@ describe('Bitune matches PyTorch on the bitune-gpt2-tiny reference', () => {
   });
 
   it('backward: every adapter and mixing gradient within 1e-4 relative (unreached ones exactly zero)', async () => {
-    const { c, out } = await run(DEFAULT_VARIANT, 'grad');
+    const { c, out } = await run(DEFAULT_VARIANT, 'grad', provider);
     expect(c.trainable.entries.length).toBe(34); // 2 adapters × 4 modules × 2 layers × (A, B) + θ_k + θ_v
     let reached = 0;
     for (const e of c.trainable.entries) {
@@ -100,7 +102,7 @@ describe('Bitune matches PyTorch on the bitune-gpt2-tiny reference', () => {
   });
 
   it('LoRA: the default adapter over the whole sequence gives the reference causal logits', async () => {
-    const { out } = await run({ ...DEFAULT_VARIANT, method: 'lora' }, 'forward');
+    const { out } = await run({ ...DEFAULT_VARIANT, method: 'lora' }, 'forward', provider);
     const ref = expected.get('causal_default_logits')!.data; // [1, 12, 20]: the answer part is positions 6..11
     const V = family.vocabSize;
     expect(relDiff(out.logits.data as Float32Array, ref.subarray((prompt.length - 1) * V))).toBeLessThanOrEqual(1e-5);

@@ -8,6 +8,7 @@ import { gradients } from '../../src-main/engine/autodiff.ts';
 import { GraphBuilder, numel, type Value } from '../../src-main/engine/onnx/graph.ts';
 import type { DType } from '../../src-main/engine/onnx/proto.ts';
 import { createSession, ort } from '../../src-main/engine/runtime.ts';
+import { targetFor, type ProviderName } from '../../src-main/engine/target.ts';
 
 export interface FdInput {
   name: string;
@@ -48,18 +49,25 @@ function makeData(dtype: DType, values: number[]): Float32Array | Float64Array |
   if (dtype === 'float64') return Float64Array.from(values);
   if (dtype === 'float32') return Float32Array.from(values);
   if (dtype === 'int64') return BigInt64Array.from(values.map((v) => BigInt(v)));
+  if (dtype === 'int32') return Int32Array.from(values) as unknown as Float32Array;
   throw new Error(`fd: unsupported input dtype ${dtype}`);
 }
 
 export async function checkGradient(
   inputs: FdInput[],
   build: (g: GraphBuilder, xs: Value[]) => Value,
-  opts: { dtype?: DType; h?: number; seed?: number } = {},
+  opts: { dtype?: DType; h?: number; seed?: number; provider?: ProviderName } = {},
 ): Promise<FdResult> {
-  const dtype = opts.dtype ?? 'float64';
+  const target = targetFor(opts.provider);
+  // WebGPU has no float64 and takes integer inputs as int32 (engine/target.ts): there the
+  // check runs in float32, with float32's step and tolerances.
+  const gpu = target.provider === 'webgpu';
+  const dtype = opts.dtype ?? (gpu ? 'float32' : 'float64');
   const h = opts.h ?? (dtype === 'float64' ? 1e-6 : 1e-2);
-  const g = new GraphBuilder();
-  const xs = inputs.map((i) => g.input(i.name, i.dtype ?? dtype, i.shape));
+  const g = new GraphBuilder({ target });
+  const declared = (i: FdInput): DType => (i.dtype === 'int64' ? target.tokenDtype : i.dtype === 'float64' && gpu ? 'float32' : i.dtype ?? dtype);
+  inputs = inputs.map((i) => ({ ...i, dtype: declared(i) }));
+  const xs = inputs.map((i) => g.input(i.name, i.dtype!, i.shape));
   const y = build(g, xs);
   if (!y.shape.every((d) => typeof d === 'number')) throw new Error('fd: output shape must be static');
   const weights = g.constant(makeData(y.dtype, randn(numel(y.shape), (opts.seed ?? 7) + 1)) as Float64Array, y.dtype, y.shape, 'R');
@@ -67,7 +75,7 @@ export async function checkGradient(
   const loss = axes.length ? g.reduceSum(g.mul(y, weights), axes, false, 'loss') : g.mul(y, weights, 'loss');
   const wrtIdx = inputs.map((inp, k) => ({ inp, k })).filter(({ inp }) => inp.wrt ?? (inp.dtype ?? dtype).startsWith('float'));
   const grads = gradients(g, loss, wrtIdx.map(({ k }) => xs[k]));
-  const session = await createSession(g.toModel([loss, ...grads]), { threads: 1 });
+  const session = await createSession(g.toModel([loss, ...grads]), { threads: 1, provider: target.provider });
 
   const values = inputs.map((inp, k) => inp.data ?? randn(numel(inp.shape), (opts.seed ?? 7) * 31 + k));
   const feeds = (vals: number[][]) => {

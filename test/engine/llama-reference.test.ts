@@ -18,6 +18,7 @@ import { createSession, int64Tensor, ort } from '../../src-main/engine/runtime.t
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { TrainStep } from '../../src-main/engine/train-step.ts';
 import { relDiff } from '../fixtures/compare.ts';
+import { PROVIDERS } from '../fixtures/providers.ts';
 
 const REF = path.resolve(__dirname, '../../../shared/reference/llama-tiny');
 
@@ -43,7 +44,7 @@ beforeAll(() => {
   batch = JSON.parse(readFileSync(path.join(REF, 'batch.json'), 'utf8'));
 });
 
-describe('Llama matches PyTorch on the llama-tiny reference', () => {
+describe.each(PROVIDERS)('Llama matches PyTorch on the llama-tiny reference (%s)', (provider) => {
   it('reads the reference config as grouped-query attention with untied output and no biases', () => {
     expect(arch).toMatchObject({ vocabSize: 24, hiddenSize: 32, intermediateSize: 64, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 8, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: false, qkvBias: false, oBias: false, mlpBias: false });
     let n = 0;
@@ -52,8 +53,8 @@ describe('Llama matches PyTorch on the llama-tiny reference', () => {
   });
 
   it('forward: loss, logits and every hidden state within 1e-5 relative', async () => {
-    const c = compileGPT2({ arch, batch: 2, seq: 10, mode: 'forward' });
-    const out = await (await createSession(c.model, { threads: 1 })).run(feeds());
+    const c = compileGPT2({ arch, batch: 2, seq: 10, mode: 'forward', provider });
+    const out = await (await createSession(c.model, { threads: 1, provider })).run(feeds());
     const loss = (out.loss.data as Float32Array)[0];
     const refLoss = expected.get('loss')!.data[0];
     expect(Math.abs(loss - refLoss)).toBeLessThanOrEqual(1e-5 * Math.abs(refLoss));
@@ -64,8 +65,8 @@ describe('Llama matches PyTorch on the llama-tiny reference', () => {
   });
 
   it('backward: every parameter gradient within 1e-4 relative', async () => {
-    const c = compileGPT2({ arch, batch: 2, seq: 10, mode: 'grad' });
-    const out = await (await createSession(c.model, { threads: 1 })).run(feeds());
+    const c = compileGPT2({ arch, batch: 2, seq: 10, mode: 'grad', provider });
+    const out = await (await createSession(c.model, { threads: 1, provider })).run(feeds());
     expect(c.paramNames.length).toBe(params.size);
     for (const name of c.paramNames) {
       const ref = expected.get(`grad.${name}`)!.data;
@@ -76,7 +77,7 @@ describe('Llama matches PyTorch on the llama-tiny reference', () => {
   it('a TrainStep on the Llama takes the clipped AdamW step the reference gradients give', async () => {
     const adamw = { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxGradNorm: 0.5 };
     const lr = 1e-2;
-    const ts = await TrainStep.create({ arch, batch: 2, seq: 10, adamw, init: params, threads: 1 });
+    const ts = await TrainStep.create({ arch, batch: 2, seq: 10, adamw, init: params, threads: 1, provider });
     const r = await ts.run(BigInt64Array.from(batch.input_ids.flat().map(BigInt)), BigInt64Array.from(batch.labels.flat().map(BigInt)), lr);
     await ts.release();
     expect(Math.abs(r.loss - expected.get('loss')!.data[0])).toBeLessThanOrEqual(1e-5 * expected.get('loss')!.data[0]);
@@ -95,7 +96,18 @@ describe('Llama matches PyTorch on the llama-tiny reference', () => {
         const gi = grad[i] * coef;
         return p * (1 - lr * adamw.weightDecay) - (lr * gi) / (Math.abs(gi) + adamw.eps);
       });
-      expect(relDiff(after.get(name)!.data, want), `after_adamw.${name}`).toBeLessThanOrEqual(1e-4);
+      // AdamW's first step moves each entry by about lr·sign(g). Where the reference gradient is
+      // within the gradient tolerance of zero (1e-4·max|g| of its tensor), its sign is not
+      // determined by that tolerance, so neither is the direction of the step: there the check is
+      // that the step is at most lr; everywhere else it is the 1e-4 relative check.
+      let gmax = 0;
+      for (const x of grad) gmax = Math.max(gmax, Math.abs(x));
+      const undetermined = (i: number) => Math.abs(grad[i]) <= 1e-4 * gmax;
+      const ours = after.get(name)!.data;
+      expect(relDiff(ours, want, undetermined), `after_adamw.${name}`).toBeLessThanOrEqual(1e-4);
+      for (let i = 0; i < p0.length; i++) {
+        if (undetermined(i)) expect(Math.abs(ours[i] - p0[i] * (1 - lr * adamw.weightDecay)), `after_adamw.${name}[${i}]`).toBeLessThanOrEqual(lr * (1 + 1e-5));
+      }
     }
   });
 });

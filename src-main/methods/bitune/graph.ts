@@ -22,7 +22,8 @@ import { emitNewState, flatLayout, groupInputs, optimizerStep, type FlatLayout }
 import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
 import { causalLmLoss } from '../../engine/models/gpt2.ts';
 import { paramInputs, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
-import type { Value } from '../../engine/onnx/graph.ts';
+import { makeArray, type Value } from '../../engine/onnx/graph.ts';
+import { targetFor, type ProviderName } from '../../engine/target.ts';
 import type { AdamWConfig } from '../../engine/optim.ts';
 import { MIX_K, MIX_V, passesOf, type PrefillMask, type Variant } from './variant.ts';
 
@@ -42,6 +43,8 @@ export interface BituneGraphOptions {
   adamw?: AdamWConfig;
   /** How the frozen base is fed: float32, or float16 widened to float32 where each weight is first read (adapters and mixing stay float32). */
   baseDtype?: WeightDtype;
+  /** The provider that will run the graph (engine/target.ts). Default 'cpu'. */
+  provider?: ProviderName;
 }
 
 export interface BituneGraph {
@@ -131,7 +134,7 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
   // The base's inputs (float16 ones are widened on first read), then the trainable parameters.
   let base: Record<string, Value> = {};
   const p = new Proxy(tp, { get: (target, name) => (typeof name === 'string' ? target[name] ?? base[name] : undefined) });
-  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined });
+  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined, target: targetFor(opts.provider) });
   const baseShapes = family.paramShapes();
   base = paramInputs(g, baseShapes, opts.baseDtype);
   for (const [name, shape] of tShapes) tp[name] = g.input(`p.${name}`, 'float32', shape);
@@ -153,24 +156,25 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
     });
 
   if (mode === 'prefill') {
-    const ids = g.input('input_ids', 'int64', [B, Pm]);
-    const positions = g.input('position_ids', 'int64', [B, Pm]);
+    const ids = g.tokenInput('input_ids', [B, Pm]);
+    const positions = g.tokenInput('position_ids', [B, Pm]);
     const keyReal = g.input('key_mask', 'bool', [B, Pm]);
     const cache = promptCache(g, family, variant, p, { ids, positions, keyReal });
     emitCache(cache, (l) => `mixed.${l}.key`, (l) => `mixed.${l}.value`);
     return { model: g.toModel(outs, { name: 'bitune_prefill' }), baseNames: [...baseShapes.keys()], trainable, outputs: outNames };
   }
 
-  const inputIds = g.input('input_ids', 'int64', [B, Pm + S]);
-  const positionIds = g.input('position_ids', 'int64', [B, Pm + S]);
-  const labels = g.input('labels', 'int64', [B, Pm + S]);
+  const inputIds = g.tokenInput('input_ids', [B, Pm + S]);
+  const positionIds = g.tokenInput('position_ids', [B, Pm + S]);
+  const labels = g.tokenInput('labels', [B, Pm + S]);
+  const tok = g.target.tokenDtype;
   const [prefixIds, restIds] = g.split(inputIds, 1, [Pm, S], 'ids'); // [B, Pm], [B, S]
   const [prefixPos, restPos] = g.split(positionIds, 1, [Pm, S], 'positions');
   const restLabels = g.slice(labels, [Pm], [Pm + S], [1], 'rest_labels'); // [B, S]
   // Row b's prompt before its last token fills columns Pm − L_b … Pm − 1, L_b = position_ids[b, Pm].
   const prefixLen = g.slice(positionIds, [Pm], [Pm + 1], [1], 'prefix_len'); // [B, 1]
-  const firstReal = g.sub(g.constant(BigInt64Array.of(BigInt(Pm)), 'int64', [1], 'Pm'), prefixLen); // [B, 1]
-  const columns = g.constant(BigInt64Array.from({ length: Pm }, (_, i) => BigInt(i)), 'int64', [Pm], 'columns'); // [Pm]
+  const firstReal = g.sub(g.constant(makeArray(tok, [Pm]), tok, [1], 'Pm'), prefixLen); // [B, 1]
+  const columns = g.constant(makeArray(tok, [...Array(Pm).keys()]), tok, [Pm], 'columns'); // [Pm]
   const keyReal = g.node('GreaterOrEqual', [columns, firstReal], [{ dtype: 'bool', shape: [B, Pm], hint: 'key_real' }])[0]; // [B, Pm]
   const cache = promptCache(g, family, variant, p, { ids: prefixIds, positions: prefixPos, keyReal });
 
@@ -191,9 +195,9 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
     }
   } else if (mode === 'score') {
     // Σ log p(answer token) per row, over labels ≠ −100 (position t predicts label t+1).
-    const next = g.concat([g.slice(restLabels, [1], [S], [1]), g.constant(new BigInt64Array(B).fill(-100n), 'int64', [B, 1], 'ignore_col')], 1, 'next'); // [B, S]
-    const kept = g.not(g.equal(next, g.scalar(-100, 'int64')), 'kept'); // [B, S]
-    const safe = g.where(kept, next, g.scalar(0, 'int64')); // [B, S]
+    const next = g.concat([g.slice(restLabels, [1], [S], [1]), g.constant(makeArray(tok, new Array<number>(B).fill(-100)), tok, [B, 1], 'ignore_col')], 1, 'next'); // [B, S]
+    const kept = g.not(g.equal(next, g.scalar(-100, tok)), 'kept'); // [B, S]
+    const safe = g.where(kept, next, g.scalar(0, tok)); // [B, S]
     const logp = g.logSoftmax(out.logits, -1, 'logp'); // [B, S, V]
     const picked = g.squeeze(g.node('GatherElements', [logp, g.unsqueeze(safe, [2])], [{ dtype: 'float32', shape: [B, S, 1] }], { axis: { i: 2 } })[0], [2]); // [B, S]
     const keptF = g.cast(kept, 'float32');

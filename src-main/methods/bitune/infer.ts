@@ -48,7 +48,7 @@ export class BituneModel {
     let s = this.sessions.get(key);
     if (!s) {
       const p = this.parts;
-      s = createSession(compileBitune({ family: p.family, variant: p.variant, adapters: p.adapters, batch: B, prefix: Pm, rest: S, mode, baseDtype: p.baseDtype }).model, this.session);
+      s = createSession(compileBitune({ family: p.family, variant: p.variant, adapters: p.adapters, batch: B, prefix: Pm, rest: S, mode, baseDtype: p.baseDtype, provider: this.session.provider }).model, this.session);
       this.sessions.set(key, s);
     }
     return s;

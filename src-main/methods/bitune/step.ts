@@ -59,7 +59,7 @@ export class AdapterStep extends BoundStep {
   }
 
   static async create(opts: AdapterStepOptions): Promise<AdapterStep> {
-    const first = compileBitune({ family: opts.family, variant: opts.variant, adapters: opts.adapters, batch: opts.batch, prefix: opts.prefix, rest: opts.seq - opts.prefix, mode: 'step', adamw: opts.adamw, baseDtype: opts.baseDtype });
+    const first = compileBitune({ family: opts.family, variant: opts.variant, adapters: opts.adapters, batch: opts.batch, prefix: opts.prefix, rest: opts.seq - opts.prefix, mode: 'step', adamw: opts.adamw, baseDtype: opts.baseDtype, provider: opts.provider });
     const step = new AdapterStep(opts, first.trainable);
     step.sessions.set(opts.seq, createSession(first.model, { provider: opts.provider, threads: opts.threads }));
     await step.sessions.get(opts.seq);
@@ -70,7 +70,7 @@ export class AdapterStep extends BoundStep {
     let s = this.sessions.get(T);
     if (!s) {
       const o = this.opts;
-      const c = compileBitune({ family: o.family, variant: o.variant, adapters: o.adapters, batch: o.batch, prefix: o.prefix, rest: T - o.prefix, mode: 'step', adamw: o.adamw, baseDtype: o.baseDtype });
+      const c = compileBitune({ family: o.family, variant: o.variant, adapters: o.adapters, batch: o.batch, prefix: o.prefix, rest: T - o.prefix, mode: 'step', adamw: o.adamw, baseDtype: o.baseDtype, provider: o.provider });
       s = createSession(c.model, { provider: o.provider, threads: o.threads });
       this.sessions.set(T, s);
     }

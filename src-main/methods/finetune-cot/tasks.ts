@@ -13,8 +13,9 @@
  * The answer type comes from the task's name when it is one of the paper's,
  * else it must be given.
  */
-import fs from 'node:fs';
 import path from 'node:path';
+import { quote } from '../../contract/limits.ts';
+import { InputFileError, readInputTextSync } from '../input-file.ts';
 import { ANSWER_TYPES, type AnswerType } from './answers.ts';
 
 export interface TeacherRecord {
@@ -66,11 +67,16 @@ export function answerTypeOf(name: string, given?: AnswerType): AnswerType {
 export function readTaskFile(file: string, opts: { name?: string; answerType?: AnswerType } = {}): Task {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputTextSync(file, 'task file');
   } catch (err) {
-    const { code, message } = err as NodeJS.ErrnoException;
-    throw new TaskFileError(file, 0, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a folder, expected a task file' : `cannot read (${message})`);
+    if (err instanceof InputFileError) throw new TaskFileError(file, err.line ?? 0, err.problem);
+    throw err;
   }
+  return parseTask(file, text, opts);
+}
+
+/** A task file's text (read by the caller, e.g. off the event loop) as a task; `file` names it in errors and picks the format by extension. */
+export function parseTask(file: string, text: string, opts: { name?: string; answerType?: AnswerType } = {}): Task {
   const name = opts.name ?? path.basename(file).replace(/\.(jsonl|json|csv)$/i, '');
   const answerType = answerTypeOf(name, opts.answerType);
   const csv = /\.csv$/i.test(file) || (!/\.jsonl?$/i.test(file) && !text.trimStart().startsWith('{'));
@@ -93,7 +99,7 @@ function jsonlExamples(file: string, text: string): TaskExample[] {
     try {
       r = JSON.parse(line) as Record<string, unknown>;
     } catch (err) {
-      throw new TaskFileError(file, i + 1, `expected a JSON object with "question" and "answer" (${(err as Error).message})`);
+      throw new TaskFileError(file, i + 1, `expected a JSON object with "question" and "answer" (${quote((err as Error).message)})`);
     }
     if (typeof r !== 'object' || r === null || Array.isArray(r)) throw new TaskFileError(file, i + 1, 'expected a JSON object with "question" and "answer"');
     const question = str(r.question);
@@ -172,7 +178,7 @@ function csvExamples(file: string, text: string): TaskExample[] {
   const header = rows[0].cells.map((h) => h.trim().toLowerCase());
   const col = (n: string) => header.indexOf(n);
   if (col('question') < 0 || col('answer') < 0) {
-    throw new TaskFileError(file, rows[0].line, `expected a header naming "question" and "answer" columns, got ${header.map((h) => JSON.stringify(h)).join(', ')}`);
+    throw new TaskFileError(file, rows[0].line, `expected a header naming "question" and "answer" columns, got ${quote(header.map((h) => JSON.stringify(h)).join(', '))}`);
   }
   return rows.slice(1).map(({ cells, line }) => {
     if (cells.length !== header.length) throw new TaskFileError(file, line, `expected ${header.length} fields as in the header, got ${cells.length}`);

@@ -9,11 +9,13 @@
  * `maxRetries` times with exponential backoff (honouring Retry-After). Other
  * errors fail at once with the endpoint's own message. The key goes in the
  * Authorization header only: it is never part of a message, a log line or a
- * stored description (`describe()` names the endpoint and model).
+ * stored description (`describe()` names the endpoint and model), and what
+ * the endpoint says back (its errors, its answers) is redacted (./redact.ts).
  *
  * With the chat API the whole prompt is sent as one user message, so the
  * teacher sees the same text Zero-shot-CoT gives a completions model.
  */
+import { redactSecrets } from './redact.ts';
 import type { CompleteOptions, Completion, TextModel } from './text-model.ts';
 
 export interface Teacher {
@@ -101,8 +103,15 @@ export class HttpTeacher implements Teacher {
     return `openai:${this.opts.baseUrl} model ${this.opts.model} (${this.opts.api})`;
   }
 
-  complete(prompt: string, opts: CompleteOptions): Promise<Completion> {
-    return this.slots.run(() => this.withRetries(prompt, opts));
+  /** The answer and every error with the key (and anything shaped like one) redacted: an endpoint may echo what it was sent. */
+  async complete(prompt: string, opts: CompleteOptions): Promise<Completion> {
+    try {
+      const c = await this.slots.run(() => this.withRetries(prompt, opts));
+      return { ...c, text: redactSecrets(c.text, [this.opts.key]) };
+    } catch (err) {
+      if (err instanceof TeacherError) throw new TeacherError(redactSecrets(err.message, [this.opts.key]), err.retryable, err.status);
+      throw new TeacherError(redactSecrets(String((err as Error)?.message ?? err), [this.opts.key]), false);
+    }
   }
 
   private async withRetries(prompt: string, opts: CompleteOptions): Promise<Completion> {

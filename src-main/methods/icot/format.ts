@@ -16,7 +16,8 @@
  * line and what was expected, so nothing is ever half-read.
  */
 import fs from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
+import { isUtf8 } from 'node:buffer';
+import { openInputFile } from '../input-file.ts';
 
 export interface IcotExample {
   input: string;
@@ -101,23 +102,35 @@ export function detectFormat(file: string, firstLine: string | undefined): Examp
 /**
  * Calls `fn` with each line of a file (1-based line numbers, `\r\n` handled),
  * reading it in chunks so files of hundreds of megabytes stay cheap. `fn`
- * answering false stops the reading.
+ * answering false stops the reading. The file must be a regular file within
+ * the limit of an examples file, and every line valid UTF-8 (a bad one is a
+ * DataFormatError naming it).
  */
 export function forEachLine(file: string, fn: (line: string, lineNo: number) => boolean | void): void {
-  const fd = fs.openSync(file, 'r');
+  const { fd } = openInputFile(file, 'examples file');
   try {
     const buffer = Buffer.allocUnsafe(1 << 20);
-    const decoder = new StringDecoder('utf8');
-    let carry = '';
+    let carry: Buffer = Buffer.alloc(0);
     let lineNo = 0;
+    const emit = (bytes: Buffer): boolean => {
+      lineNo++;
+      if (!isUtf8(bytes)) throw new DataFormatError(file, lineNo, 'expected valid UTF-8 text (save the file as UTF-8)');
+      const line = bytes.toString('utf8');
+      return fn(line.endsWith('\r') ? line.slice(0, -1) : line, lineNo) !== false;
+    };
     for (;;) {
       const n = fs.readSync(fd, buffer, 0, buffer.length, null);
-      const text = carry + (n > 0 ? decoder.write(buffer.subarray(0, n)) : decoder.end());
-      const lines = text.split('\n');
-      carry = n > 0 ? lines.pop()! : '';
-      if (n === 0 && carry === '' && lines.at(-1) === '') lines.pop();
-      for (const line of lines) if (fn(line.endsWith('\r') ? line.slice(0, -1) : line, ++lineNo) === false) return;
-      if (n === 0) return;
+      if (n === 0) {
+        if (carry.length > 0) emit(carry);
+        return;
+      }
+      const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, n)]) : buffer.subarray(0, n);
+      let start = 0;
+      for (let end = chunk.indexOf(0x0a, start); end !== -1; end = chunk.indexOf(0x0a, start)) {
+        if (!emit(chunk.subarray(start, end))) return;
+        start = end + 1;
+      }
+      carry = Buffer.from(chunk.subarray(start));
     }
   } finally {
     fs.closeSync(fd);
@@ -126,7 +139,7 @@ export function forEachLine(file: string, fn: (line: string, lineNo: number) => 
 
 /** The first non-blank line of a file, to detect its format. */
 export function firstNonBlankLine(file: string): string | undefined {
-  const fd = fs.openSync(file, 'r');
+  const { fd } = openInputFile(file, 'examples file');
   try {
     const buffer = Buffer.alloc(64 * 1024);
     const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
