@@ -158,7 +158,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (size > MAX_BODY_BYTES) return 413;
       chunks.push(chunk);
     }
-    const refuse = (message: string): CallResult => ({ ok: false, error: { code: 'invalid_input', message: `${quote(name, 100)}: ${message}`, issues: [{ path: [], message }] } });
+    const refuse = (message: string): CallResult => ({ ok: false, error: { code: 'invalid_input', message: `${quote(name, 100)}: ${message}` } });
     let text: string;
     try {
       text = UTF8.decode(Buffer.concat(chunks));
@@ -170,8 +170,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       if (jsonTextDepth(text) > MAX_JSON_DEPTH) return refuse(`the request body nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects; no procedure takes that`);
       try {
         input = JSON.parse(text);
-      } catch (error) {
-        return refuse(`the request body is not JSON (${quote((error as Error).message)})`);
+      } catch {
+        return refuse('the request body is not JSON');
       }
     }
     return options.dispatch(name, input);

@@ -77,7 +77,10 @@ export async function importModel({ store, dataDir }: LabContext, from: string, 
   try {
     await checkInputFolder(from, 'model folder');
   } catch (error) {
-    if (error instanceof InputFileError) throw invalidPath(error.problem === 'no such folder' ? `${from}: no such folder` : error.message);
+    if (error instanceof InputFileError && error.file === from && error.problem === 'is a file, expected a folder') {
+      throw invalidPath(`${from}: expected a Hugging Face GPT-2 folder (config.json and model.safetensors), found a file`);
+    }
+    if (error instanceof InputFileError) throw invalidPath(error.message);
     throw error;
   }
   if (!fs.existsSync(path.join(from, 'config.json'))) throw invalidPath(`${from}: has no config.json; expected a Hugging Face GPT-2 folder`);

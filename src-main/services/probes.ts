@@ -208,13 +208,23 @@ function targetInfo(t: Target): ProbeTargetInfo {
   return { name: t.name, kind: t.kind, description: t.description, ...(t.cotSlot ? { cotSlot: t.cotSlot } : {}) };
 }
 
-/** A model folder named by path holds only regular files within the limit (walked off the event loop, nothing opened). */
-async function checkSourceFolder(procedure: string, request: ProbeRequest): Promise<void> {
+/**
+ * The paths a request names, checked before anything is opened: a data file
+ * must be a regular file within the limit, a model folder only regular files
+ * and folders (walked off the event loop). A FIFO or a device is refused here.
+ */
+async function checkNamedPaths(procedure: string, request: ProbeRequest): Promise<void> {
+  try {
+    if ('file' in request.data) checkInputFile(request.data.file, 'probe data file');
+  } catch (error) {
+    if (error instanceof InputFileError) throw invalid(procedure, 'data.file', error.message);
+    throw error;
+  }
   if (!('dir' in request.source)) return;
   try {
     await checkInputFolder(path.resolve(request.source.dir), 'model folder');
   } catch (error) {
-    if (error instanceof InputFileError) throw invalid(procedure, 'source', error.message);
+    if (error instanceof InputFileError) throw invalid(procedure, 'source.dir', error.message);
     throw error;
   }
 }
@@ -410,11 +420,11 @@ export function probeHandlers(context: LabContext): Pick<Handlers, ProbeProcedur
 
   return {
     'probes.estimate': async (request) => {
-      await checkSourceFolder('probes.estimate', request);
+      await checkNamedPaths('probes.estimate', request);
       return estimate(plan(context, 'probes.estimate', request), request);
     },
     'probes.start': async (request) => {
-      await checkSourceFolder('probes.start', request);
+      await checkNamedPaths('probes.start', request);
       const p = plan(context, 'probes.start', request);
       const name = request.name ?? `${p.resolved.description} on ${p.typed ? 'a typed input' : `${p.examples.length} examples`}`;
       const probe = store.probes.add({ name, runId: p.resolved.runId, config: request as unknown as JsonObject });

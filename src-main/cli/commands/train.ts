@@ -11,6 +11,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { JsonObject, Run, RunMethod } from '../../contract/entities.ts';
 import type { ErrorData } from '../../contract/errors.ts';
+import { MAX_JSON_DEPTH, jsonTextDepth, quote } from '../../contract/limits.ts';
+import { InputFileError, checkInputFolderSync, readInputTextSync } from '../../methods/input-file.ts';
 import { openLab } from '../../services/lab.ts';
 import type { Lab } from '../../services/lab.ts';
 import { resolveDataDir } from '../../services/paths.ts';
@@ -58,6 +60,13 @@ export const train = defineCommand({
       if (values.model !== undefined) {
         if (methodOf(config) !== 'icot-si') throw new UsageError(`--model applies to ICoT run configs; ${file} is a ${methodOf(config)} config (set its model in the file)`);
         const folder = path.resolve(values.model);
+        try {
+          checkInputFolderSync(folder, 'model folder');
+        } catch (error) {
+          if (!(error instanceof InputFileError)) throw error;
+          process.stderr.write(`stepwise train: --model ${values.model}: ${error.message}\n`);
+          return 2;
+        }
         if (!fs.existsSync(path.join(folder, 'config.json'))) {
           process.stderr.write(`stepwise train: --model ${values.model}: ${folder} is not a model folder (it has no config.json)\n`);
           return 2;
@@ -149,16 +158,17 @@ function readConfig(file: string): JsonObject | string {
   const absolute = path.resolve(file);
   let text: string;
   try {
-    text = fs.readFileSync(absolute, 'utf8');
+    text = readInputTextSync(absolute, 'run config');
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    return `cannot read the config ${file}: ${code === 'ENOENT' ? 'there is no such file' : (error as Error).message}`;
+    if (!(error instanceof InputFileError)) throw error;
+    return error.problem === 'no such file' ? `cannot read the config ${file}: there is no such file` : `the config ${error.message}`;
   }
+  if (jsonTextDepth(text) > MAX_JSON_DEPTH) return `${file} nests deeper than ${MAX_JSON_DEPTH} levels of arrays and objects; a run config nests about 4`;
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return `${file} is not valid JSON: ${(error as Error).message}`;
+    return `${file} is not valid JSON: ${quote((error as Error).message)}`;
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return `${file} must hold a JSON object (an ICoT run configuration)`;
   return resolvePaths(json as JsonObject, path.dirname(absolute));
