@@ -24,6 +24,7 @@ import { float16Tensor, toHalf } from './half.ts';
 import { modelFamily, paramInputs, type ModelArch, type ModelFamily, type WeightDtype } from './models/family.ts';
 import type { GPT2Config } from './models/gpt2.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
+import { targetFor, type ProviderName } from './target.ts';
 import { createSession, ort, type SessionOptions } from './runtime.ts';
 import type { TensorMap } from './safetensors.ts';
 import { sampleToken, seededRng, validateSampling, type Rng, type SamplingOptions } from './sampling.ts';
@@ -37,6 +38,8 @@ export interface DecodeGraphOptions {
   probes?: boolean;
   /** Parameters fed as float16 and widened to float32 where used (half the weight memory; float32 arithmetic). */
   weightDtype?: WeightDtype;
+  /** The provider that will run the graph (target.ts). Default 'cpu'. */
+  provider?: ProviderName;
 }
 
 export interface DecodeGraph {
@@ -59,12 +62,12 @@ export function compileDecodeGraph(arch: ModelArch, opts: DecodeGraphOptions = {
   const family = modelFamily(arch);
   const K = family.kvHeads;
   const D = family.headDim;
-  const g = new GraphBuilder();
+  const g = new GraphBuilder({ target: targetFor(opts.provider) });
   const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
   const params = paramInputs(g, shapes, opts.weightDtype);
-  const inputIds = g.input('input_ids', 'int64', ['B', 'T']);
-  const positions = g.input('position_ids', 'int64', ['B', 'T']);
+  const inputIds = g.tokenInput('input_ids', ['B', 'T']);
+  const positions = g.tokenInput('position_ids', ['B', 'T']);
   const mask = g.input('mask', 'bool', ['B', 1, 'T', 'P+T']);
   const past: { key: Value; value: Value }[] = [];
   for (let l = 0; l < family.nLayer; l++) {
@@ -233,7 +236,7 @@ export class Generator<A extends ModelArch = GPT2Config> {
     const key = `${opts.allLogits ? 'all' : 'last'}${opts.probes ? '+probes' : ''}`;
     let s = this.sessions.get(key);
     if (!s) {
-      s = createSession(compileDecodeGraph(this.arch, { ...opts, weightDtype: this.weightDtype }).model, this.sessionOpts);
+      s = createSession(compileDecodeGraph(this.arch, { ...opts, weightDtype: this.weightDtype, provider: this.sessionOpts.provider }).model, this.sessionOpts);
       this.sessions.set(key, s);
     }
     return s;

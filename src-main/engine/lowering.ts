@@ -44,7 +44,7 @@ export function needsLowering(n: Node, target: Target): boolean {
   switch (n.op) {
     // Only too wide ones: a Split binds its input and every output, a Concat every input and its output.
     case 'Split': return n.outputs.length + 1 > target.maxBindings;
-    case 'Concat': return n.inputs.length + 1 > target.maxBindings;
+    case 'Concat': return n.inputs.length + 1 > target.maxBindings || (n.outputs[0].dtype === 'bool' && target.tokenDtype === 'int32');
     // Float slices run everywhere; integer ones (labels) do not.
     case 'Slice': return (n.inputs[0] as Value).dtype !== 'float32' && (n.inputs[0] as Value).dtype !== 'float16';
     default: return true;
@@ -145,10 +145,17 @@ export const LOWERINGS: Record<string, Lowering> = {
     return runs.flatMap((r, i) => (r.length === 1 ? [g.identity(parts[i])] : g.split(parts[i], axis, r, 'split_part')));
   },
 
-  /** A Concat wider than the provider binds: concatenate runs first, then the runs. */
+  /**
+   * A Concat wider than the provider binds: concatenate runs first, then the runs. A Concat of
+   * masks (bool, which WebGPU does not concatenate) goes through float32 and back.
+   */
   Concat: (g, n, target) => {
-    const xs = inputsOf(n);
     const axis = attrInt(n, 'axis', 0);
+    if (n.outputs[0].dtype === 'bool') {
+      const wide = g.concat(inputsOf(n).map((x) => g.cast(x, 'float32', 'mask_f')), axis, 'mask_concat');
+      return [g.cast(wide, 'bool', 'mask')];
+    }
+    const xs = inputsOf(n);
     const runs = chunks(xs, target.maxBindings - 1).map((r) => (r.length === 1 ? r[0] : g.concat(r, axis, 'concat_run')));
     return [g.concat(runs, axis, 'concat')];
   },

@@ -22,6 +22,7 @@ import path from 'node:path';
 import { Generator } from '../generate.ts';
 import type { GPT2Config } from '../models/gpt2.ts';
 import { GraphBuilder } from '../onnx/graph.ts';
+import { targetFor } from '../target.ts';
 import { createSession, ort, type SessionOptions } from '../runtime.ts';
 import type { TensorMap } from '../safetensors.ts';
 import { longestOf, type ProbeSequence } from './sequences.ts';
@@ -179,7 +180,7 @@ export async function logitLens(
   if (rows.length === 0) return [];
   const C = arch.nEmbd;
   const K = Math.min(k, arch.vocabSize);
-  const g = new GraphBuilder();
+  const g = new GraphBuilder({ target: targetFor(session.provider) });
   const w = g.input('p.ln_f.weight', 'float32', [C]);
   const bias = g.input('p.ln_f.bias', 'float32', [C]);
   const wte = g.input('p.wte.weight', 'float32', [arch.vocabSize, C]);
