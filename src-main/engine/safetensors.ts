@@ -47,6 +47,16 @@ function halfToFloat(h: number): number {
   return f16[0];
 }
 
+/** What a header entry lacks to be {dtype: string, shape: [int ≥ 0…], data_offsets: [int, int]}, or null. */
+function entryProblem(entry: unknown): string | null {
+  if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) return 'an object {dtype, shape, data_offsets}';
+  const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
+  if (typeof dtype !== 'string') return '"dtype" to be a string such as "F32"';
+  if (!Array.isArray(shape) || shape.length > 16 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) return '"shape" to be a list of at most 16 non-negative integers';
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o))) return '"data_offsets" to be a list of two integers';
+  return null;
+}
+
 /** Read every tensor of a safetensors file as float32 (integer tensors are converted too). */
 export function readSafetensors(file: string): { tensors: TensorMap; metadata: Record<string, string> } {
   let bytes: Buffer;
@@ -69,6 +79,7 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): { tensor
   } catch (err) {
     throw new SafetensorsError(file, `header is not valid JSON (${(err as Error).message})`);
   }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw new SafetensorsError(file, 'header must be a JSON object of tensors');
   const base = 8 + headerLen;
   const tensors: TensorMap = new Map();
   let metadata: Record<string, string> = {};
@@ -77,8 +88,10 @@ export function parseSafetensors(bytes: Uint8Array, file = '<buffer>'): { tensor
       metadata = entry as Record<string, string>;
       continue;
     }
+    const problem = entryProblem(entry);
+    if (problem) throw new SafetensorsError(file, `tensor '${name.slice(0, 100)}' in the header: expected ${problem}`);
     const e = entry as HeaderEntry;
-    const [start, end] = e.data_offsets ?? [];
+    const [start, end] = e.data_offsets;
     const count = e.shape.reduce((a, b) => a * b, 1);
     if (!(start >= 0 && end >= start && base + end <= bytes.length)) throw new SafetensorsError(file, `tensor '${name}' has data offsets [${start}, ${end}] outside the file`);
     const raw = bytes.subarray(base + start, base + end);
