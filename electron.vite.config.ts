@@ -21,6 +21,7 @@ export default defineConfig({
           'bitune-worker': here('./src-main/methods/bitune/worker.ts'),
           'train-worker': here('./src-main/engine/train-worker.ts'),
           'probe-worker': here('./src-main/engine/probes/grid-worker.ts'),
+          'preflight-worker': here('./src-main/methods/preflight-worker.ts'),
         },
       },
     },

@@ -54,11 +54,11 @@ export class InputFileError extends Error {
   }
 }
 
-/** "1.5 GB", "312 KB", "17 bytes". */
+/** "2 GiB", "1.5 GiB", "312 KiB", "17 bytes". */
 export function sizeText(bytes: number): string {
-  if (bytes >= 1e9) return `${(bytes / 1e9).toFixed(1)} GB`;
-  if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
-  if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(0)} KB`;
+  for (const [unit, size] of [['GiB', GiB], ['MiB', MiB], ['KiB', 1024]] as const) {
+    if (bytes >= size) return `${Number((bytes / size).toFixed(1))} ${unit}`;
+  }
   return `${bytes} bytes`;
 }
 
@@ -74,7 +74,7 @@ function whatItIs(stat: fs.Stats): string {
 function fileProblem(stat: fs.Stats, kind: InputKind): string | null {
   if (!stat.isFile()) return `is ${whatItIs(stat)}, expected ${article(kind)} ${kind}`;
   const limit = INPUT_LIMITS[kind];
-  if (stat.size > limit) return `is ${sizeText(stat.size)}, more than the ${sizeText(limit)} ${article(kind)} ${kind} may have`;
+  if (stat.size > limit) return `is ${sizeText(stat.size)} (${stat.size} bytes), more than the ${sizeText(limit)} ${article(kind)} ${kind} may have`;
   return null;
 }
 

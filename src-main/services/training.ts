@@ -40,6 +40,9 @@ import { startBituneJob } from '../methods/bitune/job.ts';
 import { BituneRunConfigSchema } from '../methods/bitune/recipe.ts';
 import type { BituneRunConfig } from '../methods/bitune/recipe.ts';
 import type { BituneJob, MergedExport } from '../methods/bitune/run.ts';
+import { MAX_MESSAGE, quote } from '../contract/limits.ts';
+import { InputFileError, checkInputFile, checkInputFolderSync } from '../methods/input-file.ts';
+import { preflightRun } from '../methods/preflight.ts';
 import { registerAdapterModel } from './adapters.ts';
 import { bytesOf } from './files.ts';
 import type { LabContext } from './lab.ts';
@@ -75,6 +78,8 @@ const FLUSH_MS = 1000;
 const PROGRESS_MS = 200;
 
 const OWNER_FILE = 'owner.json';
+/** A file being written (checkpoint.ts, safetensors.ts, gpt2-folder.ts write `<file>.tmp-<pid>` and rename it). */
+const TEMP_FILE = /\.tmp-\d+$/;
 
 /** A run's job as the worker of its method gets it. */
 type AnyJob = MethodJob<IcotRunConfig | FtCotRunConfig | BituneRunConfig>;
@@ -171,6 +176,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
 
   /** Marks a run whose process died as failed, saying where `runs.resume` will continue from. */
   function markInterrupted(run: Run): Run {
+    removeLeftovers(run.id);
     syncCheckpoints(run.id);
     const latest = latestCheckpoint(run.id);
     const error = latest
@@ -205,6 +211,37 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       );
     }
     return parsed.data;
+  }
+
+  /** The method's own preparation of `config` (data parsed, model loaded), in a worker; its failure is the caller's invalid input. */
+  async function preflight(procedure: string, method: keyof typeof RUNNERS, config: AnyJob['config']): Promise<void> {
+    try {
+      await preflightRun(method, config);
+    } catch (error) {
+      const message = quote((error as Error).message, MAX_MESSAGE);
+      throw new StepwiseError('invalid_input', `${procedure}: the run cannot start: ${message}`, [{ path: ['config'], message }]);
+    }
+  }
+
+  /**
+   * Removes the `*.tmp-PID` files a killed process left half-written in a run
+   * folder (checkpoints, best/): called when no job of this process holds the
+   * run, so whatever wrote them is gone.
+   */
+  function removeLeftovers(id: number): void {
+    const walk = (dir: string): void => {
+      let entries: fs.Dirent[];
+      try {
+        entries = fs.readdirSync(dir, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (e.isDirectory()) walk(path.join(dir, e.name));
+        else if (TEMP_FILE.test(e.name)) fs.rmSync(path.join(dir, e.name), { force: true });
+      }
+    };
+    if (!live(id)) walk(runDirOf(id));
   }
 
   function launch(run: Run, config: AnyJob['config'], resumeFrom: { step: number; path: string } | null): Run {
@@ -421,6 +458,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   function restart(procedure: string, run: Run): Run {
     if (!runnable(run.method)) throw new StepwiseError('conflict', `${procedure}: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only ${RUNNABLE.join(', ')})`);
     const config = jobConfig(procedure, run.config, run.method);
+    removeLeftovers(run.id);
     syncCheckpoints(run.id);
     return launch(run, config, latestCheckpoint(run.id));
   }
@@ -433,7 +471,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   const handlers: Pick<Handlers, TrainingProcedures> = {
-    'runs.start': (input) => {
+    'runs.start': async (input) => {
       if (closed) throw new StepwiseError('conflict', 'runs.start: the lab is closing');
       if (input.id !== undefined) {
         const run = existing('runs.start', input.id);
@@ -442,7 +480,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
           throw new StepwiseError('conflict', `runs.start: run ${run.id} has already started: ${hint}`);
         }
         if (!runnable(run.method)) throw new StepwiseError('conflict', `runs.start: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only ${RUNNABLE.join(', ')})`);
-        return launch(run, jobConfig('runs.start', run.config, run.method), null);
+        const queued = jobConfig('runs.start', run.config, run.method);
+        await preflight('runs.start', run.method, queued);
+        return launch(run, queued, null);
       }
       const { method, name, config, parentRunId } = input as Required<Pick<typeof input, 'method' | 'name' | 'config'>> & typeof input;
       if (!runnable(method)) {
@@ -450,6 +490,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       }
       const valid = jobConfig('runs.start', config, method);
       if (parentRunId != null && !store.runs.get(parentRunId)) throw new StepwiseError('not_found', `runs.start: parentRunId ${parentRunId} names no run`);
+      // The data and model are read and checked before the row exists: a run that cannot start leaves nothing.
+      await preflight('runs.start', method, valid);
+      if (closed) throw new StepwiseError('conflict', 'runs.start: the lab is closing');
       const run = store.runs.create({ method, name, config, parentRunId });
       announce(run);
       return launch(run, valid, null);
@@ -602,11 +645,17 @@ export function resolvePaths(config: JsonObject, base: string): JsonObject {
 /** The config's data files and model folder that are not there (checked even when other fields are wrong, to name every problem at once). */
 function missingFiles(config: JsonObject): InputIssue[] {
   const issues: InputIssue[] = [];
+  // stat only, nothing opened: a FIFO, a device, a link loop or a file over the limit is named here.
   const need = (where: string[], file: unknown, kind: 'file' | 'folder') => {
     if (typeof file !== 'string' || file === '') return;
-    const stat = fs.statSync(file, { throwIfNoEntry: false });
-    const ok = kind === 'file' ? stat?.isFile() : stat?.isDirectory();
-    if (!ok) issues.push({ path: ['config', ...where], message: `config.${where.join('.')}: there is no ${kind} ${file}` });
+    try {
+      if (kind === 'file') checkInputFile(file, 'examples file');
+      else checkInputFolderSync(file, 'model folder');
+    } catch (error) {
+      if (!(error instanceof InputFileError)) throw error;
+      const missing = error.file === file && /^no such/.test(error.problem);
+      issues.push({ path: ['config', ...where], message: `config.${where.join('.')}: ${missing ? `there is no ${kind} ${file}` : error.message}` });
+    }
   };
   const { data, model } = config as { data?: Record<string, unknown>; model?: Record<string, unknown> };
   if (data && typeof data === 'object') for (const split of ['train', 'valid', 'test']) need(['data', split], data[split], 'file');

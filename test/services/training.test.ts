@@ -168,15 +168,14 @@ describe('a run started through the contract', () => {
     expect(fs.existsSync(path.join(dataDir, 'runs'))).toBe(false);
   });
 
-  test('a job that fails ends the run failed with its error, also logged', async () => {
-    const { lab, client, seen } = open();
+  test('a model folder that does not load is refused before the run exists: no row, no run folder, the folder named (issue 23)', async () => {
+    const { lab, client } = open();
     fs.mkdirSync(path.join(dataDir, 'empty-model'));
-    const { id } = await client.call('runs.start', { method: 'icot-si', name: 'no weights', config: { ...tinyConfig(data), model: { kind: 'folder', path: 'empty-model' } } });
-    const end = await lab.training.whenDone(id)!;
-    expect(end.run.status).toBe('failed');
-    expect(end.run.error).toContain(path.join(dataDir, 'empty-model'));
-    expect(lab.store.logs.after(id, 0, 100).at(-1)).toMatchObject({ level: 'error', message: end.run.error });
-    expect(seen.filter((s) => s.event === 'run.status').at(-1)!.payload).toMatchObject({ runId: id, status: 'failed', error: end.run.error });
+    await expect(
+      client.call('runs.start', { method: 'icot-si', name: 'no weights', config: { ...tinyConfig(data), model: { kind: 'folder', path: 'empty-model' } } }),
+    ).rejects.toMatchObject({ code: 'invalid_input', message: `runs.start: the run cannot start: ${path.join(dataDir, 'empty-model')}: no config.json; a Hugging Face GPT-2 folder holds config.json and model.safetensors` });
+    expect(lab.store.runs.count()).toBe(0);
+    expect(fs.existsSync(path.join(dataDir, 'runs'))).toBe(false);
   });
 
   test('a queued run starts by id with its config paths relative to the data folder', async () => {

@@ -64,8 +64,11 @@ export const train = defineCommand({
           checkInputFolderSync(folder, 'model folder');
         } catch (error) {
           if (!(error instanceof InputFileError)) throw error;
-          process.stderr.write(`stepwise train: --model ${values.model}: ${error.message}\n`);
-          return 2;
+          // A missing folder is said below, like one without config.json.
+          if (!(error.file === folder && error.problem === 'no such folder')) {
+            process.stderr.write(`stepwise train: --model ${values.model}: ${error.message}\n`);
+            return 2;
+          }
         }
         if (!fs.existsSync(path.join(folder, 'config.json'))) {
           process.stderr.write(`stepwise train: --model ${values.model}: ${folder} is not a model folder (it has no config.json)\n`);

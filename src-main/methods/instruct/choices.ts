@@ -13,7 +13,7 @@
  * the best sum, `acc_norm` the best sum divided by the continuation's length
  * in bytes.
  */
-import { readFileSync } from 'node:fs';
+import { readInputTextSync } from '../input-file.ts';
 
 export interface ChoiceQuestion {
   question: string;
@@ -89,11 +89,8 @@ export function parseChoiceJsonl(text: string, file = '<data>'): ChoiceQuestion[
 
 export function readChoiceFile(file: string): ChoiceQuestion[] {
   let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as Error).message})`);
-  }
+  // A FIFO, a device or an oversized file is refused before it is opened; bad UTF-8 is named by its line.
+  text = readInputTextSync(file, 'evaluation file');
   return parseChoiceJsonl(text, file);
 }
 

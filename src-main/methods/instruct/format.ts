@@ -12,7 +12,7 @@
  * `chat_template`, or chat_template.jinja), the example is rendered through it
  * instead, as one user turn and one assistant turn (`chatInstructTemplate`).
  */
-import { readFileSync } from 'node:fs';
+import { readInputTextSync } from '../input-file.ts';
 import type { ChatTemplate } from '../../engine/hf/chat-template.ts';
 import { readExamples } from '../icot/format.ts';
 
@@ -55,11 +55,8 @@ export function parseInstructJsonl(text: string, file = '<data>'): InstructExamp
  */
 export function readInstructFile(file: string): InstructExample[] {
   let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new Error(`${file}: cannot read (${(err as Error).message})`);
-  }
+  // A FIFO, a device or an oversized file is refused before it is opened; bad UTF-8 is named by its line.
+  text = readInputTextSync(file, 'evaluation file');
   const first = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
   if (first !== '' && !first.trimStart().startsWith('{')) {
     return readExamples(file, 'lines').map((e) => ({ question: e.input, answer: `${e.cot ? `${e.cot} ` : ''}#### ${e.answer}` }));

@@ -1,0 +1,24 @@
+/**
+ * Worker-thread entry of a run's preflight (./preflight.ts): runs the
+ * method's own `prepare` on the config (reads and parses every data file,
+ * loads the model folder and its tokenizer, lays the examples out) and
+ * posts what went wrong, or nothing. Off the main thread, so a large data
+ * file or model does not stall the server while it is checked.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { prepareBitune } from './bitune/run.ts';
+import type { BituneRunConfig } from './bitune/recipe.ts';
+import { prepare as prepareFtCot } from './finetune-cot/run.ts';
+import type { FtCotRunConfig } from './finetune-cot/recipe.ts';
+import { prepare as prepareIcot } from './icot/run.ts';
+import type { IcotRunConfig } from './icot/recipe.ts';
+
+const { method, config } = workerData as { method: string; config: unknown };
+try {
+  if (method === 'fine-tune-cot') prepareFtCot(config as FtCotRunConfig);
+  else if (method === 'bitune' || method === 'lora') prepareBitune(config as BituneRunConfig);
+  else prepareIcot(config as IcotRunConfig);
+  parentPort!.postMessage({ ok: true });
+} catch (error) {
+  parentPort!.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) });
+}

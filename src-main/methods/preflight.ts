@@ -1,0 +1,30 @@
+/**
+ * Before a run row exists: the run's data and model, checked by the method's
+ * own `prepare` in a worker thread (./preflight-worker.ts). A data file with
+ * a bad line, a model folder whose weights do not load, examples longer than
+ * the model's positions: each is an error here, so a run that could not
+ * start leaves no row and no folder behind.
+ */
+import { Worker } from 'node:worker_threads';
+import { workerUrl } from '../engine/worker-url.ts';
+
+/** Resolves when the method can prepare `config`; rejects with what it said otherwise. */
+export function preflightRun(method: string, config: unknown): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(workerUrl(import.meta.url, './preflight-worker.ts', 'preflight-worker'), { workerData: { method, config } });
+    let answered = false;
+    worker.once('message', (m: { ok: boolean; message?: string }) => {
+      answered = true;
+      if (m.ok) resolve();
+      else reject(new Error(m.message));
+      void worker.terminate();
+    });
+    worker.once('error', (error) => {
+      answered = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!answered) reject(new Error(`the check of the run's data and model stopped (exit code ${code})`));
+    });
+  });
+}
