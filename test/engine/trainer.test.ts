@@ -12,6 +12,8 @@ import { learningRate } from '../../src-main/engine/schedule.ts';
 import { startTrainJob } from '../../src-main/engine/train-job.ts';
 import { TrainStep } from '../../src-main/engine/train-step.ts';
 import { latestCheckpoint, train, type TrainerConfig, type TrainerEvent } from '../../src-main/engine/trainer.ts';
+import type { ProviderName } from '../../src-main/engine/target.ts';
+import { PROVIDERS, WEBGPU } from '../fixtures/providers.ts';
 
 const arch: GPT2Config = { vocabSize: 12, nPositions: 16, nEmbd: 32, nLayer: 2, nHead: 4, layerNormEpsilon: 1e-5 };
 
@@ -26,21 +28,21 @@ function examples(n: number): TokenExample[] {
 
 const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'stepwise-train-'));
 
-function config(dir: string, steps: number, checkpointEvery = 0): TrainerConfig {
+function config(dir: string, steps: number, checkpointEvery = 0, provider: ProviderName = 'cpu'): TrainerConfig {
   return {
-    arch, batch: 4, seq: 16, steps, adamw: ADAMW_DEFAULTS, checkpointEvery, checkpointDir: dir, threads: 2,
+    arch, batch: 4, seq: 16, steps, adamw: ADAMW_DEFAULTS, checkpointEvery, checkpointDir: dir, threads: 2, provider,
     schedule: { kind: 'cosine', lr: 3e-3, warmupSteps: 2, totalSteps: 10 },
   };
 }
 
 const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-describe('trainer', () => {
+describe.each(PROVIDERS)('trainer on %s', (provider) => {
   it('resuming from a checkpoint continues bit-identically to a run that never stopped', async () => {
     const dirA = tmp();
     const lossesA: number[] = [];
     const a = await train({
-      config: config(dirA, 10), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+      config: config(dirA, 10, 0, provider), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
       init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && lossesA.push(e.loss),
     });
     expect(a.status).toBe('finished');
@@ -50,14 +52,14 @@ describe('trainer', () => {
     const dirB = tmp();
     const lossesB: number[] = [];
     const first = await train({
-      config: config(dirB, 7), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+      config: config(dirB, 7, 0, provider), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
       init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && lossesB.push(e.loss),
     });
     expect(first.step).toBe(7);
     const ck = latestCheckpoint(dirB);
     expect(ck).toMatch(/step-0000007\.json$/);
     const b = await train({
-      config: config(dirB, 10), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+      config: config(dirB, 10, 0, provider), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
       init: { resumeFrom: ck! }, emit: (e) => e.type === 'step' && lossesB.push(e.loss),
     });
     expect(b.step).toBe(10);
@@ -70,11 +72,11 @@ describe('trainer', () => {
     const data = new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 3 });
     const batches = Array.from({ length: 7 }, () => data.next());
     const lrs = batches.map((_, i) => learningRate({ kind: 'cosine', lr: 2e-3, warmupSteps: 2, totalSteps: 7 }, i + 1));
-    const single = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init, threads: 2 });
+    const single = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init, threads: 2, provider });
     const losses: number[] = [];
     for (let i = 0; i < 7; i++) losses.push((await single.run(batches[i].inputIds, batches[i].labels, lrs[i])).loss);
     for (const cuts of [[7], [3, 4], [1, 2, 4], [1, 1, 1, 1, 1, 1, 1]]) {
-      const looped = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init, threads: 2, loop: true });
+      const looped = await TrainStep.create({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, init, threads: 2, loop: true, provider });
       const got: number[] = [];
       let at = 0;
       for (const k of cuts) {
@@ -95,6 +97,50 @@ describe('trainer', () => {
     await single.release();
   });
 
+});
+
+/**
+ * The same run on WebGPU and on the CPU. The two differ in the last bits of every reduction
+ * (another summation order, WebGPU's exp and log), which the reference tests bound at 1e-5 of
+ * the logits and 1e-4 of the gradients. Over 8 AdamW steps at lr 3e-3 such differences stay of
+ * the same order: each step moves a parameter by at most lr (AdamW's update is about lr·sign),
+ * and a sign that flips where a gradient is within its tolerance of zero moves it by at most 2·lr
+ * once. So losses agree to 1e-4 relative, and every parameter to 16·lr (8 steps of 2·lr) at worst
+ * and to 1e-3 of the largest parameter of its tensor for all but that handful of entries.
+ */
+describe.skipIf(!WEBGPU)('trainer on webgpu against cpu', () => {
+  it('8 steps on webgpu give the cpu run\'s losses within 1e-4 relative and its parameters within the bound above', async () => {
+    const runs = [];
+    for (const provider of ['cpu', 'webgpu'] as const) {
+      const losses: number[] = [];
+      const r = await train({
+        config: config(tmp(), 8, 0, provider), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
+        init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && losses.push(e.loss),
+      });
+      expect(r.status).toBe('finished');
+      runs.push({ losses, params: r.params });
+    }
+    const [cpu, gpu] = runs;
+    expect(gpu.losses).toHaveLength(8);
+    gpu.losses.forEach((l, i) => expect(Math.abs(l - cpu.losses[i]), `step ${i + 1}`).toBeLessThanOrEqual(1e-4 * cpu.losses[i]));
+    let far = 0;
+    let total = 0;
+    for (const [name, t] of cpu.params) {
+      const ours = gpu.params.get(name)!.data;
+      let scale = 0;
+      for (const x of t.data) scale = Math.max(scale, Math.abs(x));
+      for (let i = 0; i < t.data.length; i++) {
+        const d = Math.abs(ours[i] - t.data[i]);
+        expect(d, `${name}[${i}]`).toBeLessThanOrEqual(16 * 3e-3);
+        if (d > 1e-3 * scale) far++;
+        total++;
+      }
+    }
+    expect(far / total).toBeLessThan(1e-3);
+  });
+});
+
+describe('trainer', () => {
   it('parameters exempt from weight decay (noDecay) are updated as with no decay, the others as with it', async () => {
     // Wide enough that the MLP weights (128×512) get optimizer groups of their own (compile.ts trainLayout).
     const wide: GPT2Config = { ...arch, nEmbd: 128, nLayer: 1 };
