@@ -10,7 +10,7 @@ export const REDACTED = '[redacted]';
 
 /** Bearer tokens, and the shapes of OpenAI (sk-…), Hugging Face (hf_…), Anthropic, GitHub, Slack, AWS and Google keys. */
 const KEY_SHAPES: readonly RegExp[] = [
-  /\bBearer\s+[^\s"',;]+/gi,
+  /\bBearer\s+[^\s"',;]*[^\s"',;.]/gi,
   /\bsk-[A-Za-z0-9_-]{6,}/g,
   /\bhf_[A-Za-z0-9]{6,}/g,
   /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{10,}/g,
