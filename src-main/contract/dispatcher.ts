@@ -79,7 +79,8 @@ function toIssue(issue: z.core.$ZodIssue): InputIssue {
   if (issue.code === 'unrecognized_keys') {
     message = `${path.length === 0 ? '' : `${field}: `}unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   } else if (issue.code === 'custom') {
-    message = issue.message;
+    // A field's own rule ("must be text without NUL …") says which field; a whole-input rule names its fields itself.
+    message = path.length > 0 && issue.message.startsWith('must ') ? `${field} ${issue.message}` : issue.message;
   } else if (issue.code === 'invalid_type' && path.length === 0) {
     message = `input must be an object (got ${preview(issue.input)})`;
   } else {
