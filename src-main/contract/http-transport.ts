@@ -8,6 +8,7 @@
  * `Authorization: Bearer`.
  */
 import type { CallResult, Transport } from './client.ts';
+import { quote } from './limits.ts';
 
 export interface HttpTransportOptions {
   /** e.g. 'http://127.0.0.1:5174'. Default: the page's own origin. */
@@ -44,8 +45,13 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
       : new WebSocket(url);
     connected = new Promise((resolve) => ws.addEventListener('open', () => resolve(), { once: true }));
     ws.onmessage = (message) => {
-      const { event, payload } = JSON.parse(String(message.data)) as { event: string; payload: unknown };
-      for (const handler of handlers.get(event) ?? []) handler(payload);
+      let frame: { event: string; payload: unknown };
+      try {
+        frame = JSON.parse(String(message.data)) as typeof frame;
+      } catch {
+        return; // not a frame the server sends: nothing to hand on
+      }
+      for (const handler of handlers.get(frame.event) ?? []) handler(frame.payload);
     };
     ws.onclose = () => {
       socket = null;
@@ -67,7 +73,13 @@ export function createHttpTransport(options: HttpTransportOptions = {}): HttpTra
           `The Stepwise server refused the call ${name} (HTTP ${response.status}): open the URL that \`stepwise serve\` printed, with its token, again.`,
         );
       }
-      return (await response.json()) as CallResult;
+      const text = await response.text();
+      try {
+        return JSON.parse(text) as CallResult;
+      } catch {
+        // Not the contract's answer (a proxy's page, a cut connection): still a typed error.
+        return { ok: false, error: { code: 'internal', message: `${name}: the server answered HTTP ${response.status} without the contract's JSON (${quote(text, 100) || 'an empty body'})` } };
+      }
     },
 
     on(event: string, handler: (payload: unknown) => void): () => void {
