@@ -137,6 +137,26 @@ export interface ExecutionProvider {
   name: string;
   /** false: the provider exists in ONNX Runtime but its libraries are not installed (see README, "GPU"). */
   bundled: boolean;
+  /** Whether a run can use it here: shipped, and for WebGPU an adapter found. */
+  usable: boolean;
+  /** Why it cannot be used, when it cannot. */
+  reason?: string;
+}
+
+/** The GPU adapter WebGPU would train on (engine/gpu-adapter.ts). */
+export interface GpuAdapter {
+  found: boolean;
+  vendor?: string;
+  architecture?: string;
+  device?: string;
+  description?: string;
+  /** A software implementation (SwiftShader, WARP): correct, but no GPU. */
+  software?: boolean;
+  maxStorageBuffersPerShaderStage?: number;
+  /** Why there is none. */
+  reason?: string;
+  /** One line: "nvidia ampere, NVIDIA RTX 3060 (hardware GPU)". */
+  summary: string;
 }
 
 export interface AppInfo {
@@ -145,6 +165,8 @@ export interface AppInfo {
   schemaVersion: number;
   onnxRuntimeVersion: string;
   executionProviders: ExecutionProvider[];
+  /** The WebGPU adapter found here, or why there is none. */
+  gpu: GpuAdapter;
 }
 
 /** A page of a list. `total` counts every row matching the filters, not just this page. */

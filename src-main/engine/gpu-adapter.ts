@@ -81,3 +81,18 @@ interface AdapterLike {
   isFallbackAdapter?: boolean;
   limits?: { maxStorageBuffersPerShaderStage?: number };
 }
+
+/** Where a run trains, as its run.json and its log record it: the provider, and for WebGPU the adapter. */
+export interface DeviceRecord {
+  provider: string;
+  adapter?: GpuAdapterInfo;
+  /** One line for the run's log. */
+  summary: string;
+}
+
+export async function deviceRecord(provider: string | undefined): Promise<DeviceRecord> {
+  const p = provider ?? 'cpu';
+  if (p !== 'webgpu') return { provider: p, summary: `training on ${p}` };
+  const adapter = await gpuAdapter();
+  return { provider: p, adapter, summary: `training on webgpu: ${describeAdapter(adapter)}` };
+}

@@ -143,6 +143,9 @@ describe('pages on a fresh data folder', () => {
     expect(await footer.locator('[data-testid="data-dir"]').textContent()).toBe(server.dataDir);
     expect(await footer.locator('[data-testid="ort"]').textContent()).toBe(`ONNX Runtime ${info.onnxRuntimeVersion}`);
     expect(await footer.locator('[data-testid="providers"]').textContent()).toMatch(/^Providers: .*\bcpu\b/);
+    // The GPU adapter as a fact: the one found (SwiftShader in CI, named as software), or none.
+    expect(await footer.locator('[data-testid="gpu"]').textContent()).toBe(`GPU: ${info.gpu.found ? info.gpu.summary : 'none'}`);
+    if (info.gpu.found) expect(info.gpu.summary).toMatch(info.gpu.software ? /\(software: correct but slow, no GPU\)$/ : /\(hardware GPU\)$/);
 
     await footer.getByRole('button', { name: 'About' }).click();
     const about = page.getByRole('dialog', { name: 'About Stepwise' });
@@ -152,6 +155,7 @@ describe('pages on a fresh data folder', () => {
     expect(text).toContain(info.onnxRuntimeVersion);
     expect(text).toContain(info.appVersion);
     expect(text).toMatch(/cpu\s*installed/);
+    expect(await about.getByTestId('about-gpu').textContent()).toBe(info.gpu.found ? info.gpu.summary : `none: ${info.gpu.reason}`);
     await shoot('about');
     await page.keyboard.press('Escape');
     await about.waitFor({ state: 'hidden' });
@@ -208,6 +212,16 @@ describe('runs', () => {
     await dialog.waitFor();
     expect(await dialog.getByRole('radio', { name: /^ICoT-SI/ }).isChecked()).toBe(true); // the first method of the form's registry
     await eventually(() => dialog.getByLabel('Dataset').inputValue()).toBe(String(dataset.id)); // the newest usable one
+    // Execution provider: the CPU unless a hardware GPU was found; a software adapter is offered and named as such.
+    const info = await api<AppInfo>('app.info');
+    expect(await dialog.getByLabel('Execution provider').inputValue()).toBe(info.gpu.found && !info.gpu.software ? 'webgpu' : 'cpu');
+    if (info.gpu.found && info.gpu.software) {
+      expect(await dialog.locator('#nr-provider option[value="webgpu"]').textContent()).toBe('webgpu (software adapter)');
+      expect(await dialog.getByTestId('gpu-note').textContent()).toContain(`Only a software GPU adapter was found (${info.gpu.summary})`);
+    } else if (!info.gpu.found) {
+      expect(await dialog.locator('#nr-provider option[value="webgpu"]').count()).toBe(0);
+      expect(await dialog.getByTestId('gpu-note').textContent()).toContain(`No GPU adapter, so the CPU trains: ${info.gpu.reason}`);
+    }
 
     // Blank after trimming: passes the browser's `required`, fails the contract's schema.
     await dialog.getByLabel('Name').fill('   ');

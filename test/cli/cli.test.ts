@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { COMMANDS } from '../../src-main/cli/commands/index.ts';
 import { LATEST_SCHEMA_VERSION } from '../../src-main/store/migrations.ts';
+import { WEBGPU } from '../fixtures/providers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
 
@@ -30,7 +31,7 @@ describe('stepwise info', () => {
     expect(info.dataDir).toBe(dataDir);
     expect(info.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
     expect(info.onnxRuntimeVersion).toMatch(/^1\.\d+\.\d+$/);
-    expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true });
+    expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true, usable: true });
     expect(info.executionProviders.every((p: { name: unknown; bundled: unknown }) => typeof p.name === 'string' && typeof p.bundled === 'boolean')).toBe(true);
     expect(fs.existsSync(path.join(dataDir, 'stepwise.db'))).toBe(true);
   });
@@ -42,6 +43,20 @@ describe('stepwise info', () => {
     expect(stdout).toContain(`Schema version   ${LATEST_SCHEMA_VERSION}\n`);
     expect(stdout).toMatch(/^ {2}cpu {7}available$/m);
     expect(stdout).toMatch(/^ {2}cuda {6}not installed \(see README, "GPU: CUDA"\)$/m);
+  });
+
+  test('the GPU adapter is a fact: with no Vulkan driver webgpu is not usable and says why; with SwiftShader it is named as software', () => {
+    const none = stepwise(['info', '--json', '--data-dir', dataDir], { VK_ICD_FILENAMES: path.join(dataDir, 'no-such-icd.json') });
+    expect(none.code).toBe(0);
+    const facts = JSON.parse(none.stdout);
+    expect(facts.gpu).toMatchObject({ found: false, reason: expect.stringMatching(/no Vulkan driver answered: install the Vulkan loader \(Debian: libvulkan1\)/) });
+    expect(facts.executionProviders).toContainEqual({ name: 'webgpu', bundled: true, usable: false, reason: `no GPU adapter: ${facts.gpu.reason}` });
+    expect(stepwise(['info', '--data-dir', dataDir], { VK_ICD_FILENAMES: path.join(dataDir, 'no-such-icd.json') }).stdout).toMatch(/^ {2}webgpu {4}not usable: no GPU adapter: no Vulkan driver answered/m);
+    if (!WEBGPU) return;
+    const sw = stepwise(['info', '--data-dir', dataDir]);
+    expect(sw.stdout).toMatch(/^GPU adapter {6}google swiftshader, SwiftShader driver [\d.]+ \(software: correct but slow, no GPU\)$/m);
+    expect(sw.stdout).toMatch(/^ {2}webgpu {4}available: google swiftshader/m);
+    expect(JSON.parse(stepwise(['info', '--json', '--data-dir', dataDir]).stdout).gpu).toMatchObject({ found: true, vendor: 'google', architecture: 'swiftshader', software: true });
   });
 
   test('STEPWISE_DATA_DIR chooses the data folder when --data-dir is not given', () => {

@@ -225,7 +225,7 @@ describe('procedures against the store', () => {
     expect(info.dataDir).toBe(dataDir);
     expect(info.schemaVersion).toBe(LATEST_SCHEMA_VERSION);
     expect(info.onnxRuntimeVersion).toMatch(/^1\.\d+\.\d+$/);
-    expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true });
+    expect(info.executionProviders).toContainEqual({ name: 'cpu', bundled: true, usable: true });
   });
 
   test('ids that name nothing answer not_found with the procedure and the id', async () => {

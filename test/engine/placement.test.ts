@@ -23,11 +23,11 @@ const llama: LlamaConfig = {
   family: 'llama', vocabSize: 40, hiddenSize: 32, intermediateSize: 64, nLayer: 2, nHead: 4, nKvHead: 2, headDim: 8, maxPositions: 32,
   rmsNormEps: 1e-6, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true, qkvBias: false, oBias: false, mlpBias: false,
 };
-const loraOf = (arch: ModelArch): LoraConfig => ({ r: 4, alpha: 8, dropout: 0, targets: arch.family === 'llama' ? ['self_attn.q_proj', 'self_attn.v_proj', 'mlp.down_proj'] : ['attn.c_attn', 'mlp.c_proj'] });
+const loraOf = (arch: ModelArch): LoraConfig => ({ r: 4, alpha: 8, dropout: 0, targets: 'family' in arch ? ['self_attn.q_proj', 'self_attn.v_proj', 'mlp.down_proj'] : ['attn.c_attn', 'mlp.c_proj'] });
 
 function adapterStep(arch: ModelArch, variant: Variant): Uint8Array {
   const family = modelFamily(arch);
-  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, config: loraOf(arch), modules: loraModules(family.paramShapes(), loraOf(arch), arch.family === 'llama' ? 'out_in' : 'in_out') }));
+  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, config: loraOf(arch), modules: loraModules(family.paramShapes(), loraOf(arch), 'family' in arch ? 'out_in' : 'in_out') }));
   return compileBitune({ family, variant, adapters, batch: 2, prefix: 6, rest: 10, mode: 'step', adamw: ADAMW_DEFAULTS, provider: 'webgpu' }).model;
 }
 

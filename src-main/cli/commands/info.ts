@@ -25,8 +25,11 @@ export const info = defineCommand({
 });
 
 function describe(facts: AppInfo): string {
-  const providers = facts.executionProviders.map(({ name, bundled }) => {
-    const state = bundled ? 'available' : name === 'cuda' ? 'not installed (see README, "GPU: CUDA")' : 'not installed';
+  const providers = facts.executionProviders.map(({ name, bundled, usable, reason }) => {
+    let state = 'available';
+    if (!bundled) state = name === 'cuda' ? 'not installed (see README, "GPU: CUDA")' : 'not installed';
+    else if (!usable) state = `not usable: ${reason}`;
+    else if (name === 'webgpu') state = `available: ${facts.gpu.summary}`;
     return `  ${name.padEnd(10)}${state}\n`;
   });
   return (
@@ -34,6 +37,7 @@ function describe(facts: AppInfo): string {
     `Data folder      ${facts.dataDir}\n` +
     `Schema version   ${facts.schemaVersion}\n` +
     `ONNX Runtime     ${facts.onnxRuntimeVersion}\n` +
+    `GPU adapter      ${facts.gpu.summary}\n` +
     'Execution providers in this build:\n' +
     providers.join('')
   );

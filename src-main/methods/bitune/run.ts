@@ -13,6 +13,7 @@
  * fresh base, so the adapters have their model), `merged/` (the base with the
  * `default` adapter merged in, once the run finished), `run.json`.
  */
+import { deviceRecord } from '../../engine/gpu-adapter.ts';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadChatTemplate } from '../../engine/hf/chat-template.ts';
@@ -250,7 +251,9 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
     writeFileSync(path.join(baseDir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
     baseModel = baseDir;
   }
-  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.family.arch, shape: { prefix, rest } }, null, 2));
+  const device = await deviceRecord(config.runtime.provider);
+  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.family.arch, shape: { prefix, rest }, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
+  emit({ type: 'log', level: 'info', message: device.summary });
   const trainedCount = [...p.init.values()].reduce((n, x) => n + x.data.length, 0);
   emit({ type: 'log', level: 'info', message: `${config.method}${config.method === 'bitune' ? ` (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill)` : ''}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; ${p.family.name} ${p.family.nLayer}×${p.family.hiddenSize} frozen, ${trainedCount} trained parameters in ${p.adapters.map((a) => a.name).join(' + ')}${passesOf(variant).mixing ? ' + mixing' : ''}` });
 

@@ -9,6 +9,7 @@
  * Run folder layout, as ICoT's: `checkpoints/`, `best/` (a Hugging Face
  * GPT-2 folder with `stepwise-tokenizer.json`), `run.json`.
  */
+import { deviceRecord } from '../../engine/gpu-adapter.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { TokenBatches, type TokenExample } from '../../engine/batches.ts';
@@ -97,7 +98,9 @@ export async function runFtCot(job: FtCotJob, emit: (e: TrainerEvent) => void, c
   const checkpointDir = path.join(job.runDir, 'checkpoints');
   const bestDir = path.join(job.runDir, 'best');
   mkdirSync(checkpointDir, { recursive: true });
-  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch }, null, 2));
+  const device = await deviceRecord(config.runtime.provider);
+  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
+  emit({ type: 'log', level: 'info', message: device.summary });
   const questions = new Set(p.train.map((e) => e.question)).size;
   emit({
     type: 'log', level: 'info',

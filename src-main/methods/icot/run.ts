@@ -8,6 +8,7 @@
  * Run folder layout: `checkpoints/` (resumable checkpoints), `best/` (the best
  * model as a Hugging Face GPT-2 folder, loadable by other tools), `run.json`.
  */
+import { deviceRecord } from '../../engine/gpu-adapter.ts';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Generator } from '../../engine/generate.ts';
@@ -84,7 +85,9 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   const checkpointDir = path.join(job.runDir, 'checkpoints');
   const bestDir = path.join(job.runDir, 'best');
   mkdirSync(checkpointDir, { recursive: true });
-  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch }, null, 2));
+  const device = await deviceRecord(config.runtime.provider);
+  writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
+  emit({ type: 'log', level: 'info', message: device.summary });
   emit({ type: 'log', level: 'info', message: `${config.recipe}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; longest CoT ${p.maxCot} tokens; model ${p.arch.nLayer}×${p.arch.nEmbd}, vocabulary ${p.arch.vocabSize}` });
 
   let best: IcotOutcome['best'] = null;
