@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { DATASET_SPLITS } from './entities.ts';
+import { wellFormedText } from './limits.ts';
 import type { JsonObject } from './entities.ts';
 
 
@@ -23,9 +24,7 @@ export const nonNegativeInt = () =>
   z.int({ error: 'must be a non-negative integer' }).nonnegative({ error: 'must be a non-negative integer' });
 
 /** Text a person typed: no NUL character and no unpaired surrogate (a broken UTF-16 half), which would break files and tokenizers later. */
-// An unpaired high surrogate (not followed by a low one), or a low one not preceded by a high one.
-const BROKEN = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const wellFormed = (s: string) => !s.includes('\0') && !BROKEN.test(s);
+const wellFormed = wellFormedText;
 const WELL_FORMED = { error: 'must be text without NUL characters or broken Unicode (unpaired surrogates)' };
 
 export const text = (max: number) =>

@@ -64,3 +64,11 @@ export function quote(text: string, max: number = MAX_QUOTE): string {
   if (text.length <= max) return text;
   return `${text.slice(0, max)}… (${text.length - max} more characters)`;
 }
+
+// An unpaired high surrogate (not followed by a low one), or a low one not preceded by a high one.
+const BROKEN_UNICODE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Text without NUL characters or unpaired surrogates (what a `\ud800` escape in JSON makes), which break files and tokenizers later. */
+export function wellFormedText(s: string): boolean {
+  return !s.includes('\0') && !BROKEN_UNICODE.test(s);
+}

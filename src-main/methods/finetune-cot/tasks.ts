@@ -14,7 +14,7 @@
  * else it must be given.
  */
 import path from 'node:path';
-import { quote } from '../../contract/limits.ts';
+import { quote, wellFormedText } from '../../contract/limits.ts';
 import { InputFileError, readInputTextSync } from '../input-file.ts';
 import { ANSWER_TYPES, type AnswerType } from './answers.ts';
 
@@ -106,6 +106,7 @@ function jsonlExamples(file: string, text: string): TaskExample[] {
     const answer = str(r.answer);
     if (!question?.trim()) throw new TaskFileError(file, i + 1, 'expected "question" to be a non-empty string');
     if (!answer?.trim()) throw new TaskFileError(file, i + 1, 'expected "answer" to be a non-empty string or a number');
+    if (!wellFormedText(question) || !wellFormedText(answer)) throw new TaskFileError(file, i + 1, 'expected "question" and "answer" to be text without NUL characters or broken Unicode (an unpaired surrogate such as \\ud800)');
     const ex: TaskExample = { question, answer: answer.trim(), split: str(r.split) ?? 'train' };
     const t = r.teacher as Record<string, unknown> | undefined;
     if (t && typeof t === 'object') {

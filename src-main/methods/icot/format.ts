@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import { isUtf8 } from 'node:buffer';
+import { wellFormedText } from '../../contract/limits.ts';
 import { openInputFile } from '../input-file.ts';
 
 export interface IcotExample {
@@ -85,6 +86,9 @@ export function parseRecord(raw: string): IcotExample {
   if (rationale !== undefined && rationale !== null && typeof rationale !== 'string') throw new Error('expected "rationale", when given, to be a string');
   const answerText = typeof answer === 'number' && Number.isFinite(answer) ? String(answer) : answer;
   if (typeof answerText !== 'string' || answerText.trim() === '') throw new Error('expected "answer" to be a non-empty string or a number');
+  for (const [field, value] of [['question', question], ['rationale', rationale], ['answer', answerText]] as const) {
+    if (typeof value === 'string' && !wellFormedText(value)) throw new Error(`expected "${field}" to be text without NUL characters or broken Unicode (an unpaired surrogate such as \\ud800)`);
+  }
   return { input: question, cot: typeof rationale === 'string' ? rationale.trim() : '', answer: answerText.trim().replaceAll(',', '') };
 }
 
