@@ -38,8 +38,10 @@ const GOOD = '5 6 * 7 8||5 3 4 + 0 5 6 4 #### 5 8 0 4';
 const bytes = (...parts: (string | number[])[]) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
 
 // Example files: the paper's lines, or JSONL {question, rationale?, answer}.
-write('examples/empty.txt', '', EXAMPLES, 'expected at least one example, found none');
-write('examples/blank-lines.txt', '\n   \n\t\n', EXAMPLES, 'expected at least one example, found none');
+// (An empty exclusion list is fine: it excludes nothing.)
+write('examples/empty.txt', '', ['datasets.import'], 'expected at least one example, found none');
+write('examples/blank-lines.txt', '\n   \n\t\n', ['datasets.import'], 'expected at least one example, found none');
+write('examples/empty-train.txt', '', ['runs.start'], 'expected at least one training example, found none');
 write('examples/no-separator.txt', `${GOOD}\n5 6 * 7 8 #### 1\n`, EXAMPLES, ":2: expected one '||'");
 write('examples/two-separators.txt', `5 6 * 7 8||a||b #### 1\n`, EXAMPLES, ":1: expected one '||'");
 write('examples/no-answer.txt', `${GOOD}\n${GOOD}\n5 6 * 7 8||5 3 4\n`, EXAMPLES, ":3: expected '#### answer'");

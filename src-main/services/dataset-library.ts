@@ -167,7 +167,7 @@ export async function generateMultDataset(ctx: LabContext, req: GenerateMultRequ
       const copies: string[] = [];
       for (const [i, file] of req.excludePaths.entries()) {
         checkedInput(() => checkInputFile(file, 'examples file'), 'excludePaths');
-        copies.push(path.join(staged.absolute, `exclude-${i}`));
+        copies.push(path.join(staged.absolute, `exclude-${i}${path.extname(file)}`)); // the extension picks the format, as for the original
         try {
           await copyInputFile(file, 'examples file', copies[i]);
         } catch (error) {

@@ -53,6 +53,9 @@ export function prepare(config: IcotRunConfig): Prepared {
   const train = limit(readExamples(d.train), d.trainLimit);
   const valid = limit(readExamples(d.valid), d.validLimit);
   const test = d.test ? limit(readExamples(d.test), d.testLimit) : [];
+  // An empty file trains or measures nothing: say so now, not as a run that learns from no examples.
+  if (train.length === 0) throw new Error(`${d.train}: expected at least one training example, found none`);
+  if (valid.length === 0) throw new Error(`${d.valid}: expected at least one validation example, found none`);
   const all = [...train, ...valid, ...test];
   // The tokenizer first: a compact one from the data for a fresh model, else the folder's.
   const folder = config.model.kind === 'folder' ? loadGpt2Folder(config.model.path) : null;
