@@ -15,6 +15,7 @@
  * with 400, 404 or 500. Streaming is not offered (`stream: true` is refused).
  * Loaded models are kept, by folder, until the server closes.
  */
+import type { ProviderName } from '../engine/target.ts';
 import { MAX_JSON_DEPTH, MAX_MESSAGE, jsonTextDepth, quote } from '../contract/limits.ts';
 import type http from 'node:http';
 import path from 'node:path';
@@ -60,7 +61,7 @@ class ApiError extends Error {
   }
 }
 
-export function openAiEndpoints({ store, dataDir }: { store: Store; dataDir: string }): OpenAiEndpoints {
+export function openAiEndpoints({ store, dataDir, provider }: { store: Store; dataDir: string; provider?: ProviderName }): OpenAiEndpoints {
   const loaded = new Map<string, Promise<TextModel>>();
 
   function findModel(ref: string | number): Model {
@@ -74,7 +75,7 @@ export function openAiEndpoints({ store, dataDir }: { store: Store; dataDir: str
     const dir = path.resolve(dataDir, m.path);
     let p = loaded.get(dir);
     if (!p) {
-      p = Promise.resolve().then(() => TextModel.load(dir));
+      p = Promise.resolve().then(() => TextModel.load(dir, { provider }));
       p.catch(() => loaded.delete(dir));
       loaded.set(dir, p);
     }

@@ -16,6 +16,7 @@ export const serve = defineCommand({
   options: {
     port: { type: 'string', short: 'p', value: 'PORT', description: 'Port to listen on; 0 picks a free one (default 0)' },
     host: { type: 'string', value: 'HOST', description: `Loopback address to listen on: ${LOOPBACK_HOSTS.join(', ')} (default 127.0.0.1)` },
+    provider: { type: 'string', value: 'PROVIDER', description: 'Where the OpenAI-compatible /v1/ endpoints run their models: cpu or webgpu (default cpu)' },
   },
   async run(values) {
     const port = Number(values.port ?? '0');
@@ -25,11 +26,13 @@ export const serve = defineCommand({
     const host = values.host ?? '127.0.0.1';
     const refusal = notLoopback(host);
     if (refusal) throw new UsageError(refusal);
+    const provider = values.provider ?? 'cpu';
+    if (provider !== 'cpu' && provider !== 'webgpu') throw new UsageError(`--provider must be cpu or webgpu (got "${provider}")`);
 
     const lab = openLab(resolveDataDir(values['data-dir']));
     let server;
     try {
-      server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir: RENDERER_DIR, host, port, openai: openAiEndpoints(lab) });
+      server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir: RENDERER_DIR, host, port, openai: openAiEndpoints({ ...lab, provider }) });
     } catch (error) {
       lab.close();
       throw error;
