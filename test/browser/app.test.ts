@@ -217,7 +217,7 @@ describe('runs', () => {
     expect(await dialog.getByLabel('Execution provider').inputValue()).toBe(info.gpu.found && !info.gpu.software ? 'webgpu' : 'cpu');
     if (info.gpu.found && info.gpu.software) {
       expect(await dialog.locator('#nr-provider option[value="webgpu"]').textContent()).toBe('webgpu (software adapter)');
-      expect(await dialog.getByTestId('gpu-note').textContent()).toContain(`Only a software GPU adapter was found (${info.gpu.summary})`);
+      expect(await dialog.getByTestId('gpu-note').textContent()).toBe(`Only a software GPU adapter was found (${info.gpu.vendor} ${info.gpu.architecture}): webgpu on it is correct but slower than the CPU.`);
     } else if (!info.gpu.found) {
       expect(await dialog.locator('#nr-provider option[value="webgpu"]').count()).toBe(0);
       expect(await dialog.getByTestId('gpu-note').textContent()).toContain(`No GPU adapter, so the CPU trains: ${info.gpu.reason}`);
