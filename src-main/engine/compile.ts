@@ -26,6 +26,8 @@ export interface CompileOptions {
   adamw?: AdamWConfig;
   /** The provider that will run the graph (target.ts): token dtype and lowered ops. Default 'cpu'. */
   provider?: ProviderName;
+  /** Elements at most per flat optimizer group (default FLAT_GROUP_ELEMENTS; tests make it small). */
+  flatLimit?: number;
 }
 
 export interface CompiledGraph {
@@ -51,7 +53,7 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
   // The training step also takes AdamW's state by groups (trainLayout): a large parameter's
   // group is its `p.<name>` input, the small ones' group `params.rest` (the same memory as their
   // `p.<name>` inputs, fed as views of one buffer); moments `adam_m.<key>`, `adam_v.<key>`.
-  const layout = mode === 'step' ? trainLayout(shapes) : flatLayout(shapes);
+  const layout = mode === 'step' ? trainLayout(shapes, opts.flatLimit) : flatLayout(shapes);
   const states = mode === 'step' ? groupInputs(g, layout, '', params) : null;
   const step = mode === 'step' ? g.input('step', 'float32', []) : null;
   const lr = mode === 'step' ? g.input('lr', 'float32', []) : null;
@@ -166,13 +168,13 @@ export interface CompiledLoop {
  * `loss` and `grad_norm` [K], one per step. A step computes exactly what
  * the 'step' graph computes; every chunking of a run into K-step runs gives the same numbers.
  */
-export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; provider?: ProviderName }): CompiledLoop {
+export function compileTrainLoop(opts: { arch: ModelArch; batch: number; seq: number; adamw: AdamWConfig; provider?: ProviderName; flatLimit?: number }): CompiledLoop {
   const { arch, batch: B, seq: T } = opts;
   const family = modelFamily(arch);
   if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
   const shapes = family.paramShapes();
   const paramNames = [...shapes.keys()];
-  const layout = trainLayout(shapes);
+  const layout = trainLayout(shapes, opts.flatLimit);
   const groups = optimizerGroups(layout);
 
   // The body: one step. Loop passes (iteration, condition, carried values...) and expects
@@ -276,23 +278,49 @@ const OWN_GROUP_ELEMENTS = 1 << 16;
  * spares a dozen optimizer nodes per bias and norm. The layout is internal: checkpoints and
  * exports name every tensor.
  */
-export function trainLayout(shapes: Map<string, number[]>): FlatLayout {
+export function trainLayout(shapes: Map<string, number[]>, flatLimit = FLAT_GROUP_ELEMENTS): FlatLayout {
   const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
   const big = [...shapes].filter(([, shape]) => size(shape) >= OWN_GROUP_ELEMENTS);
   const small = [...shapes].filter(([, shape]) => size(shape) < OWN_GROUP_ELEMENTS);
   const layout = flatLayout(new Map([...big, ...small]));
   const groups: OptimizerGroup[] = layout.entries.slice(0, big.length).map((e) => ({ key: e.name, offset: e.offset, size: e.size, shape: e.shape, names: [e.name] }));
-  const rest = layout.entries.slice(big.length);
-  if (rest.length) {
-    const offset = rest[0].offset;
-    groups.push({ key: 'rest', offset, size: layout.total - offset, shape: [layout.total - offset], names: rest.map((e) => e.name) });
-  }
+  groups.push(...flatGroups(layout.entries.slice(big.length), 'rest', flatLimit));
   return { ...layout, groups };
 }
 
-/** The layout's optimizer groups: its groups, or the whole state as one flat group (key ''). */
-export function optimizerGroups(layout: FlatLayout): OptimizerGroup[] {
-  return layout.groups ?? [{ key: '', offset: 0, size: layout.total, shape: [layout.total], names: layout.entries.map((e) => e.name) }];
+/**
+ * Elements at most in one flat optimizer group: 2^24 float32 are 64 MiB, half of WebGPU's default
+ * maxStorageBufferBindingSize (128 MiB), so that a group's state, gradient and update each bind
+ * on any adapter. Flat groups are chunked at this size; under it (every model so far) a layout
+ * has the one flat group it always had, and the same numbers.
+ */
+export const FLAT_GROUP_ELEMENTS = 1 << 24;
+
+/**
+ * Consecutive `entries` as flat groups of at most `limit` elements each (a larger parameter
+ * alone): `<key>`, then `<key>.1`, `<key>.2` … past the first.
+ */
+function flatGroups(entries: FlatLayout['entries'], key: string, limit: number): OptimizerGroup[] {
+  const groups: OptimizerGroup[] = [];
+  for (const e of entries) {
+    const last = groups.at(-1);
+    if (last && last.size + e.size <= limit) {
+      last.size += e.size;
+      last.shape = [last.size];
+      last.names.push(e.name);
+    } else {
+      const k = groups.length === 0 ? key : `${key || 'flat'}.${groups.length}`;
+      groups.push({ key: k, offset: e.offset, size: e.size, shape: [e.size], names: [e.name] });
+    }
+  }
+  return groups;
+}
+
+/** The layout's optimizer groups: its groups, or the whole state as one flat group (key ''), chunked at FLAT_GROUP_ELEMENTS. */
+export function optimizerGroups(layout: FlatLayout, flatLimit = FLAT_GROUP_ELEMENTS): OptimizerGroup[] {
+  if (layout.groups) return layout.groups;
+  if (layout.total <= flatLimit) return [{ key: '', offset: 0, size: layout.total, shape: [layout.total], names: layout.entries.map((e) => e.name) }];
+  return flatGroups(layout.entries, '', flatLimit);
 }
 
 /**
@@ -300,7 +328,7 @@ export function optimizerGroups(layout: FlatLayout): OptimizerGroup[] {
  * `params.<key>` input even in a single step, where a one-parameter group's are its `p.<name>`.
  */
 export function isFlatGroup(key: string): boolean {
-  return key === '' || key === 'rest';
+  return key === '' || key === 'rest' || /^(rest|flat)\.\d+$/.test(key);
 }
 
 /** A group's state input or output: `params.<key>` (`new_params.<key>` …), or `params` for the single flat group. */

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileGPT2, compileTrainLoop, type FlatLayout } from '../../src-main/engine/compile.ts';
+import { compileGPT2, compileTrainLoop, isFlatGroup, type FlatLayout } from '../../src-main/engine/compile.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
@@ -54,7 +54,7 @@ function groupFeeds(layout: FlatLayout, st: { p: Float32Array; m: Float32Array; 
   const f: Record<string, ort.Tensor> = {};
   for (const grp of layout.groups!) {
     const view = (a: Float32Array) => new ort.Tensor('float32', a.subarray(grp.offset, grp.offset + grp.size), grp.shape);
-    if (loop || grp.key === 'rest') f[`params.${grp.key}`] = view(st.p);
+    if (loop || isFlatGroup(grp.key)) f[`params.${grp.key}`] = view(st.p);
     f[`adam_m.${grp.key}`] = view(st.m);
     f[`adam_v.${grp.key}`] = view(st.v);
   }
@@ -108,12 +108,13 @@ describe.each(PROVIDERS)('GPT-2 matches PyTorch on the gpt2-tiny reference (%s)'
     }
   });
 
-  it('three clipped AdamW steps: losses, pre-clip norms and parameters match', async () => {
+  it.each([undefined, 1000])('three clipped AdamW steps: losses, pre-clip norms and parameters match (flat groups of at most %s elements)', async (flatLimit) => {
     const a = batch.adamw;
     const c = compileGPT2({
-      provider, arch, batch: 3, seq: 12, mode: 'step',
+      provider, arch, batch: 3, seq: 12, mode: 'step', flatLimit,
       adamw: { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm },
     });
+    if (flatLimit) expect(c.layout.groups!.filter((grp) => isFlatGroup(grp.key)).length).toBeGreaterThan(2); // chunked
     const s = await createSession(c.model, { provider });
     const N = c.layout.total;
     let p: Float32Array = new Float32Array(N);
@@ -136,10 +137,10 @@ describe.each(PROVIDERS)('GPT-2 matches PyTorch on the gpt2-tiny reference (%s)'
     }
   });
 
-  it('the same three steps in one run of the compiled training loop: the per-step losses and norms, and the parameters after them, match', async () => {
+  it.each([undefined, 1000])('the same three steps in one run of the compiled training loop: the per-step losses and norms, and the parameters after them, match (flat groups of at most %s elements)', async (flatLimit) => {
     const a = batch.adamw;
     const adamw = { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm };
-    const c = compileTrainLoop({ provider, arch, batch: 3, seq: 12, adamw });
+    const c = compileTrainLoop({ provider, arch, batch: 3, seq: 12, adamw, flatLimit });
     const s = await createSession(c.model, { provider });
     const N = c.layout.total;
     const p = new Float32Array(N);

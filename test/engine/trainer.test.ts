@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { TokenBatches, type TokenExample } from '../../src-main/engine/batches.ts';
 import { CheckpointError, listCheckpoints, loadCheckpoint } from '../../src-main/engine/checkpoint.ts';
 import { initGPT2 } from '../../src-main/engine/init.ts';
-import { trainLayout } from '../../src-main/engine/compile.ts';
+import { flatLayout, isFlatGroup, optimizerGroups, trainLayout } from '../../src-main/engine/compile.ts';
 import { gpt2ParamShapes, type GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../../src-main/engine/optim.ts';
 import { learningRate } from '../../src-main/engine/schedule.ts';
@@ -137,6 +137,30 @@ describe.skipIf(!WEBGPU)('trainer on webgpu against cpu', () => {
       }
     }
     expect(far / total).toBeLessThan(1e-3);
+  });
+});
+
+describe('flat optimizer groups', () => {
+  it('are chunked at the limit, in layout order, each parameter whole, covering the state once', () => {
+    const shapes = gpt2ParamShapes(arch);
+    for (const layout of [trainLayout(shapes, 1000), flatLayout(shapes)]) {
+      const groups = layout.groups ?? optimizerGroups(layout, 1000);
+      const flat = groups.filter((g) => isFlatGroup(g.key));
+      expect(flat.length).toBeGreaterThan(3);
+      expect(flat.map((g) => g.key).slice(0, 3)).toEqual(layout.groups ? ['rest', 'rest.1', 'rest.2'] : ['', 'flat.1', 'flat.2']);
+      let at = 0;
+      for (const g of groups) {
+        expect(g.offset).toBe(at);
+        const sizes = g.names.map((n) => layout.entries.find((e) => e.name === n)!.size);
+        expect(sizes.reduce((p, q) => p + q, 0)).toBe(g.size);
+        if (isFlatGroup(g.key)) expect(g.size <= 1000 || g.names.length === 1).toBe(true);
+        at += g.size;
+      }
+      expect(at).toBe(layout.total);
+    }
+    // Under the limit (every model so far): the one flat group it always had.
+    expect(optimizerGroups(flatLayout(shapes)).map((g) => g.key)).toEqual(['']);
+    expect(trainLayout(shapes).groups!.map((g) => g.key)).toEqual(['rest']);
   });
 });
 
