@@ -4,7 +4,8 @@
  * Prints ms per step, achieved GFLOP/s, the share of a step spent copying
  * parameters and optimizer state in and out of ONNX Runtime, ONNX Runtime's own
  * throughput on a 1024×1024×1024 float32 MatMul measured in the same process,
- * the ratio of the two, and last `tokens/s N`. Steps run as training runs them:
+ * the ratio of the two, and last `tokens/s N`. With `--provider webgpu` the copy is the
+ * state's trip from host to device and back, which every session run makes (README, GPU). Steps run as training runs them:
  * K steps per session run (an ONNX Loop), the state handed back once per run,
  * with the K the trainer would pick for this model (runs of about two seconds,
  * at most 16) unless --steps-per-run says otherwise; the single-step graph is
@@ -155,7 +156,8 @@ async function main() {
   const copy = await copyMs();
   const mm = median(mms);
   const tokensPerS = (B * T) / (ms / 1e3);
-  console.log(`one step per run: ${singleMs.toFixed(1)} ms/step (median of ${steps}); copying parameters + optimizer state in and out: ${copy.toFixed(1)} ms = ${((100 * copy) / singleMs).toFixed(1)}% of it`);
+  const moving = provider === 'cpu' ? 'copying parameters + optimizer state in and out' : 'moving parameters + optimizer state from host to device and back';
+  console.log(`one step per run: ${singleMs.toFixed(1)} ms/step (median of ${steps}); ${moving}: ${copy.toFixed(1)} ms = ${((100 * copy) / singleMs).toFixed(1)}% of it`);
   console.log(`loss after ${perRun * (rounds + 1)} steps: ${loss.toFixed(4)}`);
   console.log(`ms/step, ${perRun} steps per run (median of ${rounds} runs): ${ms.toFixed(1)}  [min ${Math.min(...times).toFixed(1)}, max ${Math.max(...times).toFixed(1)}]`);
   console.log(`achieved GFLOP/s: ${gflops.toFixed(1)}  (${(stepFlops() / 1e9).toFixed(2)} GFLOP per step)`);
