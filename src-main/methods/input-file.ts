@@ -22,7 +22,7 @@ const GiB = 1 << 30;
 /** The most bytes each kind of input may have; an error names the file and its size when one has more. */
 export const INPUT_LIMITS = {
   /** datasets.import, a run's train/valid/test files, excludePaths: the paper's 9×9 splits are a few hundred MB. */
-  'examples file': 2 * GiB,
+  'file of examples': 2 * GiB,
   /** finetune.importTask reads the whole file as one string. */
   'task file': 256 * MiB,
   /** probes: at most 100 000 examples are used. */
@@ -291,4 +291,88 @@ export function checkInputFolderSync(dir: string, kind: InputKind = 'model folde
   };
   walk(dir, 0);
   return total;
+}
+
+/** A line longer than this is no example: refused rather than gathered without end. */
+export const MAX_LINE_BYTES = 64 * MiB;
+
+/**
+ * Bytes in, lines out: each complete line (1-based, `\r\n` handled) goes to
+ * `onLine` as text, or is refused naming its line when it is not UTF-8 or
+ * longer than MAX_LINE_BYTES. `onLine` answering false stops it.
+ */
+class LineSplitter {
+  private parts: Buffer[] = [];
+  private pending = 0;
+  private lineNo = 0;
+  private readonly file: string;
+  private readonly onLine: (line: string, lineNo: number) => boolean | void;
+
+  constructor(file: string, onLine: (line: string, lineNo: number) => boolean | void) {
+    this.file = file;
+    this.onLine = onLine;
+  }
+
+  /** Answers false once `onLine` asked to stop. */
+  push(chunk: Buffer): boolean {
+    let start = 0;
+    for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
+      const piece = chunk.subarray(start, end);
+      const bytes = this.pending > 0 ? Buffer.concat([...this.parts, piece]) : piece;
+      this.parts = [];
+      this.pending = 0;
+      if (!this.emit(bytes)) return false;
+      start = end + 1;
+    }
+    if (start < chunk.length) {
+      this.parts.push(Buffer.from(chunk.subarray(start)));
+      this.pending += chunk.length - start;
+      if (this.pending > MAX_LINE_BYTES) throw new InputFileError(this.file, `expected lines of at most ${sizeText(MAX_LINE_BYTES)}; this one is longer`, this.lineNo + 1);
+    }
+    return true;
+  }
+
+  end(): void {
+    if (this.pending > 0) this.emit(Buffer.concat(this.parts));
+  }
+
+  private emit(bytes: Buffer): boolean {
+    this.lineNo++;
+    if (!isUtf8(bytes)) throw new InputFileError(this.file, 'expected valid UTF-8 text (save the file as UTF-8)', this.lineNo);
+    const line = bytes.toString('utf8');
+    return this.onLine(line.endsWith('\r') ? line.slice(0, -1) : line, this.lineNo) !== false;
+  }
+}
+
+/** Each line of a checked file, read in 1 MiB chunks (for the CLI and workers). */
+export function forEachInputLine(file: string, kind: InputKind, onLine: (line: string, lineNo: number) => boolean | void): void {
+  const { fd } = openInputFile(file, kind);
+  try {
+    const lines = new LineSplitter(file, onLine);
+    const buffer = Buffer.allocUnsafe(MiB);
+    for (;;) {
+      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
+      if (n === 0) return lines.end();
+      if (!lines.push(buffer.subarray(0, n))) return;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** The same, awaiting each chunk: the event loop runs between them, so the server answers while a large file is read. */
+export async function forEachInputLineAsync(file: string, kind: InputKind, onLine: (line: string, lineNo: number) => boolean | void): Promise<void> {
+  const { handle } = await openInputFileAsync(file, kind);
+  try {
+    const lines = new LineSplitter(file, onLine);
+    const buffer = Buffer.allocUnsafe(MiB);
+    for (let position = 0; ; ) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+      if (bytesRead === 0) return lines.end();
+      position += bytesRead;
+      if (!lines.push(buffer.subarray(0, bytesRead))) return;
+    }
+  } finally {
+    await handle.close();
+  }
 }

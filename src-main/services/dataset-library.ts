@@ -16,9 +16,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, DatasetExample, DatasetSplit, Page } from '../contract/entities.ts';
 import { StepwiseError } from '../contract/errors.ts';
-import { DataFormatError, detectFormat, firstNonBlankLine, forEachExample, formatLine } from '../methods/icot/format.ts';
+import { DataFormatError, detectFormat, firstNonBlankLine, forEachExample, forEachExampleAsync, formatLine } from '../methods/icot/format.ts';
 import type { ExampleFormat, IcotExample } from '../methods/icot/format.ts';
-import { MULT_SPLITS, multOptionsProblem, parseMultInput, readMultPairs, writeMultFiles } from '../methods/icot/mult.ts';
+import { MULT_SPLITS, multOptionsProblem, parseMultInput, readMultPairsAsync, writeMultFiles } from '../methods/icot/mult.ts';
 import type { MultCounts } from '../methods/icot/mult.ts';
 import { InputFileError, checkInputFile, copyInputFile } from '../methods/input-file.ts';
 import type { LabContext } from './lab.ts';
@@ -58,10 +58,10 @@ interface Survey {
 
 const EQUATIONS = /^(<<[^<>]*>>\s*)*$/;
 
-function survey(file: string, format: ExampleFormat, shownAs: string): Survey {
+async function survey(file: string, format: ExampleFormat, shownAs: string): Promise<Survey> {
   const s: Survey = { count: 0, preview: [], allMult: true, allEquations: true };
   try {
-    forEachExample(file, format, (ex: IcotExample) => {
+    await forEachExampleAsync(file, format, (ex: IcotExample) => {
       s.count++;
       if (s.preview.length < PREVIEW_SIZE) s.preview.push(formatLine(ex));
       if (s.allMult && !parseMultInput(ex.input)) s.allMult = false;
@@ -130,19 +130,19 @@ export function commit(ctx: LabContext, staged: { absolute: string; relative: st
 
 /** Copies a file of examples into the library as one split of a new dataset (the copy is read off the event loop). */
 export async function importDataset(ctx: LabContext, req: ImportRequest): Promise<Dataset> {
-  checkedInput(() => checkInputFile(req.path, 'examples file'));
+  checkedInput(() => checkInputFile(req.path, 'file of examples'));
   const staged = stagingFolder(ctx.dataDir);
   try {
     const copy = path.join(staged.absolute, 'import');
     try {
-      await copyInputFile(req.path, 'examples file', copy);
+      await copyInputFile(req.path, 'file of examples', copy);
     } catch (error) {
       if (error instanceof InputFileError) throw invalidPath(error.message);
       throw error; // e.g. the data folder's disk is full: not the caller's input
     }
     const format = req.format ?? detectFormat(req.path, firstNonBlankLine(copy)); // by the original's extension, else the first line
     // Validate the copy, not the original: what is stored is exactly what was checked.
-    const s = survey(copy, format, req.path);
+    const s = await survey(copy, format, req.path);
     fs.renameSync(copy, path.join(staged.absolute, `${req.split}.${EXTENSION[format]}`));
     const kind = s.allMult ? 'multiplication' : format === 'lines' && s.allEquations ? 'gsm8k-aug' : format === 'jsonl' ? 'jsonl' : 'icot-lines';
     return commit(ctx, staged, {
@@ -161,29 +161,11 @@ export async function importDataset(ctx: LabContext, req: ImportRequest): Promis
 export async function generateMultDataset(ctx: LabContext, req: GenerateMultRequest, onProgress?: (done: number, total: number) => void): Promise<Dataset> {
   let exclude: Set<string> | undefined;
   if (req.excludePaths?.length) {
-    // Each file is checked, then copied off the event loop, then read from the copy; errors name the file given.
-    const staged = stagingFolder(ctx.dataDir);
+    // Each file is checked before it is opened (a FIFO or device is refused) and read off the event loop.
     try {
-      const copies: string[] = [];
-      for (const [i, file] of req.excludePaths.entries()) {
-        checkedInput(() => checkInputFile(file, 'examples file'), 'excludePaths');
-        copies.push(path.join(staged.absolute, `exclude-${i}${path.extname(file)}`)); // the extension picks the format, as for the original
-        try {
-          await copyInputFile(file, 'examples file', copies[i]);
-        } catch (error) {
-          if (error instanceof InputFileError) throw invalidPath(error.message, 'excludePaths');
-          throw error;
-        }
-      }
-      try {
-        exclude = readMultPairs(copies);
-      } catch (error) {
-        let message = (error as Error).message;
-        copies.forEach((copy, i) => (message = message.replaceAll(copy, req.excludePaths![i])));
-        throw invalidPath(message, 'excludePaths');
-      }
-    } finally {
-      fs.rmSync(staged.absolute, { recursive: true, force: true });
+      exclude = await readMultPairsAsync(req.excludePaths);
+    } catch (error) {
+      throw invalidPath((error as Error).message, 'excludePaths');
     }
   }
   const opts = { digitsA: req.digitsA, digitsB: req.digitsB, counts: req.counts, seed: req.seed, exclude };

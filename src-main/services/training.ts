@@ -649,7 +649,7 @@ function missingFiles(config: JsonObject): InputIssue[] {
   const need = (where: string[], file: unknown, kind: 'file' | 'folder') => {
     if (typeof file !== 'string' || file === '') return;
     try {
-      if (kind === 'file') checkInputFile(file, 'examples file');
+      if (kind === 'file') checkInputFile(file, 'file of examples');
       else checkInputFolderSync(file, 'model folder');
     } catch (error) {
       if (!(error instanceof InputFileError)) throw error;

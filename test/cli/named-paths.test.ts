@@ -38,7 +38,7 @@ beforeAll(async () => {
   fs.symlinkSync(bad.loop, path.join(work, 'loop-b'));
   bad.huge = path.join(work, 'huge.txt');
   fs.closeSync(fs.openSync(bad.huge, 'w'));
-  fs.truncateSync(bad.huge, INPUT_LIMITS['examples file'] + 1);
+  fs.truncateSync(bad.huge, INPUT_LIMITS['file of examples'] + 1);
 });
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -105,7 +105,7 @@ describe('datasets.import', () => {
 
   it('a missing file, a folder or an empty file is refused the same way', async () => {
     expect((await refused('datasets.import', { path: '/nonexistent/x.txt', name: 'x' })).message).toBe('datasets.import: /nonexistent/x.txt: no such file');
-    expect((await refused('datasets.import', { path: ICOT, name: 'x' })).message).toContain(`${ICOT}: expected a file of examples`);
+    expect((await refused('datasets.import', { path: ICOT, name: 'x' })).message).toContain(`${ICOT}: is a folder, expected a file of examples`);
     const empty = path.join(dataDir, 'empty.txt');
     fs.writeFileSync(empty, '\n\n');
     expect((await refused('datasets.import', { path: empty, name: 'x' })).message).toBe(`datasets.import: ${empty}: expected at least one example, found none`);

@@ -43,7 +43,7 @@ beforeAll(async () => {
   // Sparse: the size is there, the disk blocks are not.
   bad.huge = path.join(work, 'huge.txt');
   fs.closeSync(fs.openSync(bad.huge, 'w'));
-  fs.truncateSync(bad.huge, INPUT_LIMITS['examples file'] + 1);
+  fs.truncateSync(bad.huge, INPUT_LIMITS['file of examples'] + 1);
   // Where a folder is expected: a file, and folders holding a FIFO, a device link and too many bytes.
   bad.file = data.train;
   bad.fifoInside = path.join(work, 'fifo-inside');
@@ -110,9 +110,9 @@ const FOLDER_CALLS: Record<string, (p: string) => unknown> = {
 const SAID: Record<string, RegExp> = {
   fifo: /named pipe \(FIFO\)/,
   device: /is a device/,
-  folder: /is a folder, expected an? [a-z ]+file/,
+  folder: /is a folder, expected a (file of examples|task file|probe data file)/,
   loop: /loop of symbolic links/,
-  huge: /is 2 GiB \(2147483649 bytes\), more than the (2 GiB an examples file|256 MiB a probe data file|256 MiB a task file) may have/,
+  huge: /is 2 GiB \(2147483649 bytes\), more than the (2 GiB a file of examples|256 MiB a probe data file|256 MiB a task file) may have/,
   file: /is a file, expected a folder|found a file/,
   fifoInside: /config\.json: is a named pipe \(FIFO\); a model folder may hold only regular files and folders/,
   deviceInside: /model\.safetensors: is a device; a model folder may hold only regular files and folders/,

@@ -16,9 +16,8 @@
  * line and what was expected, so nothing is ever half-read.
  */
 import fs from 'node:fs';
-import { isUtf8 } from 'node:buffer';
 import { wellFormedText } from '../../contract/limits.ts';
-import { openInputFile } from '../input-file.ts';
+import { InputFileError, forEachInputLine, forEachInputLineAsync, openInputFile } from '../input-file.ts';
 
 export interface IcotExample {
   input: string;
@@ -103,47 +102,9 @@ export function detectFormat(file: string, firstLine: string | undefined): Examp
   return firstLine?.trimStart().startsWith('{') ? 'jsonl' : 'lines';
 }
 
-/**
- * Calls `fn` with each line of a file (1-based line numbers, `\r\n` handled),
- * reading it in chunks so files of hundreds of megabytes stay cheap. `fn`
- * answering false stops the reading. The file must be a regular file within
- * the limit of an examples file, and every line valid UTF-8 (a bad one is a
- * DataFormatError naming it).
- */
-export function forEachLine(file: string, fn: (line: string, lineNo: number) => boolean | void): void {
-  const { fd } = openInputFile(file, 'examples file');
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    let carry: Buffer = Buffer.alloc(0);
-    let lineNo = 0;
-    const emit = (bytes: Buffer): boolean => {
-      lineNo++;
-      if (!isUtf8(bytes)) throw new DataFormatError(file, lineNo, 'expected valid UTF-8 text (save the file as UTF-8)');
-      const line = bytes.toString('utf8');
-      return fn(line.endsWith('\r') ? line.slice(0, -1) : line, lineNo) !== false;
-    };
-    for (;;) {
-      const n = fs.readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) {
-        if (carry.length > 0) emit(carry);
-        return;
-      }
-      const chunk = carry.length > 0 ? Buffer.concat([carry, buffer.subarray(0, n)]) : buffer.subarray(0, n);
-      let start = 0;
-      for (let end = chunk.indexOf(0x0a, start); end !== -1; end = chunk.indexOf(0x0a, start)) {
-        if (!emit(chunk.subarray(start, end))) return;
-        start = end + 1;
-      }
-      carry = Buffer.from(chunk.subarray(start));
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
-
 /** The first non-blank line of a file, to detect its format. */
 export function firstNonBlankLine(file: string): string | undefined {
-  const { fd } = openInputFile(file, 'examples file');
+  const { fd } = openInputFile(file, 'file of examples');
   try {
     const buffer = Buffer.alloc(64 * 1024);
     const n = fs.readSync(fd, buffer, 0, buffer.length, 0);
@@ -155,32 +116,50 @@ export function firstNonBlankLine(file: string): string | undefined {
 
 /**
  * Every example of a file, in order, through `fn` (no array is built; `fn`
- * answering false stops). Throws a DataFormatError at the first bad line; a
- * file that cannot be read gives an Error naming it.
+ * answering false stops). The file must be a regular file within the limit of
+ * a file of examples. Throws a DataFormatError at the first bad line (one that
+ * does not parse, is not UTF-8 or is absurdly long); a file that cannot be
+ * used gives an InputFileError naming it.
  */
 export function forEachExample(file: string, format: ExampleFormat | undefined, fn: (ex: IcotExample, lineNo: number) => boolean | void): ExampleFormat {
-  let resolved: ExampleFormat;
+  const resolved = format ?? detectFormat(file, firstNonBlankLine(file));
   try {
-    resolved = format ?? detectFormat(file, firstNonBlankLine(file));
-    const parse = resolved === 'jsonl' ? parseRecord : parseLine;
-    forEachLine(file, (line, lineNo) => {
-      if (line.trim() === '') return;
-      let ex: IcotExample;
-      try {
-        ex = parse(line);
-      } catch (error) {
-        throw new DataFormatError(file, lineNo, (error as Error).message);
-      }
-      return fn(ex, lineNo);
-    });
+    forEachInputLine(file, 'file of examples', exampleLines(file, resolved, fn));
   } catch (error) {
-    const { code, message, syscall } = error as NodeJS.ErrnoException;
-    if (syscall === undefined) throw error; // a bad line, or whatever `fn` threw
-    if (code === 'ENOENT') throw new Error(`${file}: no such file`);
-    if (code === 'EISDIR') throw new Error(`${file}: is a folder, expected a file of examples`);
-    throw new Error(`${file}: cannot read (${message})`);
+    throw asFormatError(error);
   }
   return resolved;
+}
+
+/** The same, reading off the event loop (for the server: imports, exclusion lists). */
+export async function forEachExampleAsync(file: string, format: ExampleFormat | undefined, fn: (ex: IcotExample, lineNo: number) => boolean | void): Promise<ExampleFormat> {
+  const resolved = format ?? detectFormat(file, firstNonBlankLine(file));
+  try {
+    await forEachInputLineAsync(file, 'file of examples', exampleLines(file, resolved, fn));
+  } catch (error) {
+    throw asFormatError(error);
+  }
+  return resolved;
+}
+
+/** Each non-blank line parsed in `format` and handed to `fn`; a line that does not parse is a DataFormatError. */
+function exampleLines(file: string, format: ExampleFormat, fn: (ex: IcotExample, lineNo: number) => boolean | void) {
+  const parse = format === 'jsonl' ? parseRecord : parseLine;
+  return (line: string, lineNo: number): boolean | void => {
+    if (line.trim() === '') return;
+    let ex: IcotExample;
+    try {
+      ex = parse(line);
+    } catch (error) {
+      throw new DataFormatError(file, lineNo, (error as Error).message);
+    }
+    return fn(ex, lineNo);
+  };
+}
+
+/** A line the reader refused (bad UTF-8, too long) is a bad line like any other. */
+function asFormatError(error: unknown): unknown {
+  return error instanceof InputFileError && error.line !== null ? new DataFormatError(error.file, error.line, error.problem) : error;
 }
 
 /** All examples of a file (see forEachExample). */

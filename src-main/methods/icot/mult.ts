@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import { Rng } from '../../engine/init.ts';
-import { DataFormatError, forEachExample, formatLine } from './format.ts';
+import { DataFormatError, forEachExample, forEachExampleAsync, formatLine } from './format.ts';
 import type { IcotExample } from './format.ts';
 
 /** Digits, least significant first. */
@@ -173,14 +173,23 @@ export function parseDigits(text: string): { digitsA: number; digitsB: number } 
  */
 export function readMultPairs(files: readonly string[]): Set<string> {
   const pairs = new Set<string>();
-  for (const file of files) {
-    forEachExample(file, undefined, (ex, lineNo) => {
-      const pair = parseMultInput(ex.input);
-      if (!pair) throw new DataFormatError(file, lineNo, `expected a multiplication input like '7 6 9 2 * 1 6 3 6' (digits least significant first) before '||', got "${ex.input.slice(0, 60)}"`);
-      pairs.add(multInput(pair.a, pair.b));
-    });
-  }
+  for (const file of files) forEachExample(file, undefined, collectPair(file, pairs));
   return pairs;
+}
+
+/** The same, reading off the event loop (the server's datasets.generateMult). */
+export async function readMultPairsAsync(files: readonly string[]): Promise<Set<string>> {
+  const pairs = new Set<string>();
+  for (const file of files) await forEachExampleAsync(file, undefined, collectPair(file, pairs));
+  return pairs;
+}
+
+function collectPair(file: string, pairs: Set<string>) {
+  return (ex: IcotExample, lineNo: number): void => {
+    const pair = parseMultInput(ex.input);
+    if (!pair) throw new DataFormatError(file, lineNo, `expected a multiplication input like '7 6 9 2 * 1 6 3 6' (digits least significant first) before '||', got "${ex.input.slice(0, 60)}"`);
+    pairs.add(multInput(pair.a, pair.b));
+  };
 }
 
 /**
