@@ -253,9 +253,9 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   }
   const device = await deviceRecord(config.runtime.provider);
   writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.family.arch, shape: { prefix, rest }, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
-  emit({ type: 'log', level: 'info', message: device.summary });
   const trainedCount = [...p.init.values()].reduce((n, x) => n + x.data.length, 0);
   emit({ type: 'log', level: 'info', message: `${config.method}${config.method === 'bitune' ? ` (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill)` : ''}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; ${p.family.name} ${p.family.nLayer}×${p.family.hiddenSize} frozen, ${trainedCount} trained parameters in ${p.adapters.map((a) => a.name).join(' + ')}${passesOf(variant).mixing ? ' + mixing' : ''}` });
+  if (device.adapter) emit({ type: 'log', level: 'info', message: device.summary });
 
   const sessionOpts = { provider: config.runtime.provider, threads: config.runtime.threads };
   const baseDtype = config.runtime.baseDtype;

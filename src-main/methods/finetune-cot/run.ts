@@ -100,12 +100,12 @@ export async function runFtCot(job: FtCotJob, emit: (e: TrainerEvent) => void, c
   mkdirSync(checkpointDir, { recursive: true });
   const device = await deviceRecord(config.runtime.provider);
   writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
-  emit({ type: 'log', level: 'info', message: device.summary });
   const questions = new Set(p.train.map((e) => e.question)).size;
   emit({
     type: 'log', level: 'info',
     message: `${config.format}: ${p.train.length} training examples (${questions} questions), ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; model ${p.arch.nLayer}×${p.arch.nEmbd}, ${p.arch.nPositions} positions, vocabulary ${p.arch.vocabSize} (${p.tok.kind})`,
   });
+  if (device.adapter) emit({ type: 'log', level: 'info', message: device.summary });
 
   let best: FtCotOutcome['best'] = null;
   const validate = async (params: TensorMap, examples: StudentExample[]) => {

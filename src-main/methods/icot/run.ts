@@ -90,8 +90,8 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   mkdirSync(checkpointDir, { recursive: true });
   const device = await deviceRecord(config.runtime.provider);
   writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.arch, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
-  emit({ type: 'log', level: 'info', message: device.summary });
   emit({ type: 'log', level: 'info', message: `${config.recipe}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; longest CoT ${p.maxCot} tokens; model ${p.arch.nLayer}×${p.arch.nEmbd}, vocabulary ${p.arch.vocabSize}` });
+  if (device.adapter) emit({ type: 'log', level: 'info', message: device.summary });
 
   let best: IcotOutcome['best'] = null;
   /** Whether the model is, at this point, shown no CoT at all. */
