@@ -3,6 +3,7 @@
 // trainer's config (src-main/methods/icot/recipe.ts) built from them, every
 // field spelled out so the stored run says exactly what it trained with.
 import type { Dataset, JsonObject, JsonValue, Model } from '../../src-main/contract/index.ts';
+import type { HoldBelow } from './hold-schedule.ts';
 
 /** The ICoT trainer's recipes: the three ICoT-family methods of the New run form. */
 export type Recipe = 'icot-si' | 'cot' | 'nocot';
@@ -37,8 +38,8 @@ export interface CurriculumSettings {
   removeAllWhenBeyond: number | null;
   pretrainEpochs: number;
   keepPosition: boolean;
-  /** Hold the removal while validation accuracy is below this fraction; 0: never (the paper's fixed schedule). */
-  holdBelow: number;
+  /** Hold the removal while validation accuracy is below this fraction, or [tokens removed, fraction] pairs; 0: never (the paper's fixed schedule). */
+  holdBelow: HoldBelow;
   /** Remove the next token at once after an epoch whose validation accuracy reached this fraction; 0: never (the paper's fixed schedule). */
   advanceAbove: number;
 }

@@ -77,6 +77,14 @@ describe('run config validation', () => {
     );
   });
 
+  test('holdBelow may be a schedule [[tokens removed, fraction], …] from 0 tokens on, by increasing tokens', () => {
+    expect(parseIcotConfig({ ...minimal, curriculum: { holdBelow: [[0, 0.5], [37, 0.25]] } }).curriculum.holdBelow).toEqual([[0, 0.5], [37, 0.25]]);
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: [[5, 0.5]] } }, 'h.json')).toThrow('curriculum.holdBelow: must start at 0 tokens removed, e.g. [[0, 0.5], [37, 0.25]]');
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: [[0, 0.5], [37, 0.25], [20, 0.1]] } }, 'h.json')).toThrow('curriculum.holdBelow: its token counts must increase, e.g. [[0, 0.5], [37, 0.25]]');
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: [[0, 0.5]] }, eval: { everyEpoch: false } }, 'h.json')).toThrow('curriculum.holdBelow: holds on validation accuracy, so it needs validation every epoch');
+    expect(() => parseIcotConfig({ ...minimal, curriculum: { holdBelow: [[0, 0.5], [37, 0.95]], advanceAbove: 0.9 } }, 'h.json')).toThrow('curriculum.advanceAbove: must be at least curriculum.holdBelow');
+  });
+
   test('advanceAbove is a fraction, needs validation every epoch, and is not below holdBelow', () => {
     expect(parseIcotConfig({ ...minimal, curriculum: { advanceAbove: 0.9, holdBelow: 0.5 } }).curriculum).toMatchObject({ advanceAbove: 0.9, holdBelow: 0.5 });
     expect(() => parseIcotConfig({ ...minimal, curriculum: { advanceAbove: 95 } }, 'a.json')).toThrow(/^a\.json is not a valid ICoT run configuration:\n {2}curriculum\.advanceAbove: Too big/);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src-main/engine/init.ts';
 import { CurriculumBatches } from '../../src-main/methods/icot/batches.ts';
 import {
-  advance, advancesNow, batchesPerRemovedToken, CURRICULUM_DEFAULTS, holds, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
+  advance, advancesNow, batchesPerRemovedToken, CURRICULUM_DEFAULTS, holds, holdThreshold, INITIAL_CURRICULUM_STATE, removalCurve, removalOffsetDistribution,
   keptPositionJump, removeCot, roundHalfEven, sampleOffset, scheduleAt, type CurriculumConfig, type LaidOut,
 } from '../../src-main/methods/icot/curriculum.ts';
 
@@ -17,6 +17,16 @@ function laid(cotLen: number): LaidOut {
 const cfg = (over: Partial<CurriculumConfig> = {}): CurriculumConfig => ({ ...CURRICULUM_DEFAULTS, ...over });
 
 describe('ICoT-SI curriculum', () => {
+  it('a hold schedule [[0, 0.5], [37, 0.25]] holds below 50% until 37 tokens are removed, then below 25%, and never once the CoT is gone', () => {
+    const c = cfg({ holdBelow: [[0, 0.5], [37, 0.25]] });
+    expect([0, 36, 37, 45].map((n) => holdThreshold(c.holdBelow, n))).toEqual([0.5, 0.5, 0.25, 0.25]);
+    expect(holds(c, 36, 0.4, 46)).toBe(true);
+    expect(holds(c, 37, 0.4, 46)).toBe(false);
+    expect(holds(c, 37, 0.2, 46)).toBe(true);
+    expect(holds(c, 46, 0.2, 46)).toBe(false);
+    expect(holdThreshold(0.3, 100)).toBe(0.3);
+  });
+
   it('removal smoothing draws offsets with P(0)=0.98 at λ=4, leftover mass on 99', () => {
     const p = removalOffsetDistribution(4);
     expect(p).toHaveLength(100);

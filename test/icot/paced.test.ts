@@ -77,6 +77,17 @@ describe('holding the removal on validation accuracy', () => {
   });
 });
 
+describe('a hold schedule', () => {
+  test('[[0, 0], [2, 1]]: the fixed schedule until 2 tokens are removed, then a hold at 100%, said in the log with its threshold', async () => {
+    const r = await run('schedule', { data, epochs: 5, curriculum: { removePerEpoch: 1, holdBelow: [[0, 0], [2, 1]] } });
+    expect(r.out.status).toBe('finished');
+    expect(r.epochs.every((v) => v.val_accuracy < 1)).toBe(true);
+    // Epochs 1–2 follow Δ (1 and 2 removed); from 2 removed on the 100% threshold holds every epoch.
+    expect(r.epochs.map((v) => [v.cot_removed, v.removal_held])).toEqual([[0, 0], [1, 0], [2, 1], [2, 1], [2, 1]]);
+    expect(r.logs.filter((m) => m.includes('the removal holds'))).toEqual([`epoch 3: validation ${(100 * r.epochs[2].val_accuracy).toFixed(1)}% < 100.0%: the removal holds at 2 tokens`]);
+  });
+});
+
 describe('advancing the removal on validation accuracy', () => {
   test('at advanceAbove or more the next token goes with the next batch; with Δ = 0 validation alone paces the removal', async () => {
     // Δ = 0: without the advance nothing is ever removed.

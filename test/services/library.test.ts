@@ -171,6 +171,32 @@ describe('curriculum.preview', () => {
   });
 });
 
+describe('curriculum.preview with validation deciding', () => {
+  const curriculum = { removePerEpoch: 4, smoothingLambda: null, side: 'right' as const, resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 };
+
+  test('a hold schedule marks the spans where each threshold can bite and says so; the curve stays the fixed schedule', async () => {
+    const fixed = await client.call('curriculum.preview', { curriculum, trainExamples: 320, batchSize: 16, epochs: 3, cotLength: 8 });
+    expect(fixed.validation).toEqual({ decides: false, spans: [], advanceAbove: null, note: '' });
+    const r = await client.call('curriculum.preview', { curriculum: { ...curriculum, holdBelow: [[0, 0.5], [5, 0.25]], advanceAbove: 0.9 }, trainExamples: 320, batchSize: 16, epochs: 3, cotLength: 8 });
+    expect(r.curve).toEqual(fixed.curve);
+    // 20 batches an epoch, one more token every 5: tokens 0–4 are scheduled over batches 0–24 (50%), 5–7 over 25–39 (25%); none once all 8 are gone.
+    expect(r.validation.spans).toEqual([
+      { fromBatch: 0, toBatch: 25, fromRemoved: 0, toRemoved: 4, holdBelow: 0.5 },
+      { fromBatch: 25, toBatch: 40, fromRemoved: 5, toRemoved: 7, holdBelow: 0.25 },
+    ]);
+    expect(r.validation.decides).toBe(true);
+    expect(r.validation.advanceAbove).toBe(0.9);
+    expect(r.validation.note).toBe(
+      'Validation decides the schedule where marked: from epoch 0.0 (0 removed) to epoch 1.3 the removal waits while validation is below 50%; ' +
+        'from epoch 1.3 (5 removed) to epoch 2.0 the removal waits while validation is below 25%; after an epoch at 90% or more the next token goes at once. ' +
+        "The curve is the schedule when validation changes nothing: a run's removal can lag it where a hold bites, and run ahead of it after an advance.",
+    );
+    await expect(client.call('curriculum.preview', { curriculum: { ...curriculum, holdBelow: [[3, 0.5]] }, trainExamples: 320, batchSize: 16, epochs: 1, cotLength: 8 })).rejects.toThrow(
+      'must start at 0 tokens removed, e.g. [[0, 0.5], [37, 0.25]]',
+    );
+  });
+});
+
 describe('models.checkpoints', () => {
   test("every run's checkpoints, newest first, with the run's name and its model's architecture and parameter count", async () => {
     const a = lab.store.runs.create({ method: 'icot-si', name: 'run a', config: {} });

@@ -89,8 +89,19 @@ export const libraryProcedures = {
         removeAllWhenBeyond: finite('a positive number, or null for never').positive({ error: 'must be positive, or null for never' }).nullable(),
         pretrainEpochs: z.int({ error: 'must be a whole number of epochs' }).min(0, { error: 'must be 0 or more' }).max(10_000, { error: 'must be at most 10000' }),
         keepPosition: z.boolean({ error: 'must be true or false' }).optional(),
-        /** A run's hold on validation accuracy; the preview has no validation, so it shows the schedule that never holds. */
-        holdBelow: finite('a fraction from 0 to 1').min(0, { error: 'must be 0 or more' }).max(1, { error: 'must be at most 1' }).optional(),
+        /**
+         * A run's hold on validation accuracy: a fraction, or [tokens removed, fraction] pairs. The preview has no
+         * validation: it plots the schedule that never holds and marks where a hold can bite (validation.spans).
+         */
+        holdBelow: z.union([
+          finite('a fraction from 0 to 1').min(0, { error: 'must be 0 or more' }).max(1, { error: 'must be at most 1' }),
+          z.array(z.tuple([
+            z.int({ error: 'must be a whole number of tokens' }).min(0, { error: 'must be 0 or more' }),
+            finite('a fraction from 0 to 1').min(0, { error: 'must be 0 or more' }).max(1, { error: 'must be at most 1' }),
+          ]), { error: 'must be a fraction, or [tokens, fraction] pairs such as [[0, 0.5], [37, 0.25]]' }).min(1).max(64)
+            .refine((pairs) => pairs[0]![0] === 0, { error: 'must start at 0 tokens removed, e.g. [[0, 0.5], [37, 0.25]]' })
+            .refine((pairs) => pairs.every((q, i) => i === 0 || q[0] > pairs[i - 1]![0]), { error: 'its token counts must increase, e.g. [[0, 0.5], [37, 0.25]]' }),
+        ]).optional(),
         /** A run's advance on validation accuracy; likewise not simulated. */
         advanceAbove: finite('a fraction from 0 to 1').min(0, { error: 'must be 0 or more' }).max(1, { error: 'must be at most 1' }).optional(),
       }),
@@ -102,6 +113,18 @@ export const libraryProcedures = {
     }),
   },
 } as const satisfies Record<string, ProcedureSpec>;
+
+/** Where a run's validation can change the curriculum's schedule, over the schedule that never holds. */
+export interface ValidationSpans {
+  /** Whether validation decides any of the schedule. */
+  decides: boolean;
+  /** Batch spans over which a hold can bite: its threshold for the tokens removed then. */
+  spans: { fromBatch: number; toBatch: number; fromRemoved: number; toRemoved: number; holdBelow: number }[];
+  /** The advance threshold, or null when validation never speeds the removal up. */
+  advanceAbove: number | null;
+  /** What that means, in a sentence (empty when validation decides nothing). */
+  note: string;
+}
 
 /** What each of these procedures answers. */
 export interface LibraryOutputs {
@@ -122,5 +145,7 @@ export interface LibraryOutputs {
     curve: SchedulePoint[];
     /** P(o) of removal smoothing for o = 0..99 (all mass on 0 without smoothing). */
     offsets: number[];
+    /** Where validation decides the schedule (a hold or an advance); the curve is the schedule that never holds. */
+    validation: ValidationSpans;
   };
 }

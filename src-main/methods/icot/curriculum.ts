@@ -41,9 +41,11 @@ export interface CurriculumConfig {
   /**
    * Hold the schedule while the validation accuracy of the last epoch (with the scheduled
    * removal) is below this fraction; 0 never holds (the paper's fixed schedule). Hard tokens
-   * then get the batches they need, and easy ones no more than Δ gives them.
+   * then get the batches they need, and easy ones no more than Δ gives them. A schedule
+   * [[tokens, fraction], …] changes the threshold with the tokens removed: each pair holds from
+   * that many tokens on (e.g. [[0, 0.5], [37, 0.25]]: 50% until 37 are removed, then 25%).
    */
-  holdBelow: number;
+  holdBelow: HoldSchedule;
   /**
    * Remove the next token at once after an epoch whose validation accuracy (with the scheduled
    * removal) reached this fraction, without waiting for the rest of round(batches/Δ); 0 never
@@ -51,6 +53,27 @@ export interface CurriculumConfig {
    * a hard one can take; with Δ = 0 the removal is paced by validation alone.
    */
   advanceAbove: number;
+}
+
+/** A hold threshold: one fraction, or [tokens removed, fraction] pairs by increasing tokens. */
+export type HoldSchedule = number | readonly (readonly [number, number])[];
+
+/** The hold threshold once `scheduled` tokens are removed (0: no hold). */
+export function holdThreshold(hold: HoldSchedule, scheduled: number): number {
+  if (typeof hold === 'number') return hold;
+  let t = 0;
+  for (const [from, fraction] of hold) if (scheduled >= from) t = fraction;
+  return t;
+}
+
+/** Whether the schedule ever holds (some threshold above 0). */
+export function everHolds(hold: HoldSchedule): boolean {
+  return typeof hold === 'number' ? hold > 0 : hold.some(([, f]) => f > 0);
+}
+
+/** The highest threshold the schedule uses. */
+export function highestHold(hold: HoldSchedule): number {
+  return typeof hold === 'number' ? hold : Math.max(0, ...hold.map(([, f]) => f));
 }
 
 /** The paper's defaults (its 4×4 multiplication recipe). */
@@ -160,10 +183,11 @@ export function advance(cfg: CurriculumConfig, state: CurriculumState, epoch: nu
 
 /**
  * Whether the schedule holds after an epoch whose validation (with `scheduled` tokens removed)
- * reached `accuracy`: below `holdBelow`, while some of the longest CoT's `cotLength` tokens are left.
+ * reached `accuracy`: below the hold threshold for `scheduled` tokens, while some of the longest CoT's `cotLength` tokens are left.
  */
 export function holds(cfg: CurriculumConfig, scheduled: number, accuracy: number, cotLength: number): boolean {
-  return cfg.holdBelow > 0 && scheduled < cotLength && accuracy < cfg.holdBelow;
+  const threshold = holdThreshold(cfg.holdBelow, scheduled);
+  return threshold > 0 && scheduled < cotLength && accuracy < threshold;
 }
 
 /**
@@ -198,6 +222,31 @@ export function removalCurve(cfg: CurriculumConfig, batchesPerEpoch: number, epo
     if (b === 0 || r.step.grew || b === epochs * batchesPerEpoch - 1) out.push({ batch: b + 1, removed, remaining: cotLength - removed });
   }
   return out;
+}
+
+/**
+ * Where a hold can bite, over the schedule that never holds: for each stretch of the hold
+ * schedule with a threshold above 0, the batches during which that many tokens (and fewer than
+ * the whole CoT) are scheduled. A run's removal can only lag the fixed schedule inside them.
+ */
+export function holdSpans(cfg: CurriculumConfig, batchesPerEpoch: number, epochs: number, cotLength: number): { fromBatch: number; toBatch: number; fromRemoved: number; toRemoved: number; holdBelow: number }[] {
+  const spans: { fromBatch: number; toBatch: number; fromRemoved: number; toRemoved: number; holdBelow: number }[] = [];
+  if (!everHolds(cfg.holdBelow)) return spans;
+  const fixed = { ...cfg, holdBelow: 0, advanceAbove: 0 };
+  let state = INITIAL_CURRICULUM_STATE;
+  const total = epochs * batchesPerEpoch;
+  for (let b = 0; b < total; b++) {
+    const r = advance(fixed, state, Math.floor(b / batchesPerEpoch), batchesPerEpoch);
+    state = r.state;
+    const removed = Math.min(cotLength, r.step.scheduled);
+    const threshold = removed < cotLength ? holdThreshold(cfg.holdBelow, removed) : 0;
+    const last = spans.at(-1);
+    if (threshold > 0 && last && last.toBatch === b && last.holdBelow === threshold) {
+      last.toBatch = b + 1;
+      last.toRemoved = removed;
+    } else if (threshold > 0) spans.push({ fromBatch: b, toBatch: b + 1, fromRemoved: removed, toRemoved: removed, holdBelow: threshold });
+  }
+  return spans;
 }
 
 /** An encoded example: ids with the positions of its three EOS tokens (input EOS cot EOS #### answer EOS). */

@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import { evalFields, folderModel, freshModelFields, headsDivideDim, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
-import type { CurriculumConfig } from './curriculum.ts';
+import { everHolds, highestHold, type CurriculumConfig } from './curriculum.ts';
 
 const infinity = z.number().positive().nullable(); // null = ∞
 
@@ -41,8 +41,16 @@ export const IcotRunConfigSchema = z.strictObject({
     pretrainEpochs: z.number().int().nonnegative().default(0),
     /** Tokens after removed CoT keep their original position ids (the paper's --keep_position). */
     keepPosition: z.boolean().default(false),
-    /** Hold the removal while the last validation accuracy is below this fraction (0: never; not in the paper). Needs validation every epoch. */
-    holdBelow: z.number().min(0).max(1).default(0),
+    /**
+     * Hold the removal while the last validation accuracy is below this fraction (0: never; not in the paper), or a
+     * schedule [[tokens removed, fraction], …] from 0 tokens on, by increasing tokens. Needs validation every epoch.
+     */
+    holdBelow: z.union([
+      z.number().min(0).max(1),
+      z.array(z.tuple([z.number().int().nonnegative(), z.number().min(0).max(1)])).min(1).max(64)
+        .refine((pairs) => pairs[0][0] === 0, { error: 'must start at 0 tokens removed, e.g. [[0, 0.5], [37, 0.25]]' })
+        .refine((pairs) => pairs.every((p, i) => i === 0 || p[0] > pairs[i - 1][0]), { error: 'its token counts must increase, e.g. [[0, 0.5], [37, 0.25]]' }),
+    ]).default(0),
     /** Remove the next token at once after an epoch whose validation accuracy reached this fraction (0: never; not in the paper). Needs validation every epoch. */
     advanceAbove: z.number().min(0).max(1).default(0),
   }).prefault({}),
@@ -51,13 +59,13 @@ export const IcotRunConfigSchema = z.strictObject({
   runtime: z.strictObject({
     ...runtimeFields,
   }).prefault({}),
-}).refine((c) => c.curriculum.holdBelow === 0 || c.eval.everyEpoch, {
+}).refine((c) => !everHolds(c.curriculum.holdBelow) || c.eval.everyEpoch, {
   message: 'holds on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
   path: ['curriculum', 'holdBelow'],
 }).refine((c) => c.curriculum.advanceAbove === 0 || c.eval.everyEpoch, {
   message: 'advances on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
   path: ['curriculum', 'advanceAbove'],
-}).refine((c) => c.curriculum.advanceAbove === 0 || c.curriculum.advanceAbove >= c.curriculum.holdBelow, {
+}).refine((c) => c.curriculum.advanceAbove === 0 || c.curriculum.advanceAbove >= highestHold(c.curriculum.holdBelow), {
   message: 'must be at least curriculum.holdBelow (an accuracy cannot both hold the removal and advance it)',
   path: ['curriculum', 'advanceAbove'],
 });

@@ -20,7 +20,7 @@ import { hasTokenizer } from '../../engine/tokenizer.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { freshArch, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { CurriculumBatches } from './batches.ts';
-import { advancesNow, holds, keptPositionJump, type CurriculumState } from './curriculum.ts';
+import { advancesNow, everHolds, holds, holdThreshold, keptPositionJump, type CurriculumState } from './curriculum.ts';
 import { evaluate, type EvalResult } from './evaluate.ts';
 import { readExamples, type IcotExample } from './format.ts';
 import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
@@ -128,14 +128,15 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       // The optional hold: the next epoch's batches count towards the next removal only if this validation reached holdBelow.
       const holding = config.recipe === 'icot-si' && holds(cur, scheduled, r.accuracy, p.maxCot);
       const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+      const threshold = holdThreshold(cur.holdBelow, scheduled);
       if (holding !== !!batches.curriculum.holding) {
         emit({
           type: 'log', level: 'info',
           message: holding
-            ? `epoch ${epoch + 1}: validation ${pct(r.accuracy)} < ${pct(cur.holdBelow)}: the removal holds at ${scheduled} token${scheduled === 1 ? '' : 's'}`
+            ? `epoch ${epoch + 1}: validation ${pct(r.accuracy)} < ${pct(threshold)}: the removal holds at ${scheduled} token${scheduled === 1 ? '' : 's'}`
             : scheduled >= p.maxCot
               ? `epoch ${epoch + 1}: no CoT is left to remove (validation ${pct(r.accuracy)}): the hold ends`
-              : `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(cur.holdBelow)}: the removal goes on from ${scheduled} token${scheduled === 1 ? '' : 's'}`,
+              : `epoch ${epoch + 1}: validation ${pct(r.accuracy)} ≥ ${pct(threshold)}: the removal goes on from ${scheduled} token${scheduled === 1 ? '' : 's'}`,
         });
       }
       // The optional advance: a validation at advanceAbove or more removes the next token with the next batch.
@@ -149,7 +150,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
         values: {
           val_accuracy: r.accuracy, val_cot_tokens: r.meanCotTokens, val_examples_per_s: r.examplesPerS,
           cot_removed: config.recipe === 'cot' ? 0 : config.recipe === 'nocot' ? p.maxCot : Math.min(p.maxCot, scheduled),
-          ...(cur.holdBelow > 0 && config.recipe === 'icot-si' ? { removal_held: holding ? 1 : 0 } : {}),
+          ...(everHolds(cur.holdBelow) && config.recipe === 'icot-si' ? { removal_held: holding ? 1 : 0 } : {}),
         },
       });
       emit({ type: 'predictions', step, split: 'valid', rows: r.predictions });
