@@ -157,10 +157,12 @@ describe('errors quote only a short excerpt', () => {
     expect(r.status).toBe(400);
     expect(r.error?.message.startsWith(`datasets.import: ${file}:1: expected one '||' between the input and the chain of thought`)).toBe(true);
     expect(r.body.length).toBeLessThan(2000);
-    const task = path.join(work, 'one-line.jsonl');
-    fs.writeFileSync(task, `{"question": "${'y'.repeat(30_000_000)}`);
+    // The issue's case: a CSV task file whose one line is its header (was a 62.9 MB error body).
+    const task = path.join(work, 'one-line.csv');
+    fs.writeFileSync(task, Array.from({ length: 30_000 }, () => 'y'.repeat(1000)).join(','));
     const t = await call('finetune.importTask', { path: task, name: 'one line', answerType: 'text' });
     expect(t.status).toBe(400);
+    expect(t.error?.message).toContain(`${task}:1: expected a header naming "question" and "answer" columns, got "yyyy`);
     expect(t.body.length).toBeLessThan(2500);
   });
 
