@@ -16,7 +16,8 @@ import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
 import { keptPositionJump } from '../methods/icot/curriculum.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
-import { readExamples, type IcotExample } from '../methods/icot/format.ts';
+import { parseLine, readExamples, type IcotExample } from '../methods/icot/format.ts';
+import { parseMultInput } from '../methods/icot/mult.ts';
 import { cotLength, encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
 import type { SeqTokenizer } from '../methods/icot/layout.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
@@ -66,6 +67,8 @@ interface Loaded {
   removedCot?: number;
   /** The side the CoT was removed from (default left; it matters only while some CoT is left). */
   removedSide?: 'left' | 'right';
+  /** The multiplication the run trained on (digits of each operand), when it trained on multiplication. */
+  mult?: { runId: number; a: number; b: number };
   provider?: ProviderName;
   threads?: number;
   maxNewTokens?: number;
@@ -76,6 +79,7 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   const all = readExamples(request.dataFile);
   const examples = request.limit ? all.slice(0, request.limit) : all;
   if (examples.length === 0) throw new StepwiseError('invalid_input', `${request.dataFile} has no examples`);
+  if (loaded.mult) checkMultFile(request.dataFile, examples, loaded.mult);
   let needed = 0; // a loop, not Math.max(...): a large file would overflow the stack
   for (const ex of examples) needed = Math.max(needed, encodeExample(loaded.tok, ex).ids.length - encodePrompt(loaded.tok, ex.input).length);
   const maxNewTokens = request.maxNewTokens ?? loaded.maxNewTokens ?? needed;
@@ -152,7 +156,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     const folder = loadGpt2Folder(bestDir);
     const step = bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0;
     // The best model is kept once all CoT is removed.
-    return { ...common, description: `run ${runId}, best model (step ${step})`, arch: folder.config, params: folder.params, owner: { runId, step }, removedCot: kept ? Infinity : undefined };
+    return { ...common, mult: runMult(runId, info), description: `run ${runId}, best model (step ${step})`, arch: folder.config, params: folder.params, owner: { runId, step }, removedCot: kept ? Infinity : undefined };
   }
   const chosen = which === 'latest' ? checkpoints[checkpoints.length - 1] : checkpoints.find((c) => c.step === which);
   if (!chosen) {
@@ -169,7 +173,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     removedCot = info.config.recipe === 'nocot' || scheduled < 0 ? Infinity : scheduled; // −1 stands for all
   }
   const removedSide = info.config.curriculum?.side ?? 'left';
-  return { ...common, description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot, removedSide };
+  return { ...common, mult: runMult(runId, info), description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot, removedSide };
 }
 
 /** The step of the best model, as the latest checkpoint recorded it. */
@@ -182,6 +186,49 @@ function bestStep(checkpoints: { step: number; path: string }[]): number | null 
     return typeof step === 'number' ? step : null;
   } catch {
     return null;
+  }
+}
+
+/**
+ * The multiplication a run trained on, read from the first line of its training file: A×B digits,
+ * or undefined when it trained on something else (or the file is gone: then nothing is checked).
+ */
+function runMult(runId: number, info: RunJson): Loaded['mult'] {
+  let first = '';
+  try {
+    const fd = fs.openSync(info.config.data.train, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      if (!fs.fstatSync(fd).isFile()) return undefined;
+      const buf = Buffer.alloc(4096);
+      first = buf.subarray(0, fs.readSync(fd, buf, 0, buf.length, 0)).toString('utf8').split('\n')[0] ?? '';
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  let input: string;
+  try {
+    input = parseLine(first).input;
+  } catch {
+    return undefined;
+  }
+  const m = parseMultInput(input);
+  return m ? { runId, a: m.a.length, b: m.b.length } : undefined;
+}
+
+/** A run trained on A×B multiplication is scored only on A×B multiplication in the paper's format. */
+function checkMultFile(file: string, examples: IcotExample[], mult: { runId: number; a: number; b: number }): void {
+  const trained = `${mult.a}×${mult.b}`;
+  for (let i = 0; i < examples.length; i++) {
+    const m = parseMultInput(examples[i].input);
+    if (!m) {
+      const excerpt = examples[i].input.length > 60 ? `${examples[i].input.slice(0, 60)}…` : examples[i].input;
+      throw new StepwiseError('invalid_input', `${file}, example ${i + 1}: "${excerpt}" is not multiplication in the paper's format (digits separated by spaces, least significant first, "A * B"); run ${mult.runId} was trained on ${trained} multiplication`);
+    }
+    if (m.a.length !== mult.a || m.b.length !== mult.b) {
+      throw new StepwiseError('invalid_input', `${file}, example ${i + 1}: ${m.a.length}×${m.b.length} multiplication, but run ${mult.runId} was trained on ${trained}: evaluate it on ${trained} problems`);
+    }
   }
 }
 

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { writeMultFiles } from '../../src-main/methods/icot/mult.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import { expectResumedSteps, untilCheckpointRecorded } from '../services/interrupted.ts';
 import { BATCHES_PER_EPOCH, tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
@@ -113,6 +114,20 @@ describe('stepwise train', () => {
     const folder = stepwise(['eval', '--model', path.join(dataDir, 'runs/1/best'), '--data', 'mult/valid.txt', '--data-dir', dataDir]);
     expect(folder.stdout).toMatch(/^accuracy {2}\d+\.\d% \(\d\/8\)$/m);
     expect(folder.stdout).toContain(`stored    predictions under run 1, split "eval:valid.txt", step ${bestStep}\n`);
+  });
+
+  test('eval scores only multiplication of the digits the run trained on: another digit count or another task is refused, naming the file and example', async () => {
+    expect(stepwise(['train', writeConfig('tiny.json', tinyConfig(relativeData, 1)), '--data-dir', dataDir]).code).toBe(0);
+    await writeMultFiles({ digitsA: 3, digitsB: 3, counts: { train: 0, valid: 0, test: 4 }, seed: 2 }, { test: path.join(work, 'three.txt') });
+    const three = stepwise(['eval', '--run', '1', '--data', 'three.txt', '--data-dir', dataDir]);
+    expect(three.code, three.stderr).toBe(1);
+    expect(three.stderr).toContain(`three.txt, example 1: 3×3 multiplication, but run 1 was trained on 2×2: evaluate it on 2×2 problems`);
+    fs.writeFileSync(path.join(work, 'gsm.txt'), 'Janet has 3 apples and buys 2 more. How many?||<<3+2=5>> #### 5\n');
+    const gsm = stepwise(['eval', '--run', '1', '--data', 'gsm.txt', '--data-dir', dataDir]);
+    expect(gsm.code, gsm.stderr).toBe(1);
+    expect(gsm.stderr).toContain(`gsm.txt, example 1: "Janet has 3 apples and buys 2 more. How many?" is not multiplication in the paper's format`);
+    expect(stepwise(['eval', '--run', '1', '--data', 'mult/test.txt', '--data-dir', dataDir]).code).toBe(0);
+    expect(inStore((lab) => lab.store.predictions.evaluations(1, 'eval:three.txt'))).toEqual([]);
   });
 
   test('--model starts an ICoT run from a model folder (a finished run\'s model) instead of the config\'s model; a bad --model exits 2 and creates no run', () => {
