@@ -178,6 +178,19 @@ describe('a run started through the contract', () => {
     expect(fs.existsSync(path.join(dataDir, 'runs'))).toBe(false);
   });
 
+  test('a job that fails after it started (its data deleted under it) ends the run failed with its error, also logged', async () => {
+    const { lab, client, seen } = open();
+    const train = path.join(dataDir, 'vanishing.txt');
+    fs.copyFileSync(data.train, train);
+    const { id } = await client.call('runs.start', { method: 'icot-si', name: 'vanishing', config: tinyConfig({ ...data, train }) });
+    fs.rmSync(train); // the worker is still starting: it will not find its data
+    const end = await lab.training.whenDone(id)!;
+    expect(end.run.status).toBe('failed');
+    expect(end.run.error).toBe(`${train}: no such file`);
+    expect(lab.store.logs.after(id, 0, 100).at(-1)).toMatchObject({ level: 'error', message: end.run.error });
+    expect(seen.filter((s) => s.event === 'run.status').at(-1)!.payload).toMatchObject({ runId: id, status: 'failed', error: end.run.error });
+  });
+
   test('a queued run starts by id with its config paths relative to the data folder', async () => {
     const { lab, client } = open();
     const relative = { train: 'mult/train.txt', valid: 'mult/valid.txt' };
