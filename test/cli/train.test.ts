@@ -78,6 +78,7 @@ describe('stepwise train', () => {
     const trained = stepwise(['train', config, '--data-dir', dataDir]);
     expect([trained.code, trained.stdout.split('\n')[0]]).toEqual([0, 'Run 1 completed at step 12.']);
     expect(trained.stdout).toMatch(/^Test accuracy \d+\.\d% \(\d\/8\), [\d.]+ examples\/s\.$/m);
+    expect(trained.stdout).toMatch(/^Wall time \d+\.\d minutes\.$/m);
     expect(trained.stdout).toContain(`Model 1 "tiny (best)": ${path.join(dataDir, 'runs/1/best')}\n`);
     // stderr is a pipe here: plain lines, no redrawing.
     expect(trained.stderr).not.toContain('\r');

@@ -122,16 +122,19 @@ async function follow(lab: Lab, run: Run, resumed: boolean): Promise<number> {
     process.off('SIGINT', onSigint);
     progress.stop();
   }
-  return report(end, lab.dataDir);
+  return report(end, lab.dataDir, (key) => lab.store.metrics.series(run.id, { keys: [key] })[0]?.values.at(-1) ?? undefined);
 }
 
-function report({ run, outcome, model }: RunEnd, dataDir: string): number {
+function report({ run, outcome, model }: RunEnd, dataDir: string, last: (key: string) => number | undefined): number {
   const out = process.stdout;
   switch (run.status) {
     case 'completed': {
       out.write(`Run ${run.id} completed at step ${outcome?.step}.\n`);
       if (outcome?.best) out.write(`Best validation accuracy ${pct(outcome.best.accuracy)} at step ${outcome.best.step} (epoch ${outcome.best.epoch + 1}).\n`);
       if (outcome?.test) out.write(`Test accuracy ${pct(outcome.test.accuracy)} (${outcome.test.correct}/${outcome.test.total}), ${outcome.test.examplesPerS.toFixed(1)} examples/s.\n`);
+      const [silent, explicit, ratio, wall] = ['speed_b1_examples_per_s', 'speed_b1_explicit_cot_examples_per_s', 'speed_b1_ratio', 'wall_minutes'].map(last);
+      if (silent !== undefined && explicit !== undefined && ratio !== undefined) out.write(`At batch size 1: ${silent.toFixed(1)} examples/s with no CoT, ${explicit.toFixed(1)} for the explicit-CoT model (${ratio.toFixed(2)}×).\n`);
+      if (wall !== undefined) out.write(`Wall time ${wall.toFixed(1)} minutes.\n`);
       if (model) out.write(`Model ${model.id} "${model.name}": ${path.join(dataDir, model.path)}\n`);
       return 0;
     }

@@ -55,7 +55,11 @@ export const IcotRunConfigSchema = z.strictObject({
     advanceAbove: z.number().min(0).max(1).default(0),
   }).prefault({}),
   /** maxNewTokens defaults to the longest training example's length in tokens. */
-  eval: z.strictObject({ ...evalFields }).prefault({}),
+  eval: z.strictObject({
+    ...evalFields,
+    /** ICoT-SI: the first this many test problems time the internalized model against the explicit-CoT one at batch size 1 (the paper's speed protocol). */
+    speedExamples: positiveInt.max(100_000).default(200),
+  }).prefault({}),
   runtime: z.strictObject({
     ...runtimeFields,
   }).prefault({}),

@@ -9,7 +9,7 @@
  * model as a Hugging Face GPT-2 folder, loadable by other tools), `run.json`.
  */
 import { deviceRecord } from '../../engine/gpu-adapter.ts';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Generator } from '../../engine/generate.ts';
 import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
@@ -108,19 +108,32 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
     }
   };
 
+  // Wall time over every process of the run (a resumed run adds to what its checkpoint recorded).
+  const started = performance.now();
+  let earlierMs = 0;
+  const wallMinutes = () => (earlierMs + performance.now() - started) / 60e3;
+  // The explicit-CoT model of the same shape, kept when the CoT-only epochs end, for the speed comparison.
+  const explicitDir = path.join(job.runDir, 'explicit-cot');
+
   const result = await train({
     config: trainerConfigOf(config, { arch: p.arch, seq: p.arch.nPositions, steps, batchesPerEpoch: batches.batchesPerEpoch, checkpointDir }),
     data: batches,
     init: job.resumeFrom ? { resumeFrom: job.resumeFrom } : { params: p.init },
     emit,
     control,
-    extraState: () => ({ curriculum: { ...batches.curriculum, scheduled: Number.isFinite(batches.curriculum.scheduled) ? batches.curriculum.scheduled : -1 }, best }),
+    extraState: () => ({ curriculum: { ...batches.curriculum, scheduled: Number.isFinite(batches.curriculum.scheduled) ? batches.curriculum.scheduled : -1 }, best, wallMs: wallMinutes() * 60e3 }),
     restoreExtra: (extra) => {
       const c = extra.curriculum as CurriculumState | undefined;
       if (c) batches.curriculum = { ...c, scheduled: c.scheduled < 0 ? Infinity : c.scheduled };
       best = (extra.best as IcotOutcome['best']) ?? null;
+      earlierMs = typeof extra.wallMs === 'number' ? extra.wallMs : 0;
     },
     onEpochEnd: async ({ epoch, step, trainStep }) => {
+      if (config.recipe === 'icot-si' && cur.pretrainEpochs > 0 && epoch + 1 === cur.pretrainEpochs) {
+        exportGpt2Folder(explicitDir, { config: p.arch, params: trainStep.snapshot() });
+        writeFileSync(path.join(explicitDir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
+        emit({ type: 'log', level: 'info', message: `epoch ${epoch + 1}: the explicit-CoT model (the last CoT-only epoch) kept in ${explicitDir}, for the speed comparison at the end` });
+      }
       if (!config.eval.everyEpoch && step < steps) return;
       const params = trainStep.snapshot();
       const r = await validate(params, p.valid, config.recipe === 'nocot' ? Infinity : config.recipe === 'cot' ? 0 : batches.curriculum.scheduled);
@@ -174,6 +187,32 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
     test = summary;
     emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values: { test_accuracy: r.accuracy, test_cot_tokens: r.meanCotTokens, test_examples_per_s: r.examplesPerS } });
     emit({ type: 'predictions', step: result.step, split: 'test', rows: predictions });
+    if (config.recipe === 'icot-si' && best && existsSync(path.join(explicitDir, 'config.json'))) {
+      // The paper's speed protocol: batch size 1, generation time only, on the first test problems;
+      // the internalized model against the explicit-CoT model of the same shape.
+      const sample = p.test.slice(0, config.eval.speedExamples);
+      const speed = async (params: TensorMap, removed: number) => {
+        const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
+        const positionJump = cur.keepPosition && removed > 0 ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
+        try {
+          return await evaluate(gen, p.tok, sample, { maxNewTokens, batchSize: 1, positionJump });
+        } finally {
+          await gen.release();
+        }
+      };
+      const silent = await speed(loadGpt2Folder(bestDir).params, Infinity);
+      const explicit = await speed(loadGpt2Folder(explicitDir).params, 0);
+      const ratio = silent.examplesPerS / explicit.examplesPerS;
+      emit({
+        type: 'metric', step: result.step, epoch: t.epochs - 1,
+        values: { speed_b1_examples_per_s: silent.examplesPerS, speed_b1_explicit_cot_examples_per_s: explicit.examplesPerS, speed_b1_ratio: ratio, speed_b1_explicit_cot_accuracy: explicit.accuracy },
+      });
+      emit({ type: 'log', level: 'info', message: `speed at batch size 1 on ${sample.length} test problems: ${silent.examplesPerS.toFixed(1)} examples/s with no CoT (${(100 * silent.accuracy).toFixed(1)}%), ${explicit.examplesPerS.toFixed(1)} for the explicit-CoT model (${(100 * explicit.accuracy).toFixed(1)}%): ${ratio.toFixed(2)}×` });
+    }
+  }
+  if (result.status === 'finished') {
+    emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values: { wall_minutes: wallMinutes() } });
+    emit({ type: 'log', level: 'info', message: `wall time ${wallMinutes().toFixed(1)} minutes over every process of the run` });
   }
   return { status: result.status, step: result.step, best, test };
 }
