@@ -15,20 +15,33 @@ const PAPER_SCHEDULE = {
 };
 
 describe('example configs', () => {
-  test("icot-4x4-gpt2-small.json is the paper's 4×4 recipe: GPT-2 Small from a folder, lr 5e-5, batch 32, on a GPU", () => {
-    const config = read('icot-4x4-gpt2-small.json');
-    expect(config).toMatchObject(PAPER_SCHEDULE);
-    expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'folder', path: 'models/gpt2' }, train: { lr: 5e-5, schedule: 'constant', warmupSteps: 0 }, runtime: { provider: 'cuda' } });
-    expect(config.data).toMatchObject({ train: 'data/4x4/train.txt', valid: 'data/4x4/valid.txt', test: 'data/4x4/test.txt' });
+  test("icot-4x4-gpt2-small.json and icot-5x5-gpt2-small.json are the paper's recipe: GPT-2 Small from a folder, lr 5e-5, batch 32, on the GPU (webgpu)", () => {
+    for (const [name, digits] of [['icot-4x4-gpt2-small.json', '4x4'], ['icot-5x5-gpt2-small.json', '5x5']] as const) {
+      const config = read(name);
+      expect(config).toMatchObject(PAPER_SCHEDULE);
+      expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'folder', path: 'models/gpt2' }, train: { lr: 5e-5, schedule: 'constant', warmupSteps: 0 }, runtime: { provider: 'webgpu' } });
+      expect(config.data).toMatchObject({ train: `data/${digits}/train.txt`, valid: `data/${digits}/valid.txt`, test: `data/${digits}/test.txt` });
+    }
   });
 
-  test('icot-4x4-cpu.json: a small fresh model with the settings small CPU runs favour', () => {
+  test('icot-4x4-cpu.json is the 4×4 recipe that internalized all CoT on 2 cores, with its hand steps as curriculum: right removal, a hold that drops to 25% at 37 tokens, remove-all at 43, a cool-down', () => {
     const config = read('icot-4x4-cpu.json');
-    expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'fresh', layers: 4, dim: 128, heads: 4 }, runtime: { provider: 'cpu' } });
-    expect(config.data.trainLimit).toBe(40000);
-    // Cosine after a warm-up; explicit CoT first; kept positions; gentle smoothing; no resets at this learning rate.
-    expect(config.train).toMatchObject({ lr: 1e-3, schedule: 'cosine', warmupSteps: 200, batchSize: 32, maxGradNorm: 1 });
-    expect(config.curriculum).toMatchObject({ pretrainEpochs: 4, removePerEpoch: 4, smoothingLambda: 1, resetOptimizer: false, keepPosition: true, side: 'left' });
+    expect(config).toMatchObject({ recipe: 'icot-si', model: { kind: 'fresh', layers: 2, dim: 96, heads: 4 }, runtime: { provider: 'cpu', threads: 2 } });
+    expect(config.data).toMatchObject({ train: 'data/4x4/train.txt', valid: 'data/4x4/valid.txt', test: 'data/4x4/test.txt', trainLimit: 72000, validLimit: 200 });
+    expect(config.train).toMatchObject({ epochs: 190, batchSize: 32, lr: 1e-3, warmupSteps: 100, schedule: 'constant', cooldownEpochs: 10 });
+    expect(config.curriculum).toEqual({
+      removePerEpoch: 1, smoothingLambda: 1, side: 'right', resetOptimizer: false, removeAllWhenBeyond: 43, pretrainEpochs: 3, keepPosition: true,
+      holdBelow: [[0, 0.5], [37, 0.25]], advanceAbove: 0.9,
+    });
+    expect(config.eval).toMatchObject({ everyEpoch: true, speedExamples: 200 });
+  });
+
+  test('icot-5x5-cpu.json is the same design for 5×5 (74 CoT tokens): the hold drops at 58, remove-all at 70', () => {
+    const four = read('icot-4x4-cpu.json');
+    const five = read('icot-5x5-cpu.json');
+    expect(five.curriculum).toEqual({ ...four.curriculum, holdBelow: [[0, 0.5], [58, 0.25]], removeAllWhenBeyond: 70 });
+    expect(five.model).toMatchObject({ kind: 'fresh', layers: 3, dim: 128, heads: 4 });
+    expect(five.data).toMatchObject({ train: 'data/5x5/train.txt', test: 'data/5x5/test.txt', trainLimit: 144000 });
   });
 
   test('icot-2x2-cpu.json: the 2×2 recipe that internalized all CoT on a CPU (97% with no CoT on held-out problems)', () => {
