@@ -13,6 +13,7 @@
  * ones are for the CLI and the worker, where nothing else waits.
  */
 import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -210,19 +211,22 @@ export async function readInputText(file: string, kind: InputKind): Promise<stri
 
 /**
  * Copies a checked file to `to` in chunks off the event loop (a file that grows
- * past its limit while being copied is refused too); answers the bytes copied.
+ * past its limit while being copied is refused too); answers the bytes copied
+ * and their sha256.
  */
-export async function copyInputFile(file: string, kind: InputKind, to: string): Promise<number> {
+export async function copyInputFile(file: string, kind: InputKind, to: string): Promise<{ bytes: number; sha256: string }> {
   const { handle } = await openInputFileAsync(file, kind);
   const out = await fs.promises.open(to, 'w');
+  const hash = createHash('sha256');
   try {
     const buffer = Buffer.allocUnsafe(4 * MiB);
     let copied = 0;
     for (;;) {
       const { bytesRead } = await handle.read(buffer, 0, buffer.length, copied);
-      if (bytesRead === 0) return copied;
+      if (bytesRead === 0) return { bytes: copied, sha256: hash.digest('hex') };
       copied += bytesRead;
       if (copied > INPUT_LIMITS[kind]) throw new InputFileError(file, `grew past the ${sizeText(INPUT_LIMITS[kind])} ${article(kind)} ${kind} may have while it was read`);
+      hash.update(buffer.subarray(0, bytesRead));
       await out.write(buffer, 0, bytesRead);
     }
   } finally {

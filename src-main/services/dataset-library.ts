@@ -76,27 +76,18 @@ async function survey(file: string, format: ExampleFormat, shownAs: string): Pro
   return s;
 }
 
-/** Runs a check of a named file; its InputFileError becomes invalid_input on `field`. */
-function checkedInput<T>(check: () => T, field: string = 'path'): T {
-  try {
-    return check();
-  } catch (error) {
-    if (error instanceof InputFileError) throw invalidPath(error.message, field);
-    throw error;
-  }
-}
-
 function invalidPath(message: string, field: string = 'path'): StepwiseError {
   return new StepwiseError('invalid_input', message, [{ path: [field], message }]);
 }
 
 /** sha256 of the folder's `sha256sum` listing (files in byte order of their names). */
 export function folderHash(folder: string): string {
-  const listing = fs
-    .readdirSync(folder)
-    .sort()
-    .map((name) => `${createHash('sha256').update(fs.readFileSync(path.join(folder, name))).digest('hex')}  ${name}\n`)
-    .join('');
+  return listingHash(fs.readdirSync(folder).map((name) => ({ name, sha256: createHash('sha256').update(fs.readFileSync(path.join(folder, name))).digest('hex') })));
+}
+
+/** sha256 of a `sha256sum` listing of these files (sorted by name, as folderHash sorts them). */
+function listingHash(files: { name: string; sha256: string }[]): string {
+  const listing = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)).map((f) => `${f.sha256}  ${f.name}\n`).join('');
   return createHash('sha256').update(listing).digest('hex');
 }
 
@@ -130,12 +121,18 @@ export function commit(ctx: LabContext, staged: { absolute: string; relative: st
 
 /** Copies a file of examples into the library as one split of a new dataset (the copy is read off the event loop). */
 export async function importDataset(ctx: LabContext, req: ImportRequest): Promise<Dataset> {
-  checkedInput(() => checkInputFile(req.path, 'file of examples'));
+  try {
+    checkInputFile(req.path, 'file of examples'); // a FIFO, a device, a folder or an oversized file: refused before anything is made
+  } catch (error) {
+    if (error instanceof InputFileError) throw invalidPath(error.message);
+    throw error;
+  }
   const staged = stagingFolder(ctx.dataDir);
   try {
     const copy = path.join(staged.absolute, 'import');
+    let copied: { bytes: number; sha256: string };
     try {
-      await copyInputFile(req.path, 'file of examples', copy);
+      copied = await copyInputFile(req.path, 'file of examples', copy);
     } catch (error) {
       if (error instanceof InputFileError) throw invalidPath(error.message);
       throw error; // e.g. the data folder's disk is full: not the caller's input
@@ -143,12 +140,14 @@ export async function importDataset(ctx: LabContext, req: ImportRequest): Promis
     const format = req.format ?? detectFormat(req.path, firstNonBlankLine(copy)); // by the original's extension, else the first line
     // Validate the copy, not the original: what is stored is exactly what was checked.
     const s = await survey(copy, format, req.path);
-    fs.renameSync(copy, path.join(staged.absolute, `${req.split}.${EXTENSION[format]}`));
+    const name = `${req.split}.${EXTENSION[format]}`;
+    fs.renameSync(copy, path.join(staged.absolute, name));
     const kind = s.allMult ? 'multiplication' : format === 'lines' && s.allEquations ? 'gsm8k-aug' : format === 'jsonl' ? 'jsonl' : 'icot-lines';
     return commit(ctx, staged, {
       name: req.name,
       kind,
-      contentHash: folderHash(staged.absolute),
+      // The copy's hash, taken as it was written (hashing it again would read it all in one go).
+      contentHash: listingHash([{ name, sha256: copied.sha256 }]),
       splitCounts: { [req.split]: s.count },
       preview: s.preview,
     });

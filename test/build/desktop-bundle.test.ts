@@ -1,7 +1,8 @@
 /**
  * The desktop build carries its training workers: electron-vite bundles the
  * ICoT worker beside out/main/index.js, and that bundled worker trains a real
- * (tiny) run to completion in a worker thread, as the app would start it.
+ * (tiny) run to completion in a worker thread, as the app would start it; the
+ * bundled preflight worker accepts that run's config and refuses a bad data file.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,5 +48,23 @@ describe('desktop bundle', () => {
     expect(result.status).toBe('finished');
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(existsSync(path.join(data, 'run', 'checkpoints', 'step-0000008.json'))).toBe(true);
+
+    // The preflight worker (runs.start checks data and model in it before a run exists) is bundled too.
+    expect(readFileSync(path.join(main, 'index.js'), 'utf8')).toContain('"preflight-worker"');
+    const verdict = (checked: unknown) =>
+      new Promise<{ ok: boolean; message?: string }>((resolve, reject) => {
+        const w = new Worker(path.join(main, 'preflight-worker.js'), { workerData: { method: 'icot-si', config: checked } });
+        w.once('message', (m: { ok: boolean; message?: string }) => {
+          resolve(m);
+          void w.terminate();
+        });
+        w.once('error', reject);
+      });
+    expect(await verdict(config)).toEqual({ ok: true });
+    writeFileSync(path.join(data, 'bad.txt'), 'no separator here\n');
+    expect(await verdict({ ...config, data: { ...config.data, train: path.join(data, 'bad.txt') } })).toEqual({
+      ok: false,
+      message: `${path.join(data, 'bad.txt')}:1: expected one '||' between the input and the chain of thought, as in 'input||cot #### answer' (found none) in "no separator here"`,
+    });
   }, 180_000);
 });
