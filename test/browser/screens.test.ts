@@ -189,6 +189,18 @@ describe('a dataset, a run watched live, and its place in the lab', () => {
     await editor.getByLabel('Removal side').selectOption('right');
     await eventually(() => editor.getByTestId('example-sequence').locator('del').last().evaluate((el) => el.nextElementSibling?.className ?? '')).toContain('sep');
     await shoot('screens-curriculum');
+
+    // A hold schedule: the spans where validation decides are marked on the chart and said in words.
+    expect(await editor.getByTestId('validation-note').count()).toBe(0);
+    await editor.getByRole('checkbox', { name: 'Hold below validation %' }).check();
+    await editor.getByLabel('Hold below validation accuracy (%), or a schedule').fill('0: 50, 2: 25');
+    await eventually(async () => squash(await editor.getByTestId('validation-note').textContent())).toMatch(
+      /^Validation decides the schedule where marked: from epoch 0\.0 \(0 removed\) to epoch [\d.]+ the removal waits while validation is below 50%; from epoch [\d.]+ \(2 removed\) to epoch [\d.]+ the removal waits while validation is below 25%\./,
+    );
+    expect(await editor.getByTestId('chart-band').count()).toBe(2);
+    await editor.getByLabel('Hold below validation accuracy (%), or a schedule').fill('2: 25');
+    await eventually(() => editor.getByRole('alert').textContent()).toBe('the schedule starts at 0 tokens, e.g. "0: 50, 37: 25"');
+    await shoot('screens-curriculum-hold');
   });
 
   test('Compare lists exactly the settings that differ, draws runs against a chosen x and accuracy against speed', async () => {
