@@ -19,6 +19,7 @@ import { parseBituneConfig, variantOf } from '../methods/bitune/recipe.ts';
 import { evaluateAnswers, evaluateChoices } from '../methods/bitune/run.ts';
 import { loadSavedAdapters, type SavedAdapters } from '../methods/bitune/saved.ts';
 import { normaliseChoice, parseChoiceJsonl, type ChoiceQuestion } from '../methods/instruct/choices.ts';
+import { readInputTextSync } from '../methods/input-file.ts';
 import { parseInstructJsonl, readInstructFile, type InstructExample } from '../methods/instruct/format.ts';
 import { ADAPTER_METHODS } from './adapters.ts';
 import type { LabContext } from './lab.ts';
@@ -59,9 +60,9 @@ type EvalData = { kind: 'answers'; examples: InstructExample[] } | { kind: 'choi
 export function readEvalFile(file: string): EvalData {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readInputTextSync(file, 'evaluation file'); // a FIFO, a device or an oversized file is refused before it is opened
   } catch (error) {
-    throw new StepwiseError('invalid_input', `${file}: cannot read (${(error as Error).message})`);
+    throw new StepwiseError('invalid_input', (error as Error).message);
   }
   const first = text.split(/\r?\n/).find((l) => l.trim() !== '') ?? '';
   try {

@@ -17,6 +17,7 @@ import type { TensorMap } from '../engine/safetensors.ts';
 import { keptPositionJump } from '../methods/icot/curriculum.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
 import { parseLine, readExamples, type IcotExample } from '../methods/icot/format.ts';
+import { checkInputFolderSync } from '../methods/input-file.ts';
 import { parseMultInput } from '../methods/icot/mult.ts';
 import { cotLength, encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
 import type { SeqTokenizer } from '../methods/icot/layout.ts';
@@ -239,6 +240,7 @@ function keptPositions(config: IcotRunConfig): boolean {
 
 function loadFolder(context: LabContext, dir: string): Loaded {
   const absolute = path.resolve(dir);
+  checkInputFolderSync(absolute, 'model folder'); // only regular files and folders: a FIFO inside cannot hang the load
   const folder = loadGpt2Folder(absolute);
   let tok: SeqTokenizer;
   try {

@@ -57,6 +57,6 @@ describe('evaluation files for adapters', () => {
     expect(() => readEvalFile(bad)).toThrow(`${bad}:2: not valid JSON`);
     const badChoice = write('badchoice.jsonl', [{ question: 'q', choices: ['a', 'b'], answer: 5 }]);
     expect(() => readEvalFile(badChoice)).toThrow(`${badChoice}:1: the answer 5 is not one of the 2 choices`);
-    expect(() => readEvalFile(path.join(tmp, 'missing.jsonl'))).toThrow(`${path.join(tmp, 'missing.jsonl')}: cannot read`);
+    expect(() => readEvalFile(path.join(tmp, 'missing.jsonl'))).toThrow(`${path.join(tmp, 'missing.jsonl')}: no such file`);
   });
 });

@@ -82,6 +82,20 @@ describe('a CLI command given a path that is not a readable file exits at once, 
     expect(r.stderr).toMatch(kind === 'loop' ? SAID.loop : kind === 'fifo' ? /is a named pipe \(FIFO\), expected a folder/ : /is a device, expected a folder/);
   });
 
+  const FOLDER_COMMANDS: Record<string, (p: string) => string[]> = {
+    'eval --model DIR': (p) => ['eval', '--model', p, '--data', path.join(work, 'mult', 'valid.txt')],
+    'probe --model DIR': (p) => ['probe', '--model', p, '--data', path.join(work, 'mult', 'valid.txt')],
+  };
+  for (const [command, args] of Object.entries(FOLDER_COMMANDS)) {
+    test.each(['fifo', 'device', 'loop'])(`${command} with a %s exits at once naming it`, (kind) => {
+      const r = stepwise(args(bad[kind]));
+      expect(r.signal).toBeNull();
+      expect([1, 2]).toContain(r.code);
+      expect(r.stderr).toContain(bad[kind]);
+      expect(r.stderr).toMatch(kind === 'loop' ? SAID.loop : kind === 'fifo' ? /is a named pipe \(FIFO\), expected a folder/ : /is a device, expected a folder/);
+    });
+  }
+
   test('nothing was created: no run, no dataset, no output file', () => {
     const lab = openLab(dataDir);
     try {
