@@ -89,9 +89,9 @@ describe('the Fine-tune-CoT page', () => {
     // The connection check: the teacher's answer, latency and tokens; a wrong key's refusal.
     await page.fill('#ftcot-base-url', teacherUrl);
     await page.fill('#ftcot-model', 'adder');
-    await page.fill('#ftcot-key-name', 'STEPWISE_UNSET_VARIABLE');
+    await page.fill('#ftcot-key-name', 'STEPWISE_UNSET_API_KEY');
     await page.getByRole('button', { name: 'Test connection' }).click();
-    await page.getByText(/no key named STEPWISE_UNSET_VARIABLE/).waitFor();
+    await page.getByText(/no key named STEPWISE_UNSET_API_KEY/).waitFor();
     await page.fill('#ftcot-key-name', KEY_VAR);
     await page.getByRole('button', { name: 'Test connection' }).click();
     const tested = page.getByTestId('ftcot-tested');
