@@ -5,8 +5,10 @@
  * ONNX Runtime's WebGPU provider asks Dawn for an adapter and says nothing of the one it got;
  * the `webgpu` package is Dawn's own binding for Node, so asking it the same question gives the
  * same answer (with Dawn's default power preference, as ORT asks). Where there is none, `reason`
- * says why in the user's words. Asked once per process: an adapter does not come and go.
+ * says why in the user's words. Asked once per process, in a child process (probe()): an adapter
+ * does not come and go.
  */
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 
 export interface GpuAdapterInfo {
@@ -42,45 +44,58 @@ export function describeAdapter(a: GpuAdapterInfo): string {
 
 const SOFTWARE = /swiftshader|llvmpipe|lavapipe|warp|microsoft basic render|software/i;
 
+/**
+ * Asks Dawn in a child process: the Vulkan loader and Dawn print their warnings ("vkCreateInstance:
+ * Found no drivers!") straight to the process's stderr, which would land in every CLI command's
+ * output, and a broken driver can crash the process that loads it. The child answers one line of JSON.
+ */
 async function probe(): Promise<GpuAdapterInfo> {
-  let gpu: { requestAdapter(): Promise<AdapterLike | null> };
+  let binding: string;
   try {
-    const require = createRequire(import.meta.url);
-    const webgpu = require('webgpu') as { create(flags: string[]): typeof gpu };
-    gpu = webgpu.create([]);
+    binding = createRequire(import.meta.url).resolve('webgpu');
   } catch (err) {
-    return { found: false, reason: `the WebGPU binding could not load on ${process.platform}/${process.arch}: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}` };
+    return { found: false, reason: `the WebGPU binding is not installed (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})` };
   }
-  let adapter: AdapterLike | null;
+  const script = `
+    const { create } = require(${JSON.stringify(binding)});
+    create([]).requestAdapter().then((a) => {
+      const i = (a && a.info) || {};
+      process.stdout.write(JSON.stringify(a ? { found: true, vendor: i.vendor, architecture: i.architecture, device: i.device, description: i.description,
+        fallback: Boolean(i.isFallbackAdapter ?? a.isFallbackAdapter), maxStorageBuffersPerShaderStage: a.limits && a.limits.maxStorageBuffersPerShaderStage } : { found: false }));
+      process.exit(0);
+    }, (e) => { process.stdout.write(JSON.stringify({ error: String(e && e.message || e) })); process.exit(0); });`;
+  const answer = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    // ELECTRON_RUN_AS_NODE: in the desktop app, execPath is Electron's binary.
+    const child = execFile(process.execPath, ['-e', script], { env: { ...process.env, ELECTRON_RUN_AS_NODE: '1' }, timeout: 30_000, maxBuffer: 1 << 20 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout: String(stdout), stderr: String(stderr) }));
+    child.stdin?.end();
+  });
+  let parsed: { found?: boolean; error?: string; vendor?: string; architecture?: string; device?: string; description?: string; fallback?: boolean; maxStorageBuffersPerShaderStage?: number };
   try {
-    adapter = await gpu.requestAdapter();
-  } catch (err) {
-    return { found: false, reason: `the adapter request failed: ${(err instanceof Error ? err.message : String(err)).split('\n')[0]}` };
+    parsed = JSON.parse(answer.stdout);
+  } catch {
+    const last = answer.stderr.trim().split('\n').filter(Boolean).at(-1) ?? `exit code ${answer.code}`;
+    return { found: false, reason: `the adapter probe failed: ${last}` };
   }
-  if (!adapter) {
+  if (parsed.error) return { found: false, reason: `the adapter request failed: ${parsed.error}` };
+  if (!parsed.found) {
     const hint = process.platform === 'linux'
       ? 'no Vulkan driver answered: install the Vulkan loader (Debian: libvulkan1) and your GPU\'s Vulkan driver'
       : process.platform === 'darwin' ? 'Metal offered no device' : 'Direct3D 12 offered no device';
     return { found: false, reason: hint };
   }
-  const info = adapter.info ?? {};
-  const text = [info.vendor, info.architecture, info.device, info.description].join(' ');
+  const text = [parsed.vendor, parsed.architecture, parsed.device, parsed.description].join(' ');
   return {
     found: true,
-    vendor: info.vendor || undefined,
-    architecture: info.architecture || undefined,
-    device: info.device || undefined,
-    description: info.description || undefined,
-    software: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) || SOFTWARE.test(text),
-    maxStorageBuffersPerShaderStage: adapter.limits?.maxStorageBuffersPerShaderStage,
+    vendor: parsed.vendor || undefined,
+    architecture: parsed.architecture || undefined,
+    device: parsed.device || undefined,
+    description: parsed.description || undefined,
+    software: Boolean(parsed.fallback) || SOFTWARE.test(text),
+    maxStorageBuffersPerShaderStage: parsed.maxStorageBuffersPerShaderStage,
   };
 }
 
-interface AdapterLike {
-  info?: { vendor?: string; architecture?: string; device?: string; description?: string; isFallbackAdapter?: boolean };
-  isFallbackAdapter?: boolean;
-  limits?: { maxStorageBuffersPerShaderStage?: number };
-}
 
 /** Where a run trains, as its run.json and its log record it: the provider, and for WebGPU the adapter. */
 export interface DeviceRecord {

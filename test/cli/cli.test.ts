@@ -47,7 +47,7 @@ describe('stepwise info', () => {
 
   test('the GPU adapter is a fact: with no Vulkan driver webgpu is not usable and says why; with SwiftShader it is named as software', () => {
     const none = stepwise(['info', '--json', '--data-dir', dataDir], { VK_ICD_FILENAMES: path.join(dataDir, 'no-such-icd.json') });
-    expect(none.code).toBe(0);
+    expect([none.code, none.stderr]).toEqual([0, '']); // the Vulkan loader's own warnings stay in the probe's child process
     const facts = JSON.parse(none.stdout);
     expect(facts.gpu).toMatchObject({ found: false, reason: expect.stringMatching(/no Vulkan driver answered: install the Vulkan loader \(Debian: libvulkan1\)/) });
     expect(facts.executionProviders).toContainEqual({ name: 'webgpu', bundled: true, usable: false, reason: `no GPU adapter: ${facts.gpu.reason}` });
