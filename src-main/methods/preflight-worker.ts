@@ -6,6 +6,8 @@
  * file or model does not stall the server while it is checked.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
+import { loadModelFolder } from '../engine/hf/model-folder.ts';
 import { prepareBitune } from './bitune/run.ts';
 import type { BituneRunConfig } from './bitune/recipe.ts';
 import { prepare as prepareFtCot } from './finetune-cot/run.ts';
@@ -13,12 +15,15 @@ import type { FtCotRunConfig } from './finetune-cot/recipe.ts';
 import { prepare as prepareIcot } from './icot/run.ts';
 import type { IcotRunConfig } from './icot/recipe.ts';
 
-const { method, config } = workerData as { method: string; config: unknown };
+const { method, config, modelFolder } = workerData as { method: string; config: unknown; modelFolder?: string };
 try {
-  if (method === 'fine-tune-cot') prepareFtCot(config as FtCotRunConfig);
+  if (modelFolder !== undefined) {
+    // A model folder alone (models.import): loaded here, every weight read, its architecture answered.
+    parentPort!.postMessage({ ok: true, arch: loadModelFolder(modelFolder).config });
+  } else if (method === 'fine-tune-cot') prepareFtCot(config as FtCotRunConfig);
   else if (method === 'bitune' || method === 'lora') prepareBitune(config as BituneRunConfig);
   else prepareIcot(config as IcotRunConfig);
-  parentPort!.postMessage({ ok: true });
+  if (modelFolder === undefined) parentPort!.postMessage({ ok: true });
 } catch (error) {
-  parentPort!.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error) });
+  parentPort!.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error), hfFolder: error instanceof HfFolderError });
 }

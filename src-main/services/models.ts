@@ -6,11 +6,11 @@ import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import type { RunCheckpoint } from '../contract/areas/library.ts';
 import type { JsonObject, Model } from '../contract/entities.ts';
-import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
-import { architectureSummary, loadModelFolder } from '../engine/hf/model-folder.ts';
+import { architectureSummary } from '../engine/hf/model-folder.ts';
 import { paramCount } from '../engine/models/family.ts';
 import type { ModelArch } from '../engine/models/family.ts';
 import { InputFileError, checkInputFolder } from '../methods/input-file.ts';
+import { loadModelFolderOffThread } from '../methods/preflight.ts';
 import { bytesOf, removeFromDataDir } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { insideDataDir, runFolder } from './paths.ts';
@@ -97,16 +97,16 @@ export async function importModel({ store, dataDir }: LabContext, from: string, 
       if (code === 'EACCES' || code === 'EPERM') throw invalidPath(`${from}: cannot read (${message})`);
       throw error; // e.g. the data folder's disk is full: not the caller's input
     }
-    let loaded: ReturnType<typeof loadModelFolder>;
+    let arch: ModelArch;
     try {
-      loaded = loadModelFolder(stagedAbs);
+      // Every weight is read: in a worker, so a large model does not stall the server.
+      arch = await loadModelFolderOffThread(stagedAbs);
     } catch (error) {
       // Name the user's folder, not the staged copy.
       const message = (error as Error).message.replaceAll(stagedAbs, from);
-      if (error instanceof HfFolderError) throw invalidPath(message.includes(from) ? message : `${from}: ${message}`);
+      if ((error as { hfFolder?: boolean }).hfFolder) throw invalidPath(message.includes(from) ? message : `${from}: ${message}`);
       throw invalidPath(`${from}: does not load as a GPT-2 folder (${message})`);
     }
-    const arch = loaded.config;
     return store.transaction(() => {
       const added = store.models.add({
         name: name ?? path.basename(path.resolve(from)),
