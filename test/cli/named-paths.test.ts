@@ -5,13 +5,13 @@
  * names the path and what it is, and creates nothing. Before the fix a FIFO
  * hung `stepwise train` and `data import` until something wrote to it.
  */
+import { makeBadPaths } from '../fixtures/bad-paths.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { INPUT_LIMITS } from '../../src-main/methods/input-file.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 
@@ -28,17 +28,7 @@ beforeAll(async () => {
   const data = await writeTinyMult(path.join(work, 'mult'));
   config = path.join(work, 'tiny.json');
   fs.writeFileSync(config, JSON.stringify(tinyConfig(data, 1)));
-  bad.fifo = path.join(work, 'fifo');
-  expect(spawnSync('mkfifo', [bad.fifo]).status).toBe(0);
-  bad.device = '/dev/zero';
-  bad.folder = path.join(work, 'a-folder');
-  fs.mkdirSync(bad.folder);
-  bad.loop = path.join(work, 'loop-a');
-  fs.symlinkSync(path.join(work, 'loop-b'), bad.loop);
-  fs.symlinkSync(bad.loop, path.join(work, 'loop-b'));
-  bad.huge = path.join(work, 'huge.txt');
-  fs.closeSync(fs.openSync(bad.huge, 'w'));
-  fs.truncateSync(bad.huge, INPUT_LIMITS['file of examples'] + 1);
+  Object.assign(bad, makeBadPaths(work));
 });
 
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));

@@ -6,6 +6,7 @@
  * path within a second, while app.info keeps answering and no row is added.
  * Before the fix, the FIFO hung the whole server until something wrote to it.
  */
+import { makeBadPaths } from '../fixtures/bad-paths.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -32,18 +33,7 @@ beforeAll(async () => {
   lab = openLab(path.join(work, 'lab'));
   server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir });
 
-  bad.fifo = path.join(work, 'fifo');
-  expect(spawnSync('mkfifo', [bad.fifo]).status).toBe(0);
-  bad.device = '/dev/zero';
-  bad.folder = path.join(work, 'a-folder');
-  fs.mkdirSync(bad.folder);
-  bad.loop = path.join(work, 'loop-a');
-  fs.symlinkSync(path.join(work, 'loop-b'), bad.loop);
-  fs.symlinkSync(bad.loop, path.join(work, 'loop-b'));
-  // Sparse: the size is there, the disk blocks are not.
-  bad.huge = path.join(work, 'huge.txt');
-  fs.closeSync(fs.openSync(bad.huge, 'w'));
-  fs.truncateSync(bad.huge, INPUT_LIMITS['file of examples'] + 1);
+  Object.assign(bad, makeBadPaths(work));
   // Where a folder is expected: a file, and folders holding a FIFO, a device link and too many bytes.
   bad.file = data.train;
   bad.fifoInside = path.join(work, 'fifo-inside');
