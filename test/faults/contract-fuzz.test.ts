@@ -7,6 +7,8 @@
  * 500), the server must keep answering, and no table may gain or lose a row.
  * The event socket gets garbage frames too.
  */
+import { startLabServer } from '../fixtures/lab-server.ts';
+import { seededRandom } from '../fixtures/seeded.ts';
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -16,8 +18,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { MAX_MESSAGE } from '../../src-main/contract/limits.ts';
 import { PROCEDURE_NAMES } from '../../src-main/contract/procedures.ts';
-import { startServer, type RunningServer } from '../../src-main/server/server.ts';
-import { openLab, type Lab } from '../../src-main/services/lab.ts';
+import type { RunningServer } from '../../src-main/server/server.ts';
+import type { Lab } from '../../src-main/services/lab.ts';
 import { tally } from './counts.ts';
 
 const SEED = 23;
@@ -31,14 +33,10 @@ const group = tally('contract fuzz');
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-faults-fuzz-'));
-  const staticDir = path.join(work, 'renderer');
-  fs.mkdirSync(staticDir);
-  fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html>');
-  lab = openLab(path.join(work, 'lab'));
+  ({ lab, server } = await startLabServer(work));
   // A few rows, so that ids name something and "unchanged" means something.
   expect((await lab.dispatch('configs.save', { name: 'kept', method: 'icot-si', config: { recipe: 'cot' } })).ok).toBe(true);
   expect((await lab.dispatch('runs.create', { method: 'icot-si', name: 'queued', config: { recipe: 'cot' } })).ok).toBe(true);
-  server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir });
   db = new Database(path.join(lab.dataDir, 'stepwise.db'), { readonly: true });
 });
 
@@ -70,17 +68,6 @@ function post(name: string, body: Buffer | string): Promise<{ status: number; bo
   });
 }
 
-/** mulberry32: the same payloads every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIELDS = ['id', 'name', 'path', 'config', 'method', 'runId', 'split', 'limit', 'offset', 'teacher', 'source', 'data', 'counts', 'digitsA', 'seed', 'excludePaths', 'keys', 'format', 'text', 'checkpoints'];
 const STRINGS = ['', ' ', 'x', '/etc/passwd', 'relative/path', '../../..', 'runs.get', '\u0000', '\ud800', '%E0%A4%A', '💡'.repeat(50), 'y'.repeat(5000), '{"nested":"json"}', 'icot-si', 'train'];
@@ -131,7 +118,7 @@ const FIXED: [string, Buffer | string][] = [
 
 describe('every procedure with malformed payloads', () => {
   test('answers a typed 400, keeps the server answering and changes no row', async () => {
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     const before = rowCounts();
     for (const name of PROCEDURE_NAMES) {
       const payloads: [string, Buffer | string][] = [...FIXED];

@@ -9,6 +9,7 @@
  * (`*.tmp-PID`, staging folders, owner.json). A kill before the run existed
  * must leave no run and no run folder.
  */
+import { seededRandom } from '../fixtures/seeded.ts';
 import Database from 'better-sqlite3';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,16 +34,6 @@ let reference: { checkpoint: Buffer; best: Buffer };
 let span: number;
 const group = tally('kill -9');
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function train(args: string[], dataDir: string) {
   return spawnSync(process.execPath, [BIN, 'train', ...args, '--data-dir', dataDir], { cwd: work, encoding: 'utf8', timeout: 120_000 });
@@ -143,7 +134,7 @@ function check(dataDir: string): string | null {
 
 describe('kill -9 at random moments of a tiny training run', () => {
   test(`${KILLS} kills with seed ${SEED}: integrity ok, exact resume, no step twice, nothing left`, async () => {
-    const next = random(SEED);
+    const next = seededRandom(SEED);
     for (let i = 0; i < KILLS; i++) {
       const dataDir = path.join(work, `kill-${i}`);
       // Anywhere from start-up to just past the end (the last checkpoint and best/ export come last).

@@ -8,6 +8,7 @@
  * expected (the manifest's words), in a short message, with no row added and
  * the server still answering.
  */
+import { startLabServer } from '../fixtures/lab-server.ts';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -17,8 +18,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CallResult } from '../../src-main/contract/client.ts';
 import { gpt2ConfigToHf } from '../../src-main/engine/hf/gpt2-folder.ts';
-import { startServer, type RunningServer } from '../../src-main/server/server.ts';
-import { openLab, type Lab } from '../../src-main/services/lab.ts';
+import type { RunningServer } from '../../src-main/server/server.ts';
+import type { Lab } from '../../src-main/services/lab.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 import { tally } from './counts.ts';
 
@@ -41,12 +42,8 @@ const group = tally('malformed files');
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-faults-files-'));
-  const staticDir = path.join(work, 'renderer');
-  fs.mkdirSync(staticDir);
-  fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html>');
   data = await writeTinyMult(path.join(work, 'mult'));
-  lab = openLab(path.join(work, 'lab'));
-  server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir });
+  ({ lab, server } = await startLabServer(work));
   db = new Database(path.join(lab.dataDir, 'stepwise.db'), { readonly: true });
 });
 

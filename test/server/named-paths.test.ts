@@ -6,6 +6,7 @@
  * path within a second, while app.info keeps answering and no row is added.
  * Before the fix, the FIFO hung the whole server until something wrote to it.
  */
+import { startLabServer } from '../fixtures/lab-server.ts';
 import { makeBadPaths } from '../fixtures/bad-paths.ts';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,8 +15,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CallResult } from '../../src-main/contract/client.ts';
 import { INPUT_LIMITS } from '../../src-main/methods/input-file.ts';
-import { startServer, type RunningServer } from '../../src-main/server/server.ts';
-import { openLab, type Lab } from '../../src-main/services/lab.ts';
+import type { RunningServer } from '../../src-main/server/server.ts';
+import type { Lab } from '../../src-main/services/lab.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 
 let work: string;
@@ -26,12 +27,8 @@ const bad: Record<string, string> = {};
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-named-paths-'));
-  const staticDir = path.join(work, 'static');
-  fs.mkdirSync(staticDir);
-  fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html>');
   data = await writeTinyMult(path.join(work, 'mult'));
-  lab = openLab(path.join(work, 'lab'));
-  server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir });
+  ({ lab, server } = await startLabServer(work));
 
   Object.assign(bad, makeBadPaths(work));
   // Where a folder is expected: a file, and folders holding a FIFO, a device link and too many bytes.

@@ -6,6 +6,7 @@
  * what was expected, where; `__proto__`, `constructor` and `prototype` keys
  * are refused like any other unknown key.
  */
+import { startLabServer } from '../fixtures/lab-server.ts';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -14,9 +15,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { CallResult } from '../../src-main/contract/client.ts';
 import { gpt2ConfigToHf } from '../../src-main/engine/hf/gpt2-folder.ts';
 import { PROCEDURE_NAMES } from '../../src-main/contract/procedures.ts';
-import { openAiEndpoints } from '../../src-main/server/openai.ts';
-import { startServer, type RunningServer } from '../../src-main/server/server.ts';
-import { openLab, type Lab } from '../../src-main/services/lab.ts';
+import type { RunningServer } from '../../src-main/server/server.ts';
+import type { Lab } from '../../src-main/services/lab.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 
 let work: string;
@@ -26,12 +26,8 @@ let data: { train: string; valid: string; test: string };
 
 beforeAll(async () => {
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'stepwise-typed-errors-'));
-  const staticDir = path.join(work, 'static');
-  fs.mkdirSync(staticDir);
-  fs.writeFileSync(path.join(staticDir, 'index.html'), '<!doctype html>');
   data = await writeTinyMult(path.join(work, 'mult'));
-  lab = openLab(path.join(work, 'lab'));
-  server = await startServer({ dispatch: lab.dispatch, events: lab.events, staticDir, openai: openAiEndpoints({ store: lab.store, dataDir: lab.dataDir }) });
+  ({ lab, server } = await startLabServer(work, { openai: true }));
 });
 
 afterAll(async () => {
