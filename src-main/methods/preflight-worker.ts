@@ -25,5 +25,6 @@ try {
   else prepareIcot(config as IcotRunConfig);
   if (modelFolder === undefined) parentPort!.postMessage({ ok: true });
 } catch (error) {
-  parentPort!.postMessage({ ok: false, message: error instanceof Error ? error.message : String(error), hfFolder: error instanceof HfFolderError });
+  const message = error instanceof Error ? error.message : String(error);
+  parentPort!.postMessage(modelFolder === undefined ? { ok: false, message } : { ok: false, message, hfFolder: error instanceof HfFolderError });
 }
