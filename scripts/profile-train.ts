@@ -8,7 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { compileGPT2, compileTrainLoop, isFlatGroup } from '../src-main/engine/compile.ts';
+import { compileModel, compileTrainLoop, isFlatGroup } from '../src-main/engine/compile.ts';
 import { initGPT2, Rng } from '../src-main/engine/init.ts';
 import { ADAMW_DEFAULTS } from '../src-main/engine/optim.ts';
 import { ort } from '../src-main/engine/runtime.ts';
@@ -27,7 +27,7 @@ const { values: a } = parseArgs({
 const { arch, batch: B, seq: T, threads } = shapeOf('profile-train', a);
 const steps = positiveFlag('profile-train', a, 'steps'), top = positiveFlag('profile-train', a, 'top');
 const K = Number(a['steps-per-run']);
-const compiled = K > 0 ? compileTrainLoop({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS }) : compileGPT2({ arch, batch: B, seq: T, mode: 'step', adamw: ADAMW_DEFAULTS });
+const compiled = K > 0 ? compileTrainLoop({ arch, batch: B, seq: T, adamw: ADAMW_DEFAULTS }) : compileModel({ arch, batch: B, seq: T, mode: 'step', adamw: ADAMW_DEFAULTS });
 const dir = mkdtempSync(path.join(os.tmpdir(), 'stepwise-profile-'));
 const session = await ort.InferenceSession.create(compiled.model, {
   executionProviders: ['cpu'],

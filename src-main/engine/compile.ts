@@ -10,7 +10,7 @@
  */
 import { gradients } from './autodiff.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
-import { causalLmLoss, causalMask } from './models/gpt2.ts';
+import { causalLmLoss, causalMask } from './models/causal-lm.ts';
 import { GraphBuilder, makeArray, type Value } from './onnx/graph.ts';
 import { targetFor, type ProviderName } from './target.ts';
 import { clipAndAdamWGroups, type AdamWConfig, type OptimizerOutputs } from './optim.ts';
@@ -41,7 +41,7 @@ export interface CompiledGraph {
   outputs: string[];
 }
 
-export function compileGPT2(opts: CompileOptions): CompiledGraph {
+export function compileModel(opts: CompileOptions): CompiledGraph {
   const { arch, batch: B, seq: T, mode } = opts;
   const family = modelFamily(arch);
   if (T > family.maxPositions) throw new Error(`sequence length ${T} exceeds the model's context of ${family.maxPositions} positions`);
@@ -84,7 +84,7 @@ export function compileGPT2(opts: CompileOptions): CompiledGraph {
       emit('loss', loss);
       paramNames.forEach((n, i) => emit(`grad.${n}`, grads[i]));
     } else {
-      if (!opts.adamw) throw new Error("compileGPT2: mode 'step' needs adamw settings");
+      if (!opts.adamw) throw new Error("compileModel: mode 'step' needs adamw settings");
       const opt = optimizerStep(g, opts.adamw, layout, new Map(paramNames.map((n, i) => [n, grads[i]])), states!, lr!, step!);
       emit('loss', loss);
       emit('grad_norm', opt.gradNorm);
@@ -105,7 +105,8 @@ export interface GroupState {
  * Clipping and AdamW over the layout's optimizer groups (optimizerGroups), from the
  * per-parameter gradients: a one-parameter group takes its gradient as it is, a flat group its
  * parameters' gradients concatenated. Parameters that `adamw.noDecay` names are exempt from
- * weight decay. GPT-2's step and loop and Bitune's step all update their state through this.
+ * weight decay. The training step (compileModel), the training loop (compileTrainLoop) and
+ * Bitune's step all update their state through this.
  */
 export function optimizerStep(
   g: GraphBuilder,
@@ -157,7 +158,7 @@ export interface CompiledLoop {
 
 /**
  * Several training steps in one run: an ONNX Loop whose body is the training step of
- * compileGPT2's 'step' mode, carrying the flat parameters and AdamW state from one step to the
+ * compileModel's 'step' mode, carrying the flat parameters and AdamW state from one step to the
  * next inside ONNX Runtime. A run then hands the state back once for all its steps instead of
  * once per step (for GPT-2 4×256 that hand-back is about a tenth of a step).
  *

@@ -1,13 +1,13 @@
 /**
- * A compiled GPT-2 training step bound to its state. Parameters and AdamW's
- * moments live in three flat float32 buffers (the layout of compile.ts); the
- * forward pass is fed per-parameter views of the parameter buffer, AdamW
- * reads the flat vectors, and ONNX Runtime writes the new state into a second
- * set of buffers, which then becomes current (ping-pong): a step allocates
- * nothing and copies no state. The trainer drives this; nothing here knows
- * about data, schedules or events.
+ * A compiled training step of any model family (models/family.ts) bound to
+ * its state. Parameters and AdamW's moments live in three flat float32
+ * buffers (the layout of compile.ts); the forward pass is fed per-parameter
+ * views of the parameter buffer, AdamW reads the flat vectors, and ONNX
+ * Runtime writes the new state into a second set of buffers, which then
+ * becomes current (ping-pong): a step allocates nothing and copies no state.
+ * The trainer drives this; nothing here knows about data, schedules or events.
  */
-import { compileGPT2, compileTrainLoop, trainLayout } from './compile.ts';
+import { compileModel, compileTrainLoop, trainLayout } from './compile.ts';
 import { modelFamily, type ModelArch } from './models/family.ts';
 import type { AdamWConfig } from './optim.ts';
 import { BoundStep, FlatState, type StepResult } from './flat-state.ts';
@@ -63,7 +63,7 @@ export class TrainStep extends BoundStep {
     let s = this.sessions.get(T);
     if (!s) {
       const { adamw, ...session } = this.compileOptions;
-      const compiled = compileGPT2({ arch: this.arch, batch: this.batch, seq: T, mode: 'step', adamw, provider: session.provider });
+      const compiled = compileModel({ arch: this.arch, batch: this.batch, seq: T, mode: 'step', adamw, provider: session.provider });
       s = createSession(compiled.model, session);
       this.sessions.set(T, s);
     }

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileGPT2, compileTrainLoop, isFlatGroup, type FlatLayout } from '../../src-main/engine/compile.ts';
+import { compileModel, compileTrainLoop, isFlatGroup, type FlatLayout } from '../../src-main/engine/compile.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
@@ -82,7 +82,7 @@ beforeAll(() => {
 
 describe.each(PROVIDERS)('GPT-2 matches PyTorch on the gpt2-tiny reference (%s)', (provider) => {
   it('forward: loss, logits and every hidden state within 1e-5 relative', async () => {
-    const c = compileGPT2({ provider, arch, batch: 3, seq: 12, mode: 'forward' });
+    const c = compileModel({ provider, arch, batch: 3, seq: 12, mode: 'forward' });
     const s = await createSession(c.model, { provider });
     const out = await s.run(feeds());
     const loss = out.loss.data as Float32Array;
@@ -95,7 +95,7 @@ describe.each(PROVIDERS)('GPT-2 matches PyTorch on the gpt2-tiny reference (%s)'
   });
 
   it('backward: every parameter gradient within 1e-4 relative (key bias within 1e-6 absolute)', async () => {
-    const c = compileGPT2({ provider, arch, batch: 3, seq: 12, mode: 'grad' });
+    const c = compileModel({ provider, arch, batch: 3, seq: 12, mode: 'grad' });
     const s = await createSession(c.model, { provider });
     const out = await s.run(feeds());
     expect(c.paramNames.length).toBe(params.size);
@@ -110,7 +110,7 @@ describe.each(PROVIDERS)('GPT-2 matches PyTorch on the gpt2-tiny reference (%s)'
 
   it.each([undefined, 1000])('three clipped AdamW steps: losses, pre-clip norms and parameters match (flat groups of at most %s elements)', async (flatLimit) => {
     const a = batch.adamw;
-    const c = compileGPT2({
+    const c = compileModel({
       provider, arch, batch: 3, seq: 12, mode: 'step', flatLimit,
       adamw: { beta1: a.betas[0], beta2: a.betas[1], eps: a.eps, weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm },
     });

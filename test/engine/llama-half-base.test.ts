@@ -14,7 +14,7 @@ import { float16Tensor, toHalf } from '../../src-main/engine/half.ts';
 import { loadLlamaFolder } from '../../src-main/engine/hf/llama-folder.ts';
 import { LoraGraph, loraModules, loraParamShapes, type Adapter } from '../../src-main/engine/lora.ts';
 import { modelFamily, paramInputs, type WeightDtype } from '../../src-main/engine/models/family.ts';
-import { causalLmLoss, causalMask } from '../../src-main/engine/models/gpt2.ts';
+import { causalLmLoss, causalMask } from '../../src-main/engine/models/causal-lm.ts';
 import type { LlamaConfig } from '../../src-main/engine/models/llama.ts';
 import type { Value } from '../../src-main/engine/onnx/graph.ts';
 import { createSession, int64Tensor, ort } from '../../src-main/engine/runtime.ts';

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileGPT2 } from '../../src-main/engine/compile.ts';
+import { compileModel } from '../../src-main/engine/compile.ts';
 import { llamaConfigFromHf } from '../../src-main/engine/hf/llama-folder.ts';
 import { paramCount } from '../../src-main/engine/models/family.ts';
 import type { LlamaConfig } from '../../src-main/engine/models/llama.ts';
@@ -53,7 +53,7 @@ describe.each(PROVIDERS)('Llama matches PyTorch on the llama-tiny reference (%s)
   });
 
   it('forward: loss, logits and every hidden state within 1e-5 relative', async () => {
-    const c = compileGPT2({ arch, batch: 2, seq: 10, mode: 'forward', provider });
+    const c = compileModel({ arch, batch: 2, seq: 10, mode: 'forward', provider });
     const out = await (await createSession(c.model, { threads: 1, provider })).run(feeds());
     const loss = (out.loss.data as Float32Array)[0];
     const refLoss = expected.get('loss')!.data[0];
@@ -65,7 +65,7 @@ describe.each(PROVIDERS)('Llama matches PyTorch on the llama-tiny reference (%s)
   });
 
   it('backward: every parameter gradient within 1e-4 relative', async () => {
-    const c = compileGPT2({ arch, batch: 2, seq: 10, mode: 'grad', provider });
+    const c = compileModel({ arch, batch: 2, seq: 10, mode: 'grad', provider });
     const out = await (await createSession(c.model, { threads: 1, provider })).run(feeds());
     expect(c.paramNames.length).toBe(params.size);
     for (const name of c.paramNames) {

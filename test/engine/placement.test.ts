@@ -4,7 +4,7 @@
  * and no node binds more storage buffers than WebGPU's default limit of 8.
  */
 import { describe, expect, it } from 'vitest';
-import { compileGPT2, compileTrainLoop } from '../../src-main/engine/compile.ts';
+import { compileModel, compileTrainLoop } from '../../src-main/engine/compile.ts';
 import { compileDecodeGraph } from '../../src-main/engine/generate.ts';
 import { loraModules, type Adapter, type LoraConfig } from '../../src-main/engine/lora.ts';
 import { modelFamily, type ModelArch } from '../../src-main/engine/models/family.ts';
@@ -34,7 +34,7 @@ function adapterStep(arch: ModelArch, variant: Variant): Uint8Array {
 const GRAPHS: [string, () => Uint8Array][] = [];
 for (const [family, arch] of [['GPT-2', gpt2], ['Llama', llama]] as const) {
   GRAPHS.push(
-    [`${family} training step`, () => compileGPT2({ arch, batch: 4, seq: 16, mode: 'step', adamw: ADAMW_DEFAULTS, provider: 'webgpu' }).model],
+    [`${family} training step`, () => compileModel({ arch, batch: 4, seq: 16, mode: 'step', adamw: ADAMW_DEFAULTS, provider: 'webgpu' }).model],
     [`${family} training loop`, () => compileTrainLoop({ arch, batch: 4, seq: 16, adamw: ADAMW_DEFAULTS, provider: 'webgpu' }).model],
     [`${family} generation with its key/value cache`, () => compileDecodeGraph(arch, { provider: 'webgpu' }).model],
     [`${family} probe capture (hidden states and attention)`, () => compileDecodeGraph(arch, { provider: 'webgpu', probes: true, allLogits: true }).model],
@@ -88,7 +88,7 @@ describe.skipIf(!WEBGPU)('WebGPU node placement', () => {
   }
 
   it('the CPU graph of the same step keeps its ops (a variadic Sum, the cross-entropy function): lowering is for WebGPU only', () => {
-    const ops = (provider: 'cpu' | 'webgpu') => new Set(decodeModel(compileGPT2({ arch: gpt2, batch: 2, seq: 8, mode: 'step', adamw: ADAMW_DEFAULTS, provider }).model).graph!.node!.map((n) => n.op_type));
+    const ops = (provider: 'cpu' | 'webgpu') => new Set(decodeModel(compileModel({ arch: gpt2, batch: 2, seq: 8, mode: 'step', adamw: ADAMW_DEFAULTS, provider }).model).graph!.node!.map((n) => n.op_type));
     expect([...ops('cpu')].filter((op) => ['Sum', 'SoftmaxCrossEntropyLoss', 'OneHot'].includes(op!)).sort()).toEqual(['OneHot', 'SoftmaxCrossEntropyLoss', 'Sum']);
     expect([...ops('webgpu')].filter((op) => ['Sum', 'SoftmaxCrossEntropyLoss', 'OneHot', 'LogSoftmax'].includes(op!))).toEqual([]);
   });

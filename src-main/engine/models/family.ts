@@ -8,35 +8,13 @@
  * A GPT2Config carries no tag (it predates the others); every other family's
  * config names itself in `family`.
  */
-import type { Value } from '../onnx/graph.ts';
-import type { GraphBuilder } from '../onnx/graph.ts';
+import type { GraphBuilder, Value } from '../onnx/graph.ts';
+import type { ModelInputs, ModelOutputs } from './causal-lm.ts';
 import { gpt2Forward, gpt2ParamShapes, type GPT2Config } from './gpt2.ts';
 import { llamaForward, llamaParamShapes, type LlamaConfig } from './llama.ts';
 
 export type ModelArch = GPT2Config | LlamaConfig;
 export type FamilyName = 'gpt2' | 'llama';
-
-export interface ModelInputs {
-  /** Token ids [B, T] int64. */
-  inputIds: Value;
-  /** Position ids [T] int64 (0..T−1 for training; offset by the cache length when decoding), or [B, T] per row (padded batches). */
-  positions: Value;
-  /** Attention allowed [T, Tk] bool: query t may see key s; or [B, 1, T, Tk] per row (padded batches). */
-  mask: Value;
-  /** Keys and values of earlier positions per layer, [B, kvHeads, P, headDim] each (decoding with a cache). */
-  past?: { key: Value; value: Value }[];
-}
-
-export interface ModelOutputs {
-  /** Next-token logits [B, T, V]. */
-  logits: Value;
-  /** Residual stream: embeddings, then after each block (before the final norm), each [B, T, C]. */
-  hidden: Value[];
-  /** Attention probabilities per layer [B, nHead, T, Tk]. */
-  attention: Value[];
-  /** Keys and values per layer including the new positions, [B, kvHeads, P+T, headDim]. */
-  present: { key: Value; value: Value }[];
-}
 
 export interface ModelFamily {
   readonly name: FamilyName;

@@ -4,7 +4,8 @@
  * embedding tied to the output projection. Any depth, width, heads, context
  * and vocabulary. This file defines the graph and nothing else.
  */
-import { makeArray, type GraphBuilder, type Value } from '../onnx/graph.ts';
+import type { GraphBuilder, Value } from '../onnx/graph.ts';
+import type { ModelInputs, ModelOutputs } from './causal-lm.ts';
 
 export interface GPT2Config {
   vocabSize: number;
@@ -50,33 +51,11 @@ export function gpt2ParamCount(cfg: GPT2Config): number {
   return n;
 }
 
-export interface GPT2Inputs {
-  /** Token ids [B, T] int64. */
-  inputIds: Value;
-  /** Position ids [T] int64 (0..T−1 for training; offset by the cache length when decoding), or [B, T] per row (padded batches). */
-  positions: Value;
-  /** Attention allowed [T, Tk] bool: query t may see key s; or [B, 1, T, Tk] per row (padded batches). */
-  mask: Value;
-  /** Keys and values of earlier positions per layer, [B, H, P, D] each (decoding with a cache). */
-  past?: { key: Value; value: Value }[];
-}
-
-export interface GPT2Outputs {
-  /** Next-token logits [B, T, V]. */
-  logits: Value;
-  /** Residual stream: embeddings, then after each block (before ln_f), each [B, T, C]. */
-  hidden: Value[];
-  /** Attention probabilities per layer [B, H, T, Tk]. */
-  attention: Value[];
-  /** Keys and values per layer including the new positions, [B, H, P+T, D]. */
-  present: { key: Value; value: Value }[];
-}
-
 /** HF's masked_fill value: the most negative float32, so masked scores get exactly zero probability. */
 const MASK_VALUE = -3.4028234663852886e38;
 
 /** The forward pass. `p` maps Hugging Face parameter names to graph values. */
-export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, Value>, inp: GPT2Inputs): GPT2Outputs {
+export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, Value>, inp: ModelInputs): ModelOutputs {
   const C = cfg.nEmbd;
   const H = cfg.nHead;
   const D = C / H;
@@ -126,25 +105,4 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
   const xf = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias'], cfg.layerNormEpsilon, 'ln_f').y; // [B, T, C]
   const logits = g.matmul(xf, g.transpose(p['wte.weight'], [1, 0], 'wte_T'), 'logits'); // [B, T, V] (tied)
   return { logits, hidden, attention, present };
-}
-
-/**
- * Mean cross-entropy of position t predicting labels[t+1], over labels ≠ −100
- * (Hugging Face's shifted causal-LM loss).
- */
-export function causalLmLoss(g: GraphBuilder, logits: Value, labels: Value, vocabSize: number): Value {
-  const B = labels.shape[0];
-  if (typeof B !== 'number') throw new Error('causalLmLoss: the batch size must be static');
-  const next = g.slice(labels, [1], [Number.MAX_SAFE_INTEGER], [1], 'labels_next'); // [B, T−1]
-  const ignored = g.constant(makeArray(labels.dtype, new Array<number>(B).fill(-100)), labels.dtype, [B, 1], 'ignore_col'); // [B, 1]
-  const targets = g.reshape(g.concat([next, ignored], 1, 'targets'), [-1]); // [B·T]
-  const flat = g.reshape(logits, [-1, vocabSize], 'logits_flat'); // [B·T, V]
-  return g.softmaxCrossEntropy(flat, targets, -100, 'mean', 'ce_loss').loss;
-}
-
-/** Causal mask [T, T] for training graphs with a static length. */
-export function causalMask(g: GraphBuilder, T: number): Value {
-  const data = new Uint8Array(T * T);
-  for (let t = 0; t < T; t++) for (let s = 0; s <= t; s++) data[t * T + s] = 1;
-  return g.constant(data, 'bool', [T, T], 'causal_mask');
 }

@@ -16,7 +16,7 @@
  * defines the graph and nothing else.
  */
 import type { GraphBuilder, Value } from '../onnx/graph.ts';
-import type { ModelInputs, ModelOutputs } from './family.ts';
+import type { ModelInputs, ModelOutputs } from './causal-lm.ts';
 
 /** How the rotary frequencies are rescaled for longer contexts (HF's rope_scaling). */
 export type RopeScaling =

@@ -20,7 +20,7 @@
 import { gradients } from '../../engine/autodiff.ts';
 import { emitNewState, flatLayout, groupInputs, optimizerStep, type FlatLayout } from '../../engine/compile.ts';
 import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
-import { causalLmLoss } from '../../engine/models/gpt2.ts';
+import { causalLmLoss } from '../../engine/models/causal-lm.ts';
 import { paramInputs, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import { makeArray, type Value } from '../../engine/onnx/graph.ts';
 import { targetFor, type ProviderName } from '../../engine/target.ts';
