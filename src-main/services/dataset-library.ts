@@ -16,8 +16,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Dataset, DatasetExample, DatasetSplit, Page } from '../contract/entities.ts';
 import { StepwiseError } from '../contract/errors.ts';
-import { DataFormatError, detectFormat, firstNonBlankLine, forEachExample, forEachExampleAsync, formatLine } from '../methods/icot/format.ts';
-import type { ExampleFormat, IcotExample } from '../methods/icot/format.ts';
+import { DataFormatError, detectFormat, firstNonBlankLine, forEachExample, forEachExampleAsync, formatLine } from '../methods/shared/examples.ts';
+import type { ExampleFormat, CotExample } from '../methods/shared/examples.ts';
 import { MULT_SPLITS, multOptionsProblem, parseMultInput, readMultPairsAsync, writeMultFiles } from '../methods/icot/mult.ts';
 import type { MultCounts } from '../methods/icot/mult.ts';
 import { InputFileError, checkInputFile, copyInputFile } from '../methods/input-file.ts';
@@ -61,7 +61,7 @@ const EQUATIONS = /^(<<[^<>]*>>\s*)*$/;
 async function survey(file: string, format: ExampleFormat, shownAs: string): Promise<Survey> {
   const s: Survey = { count: 0, preview: [], allMult: true, allEquations: true };
   try {
-    await forEachExampleAsync(file, format, (ex: IcotExample) => {
+    await forEachExampleAsync(file, format, (ex: CotExample) => {
       s.count++;
       if (s.preview.length < PREVIEW_SIZE) s.preview.push(formatLine(ex));
       if (s.allMult && !parseMultInput(ex.input)) s.allMult = false;
@@ -207,9 +207,9 @@ export function datasetSplitFile(dataDir: string, dataset: Dataset, split: strin
 }
 
 /** Every example of one split (for training and evaluation). */
-export function loadDatasetSplit(dataDir: string, dataset: Dataset, split: string): IcotExample[] {
+export function loadDatasetSplit(dataDir: string, dataset: Dataset, split: string): CotExample[] {
   const { file, format } = datasetSplitFile(dataDir, dataset, split);
-  const examples: IcotExample[] = [];
+  const examples: CotExample[] = [];
   forEachExample(file, format, (ex) => {
     examples.push(ex);
   });

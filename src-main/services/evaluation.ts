@@ -14,13 +14,14 @@ import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
+import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
+import { folderTokenizer, tokenizerFromSpec } from '../engine/tokenizers/spec.ts';
 import { keptPositionJump } from '../methods/icot/curriculum.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
-import { parseLine, readExamples, type IcotExample } from '../methods/icot/format.ts';
+import { parseLine, readExamples, type CotExample } from '../methods/shared/examples.ts';
 import { checkInputFolderSync } from '../methods/input-file.ts';
 import { parseMultInput } from '../methods/icot/mult.ts';
-import { cotLength, encodeExample, encodePrompt, folderTokenizer, tokenizerFromSpec } from '../methods/icot/layout.ts';
-import type { SeqTokenizer } from '../methods/icot/layout.ts';
+import { cotLength, encodeExample, encodePrompt } from '../methods/icot/layout.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
 import type { LabContext } from './lab.ts';
 import { runFolder } from './paths.ts';
@@ -89,7 +90,7 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   let result;
   try {
     const removed = loaded.removedCot;
-    const positionJump = removed === undefined ? undefined : (ex: IcotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
+    const positionJump = removed === undefined ? undefined : (ex: CotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
     result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionJump, onProgress: request.onProgress });
   } finally {
     await generator.release();
@@ -219,7 +220,7 @@ function runMult(runId: number, info: RunJson): Loaded['mult'] {
 }
 
 /** A run trained on A×B multiplication is scored only on A×B multiplication in the paper's format. */
-function checkMultFile(file: string, examples: IcotExample[], mult: { runId: number; a: number; b: number }): void {
+function checkMultFile(file: string, examples: CotExample[], mult: { runId: number; a: number; b: number }): void {
   const trained = `${mult.a}×${mult.b}`;
   for (let i = 0; i < examples.length; i++) {
     const m = parseMultInput(examples[i].input);

@@ -25,13 +25,17 @@ import { initGPT2 } from '../engine/init.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
 import { capture, CaptureCancelled, captureBytes, readAttention, readCaptureMeta, readTokens, type LensView } from '../engine/probes/capture.ts';
 import { GridCancelled, probeGridInWorker } from '../engine/probes/grid.ts';
-import { longestOf, probeSequence, slotOrder, typedSequence, type ProbeSequence, type Removal } from '../engine/probes/sequences.ts';
-import { multTargets, patternTarget, type Target } from '../engine/probes/targets.ts';
+import { longestOf, type ProbeSequence } from '../engine/probes/sequences.ts';
+import { patternTarget, type Target } from '../engine/probes/targets.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
-import { forEachExample, parseLine, type IcotExample } from '../methods/icot/format.ts';
+import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
+import { folderTokenizer, tokenizerFromSpec } from '../engine/tokenizers/spec.ts';
+import { forEachExample, parseLine, type CotExample } from '../methods/shared/examples.ts';
 import { InputFileError, checkInputFile, checkInputFolder } from '../methods/input-file.ts';
-import { cotLength, encodeExample, folderTokenizer, tokenizerFromSpec, type SeqTokenizer } from '../methods/icot/layout.ts';
+import { cotLength, encodeExample } from '../methods/icot/layout.ts';
+import { probeSequence, slotOrder, typedSequence, type Removal } from '../methods/icot/probes/sequences.ts';
+import { multTargets } from '../methods/icot/probes/targets.ts';
 import type { IcotRunConfig } from '../methods/icot/recipe.ts';
 import { loadDatasetSplit } from './dataset-library.ts';
 import { bytesOf, removeFromDataDir } from './files.ts';
@@ -65,7 +69,7 @@ interface Resolved {
 
 interface Plan {
   resolved: Resolved;
-  examples: IcotExample[];
+  examples: CotExample[];
   /** Per point, every example's sequence. */
   sequences: ProbeSequence[][];
   available: Target[];
@@ -182,9 +186,9 @@ function resolveSource(context: LabContext, procedure: string, source: ProbeRequ
   return { ...base, description: `run ${runId}`, points: chosen.map(checkpointPoint) };
 }
 
-function loadData(context: LabContext, procedure: string, data: ProbeRequest['data']): { examples: IcotExample[]; typed: string | null } {
+function loadData(context: LabContext, procedure: string, data: ProbeRequest['data']): { examples: CotExample[]; typed: string | null } {
   if ('text' in data) return { examples: [], typed: data.text };
-  let all: IcotExample[];
+  let all: CotExample[];
   try {
     if ('file' in data) {
       checkInputFile(data.file, 'probe data file');

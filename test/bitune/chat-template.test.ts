@@ -18,7 +18,7 @@ import { TrainerControl, type TrainerEvent } from '../../src-main/engine/trainer
 import { parseBituneConfig } from '../../src-main/methods/bitune/recipe.ts';
 import { encodePair, instructTemplateOf, prepareBitune, runBitune } from '../../src-main/methods/bitune/run.ts';
 import { loadSavedAdapters } from '../../src-main/methods/bitune/saved.ts';
-import { chatInstructTemplate, QUESTION_ANSWER } from '../../src-main/methods/instruct/format.ts';
+import { chatInstructTemplate, QUESTION_ANSWER } from '../../src-main/methods/shared/instruct/format.ts';
 import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 import { writeLateTask } from './late-task.ts';
 

@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { goldAnswer } from '../../src-main/methods/instruct/answers.ts';
-import { readInstructFile } from '../../src-main/methods/instruct/format.ts';
+import { goldAnswer } from '../../src-main/methods/shared/instruct/answers.ts';
+import { readInstructFile } from '../../src-main/methods/shared/instruct/format.ts';
 import { readEvalFile } from '../../src-main/services/adapters-eval.ts';
 
 const GSM8K = path.resolve(import.meta.dirname, '../../../shared/data/icot/gsm8k/valid.txt');

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Page } from 'playwright-core';
 import type { Probe } from '../../src-main/contract/areas/probes.ts';
 import type { Run } from '../../src-main/contract/entities.ts';
-import { formatLine } from '../../src-main/methods/icot/format.ts';
+import { formatLine } from '../../src-main/methods/shared/examples.ts';
 import { generateMult } from '../../src-main/methods/icot/mult.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 import { assertRendererBuilt, callApi, eventually, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';

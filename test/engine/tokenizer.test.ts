@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportGpt2Folder, loadGpt2Folder } from '../../src-main/engine/hf/gpt2-folder.ts';
 import { readSafetensors } from '../../src-main/engine/safetensors.ts';
-import { loadTokenizer, TextTokenizer } from '../../src-main/engine/tokenizer.ts';
+import { loadTokenizer, TextTokenizer } from '../../src-main/engine/tokenizers/hf.ts';
 import { byteChars } from '../fixtures/byte-bpe.ts';
 
 let tmp: string;

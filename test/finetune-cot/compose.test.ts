@@ -14,7 +14,7 @@ import { TrainerControl, type TrainerEvent } from '../../src-main/engine/trainer
 import { generateTask } from '../../src-main/methods/finetune-cot/generators.ts';
 import { parseFtCotConfig } from '../../src-main/methods/finetune-cot/recipe.ts';
 import { runFtCot } from '../../src-main/methods/finetune-cot/run.ts';
-import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../../src-main/methods/icot/layout.ts';
+import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../../src-main/engine/tokenizers/spec.ts';
 import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
 import { runIcot } from '../../src-main/methods/icot/run.ts';
 

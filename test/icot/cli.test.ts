@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { main } from '../../src-main/cli/main.ts';
-import { formatLine, parseLine, readExamples } from '../../src-main/methods/icot/format.ts';
+import { formatLine, parseLine, readExamples } from '../../src-main/methods/shared/examples.ts';
 import { generateMult, parseMultInput } from '../../src-main/methods/icot/mult.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DataFormatError, extractAnswer, formatLine, parseLine, readExamples } from '../../src-main/methods/icot/format.ts';
+import { DataFormatError, extractAnswer, formatLine, parseLine, readExamples } from '../../src-main/methods/shared/examples.ts';
 
 const ICOT = path.resolve(import.meta.dirname, '../../../shared/data/icot');
 const FIRST_4x4 =

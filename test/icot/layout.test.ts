@@ -2,13 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TextTokenizer } from '../../src-main/engine/tokenizer.ts';
-import { MULT_SYMBOLS } from '../../src-main/methods/icot/compact-tokenizer.ts';
-import { parseLine, readExamples } from '../../src-main/methods/icot/format.ts';
-import {
-  compactTokenizerFor, compactTokenizerFromSpec, encodeExample, encodePrompt, folderTokenizer, gpt2Tokenizer, IGNORE_INDEX, multTokenizer, parseGenerated,
-  TOKENIZER_SPEC_FILE,
-} from '../../src-main/methods/icot/layout.ts';
+import { compactTokenizerFromSpec, MULT_SYMBOLS, multTokenizer } from '../../src-main/engine/tokenizers/compact.ts';
+import { gpt2Tokenizer } from '../../src-main/engine/tokenizers/gpt2.ts';
+import { TextTokenizer } from '../../src-main/engine/tokenizers/hf.ts';
+import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../../src-main/engine/tokenizers/spec.ts';
+import { compactTokenizerFor, encodeExample, encodePrompt, IGNORE_INDEX, parseGenerated } from '../../src-main/methods/icot/layout.ts';
+import { parseLine, readExamples } from '../../src-main/methods/shared/examples.ts';
 import { byteBpeJson } from '../fixtures/byte-bpe.ts';
 
 const ICOT = path.resolve(import.meta.dirname, '../../../shared/data/icot');

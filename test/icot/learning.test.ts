@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { TrainerControl, type TrainerEvent } from '../../src-main/engine/trainer.ts';
-import { formatLine } from '../../src-main/methods/icot/format.ts';
+import { formatLine } from '../../src-main/methods/shared/examples.ts';
 import { generateMult } from '../../src-main/methods/icot/mult.ts';
 import { parseIcotConfig, type IcotRunConfig } from '../../src-main/methods/icot/recipe.ts';
 import { runIcot } from '../../src-main/methods/icot/run.ts';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Dataset, DatasetExample, Page } from '../../src-main/contract/entities.ts';
-import { formatLine, readExamples } from '../../src-main/methods/icot/format.ts';
+import { formatLine, readExamples } from '../../src-main/methods/shared/examples.ts';
 import { loadDatasetSplit } from '../../src-main/services/dataset-library.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import type { Lab } from '../../src-main/services/lab.ts';

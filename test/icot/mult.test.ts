@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatLine, parseLine } from '../../src-main/methods/icot/format.ts';
+import { formatLine, parseLine } from '../../src-main/methods/shared/examples.ts';
 import {
   generateMult, multExample, multInput, multOptionsProblem, multPairCount, parseDigits, parseMultInput, readMultPairs,
 } from '../../src-main/methods/icot/mult.ts';

@@ -16,7 +16,7 @@ import { listCheckpoints, loadCheckpoint } from '../../src-main/engine/checkpoin
 import { Generator } from '../../src-main/engine/generate.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { readAttention, readCaptureMeta, readTokens } from '../../src-main/engine/probes/capture.ts';
-import { readExamples } from '../../src-main/methods/icot/format.ts';
+import { readExamples } from '../../src-main/methods/shared/examples.ts';
 import { openLab, type Lab } from '../../src-main/services/lab.ts';
 import { probeDone } from '../../src-main/services/probes.ts';
 import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';

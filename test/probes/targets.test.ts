@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { Rng } from '../../src-main/engine/init.ts';
 import { fitCell } from '../../src-main/engine/probes/fit.ts';
-import { probeSequence, slotOrder } from '../../src-main/engine/probes/sequences.ts';
-import { multTargets, patternTarget } from '../../src-main/engine/probes/targets.ts';
-import { readExamples } from '../../src-main/methods/icot/format.ts';
-import { multTokenizer } from '../../src-main/methods/icot/layout.ts';
+import { patternTarget } from '../../src-main/engine/probes/targets.ts';
+import { multTokenizer } from '../../src-main/engine/tokenizers/compact.ts';
+import { probeSequence, slotOrder } from '../../src-main/methods/icot/probes/sequences.ts';
+import { multTargets } from '../../src-main/methods/icot/probes/targets.ts';
+import { readExamples } from '../../src-main/methods/shared/examples.ts';
 
 const SHARED = fileURLToPath(new URL('../../../shared/data/icot/', import.meta.url));
 const examples = readExamples(path.join(SHARED, '4_by_4_mult', 'test.txt')).slice(0, 50);

@@ -23,7 +23,7 @@ import path from 'node:path';
 import type { GenerateOptions } from '../generate.ts';
 import { GPT2_DEFAULTS, gpt2ParamShapes, type GPT2Config } from '../models/gpt2.ts';
 import { parseSafetensors, writeSafetensors, SafetensorsError, type TensorMap } from '../safetensors.ts';
-import { loadTokenizer, hasTokenizer, TOKENIZER_FILES, type TextTokenizer } from '../tokenizer.ts';
+import { loadTokenizer, hasTokenizer, TOKENIZER_FILES, type TextTokenizer } from '../tokenizers/hf.ts';
 
 export class HfFolderError extends Error {
   constructor(message: string) {

@@ -19,7 +19,7 @@
  */
 import { llamaParamShapes, type LlamaConfig, type RopeScaling } from '../models/llama.ts';
 import type { TensorMap } from '../safetensors.ts';
-import { TOKENIZER_FILES, type TextTokenizer } from '../tokenizer.ts';
+import { TOKENIZER_FILES, type TextTokenizer } from '../tokenizers/hf.ts';
 import { loadChatTemplate, type ChatTemplate } from './chat-template.ts';
 import { HfFolderError, loadFamilyFolder, writeModelFolder, type GenerationDefaults, type ParamRules } from './gpt2-folder.ts';
 

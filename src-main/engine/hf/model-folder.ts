@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { ModelArch } from '../models/family.ts';
 import { isLlama } from '../models/family.ts';
 import type { TensorMap } from '../safetensors.ts';
-import type { TextTokenizer } from '../tokenizer.ts';
+import type { TextTokenizer } from '../tokenizers/hf.ts';
 import type { ChatTemplate } from './chat-template.ts';
 import { HfFolderError, loadGpt2Folder, readJson, type GenerationDefaults } from './gpt2-folder.ts';
 import { LLAMA_MODEL_TYPES, loadLlamaFolder } from './llama-folder.ts';

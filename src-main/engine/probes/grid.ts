@@ -6,11 +6,10 @@
  * in a worker thread (grid-worker.ts), as the app does.
  */
 import { Worker } from 'node:worker_threads';
-import type { IcotExample } from '../../methods/icot/format.ts';
 import { workerUrl } from '../worker-url.ts';
 import { readCaptureMeta, readHiddenAt, readTokens } from './capture.ts';
 import { fitCell, type CellScore, type FitOptions } from './fit.ts';
-import type { Target, TargetKind } from './targets.ts';
+import type { ProbeExample, Target, TargetKind } from './targets.ts';
 
 export interface TargetGrid {
   name: string;
@@ -35,7 +34,8 @@ export interface GridRequest {
   /** The trained model's capture folder, and a random model's capture of the same sequences. */
   dir: string;
   randomDir?: string;
-  examples: IcotExample[];
+  /** Only their inputs are read: one input is one problem (held out together) and, with controlType 'input', one control type. */
+  examples: Pick<ProbeExample, 'input'>[];
   targets: Target[];
   slots: string[];
   options: FitOptions;

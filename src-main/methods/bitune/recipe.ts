@@ -34,7 +34,7 @@ export const BituneRunConfigSchema = z.strictObject({
     prefillMask: z.enum(PREFILL_MASKS).default('bidirectional'),
   }).prefault({}),
   data: z.strictObject({
-    /** JSONL instruction–answer files (see methods/instruct/format.ts). */
+    /** JSONL instruction–answer files (see methods/shared/instruct/format.ts). */
     train: z.string().min(1),
     valid: z.string().min(1).optional(),
     test: z.string().min(1).optional(),

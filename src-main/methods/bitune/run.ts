@@ -23,12 +23,14 @@ import { initGPT2 } from '../../engine/init.ts';
 import { initLora, loraModules, mergeLora, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
 import { isLlama, modelFamily, type ModelArch, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
-import { TOKENIZER_FILES } from '../../engine/tokenizer.ts';
+import { compactTokenizerForTexts } from '../../engine/tokenizers/compact.ts';
+import { TOKENIZER_FILES } from '../../engine/tokenizers/hf.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../../engine/tokenizers/spec.ts';
 import { train, type PredictionRow, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
-import { compactTokenizerFor, folderTokenizer, TOKENIZER_SPEC_FILE, type SeqTokenizer } from '../icot/layout.ts';
-import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../instruct/answers.ts';
-import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../instruct/choices.ts';
-import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../instruct/format.ts';
+import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../shared/instruct/answers.ts';
+import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../shared/instruct/choices.ts';
+import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../shared/instruct/format.ts';
 import { adamwOf, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { BituneModel } from './infer.ts';
 import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
@@ -117,7 +119,7 @@ function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch:
     return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer), template };
   }
   // Word-level: every whitespace-separated symbol of the prompts and answers.
-  const tok = compactTokenizerFor(examples.map((e) => ({ input: promptText(e.question), cot: '', answer: e.answer })));
+  const tok = compactTokenizerForTexts(examples.flatMap((e) => [promptText(e.question), e.answer]));
   let longest = 0;
   for (const e of examples) {
     const p = encodePair(tok, e);

@@ -4,10 +4,11 @@
  * task's answer rule) matches the gold one.
  */
 import type { Generator } from '../../engine/generate.ts';
-import type { EvalResult } from '../icot/evaluate.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
 import type { PredictionRow } from '../../engine/trainer.ts';
+import type { EvalResult } from '../shared/eval-result.ts';
 import { sameAnswer, type AnswerType } from './answers.ts';
-import { encodeStudentPrompt, parseCompletion, type StudentFormat, type TextCodec } from './layout.ts';
+import { encodeStudentPrompt, parseCompletion, type StudentFormat } from './layout.ts';
 
 export interface StudentEvalOptions {
   format: StudentFormat;
@@ -21,7 +22,7 @@ export interface StudentEvalOptions {
 /** As ICoT's: meanCotTokens counts the tokens the student wrote before its answer mark (its rationale). */
 export type StudentEvalResult = EvalResult;
 
-export async function evaluateStudent(gen: Generator, tok: TextCodec, examples: { question: string; answer: string }[], opts: StudentEvalOptions): Promise<StudentEvalResult> {
+export async function evaluateStudent(gen: Generator, tok: SeqTokenizer, examples: { question: string; answer: string }[], opts: StudentEvalOptions): Promise<StudentEvalResult> {
   const predictions: PredictionRow[] = [];
   let correct = 0;
   let cotTokens = 0;

@@ -16,15 +16,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { TokenExample } from '../../engine/batches.ts';
 import { loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
-import type { TextTokenizer } from '../../engine/tokenizer.ts';
-import { folderTokenizer, type SeqTokenizer } from '../icot/layout.ts';
+import type { TextTokenizer } from '../../engine/tokenizers/hf.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import { folderTokenizer } from '../../engine/tokenizers/spec.ts';
 import { answerTrigger, extractAnswer, type AnswerType } from './answers.ts';
 
 export const STUDENT_FORMATS = ['ft-cot', 'vanilla', 'zero-shot-cot'] as const;
 export type StudentFormat = (typeof STUDENT_FORMATS)[number];
-
-/** Any tokenizer a student can use: the word tokenizer, ICoT's compact one, or a folder's GPT-2 BPE. */
-export type TextCodec = SeqTokenizer;
 
 export interface StudentExample {
   question: string;
@@ -63,13 +61,13 @@ export function completionText(format: StudentFormat, ex: StudentExample, type: 
 }
 
 /** prompt + completion + EOS, labels −100 on the prompt. */
-export function encodeStudentExample(tok: TextCodec, format: StudentFormat, ex: StudentExample, type: AnswerType): TokenExample {
+export function encodeStudentExample(tok: SeqTokenizer, format: StudentFormat, ex: StudentExample, type: AnswerType): TokenExample {
   const prompt = tok.encode(promptText(format, ex.question));
   const completion = [...tok.encode(completionText(format, ex, type)), tok.eosId];
   return { ids: [...prompt, ...completion], labels: [...prompt.map(() => -100), ...completion] };
 }
 
-export function encodeStudentPrompt(tok: TextCodec, format: StudentFormat, question: string): number[] {
+export function encodeStudentPrompt(tok: SeqTokenizer, format: StudentFormat, question: string): number[] {
   return tok.encode(promptText(format, question));
 }
 
@@ -83,6 +81,6 @@ export function parseCompletion(format: StudentFormat, text: string, type: Answe
 }
 
 /** The tokenizer of a model folder, as ICoT reads it: its stored description (word, compact or GPT-2), else the folder's own. */
-export function folderCodec(dir: string, hf: TextTokenizer | null = null): TextCodec {
+export function folderCodec(dir: string, hf: TextTokenizer | null = null): SeqTokenizer {
   return folderTokenizer(dir, hf ?? (existsSync(path.join(dir, 'config.json')) ? loadGpt2Folder(dir).tokenizer : null));
 }

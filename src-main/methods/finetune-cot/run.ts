@@ -18,22 +18,23 @@ import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts
 import { initGPT2 } from '../../engine/init.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
-import { hasTokenizer } from '../../engine/tokenizer.ts';
+import { hasTokenizer } from '../../engine/tokenizers/hf.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import { TOKENIZER_SPEC_FILE } from '../../engine/tokenizers/spec.ts';
+import { wordTokenizerFor } from '../../engine/tokenizers/word.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
-import { TOKENIZER_SPEC_FILE } from '../icot/layout.ts';
 import { freshArch, trainerConfigOf, type BestModel, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { sameAnswer } from './answers.ts';
 import { evaluateStudent, type StudentEvalResult } from './evaluate.ts';
-import { completionText, encodeStudentExample, folderCodec, promptText, type StudentExample, type TextCodec } from './layout.ts';
+import { completionText, encodeStudentExample, folderCodec, promptText, type StudentExample } from './layout.ts';
 import type { FtCotRunConfig } from './recipe.ts';
 import { readTaskFile, type Task } from './tasks.ts';
-import { wordTokenizerFor } from './word-tokenizer.ts';
 
 export type FtCotJob = MethodJob<FtCotRunConfig>;
 export type FtCotOutcome = MethodOutcome<Omit<StudentEvalResult, 'predictions'>>;
 
 interface Prepared {
-  tok: TextCodec;
+  tok: SeqTokenizer;
   arch: GPT2Config;
   init: TensorMap;
   train: StudentExample[];

@@ -12,7 +12,8 @@ import { Generator } from '../../engine/generate.ts';
 import { loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { ProviderName } from '../../engine/runtime.ts';
-import { folderCodec, type TextCodec } from './layout.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import { folderCodec } from './layout.ts';
 
 export interface CompleteOptions {
   maxTokens: number;
@@ -32,11 +33,11 @@ export interface Completion {
 }
 
 export class TextModel {
-  readonly tok: TextCodec;
+  readonly tok: SeqTokenizer;
   readonly arch: GPT2Config;
   private readonly gen: Generator;
 
-  private constructor(tok: TextCodec, arch: GPT2Config, gen: Generator) {
+  private constructor(tok: SeqTokenizer, arch: GPT2Config, gen: Generator) {
     this.tok = tok;
     this.arch = arch;
     this.gen = gen;

@@ -8,8 +8,10 @@
 import type { Generator } from '../../engine/generate.ts';
 import type { PredictionRow } from '../../engine/trainer.ts';
 import type { PositionJump } from './curriculum.ts';
-import type { IcotExample } from './format.ts';
-import { encodePrompt, parseGenerated, type SeqTokenizer } from './layout.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import type { EvalResult } from '../shared/eval-result.ts';
+import type { CotExample } from '../shared/examples.ts';
+import { encodePrompt, parseGenerated } from './layout.ts';
 
 export interface EvalOptions {
   /** Decoding budget after the prompt (CoT + answer + two EOS). */
@@ -17,27 +19,15 @@ export interface EvalOptions {
   /** Rows decoded together (1 = the paper's speed protocol). */
   batchSize: number;
   /** Per example: where positions jump past the removed CoT (kept positions; default none). See keptPositionJump. */
-  positionJump?: (ex: IcotExample) => PositionJump;
+  positionJump?: (ex: CotExample) => PositionJump;
   /** Called after each chunk with the examples done so far. */
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
 
-export interface EvalResult {
-  accuracy: number;
-  correct: number;
-  total: number;
-  /** Mean CoT tokens the model generated before its first EOS (0 = fully internalized); a Fine-tune-CoT student's, before its answer mark. */
-  meanCotTokens: number;
-  /** Examples per second of generation time, at options.batchSize. */
-  examplesPerS: number;
-  generationMs: number;
-  predictions: PredictionRow[];
-}
-
 export const normalizeAnswer = (s: string): string => s.trim().replace(/,/g, '');
 
-export async function evaluate(gen: Generator, tok: SeqTokenizer, examples: IcotExample[], opts: EvalOptions): Promise<EvalResult> {
+export async function evaluate(gen: Generator, tok: SeqTokenizer, examples: CotExample[], opts: EvalOptions): Promise<EvalResult> {
   const predictions: PredictionRow[] = [];
   let correct = 0;
   let cotTokens = 0;

@@ -14,26 +14,9 @@
  * exactly as the paper's models saw it. The compact tokenizer ignores the
  * spaces.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { loadTokenizer, type TextTokenizer } from '../../engine/tokenizer.ts';
-import { wordTokenizerFromSpec } from '../finetune-cot/word-tokenizer.ts';
-import { compactTokenizerFromSpec } from './compact-tokenizer.ts';
-import type { IcotExample } from './format.ts';
-
-export { compactTokenizerFor, compactTokenizerFromSpec, multTokenizer } from './compact-tokenizer.ts';
-
-export interface SeqTokenizer {
-  /** words: a Fine-tune-CoT student's word tokenizer (../finetune-cot/word-tokenizer.ts), so such a student can go on with ICoT-SI. */
-  readonly kind: 'compact' | 'gpt2' | 'words';
-  readonly eosId: number;
-  readonly padId: number;
-  readonly vocabSize: number;
-  encode(text: string): number[];
-  decode(ids: number[]): string;
-  /** Serialisable description to store with a run. */
-  spec(): unknown;
-}
+import { compactTokenizerForTexts } from '../../engine/tokenizers/compact.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import type { CotExample } from '../shared/examples.ts';
 
 export interface EncodedExample {
   ids: number[];
@@ -50,7 +33,7 @@ export function cotLength(e: EncodedExample): number {
 }
 
 /** `input EOS cot EOS #### answer EOS`, labels −100 before the first EOS. */
-export function encodeExample(tok: SeqTokenizer, ex: IcotExample): EncodedExample {
+export function encodeExample(tok: SeqTokenizer, ex: CotExample): EncodedExample {
   const input = tok.encode(` ${ex.input} `);
   const cot = tok.encode(` ${ex.cot} `);
   const answer = tok.encode(` #### ${ex.answer} `);
@@ -85,67 +68,11 @@ export function parseGenerated(tok: SeqTokenizer, generatedIds: number[]): { cot
   return { cot, answer: segment.slice(at + 4).trim().replaceAll(',', '') };
 }
 
-export const GPT2_EOS = '<|endoftext|>';
-
-/**
- * A Hugging Face GPT-2 tokenizer as a SeqTokenizer. EOS is '<|endoftext|>';
- * padding also uses it (its labels are −100), as the paper's collate does.
- */
-export function gpt2Tokenizer(tok: TextTokenizer): SeqTokenizer {
-  const eosId = tok.tokenToId(GPT2_EOS) ?? tok.eosTokenId;
-  if (eosId === undefined) throw new Error(`${tok.source}: the tokenizer has no '${GPT2_EOS}' token and names no eos_token; ICoT needs one as EOS`);
-  const vocabSize = tok.vocabSize;
-  return {
-    kind: 'gpt2',
-    eosId,
-    padId: eosId,
-    vocabSize,
-    encode: (text) => tok.encode(text),
-    decode: (ids) => tok.decode(ids),
-    spec: () => ({ kind: 'gpt2', source: tok.source, eosId, vocabSize }),
-  };
+/** The compact tokenizer (engine/tokenizers/compact.ts) knowing every symbol of `examples`' inputs, CoTs and answers. */
+export function compactTokenizerFor(examples: Iterable<CotExample>): SeqTokenizer {
+  return compactTokenizerForTexts(textsOf(examples));
 }
 
-/** Where a model folder trained by Stepwise keeps its tokenizer's description. */
-export const TOKENIZER_SPEC_FILE = 'stepwise-tokenizer.json';
-
-/**
- * A tokenizer from the description a run stores (`spec()`: compact symbols, or a GPT-2
- * tokenizer by its source folder); `hf` is used for GPT-2 when the caller has it loaded.
- * `where` names the file the description came from, for errors.
- */
-export function tokenizerFromSpec(spec: unknown, where: string, hf: TextTokenizer | null = null): SeqTokenizer {
-  const kind = (spec as { kind?: unknown } | null)?.kind;
-  try {
-    if (kind === 'compact') return compactTokenizerFromSpec(spec);
-    if (kind === 'words') return wordTokenizerFromSpec(spec) as SeqTokenizer;
-    if (kind === 'gpt2') {
-      if (hf) return gpt2Tokenizer(hf);
-      // e.g. "/models/gpt2/tokenizer.json" or "/models/gpt2/vocab.json + merges.txt"
-      const source = String((spec as { source?: unknown }).source ?? '');
-      return gpt2Tokenizer(loadTokenizer(path.dirname(source.split(' + ')[0])));
-    }
-  } catch (err) {
-    throw new Error(`${where}: cannot rebuild the tokenizer: ${(err as Error).message}`);
-  }
-  throw new Error(`${where}: unknown tokenizer kind ${JSON.stringify(kind)} (expected compact, gpt2 or words)`);
-}
-
-/**
- * The tokenizer of a model folder: its Stepwise description (`stepwise-tokenizer.json`), else
- * the folder's own Hugging Face tokenizer (`hf`, from loadGpt2Folder).
- */
-export function folderTokenizer(dir: string, hf: TextTokenizer | null): SeqTokenizer {
-  const specFile = path.join(dir, TOKENIZER_SPEC_FILE);
-  if (existsSync(specFile)) {
-    let spec: unknown;
-    try {
-      spec = JSON.parse(readFileSync(specFile, 'utf8'));
-    } catch (err) {
-      throw new Error(`${specFile}: not valid JSON (${(err as Error).message})`);
-    }
-    return tokenizerFromSpec(spec, specFile, hf);
-  }
-  if (hf) return gpt2Tokenizer(hf);
-  throw new Error(`${dir} has no tokenizer: expected ${TOKENIZER_SPEC_FILE}, tokenizer.json, or vocab.json with merges.txt`);
+function* textsOf(examples: Iterable<CotExample>): Generator<string> {
+  for (const ex of examples) yield* [ex.input, ex.cot, ex.answer];
 }

@@ -18,8 +18,8 @@
  */
 import fs from 'node:fs';
 import { Rng } from '../../engine/init.ts';
-import { DataFormatError, forEachExample, forEachExampleAsync, formatLine } from './format.ts';
-import type { IcotExample } from './format.ts';
+import { DataFormatError, forEachExample, forEachExampleAsync, formatLine } from '../shared/examples.ts';
+import type { CotExample } from '../shared/examples.ts';
 
 /** Digits, least significant first. */
 export type Digits = number[];
@@ -62,7 +62,7 @@ function add(x: Digits, y: Digits, width: number): Digits {
 }
 
 /** The example for a × b, exactly as the paper writes it. */
-export function multExample(a: Digits, b: Digits): IcotExample {
+export function multExample(a: Digits, b: Digits): CotExample {
   const A = a.length;
   const B = b.length;
   const parts: string[] = [];
@@ -137,7 +137,7 @@ export function multOptionsProblem({ digitsA, digitsB, counts, exclude }: MultOp
  * The examples, split by split in the order test, valid, train, each a
  * distinct pair not in `exclude`. Deterministic in (digits, counts, seed).
  */
-export function* generateMult(opts: MultOptions): Generator<{ split: MultSplit; example: IcotExample }> {
+export function* generateMult(opts: MultOptions): Generator<{ split: MultSplit; example: CotExample }> {
   const problem = multOptionsProblem(opts);
   if (problem) throw new Error(problem);
   const { digitsA, digitsB, counts, seed, exclude } = opts;
@@ -185,7 +185,7 @@ export async function readMultPairsAsync(files: readonly string[]): Promise<Set<
 }
 
 function collectPair(file: string, pairs: Set<string>) {
-  return (ex: IcotExample, lineNo: number): void => {
+  return (ex: CotExample, lineNo: number): void => {
     const pair = parseMultInput(ex.input);
     if (!pair) throw new DataFormatError(file, lineNo, `expected a multiplication input like '7 6 9 2 * 1 6 3 6' (digits least significant first) before '||', got "${ex.input.slice(0, 60)}"`);
     pairs.add(multInput(pair.a, pair.b));

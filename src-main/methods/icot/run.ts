@@ -16,14 +16,17 @@ import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts
 import { initGPT2 } from '../../engine/init.ts';
 import type { GPT2Config } from '../../engine/models/gpt2.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
-import { hasTokenizer } from '../../engine/tokenizer.ts';
+import { hasTokenizer } from '../../engine/tokenizers/hf.ts';
+import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
+import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../../engine/tokenizers/spec.ts';
 import { train, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { freshArch, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { CurriculumBatches } from './batches.ts';
 import { advancesNow, everHolds, holds, holdThreshold, keptPositionJump, type CurriculumState } from './curriculum.ts';
-import { evaluate, type EvalResult } from './evaluate.ts';
-import { readExamples, type IcotExample } from './format.ts';
-import { compactTokenizerFor, cotLength, encodeExample, folderTokenizer, TOKENIZER_SPEC_FILE, type EncodedExample, type SeqTokenizer } from './layout.ts';
+import type { EvalResult } from '../shared/eval-result.ts';
+import { readExamples, type CotExample } from '../shared/examples.ts';
+import { evaluate } from './evaluate.ts';
+import { compactTokenizerFor, cotLength, encodeExample, type EncodedExample } from './layout.ts';
 import { curriculumOf, type IcotRunConfig } from './recipe.ts';
 
 export type IcotJob = MethodJob<IcotRunConfig>;
@@ -33,9 +36,9 @@ interface Prepared {
   tok: SeqTokenizer;
   arch: GPT2Config;
   init: TensorMap;
-  train: IcotExample[];
-  valid: IcotExample[];
-  test: IcotExample[];
+  train: CotExample[];
+  valid: CotExample[];
+  test: CotExample[];
   /** The training examples laid out (input EOS cot EOS #### answer EOS). */
   laid: EncodedExample[];
   /** Longest laid-out example (tokens), over all splits. */
@@ -43,7 +46,7 @@ interface Prepared {
   /** Longest CoT (tokens) in training: removing this many removes everything. */
   maxCot: number;
   /** CoT tokens of an example (from the layout above for the run's own examples). */
-  cotLength: (ex: IcotExample) => number;
+  cotLength: (ex: CotExample) => number;
 }
 
 const limit = <T>(xs: T[], n?: number) => (n ? xs.slice(0, n) : xs);
@@ -97,10 +100,10 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   /** Whether the model is, at this point, shown no CoT at all. */
   const fullyRemoved = () => config.recipe === 'nocot' || (config.recipe === 'icot-si' && batches.curriculum.scheduled >= p.maxCot);
 
-  const validate = async (params: TensorMap, examples: IcotExample[], removed: number): Promise<EvalResult> => {
+  const validate = async (params: TensorMap, examples: CotExample[], removed: number): Promise<EvalResult> => {
     const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
     // Kept positions: the tokens after the prompt sit where the removed CoT left them.
-    const positionJump = cur.keepPosition && config.recipe !== 'cot' ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
+    const positionJump = cur.keepPosition && config.recipe !== 'cot' ? (ex: CotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
     try {
       return await evaluate(gen, p.tok, examples, { maxNewTokens, batchSize: config.eval.batchSize, positionJump });
     } finally {
@@ -193,7 +196,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       const sample = p.test.slice(0, config.eval.speedExamples);
       const speed = async (params: TensorMap, removed: number) => {
         const gen = Generator.create(p.arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
-        const positionJump = cur.keepPosition && removed > 0 ? (ex: IcotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
+        const positionJump = cur.keepPosition && removed > 0 ? (ex: CotExample) => keptPositionJump(p.cotLength(ex), removed, cur.side) : undefined;
         try {
           return await evaluate(gen, p.tok, sample, { maxNewTokens, batchSize: 1, positionJump });
         } finally {

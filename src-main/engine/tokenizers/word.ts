@@ -12,7 +12,7 @@
  * character, so every text made of known characters round-trips exactly
  * (`decode(encode(t)) === t`). A character never seen becomes `<unk>`.
  */
-import type { TextCodec } from './layout.ts';
+import type { SeqTokenizer } from './seq-tokenizer.ts';
 
 export const PAD = '<pad>';
 export const EOS = '<eos>';
@@ -31,7 +31,7 @@ export function pieces(text: string): string[] {
   return text.match(PIECE) ?? [];
 }
 
-class WordTokenizer implements TextCodec {
+class WordTokenizer implements SeqTokenizer {
   readonly kind = 'words' as const;
   readonly padId = 0;
   readonly eosId = 1;
@@ -83,7 +83,7 @@ class WordTokenizer implements TextCodec {
 }
 
 /** A word tokenizer for `texts`: pieces seen ≥ minCount times (at most maxVocab ids), and every character. */
-export function wordTokenizerFor(texts: Iterable<string>, opts: { minCount?: number; maxVocab?: number } = {}): TextCodec {
+export function wordTokenizerFor(texts: Iterable<string>, opts: { minCount?: number; maxVocab?: number } = {}): SeqTokenizer {
   const minCount = opts.minCount ?? 2;
   const maxVocab = opts.maxVocab ?? 8192;
   const counts = new Map<string, number>();
@@ -108,7 +108,7 @@ export function wordTokenizerFor(texts: Iterable<string>, opts: { minCount?: num
 }
 
 /** The tokenizer a stored spec describes; throws saying what is wrong with it. */
-export function wordTokenizerFromSpec(spec: unknown): TextCodec {
+export function wordTokenizerFromSpec(spec: unknown): SeqTokenizer {
   const { kind, pieces: table } = (spec ?? {}) as Partial<WordSpec>;
   if (kind !== 'words' || !Array.isArray(table)) throw new Error('expected a word tokenizer spec {"kind": "words", "pieces": [...]}');
   if (table[0] !== PAD || table[1] !== EOS || table[2] !== UNK) throw new Error(`expected the word tokenizer's pieces to start with "${PAD}", "${EOS}", "${UNK}"`);

@@ -13,7 +13,7 @@
  * the best sum, `acc_norm` the best sum divided by the continuation's length
  * in bytes.
  */
-import { readInputTextSync } from '../input-file.ts';
+import { readInputTextSync } from '../../input-file.ts';
 
 export interface ChoiceQuestion {
   question: string;

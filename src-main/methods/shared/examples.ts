@@ -1,5 +1,7 @@
 /**
- * The ICoT data formats, parsed exactly as the paper's code reads them
+ * Files of examples, the data sets of the dataset library that ICoT-SI
+ * trains on, evaluation and probes read, and instruction data may be written
+ * in. Two formats, ICoT's, parsed exactly as the paper's code reads them
  * (Deng et al. 2024, `src/data.py` and `extract_answer` / `extract_cot`):
  *
  *   lines:  `input||cot #### answer`, one example per line. The line is
@@ -19,7 +21,8 @@ import fs from 'node:fs';
 import { wellFormedText } from '../../contract/limits.ts';
 import { InputFileError, forEachInputLine, forEachInputLineAsync, openInputFile } from '../input-file.ts';
 
-export interface IcotExample {
+/** An example: an input (the question), its chain of thought and its answer. */
+export interface CotExample {
   input: string;
   /** May be empty (GSM8K-Aug has a few examples without equations). */
   cot: string;
@@ -28,7 +31,6 @@ export interface IcotExample {
 }
 
 export type ExampleFormat = 'lines' | 'jsonl';
-export const EXAMPLE_FORMATS: readonly ExampleFormat[] = ['lines', 'jsonl'];
 
 /** A line that does not parse; the message reads `file:line: expected …`. */
 export class DataFormatError extends Error {
@@ -53,7 +55,7 @@ export function extractAnswer(target: string): string {
 }
 
 /** One line of the `input||cot #### answer` format; throws a plain Error saying what was expected. */
-export function parseLine(raw: string): IcotExample {
+export function parseLine(raw: string): CotExample {
   const line = raw.trim();
   const parts = line.split('||');
   if (parts.length !== 2) {
@@ -70,7 +72,7 @@ export function parseLine(raw: string): IcotExample {
 }
 
 /** One JSONL record; throws a plain Error saying what was expected. */
-export function parseRecord(raw: string): IcotExample {
+export function parseRecord(raw: string): CotExample {
   let record: unknown;
   try {
     record = JSON.parse(raw);
@@ -92,7 +94,7 @@ export function parseRecord(raw: string): IcotExample {
 }
 
 /** The line format back: `input||cot #### answer` (an empty CoT gives `input|| #### answer`, as GSM8K-Aug writes it). */
-export function formatLine(ex: IcotExample): string {
+export function formatLine(ex: CotExample): string {
   return `${ex.input}||${ex.cot} #### ${ex.answer}`;
 }
 
@@ -121,7 +123,7 @@ export function firstNonBlankLine(file: string): string | undefined {
  * does not parse, is not UTF-8 or is absurdly long); a file that cannot be
  * used gives an InputFileError naming it.
  */
-export function forEachExample(file: string, format: ExampleFormat | undefined, fn: (ex: IcotExample, lineNo: number) => boolean | void): ExampleFormat {
+export function forEachExample(file: string, format: ExampleFormat | undefined, fn: (ex: CotExample, lineNo: number) => boolean | void): ExampleFormat {
   const resolved = format ?? detectFormat(file, firstNonBlankLine(file));
   try {
     forEachInputLine(file, 'file of examples', exampleLines(file, resolved, fn));
@@ -132,7 +134,7 @@ export function forEachExample(file: string, format: ExampleFormat | undefined, 
 }
 
 /** The same, reading off the event loop (for the server: imports, exclusion lists). */
-export async function forEachExampleAsync(file: string, format: ExampleFormat | undefined, fn: (ex: IcotExample, lineNo: number) => boolean | void): Promise<ExampleFormat> {
+export async function forEachExampleAsync(file: string, format: ExampleFormat | undefined, fn: (ex: CotExample, lineNo: number) => boolean | void): Promise<ExampleFormat> {
   const resolved = format ?? detectFormat(file, firstNonBlankLine(file));
   try {
     await forEachInputLineAsync(file, 'file of examples', exampleLines(file, resolved, fn));
@@ -143,11 +145,11 @@ export async function forEachExampleAsync(file: string, format: ExampleFormat | 
 }
 
 /** Each non-blank line parsed in `format` and handed to `fn`; a line that does not parse is a DataFormatError. */
-function exampleLines(file: string, format: ExampleFormat, fn: (ex: IcotExample, lineNo: number) => boolean | void) {
+function exampleLines(file: string, format: ExampleFormat, fn: (ex: CotExample, lineNo: number) => boolean | void) {
   const parse = format === 'jsonl' ? parseRecord : parseLine;
   return (line: string, lineNo: number): boolean | void => {
     if (line.trim() === '') return;
-    let ex: IcotExample;
+    let ex: CotExample;
     try {
       ex = parse(line);
     } catch (error) {
@@ -163,8 +165,8 @@ function asFormatError(error: unknown): unknown {
 }
 
 /** All examples of a file (see forEachExample). */
-export function readExamples(file: string, format?: ExampleFormat): IcotExample[] {
-  const examples: IcotExample[] = [];
+export function readExamples(file: string, format?: ExampleFormat): CotExample[] {
+  const examples: CotExample[] = [];
   forEachExample(file, format, (ex) => {
     examples.push(ex);
   });

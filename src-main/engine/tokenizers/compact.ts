@@ -6,8 +6,7 @@
  * contains (the multiplication ones first, so ids agree), stored with a run
  * as its spec. Decoding joins symbols with single spaces.
  */
-import type { IcotExample } from './format.ts';
-import type { SeqTokenizer } from './layout.ts';
+import type { SeqTokenizer } from './seq-tokenizer.ts';
 
 export const PAD = '<pad>';
 export const EOS = '<eos>';
@@ -70,14 +69,12 @@ export function multTokenizer(): SeqTokenizer {
   return new CompactTokenizer(MULT_SYMBOLS);
 }
 
-/** A tokenizer knowing every whitespace-separated symbol of `examples`: the multiplication ones, then the rest in code-point order. */
-export function compactTokenizerFor(examples: Iterable<IcotExample>): SeqTokenizer {
+/** A tokenizer knowing every whitespace-separated symbol of `texts`: the multiplication ones, then the rest in code-point order. */
+export function compactTokenizerForTexts(texts: Iterable<string>): SeqTokenizer {
   const known = new Set(MULT_SYMBOLS);
   const extra = new Set<string>();
-  for (const ex of examples) {
-    for (const text of [ex.input, ex.cot, ex.answer]) {
-      for (const symbol of text.split(/\s+/)) if (symbol !== '' && !known.has(symbol)) extra.add(symbol);
-    }
+  for (const text of texts) {
+    for (const symbol of text.split(/\s+/)) if (symbol !== '' && !known.has(symbol)) extra.add(symbol);
   }
   return new CompactTokenizer([...MULT_SYMBOLS, ...[...extra].sort((x, y) => (x < y ? -1 : x > y ? 1 : 0))]);
 }

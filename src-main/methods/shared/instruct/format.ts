@@ -12,9 +12,9 @@
  * `chat_template`, or chat_template.jinja), the example is rendered through it
  * instead, as one user turn and one assistant turn (`chatInstructTemplate`).
  */
-import { readInputTextSync } from '../input-file.ts';
-import type { ChatTemplate } from '../../engine/hf/chat-template.ts';
-import { readExamples } from '../icot/format.ts';
+import { readInputTextSync } from '../../input-file.ts';
+import type { ChatTemplate } from '../../../engine/hf/chat-template.ts';
+import { readExamples } from '../examples.ts';
 
 export interface InstructExample {
   question: string;
