@@ -10,7 +10,7 @@
  *   the `transformer.` prefix, in float32, float16 or bfloat16. The causal-mask
  *   buffers `attn.bias` / `attn.masked_bias` are ignored; `lm_head.weight` is
  *   accepted only when it equals `wte.weight` (GPT-2 ties them);
- * - tokenizer files (see tokenizer.ts).
+ * - tokenizer files (see ../tokenizers/hf.ts).
  *
  * Every error names the folder or file, the field or tensor, and what was expected.
  *

@@ -12,7 +12,7 @@
  *   float16 or bfloat16, read as float32. `rotary_emb.inv_freq` buffers are
  *   ignored; with tied embeddings a stored `lm_head.weight` must equal the
  *   input embedding;
- * - the tokenizer (tokenizer.json, see tokenizer.ts) and its chat template
+ * - the tokenizer (tokenizer.json, see ../tokenizers/hf.ts) and its chat template
  *   (tokenizer_config.json's `chat_template`, or `chat_template.jinja`).
  *
  * Every error names the folder or file, the field or tensor, and what was expected.
