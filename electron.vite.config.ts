@@ -13,13 +13,11 @@ export default defineConfig({
       outDir: here('./out/main'),
       rolldownOptions: {
         // Named "index" so the output is out/main/index.js, package.json's "main". Training runs in
-        // worker threads: each worker is an entry of its own beside it (src-main/engine/worker-url.ts).
+        // worker threads: each worker is an entry of its own beside it (src-main/engine/worker-url.ts),
+        // one for every method's runs (src-main/methods/worker.ts).
         input: {
           index: here('./src-main/electron/main.ts'),
-          'icot-worker': here('./src-main/methods/icot/worker.ts'),
-          'ftcot-worker': here('./src-main/methods/finetune-cot/worker.ts'),
-          'bitune-worker': here('./src-main/methods/bitune/worker.ts'),
-          'train-worker': here('./src-main/engine/train-worker.ts'),
+          'method-worker': here('./src-main/methods/worker.ts'),
           'probe-worker': here('./src-main/engine/probes/grid-worker.ts'),
           'preflight-worker': here('./src-main/methods/preflight-worker.ts'),
         },

@@ -16,7 +16,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { startIcotJob } from '../src-main/methods/icot/job.ts';
+import { icotSi } from '../src-main/methods/icot/index.ts';
+import { startMethodJob } from '../src-main/methods/job.ts';
 import type { IcotRunConfig } from '../src-main/methods/icot/recipe.ts';
 import type { IcotOutcome } from '../src-main/methods/icot/run.ts';
 import { proofConfigs, writeProofData } from '../test/proof/recipe.ts';
@@ -43,10 +44,10 @@ const t0 = performance.now();
 const say = (m: string) => process.stderr.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
 
 function run(name: string, config: IcotRunConfig): Promise<IcotOutcome> {
-  const job = startIcotJob({ config, runDir: path.join(dir, name) }, (e) => {
+  const job = startMethodJob(icotSi, { config, runDir: path.join(dir, name) }, (e) => {
     if (e.type === 'metric' && 'val_accuracy' in e.values) say(`${name} epoch ${e.epoch}: validation ${e.values.val_accuracy}, CoT tokens removed ${e.values.cot_removed ?? 0}`);
   });
-  return job.done;
+  return job.done as Promise<IcotOutcome>;
 }
 
 const nocot = a.nocot ? run('nocot', configs.nocot) : null;

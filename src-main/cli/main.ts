@@ -3,11 +3,13 @@
  * (node:util parseArgs), runs it, and answers the exit code: 0 done, 1 failed,
  * 2 called wrongly (unknown command or flag, bad value).
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pkg from '../../package.json' with { type: 'json' };
 import { COMMON_OPTIONS, UsageError } from './command.ts';
 import type { AnyCommand, ArgumentSpec, OptionSpec } from './command.ts';
 import { COMMANDS } from './commands/index.ts';
+import { loadMethodModules } from '../methods/index.ts';
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -48,6 +50,15 @@ export async function main(argv: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(help(command));
     return 0;
+  }
+  // Methods of the user's own, beside the built-in ones (src-main/methods/index.ts).
+  if (process.env.STEPWISE_METHODS) {
+    try {
+      await loadMethodModules(process.env.STEPWISE_METHODS);
+    } catch (error) {
+      process.stderr.write(`stepwise ${command.name}: ${(error as Error).message}\n`);
+      return 2;
+    }
   }
   const expected = command.args ?? [];
   const required = expected.filter((a) => !a.optional).length;
@@ -124,6 +135,9 @@ function overview(): string {
     `Stepwise ${pkg.version}: a lab for teaching small language models to reason, and then to reason silently.\n\n` +
     'Usage: stepwise <command> [options]\n\nCommands:\n' +
     COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}\n`).join('') +
+    '\nEnvironment:\n' +
+    '  STEPWISE_DATA_DIR  the data folder (runs, models, datasets), unless --data-dir gives one\n' +
+    `  STEPWISE_METHODS   method modules of your own to load beside the built-in ones, separated by "${path.delimiter}" (each exports a method definition: see docs/ARCHITECTURE.md)\n` +
     '\nRun `stepwise <command> --help` for a command\'s options.\n'
   );
 }

@@ -7,9 +7,31 @@
  * reads files itself.
  */
 
-/** The training methods the lab runs (see README: "What Stepwise is"). */
-export const RUN_METHODS = ['icot-si', 'fine-tune-cot', 'bitune', 'lora'] as const;
-export type RunMethod = (typeof RUN_METHODS)[number];
+/** A training method's id, e.g. 'icot-si' (`methods.list` lists the lab's methods; src-main/methods/index.ts defines them). */
+export type RunMethod = string;
+
+/** A method as `methods.list` describes it to the renderer. */
+export interface MethodInfo {
+  id: RunMethod;
+  /** As people write it, e.g. "ICoT-SI". */
+  title: string;
+  /** One line: what the method does. */
+  hint: string;
+  capabilities: {
+    /** It can start from a new model of the config's shape. */
+    freshModel: boolean;
+    /** It can start from a Library model folder. */
+    libraryModel: boolean;
+    /** The model families it trains. */
+    families: ('gpt2' | 'llama')[];
+    /** It removes CoT tokens on a curriculum. */
+    curriculum: boolean;
+    /** It trains adapters on a frozen base. */
+    adapters: boolean;
+    /** It scores validation and test splits and stores the predictions. */
+    predictions: boolean;
+  };
+}
 
 /** A run's life: queued → running → completed | failed | cancelled. */
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;

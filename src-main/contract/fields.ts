@@ -13,6 +13,12 @@ export const id = () =>
     .int({ error: 'must be a positive integer' })
     .positive({ error: 'must be a positive integer' });
 
+/** A training method's id (which ids exist is the lab's to say: methods.list). */
+export const methodId = () =>
+  z
+    .string({ error: 'must be a method id such as "icot-si" (methods.list lists them)' })
+    .regex(/^[a-z][a-z0-9-]{0,39}$/, { error: 'must be a method id such as "icot-si": lowercase letters, digits and hyphens (methods.list lists them)' });
+
 export const limit = (max: number) =>
   z
     .int({ error: `must be an integer from 1 to ${max}` })

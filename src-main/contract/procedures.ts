@@ -10,8 +10,8 @@
  * fields. Never rename or remove.
  */
 import { z } from 'zod';
-import { RUN_METHODS, RUN_STATUSES } from './entities.ts';
-import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit, multDigits, nonNegativeInt, pagination, text } from './fields.ts';
+import { RUN_STATUSES } from './entities.ts';
+import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit, methodId, multDigits, nonNegativeInt, pagination, text } from './fields.ts';
 import { adapterProcedures } from './areas/adapters.ts';
 import type { AdapterOutputs } from './areas/adapters.ts';
 import { finetuneProcedures } from './areas/finetune.ts';
@@ -27,6 +27,7 @@ import type {
   DatasetExample,
   JsonObject,
   LogEvent,
+  MethodInfo,
   MetricSeries,
   Model,
   Page,
@@ -37,6 +38,11 @@ import type {
 export const procedures = {
   'app.info': {
     summary: 'Data folder, schema version, ONNX Runtime version and execution providers, app version.',
+    input: empty(),
+  },
+
+  'methods.list': {
+    summary: 'The training methods this lab runs: id, title, one-line hint and what each can do (fresh or Library model, families, curriculum, adapters).',
     input: empty(),
   },
 
@@ -95,7 +101,7 @@ export const procedures = {
     input: z
       .strictObject({
         status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
-        method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }).optional(),
+        method: methodId().optional(),
         ...pagination,
       })
       .default({ limit: 100, offset: 0 }),
@@ -107,7 +113,7 @@ export const procedures = {
   'runs.create': {
     summary: "Create a run in status 'queued'.",
     input: z.strictObject({
-      method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }),
+      method: methodId(),
       name: text(200),
       config: jsonObject(),
       parentRunId: id().nullable().optional(),
@@ -136,7 +142,7 @@ export const procedures = {
     input: z
       .strictObject({
         id: id().optional(),
-        method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }).optional(),
+        method: methodId().optional(),
         name: text(200).optional(),
         config: jsonObject().optional(),
         parentRunId: id().nullable().optional(),
@@ -209,6 +215,7 @@ export const procedures = {
 /** What each procedure answers. */
 export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs, LibraryOutputs {
   'app.info': AppInfo;
+  'methods.list': { items: MethodInfo[] };
   'models.list': Page<Model>;
   'models.get': Model;
   'models.delete': { id: number; bytesFreed: number };

@@ -1,28 +1,11 @@
 /**
  * A training job in a worker thread, seen from the main process: start it,
  * listen to its events, pause, resume or cancel it, await its end. Any worker
- * module that speaks WorkerMessage can run behind it (plain language-model
- * training here; methods bring their own).
+ * module that speaks WorkerMessage can run behind it (in the app, the one
+ * method worker: methods/worker.ts).
  */
 import { parentPort, Worker } from 'node:worker_threads';
-import type { TokenExample } from './batches.ts';
-import { TrainerControl, type TrainerConfig, type TrainerEvent } from './trainer.ts';
-import { workerUrl } from './worker-url.ts';
-
-export interface TrainJobSpec {
-  config: TrainerConfig;
-  examples: TokenExample[];
-  /** Seeds the per-epoch shuffle. */
-  dataSeed: number;
-  padId?: number;
-  init: { kind: 'fresh'; seed: number } | { kind: 'safetensors'; path: string } | { kind: 'resume'; checkpoint: string };
-}
-
-export interface TrainJobResult {
-  status: 'finished' | 'cancelled';
-  step: number;
-  lastCheckpoint: string | null;
-}
+import { TrainerControl, type TrainerEvent } from './trainer.ts';
 
 export type WorkerMessage<R = unknown> =
   | { type: 'event'; event: TrainerEvent }
@@ -64,10 +47,6 @@ export function startJob<R>(workerUrl: URL, workerData: unknown, onEvent: (e: Tr
   });
   const send = (m: ControlMessage) => worker.postMessage(m);
   return { pause: () => send({ type: 'pause' }), resume: () => send({ type: 'resume' }), cancel: () => send({ type: 'cancel' }), done };
-}
-
-export function startTrainJob(spec: TrainJobSpec, onEvent: (e: TrainerEvent) => void): Job<TrainJobResult> {
-  return startJob<TrainJobResult>(workerUrl(import.meta.url, './train-worker.ts', 'train-worker'), spec, onEvent);
 }
 
 /**

@@ -32,10 +32,11 @@ export interface TrainerConfig {
   threads?: number;
 }
 
-export type RunStatus = 'starting' | 'running' | 'paused' | 'cancelled' | 'finished' | 'failed';
+/** The trainer's status events: the run's own statuses (contract/entities.ts RUN_STATUSES) as the loop sees them, plus starting and paused. */
+export type TrainerStatus = 'starting' | 'running' | 'paused' | 'cancelled' | 'completed' | 'failed';
 
 export type TrainerEvent =
-  | { type: 'status'; status: RunStatus; message?: string }
+  | { type: 'status'; status: TrainerStatus; message?: string }
   | {
       type: 'step';
       step: number;
@@ -138,7 +139,7 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
-  status: 'finished' | 'cancelled';
+  status: 'completed' | 'cancelled';
   step: number;
   params: TensorMap;
   lastCheckpoint: string | null;
@@ -253,8 +254,8 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       // Let pause/cancel messages in between runs (session.run holds the thread while it runs).
       await new Promise<void>((r) => setImmediate(r));
     }
-    const status = control.isCancelled ? 'cancelled' : 'finished';
-    if (step > startStep || status === 'finished') checkpoint(step);
+    const status = control.isCancelled ? 'cancelled' : 'completed';
+    if (step > startStep || status === 'completed') checkpoint(step);
     emit({ type: 'status', status, message: `${status} at step ${step}` });
     return { status, step, params: ts.snapshot(), lastCheckpoint };
   } catch (err) {

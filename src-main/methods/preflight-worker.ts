@@ -1,6 +1,6 @@
 /**
  * Worker-thread entry of a run's preflight (./preflight.ts): runs the
- * method's own `prepare` on the config (reads and parses every data file,
+ * method's own `prepare` (its definition's, ./method.ts) on the config (reads and parses every data file,
  * loads the model folder and its tokenizer, lays the examples out) and
  * posts what went wrong, or nothing. Off the main thread, so a large data
  * file or model does not stall the server while it is checked.
@@ -8,21 +8,23 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
 import { loadModelFolder } from '../engine/hf/model-folder.ts';
-import { prepareBitune } from './bitune/run.ts';
-import type { BituneRunConfig } from './bitune/recipe.ts';
-import { prepare as prepareFtCot } from './finetune-cot/run.ts';
-import type { FtCotRunConfig } from './finetune-cot/recipe.ts';
-import { prepare as prepareIcot } from './icot/run.ts';
-import type { IcotRunConfig } from './icot/recipe.ts';
+import { methodById } from './index.ts';
+import type { MethodDefinition } from './method.ts';
 
-const { method, config, modelFolder } = workerData as { method: string; config: unknown; modelFolder?: string };
+const { method, module, config, modelFolder } = workerData as { method: string; module?: string; config: unknown; modelFolder?: string };
+
+/** The method's definition: built in, or exported by `module` (a method registered at run time). */
+async function definitionOf(): Promise<MethodDefinition> {
+  const found = methodById(method) ?? (module ? Object.values((await import(module)) as Record<string, unknown>).find((v) => (v as MethodDefinition | null)?.id === method) as MethodDefinition | undefined : undefined);
+  if (!found) throw new Error(`there is no method "${method}"`);
+  return found;
+}
+
 try {
   if (modelFolder !== undefined) {
     // A model folder alone (models.import): loaded here, every weight read, its architecture answered.
     parentPort!.postMessage({ ok: true, arch: loadModelFolder(modelFolder).config });
-  } else if (method === 'fine-tune-cot') prepareFtCot(config as FtCotRunConfig);
-  else if (method === 'bitune' || method === 'lora') prepareBitune(config as BituneRunConfig);
-  else prepareIcot(config as IcotRunConfig);
+  } else (await definitionOf()).prepare(config);
   if (modelFolder === undefined) parentPort!.postMessage({ ok: true });
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);

@@ -10,9 +10,9 @@ import type { ModelArch } from '../engine/models/family.ts';
 import { workerUrl } from '../engine/worker-url.ts';
 
 /** Resolves when the method can prepare `config`; rejects with what it said otherwise. */
-export function preflightRun(method: string, config: unknown): Promise<void> {
+export function preflightRun(method: { id: string; module: string }, config: unknown): Promise<void> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(workerUrl(import.meta.url, './preflight-worker.ts', 'preflight-worker'), { workerData: { method, config } });
+    const worker = new Worker(workerUrl(import.meta.url, './preflight-worker.ts', 'preflight-worker'), { workerData: { method: method.id, module: method.module, config } });
     let answered = false;
     worker.once('message', (m: { ok: boolean; message?: string }) => {
       answered = true;

@@ -129,9 +129,18 @@ export interface BestModel {
   path: string;
 }
 
+/** The test figures every method reports (each adds its own). */
+export interface TestSummary {
+  accuracy: number;
+  correct: number;
+  total: number;
+  /** Test examples answered per second. */
+  examplesPerS: number;
+}
+
 /** What a method's run ends with: `test` is its test figures (without the predictions, which go to the store). */
-export interface MethodOutcome<T, B extends BestModel | null = BestModel | null> {
-  status: 'finished' | 'cancelled';
+export interface MethodOutcome<T extends TestSummary = TestSummary, B extends BestModel | null = BestModel | null> {
+  status: 'completed' | 'cancelled';
   step: number;
   best: B;
   test: T | null;

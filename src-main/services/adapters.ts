@@ -6,16 +6,13 @@
 import path from 'node:path';
 import type { AdapterResultRow } from '../contract/areas/adapters.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
-import type { Model, Run } from '../contract/entities.ts';
+import type { Run } from '../contract/entities.ts';
 import { StepwiseError } from '../contract/errors.ts';
-import { architectureSummary } from '../engine/hf/model-folder.ts';
-import { paramCount } from '../engine/models/family.ts';
-import type { MergedExport } from '../methods/bitune/run.ts';
-import { bytesOf } from './files.ts';
+import { methods } from '../methods/index.ts';
 import type { LabContext } from './lab.ts';
 
-/** The run methods that train adapters (Bitune, and LoRA its baseline). */
-export const ADAPTER_METHODS: readonly string[] = ['bitune', 'lora'];
+/** The run methods that train adapters (Bitune, and LoRA its baseline): those whose definition says so. */
+export const ADAPTER_METHODS: readonly string[] = methods().filter((m) => m.capabilities.adapters).map((m) => m.id);
 
 interface StoredConfig {
   method?: string;
@@ -108,34 +105,4 @@ export function adapterHandlers({ store, dataDir }: LabContext): Pick<Handlers, 
       return { rows, choiceFiles, evalFiles };
     },
   };
-}
-
-/**
- * A finished Bitune / LoRA run's result as a row of the models table: the
- * merged folder is the model; its provenance names the frozen base and the
- * adapters in PEFT's layout, so the library tells what it was made from.
- */
-export function registerAdapterModel({ store, dataDir }: Pick<LabContext, 'store' | 'dataDir'>, runId: number, merged: MergedExport): Model {
-  const run = store.runs.get(runId)!;
-  const relative = path.relative(dataDir, merged.path);
-  const existing = store.models.list(1000, 0).items.find((m) => m.path === relative);
-  if (existing) store.models.delete(existing.id);
-  return store.models.add({
-    name: `${run.name} (merged)`,
-    architecture: architectureSummary(merged.arch),
-    paramCount: paramCount(merged.arch),
-    path: relative,
-    bytesOnDisk: bytesOf(merged.path),
-    source: {
-      kind: 'trained',
-      runId,
-      recipe: merged.method,
-      step: merged.step,
-      base: merged.base === null ? null : path.isAbsolute(merged.base) && !path.relative(dataDir, merged.base).startsWith('..') ? path.relative(dataDir, merged.base) : merged.base,
-      adapters: path.relative(dataDir, merged.adapters),
-      adapterFormat: 'peft',
-      merged: merged.method === 'lora' ? 'the default adapter merged into the base' : "the default adapter merged into the base (Bitune's decoder: it reads the prompt causally, without the mixed cache)",
-    },
-    runId,
-  });
 }

@@ -12,6 +12,7 @@ import { openStore } from '../store/store.ts';
 import type { Store } from '../store/store.ts';
 import { adapterHandlers } from './adapters.ts';
 import { appHandlers } from './app.ts';
+import { methodHandlers } from './methods.ts';
 import { configHandlers } from './configs.ts';
 import { curriculumHandlers } from './curriculum.ts';
 import { datasetHandlers } from './datasets.ts';
@@ -62,7 +63,7 @@ export function openLab(dataDir: string): Lab {
   const training = createTraining(context);
   const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
+    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

@@ -1,5 +1,6 @@
 /** runs.* and checkpoints.*: create, read, annotate and delete runs, and read what they recorded. */
 import { StepwiseError } from '../contract/errors.ts';
+import { knownMethod } from './methods.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import type { Run } from '../contract/entities.ts';
 import { removeFromDataDir } from './files.ts';
@@ -35,6 +36,7 @@ export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveR
 
   return {
     'runs.list': (filter) => {
+      if (filter.method !== undefined) knownMethod('runs.list', filter.method);
       const page = store.runs.list(filter);
       return { ...page, items: page.items.map(withLive) };
     },
@@ -45,6 +47,7 @@ export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveR
       if (parentRunId != null && !store.runs.get(parentRunId)) {
         throw new StepwiseError('not_found', `runs.create: parentRunId ${parentRunId} names no run`);
       }
+      knownMethod('runs.create', method);
       const run = store.runs.create({ method, name, config, parentRunId });
       events.emit('run.status', { runId: run.id, status: run.status, error: null, at: run.createdAt });
       return run;

@@ -23,29 +23,20 @@ import { StepwiseError } from '../contract/errors.ts';
 import type { InputIssue } from '../contract/errors.ts';
 import type { EventPayloads } from '../contract/events.ts';
 import { listCheckpoints } from '../engine/checkpoint.ts';
-import { gpt2ConfigFromHf } from '../engine/hf/gpt2-folder.ts';
-import { gpt2ParamShapes } from '../engine/models/gpt2.ts';
+import { architectureSummary, readModelFolderArch } from '../engine/hf/model-folder.ts';
+import { paramCount } from '../engine/models/family.ts';
 import type { Job } from '../engine/train-job.ts';
 import type { TrainerEvent } from '../engine/trainer.ts';
-import { startIcotJob } from '../methods/icot/job.ts';
-import { IcotRunConfigSchema } from '../methods/icot/recipe.ts';
-import type { IcotRunConfig } from '../methods/icot/recipe.ts';
-import { startFtCotJob } from '../methods/finetune-cot/job.ts';
-import { FtCotRunConfigSchema } from '../methods/finetune-cot/recipe.ts';
-import type { FtCotRunConfig } from '../methods/finetune-cot/recipe.ts';
-import type { FtCotJob } from '../methods/finetune-cot/run.ts';
-import type { IcotJob, IcotOutcome } from '../methods/icot/run.ts';
-import type { BestModel, MethodJob } from '../methods/run-config.ts';
-import { startBituneJob } from '../methods/bitune/job.ts';
-import { BituneRunConfigSchema } from '../methods/bitune/recipe.ts';
-import type { BituneRunConfig } from '../methods/bitune/recipe.ts';
-import type { BituneJob, MergedExport } from '../methods/bitune/run.ts';
+import { methodById, methods } from '../methods/index.ts';
+import { startMethodJob } from '../methods/job.ts';
+import type { LibraryEntry, MethodDefinition } from '../methods/method.ts';
+import type { MethodOutcome } from '../methods/run-config.ts';
 import { MAX_MESSAGE, quote } from '../contract/limits.ts';
 import { InputFileError, checkInputFile, checkInputFolderSync } from '../methods/input-file.ts';
 import { preflightRun } from '../methods/preflight.ts';
-import { registerAdapterModel } from './adapters.ts';
 import { bytesOf } from './files.ts';
 import type { LabContext } from './lab.ts';
+import { knownMethod } from './methods.ts';
 import { runFolder } from './paths.ts';
 
 type TrainingProcedures = 'runs.start' | 'runs.pause' | 'runs.resume' | 'runs.cancel' | 'runs.predictions';
@@ -54,7 +45,7 @@ type TrainingProcedures = 'runs.start' | 'runs.pause' | 'runs.resume' | 'runs.ca
 export interface RunEnd {
   run: Run;
   /** null when the job failed. */
-  outcome: IcotOutcome | null;
+  outcome: MethodOutcome | null;
   /** The best model, registered when the run completed with one. */
   model: Model | null;
 }
@@ -81,25 +72,18 @@ const OWNER_FILE = 'owner.json';
 /** A file being written (checkpoint.ts, safetensors.ts, gpt2-folder.ts write `<file>.tmp-<pid>` and rename it). */
 const TEMP_FILE = /\.tmp-\d+$/;
 
-/** A run's job as the worker of its method gets it. */
-type AnyJob = MethodJob<IcotRunConfig | FtCotRunConfig | BituneRunConfig>;
-type OnEvent = (e: TrainerEvent) => void;
-
-/** The methods this version trains: each one's config schema and worker job (their outcomes share one shape). */
-const RUNNERS = {
-  'icot-si': { schema: IcotRunConfigSchema, title: 'ICoT', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startIcotJob(job as IcotJob, onEvent) },
-  'fine-tune-cot': { schema: FtCotRunConfigSchema, title: 'Fine-tune-CoT', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startFtCotJob(job as FtCotJob, onEvent) },
-  bitune: { schema: BituneRunConfigSchema, title: 'Bitune', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
-  lora: { schema: BituneRunConfigSchema, title: 'LoRA', start: (job: AnyJob, onEvent: OnEvent): Job<IcotOutcome> => startBituneJob(job as BituneJob, onEvent) as unknown as Job<IcotOutcome> },
-} as const;
-const RUNNABLE = Object.keys(RUNNERS) as (keyof typeof RUNNERS)[];
-const runnable = (method: string): method is keyof typeof RUNNERS => (RUNNABLE as string[]).includes(method);
+/** A run's method, or why this lab cannot run it (a run stored by a lab that had a method this one lacks). */
+function methodOfRun(procedure: string, run: Run): MethodDefinition {
+  const method = methodById(run.method);
+  if (!method) throw new StepwiseError('conflict', `${procedure}: run ${run.id} uses the ${run.method} method, which this lab does not have (it has ${methods().map((m) => m.id).join(', ')})`);
+  return method;
+}
 
 type StepEvent = Extract<TrainerEvent, { type: 'step' }>;
 
 interface LiveJob {
   runId: number;
-  job: Job<IcotOutcome>;
+  job: Job<MethodOutcome>;
   paused: boolean;
   cancelling: boolean;
   done: Promise<RunEnd>;
@@ -193,9 +177,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /** The stored config as the job gets it: validated, relative paths resolved against the data folder, files present. */
-  function jobConfig(procedure: string, config: JsonObject, method: keyof typeof RUNNERS = 'icot-si'): AnyJob['config'] {
+  function jobConfig(procedure: string, config: JsonObject, method: MethodDefinition): unknown {
     const resolved = resolvePaths(config, dataDir);
-    const parsed = RUNNERS[method].schema.safeParse(resolved);
+    const parsed = method.schema.safeParse(resolved);
     const issues: InputIssue[] = parsed.success
       ? []
       : parsed.error.issues.map((i) => {
@@ -206,7 +190,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     if (issues.length > 0 || !parsed.success) {
       throw new StepwiseError(
         'invalid_input',
-        `${procedure}: config is not a valid ${RUNNERS[method].title} run configuration: ${issues.map((i) => i.message).join('; ')}`,
+        `${procedure}: config is not a valid ${method.title} run configuration: ${issues.map((i) => i.message).join('; ')}`,
         issues,
       );
     }
@@ -214,7 +198,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   }
 
   /** The method's own preparation of `config` (data parsed, model loaded), in a worker; its failure is the caller's invalid input. */
-  async function preflight(procedure: string, method: keyof typeof RUNNERS, config: AnyJob['config']): Promise<void> {
+  async function preflight(procedure: string, method: MethodDefinition, config: unknown): Promise<void> {
     try {
       await preflightRun(method, config);
     } catch (error) {
@@ -244,7 +228,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     if (!live(id)) walk(runDirOf(id));
   }
 
-  function launch(run: Run, config: AnyJob['config'], resumeFrom: { step: number; path: string } | null): Run {
+  function launch(run: Run, method: MethodDefinition, config: unknown, resumeFrom: { step: number; path: string } | null): Run {
     const id = run.id;
     const runDir = runDirOf(id);
     fs.mkdirSync(runDir, { recursive: true });
@@ -263,9 +247,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     const onEvent = (e: TrainerEvent) => {
       if (attached) writer.onEvent(e);
     };
-    let job: Job<IcotOutcome>;
+    let job: Job<MethodOutcome>;
     try {
-      job = RUNNERS[runnable(run.method) ? run.method : 'icot-si'].start({ config, runDir, ...(resumeFrom ? { resumeFrom: resumeFrom.path } : {}) }, onEvent);
+      job = startMethodJob(method, { config, runDir, ...(resumeFrom ? { resumeFrom: resumeFrom.path } : {}) }, onEvent);
     } catch (error) {
       writer.stop();
       fs.rmSync(path.join(runDir, OWNER_FILE), { force: true });
@@ -286,7 +270,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       },
     };
     entry.done = job.done.then(
-      (outcome) => finish(entry, () => ended(id, outcome)),
+      (outcome) => finish(entry, () => ended(id, method, config, outcome)),
       (error: unknown) => finish(entry, () => failed(id, error)),
     );
     // Nobody need wait for the end (the app does not); a failure to record it is logged, not left unhandled.
@@ -309,7 +293,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return started;
   }
 
-  function ended(id: number, outcome: IcotOutcome): RunEnd {
+  function ended(id: number, method: MethodDefinition, config: unknown, outcome: MethodOutcome): RunEnd {
     if (outcome.status === 'cancelled') {
       const latest = latestCheckpoint(id);
       log(id, 'info', `cancelled at step ${outcome.step}; the checkpoint of step ${latest?.step ?? outcome.step} is kept: resume to continue from it`);
@@ -317,22 +301,19 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     }
     let model: Model | null = null;
     let registered = '';
-    const merged = (outcome as { merged?: MergedExport | null }).merged;
-    if (outcome.best || merged) {
-      try {
-        model = outcome.best ? registerBest(id, outcome.best) : registerAdapterModel({ store, dataDir }, id, merged!);
+    let entry: LibraryEntry | null = null;
+    try {
+      entry = method.library(outcome, config);
+      if (entry) {
+        model = register(id, entry);
         registered = `, registered as model ${model.id}`;
-      } catch (error) {
-        registered = `, but it could not be registered as a model: ${(error as Error).message}`;
       }
+    } catch (error) {
+      registered = `, but it could not be registered as a model: ${(error as Error).message}`;
     }
     const test = outcome.test ? `; test accuracy ${(100 * outcome.test.accuracy).toFixed(1)}% (${outcome.test.correct}/${outcome.test.total})` : '';
-    const best = outcome.best
-      ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}${registered}`
-      : merged
-        ? `adapters in ${path.relative(dataDir, merged.adapters)}, merged model in ${path.relative(dataDir, merged.path)}${registered}`
-        : store.runs.get(id)?.method === 'icot-si' ? 'no best model (the CoT was never fully removed)' : 'no best model';
-    log(id, 'info', `completed at step ${outcome.step}: ${best}${test}`);
+    const summary = relativeIn(method.summary?.(outcome, config) ?? (entry ? `model in ${entry.path}` : 'no model kept'));
+    log(id, 'info', `completed at step ${outcome.step}: ${summary}${registered}${test}`);
     return { run: setStatus(id, 'completed'), outcome, model };
   }
 
@@ -343,22 +324,32 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return { run: setStatus(id, 'failed', message), outcome: null, model: null };
   }
 
-  /** The best model (a Hugging Face GPT-2 folder in the run folder) as a row of the models table. */
-  function registerBest(id: number, best: BestModel): Model {
+  /** Absolute paths inside the data folder, said relative to it (as every row and log line says them). */
+  function relativeIn(text: string): string {
+    return text.split(dataDir + path.sep).join('');
+  }
+
+  /** A completed run's model (a Hugging Face folder of any family, in the run folder) as a row of the models table; replaces a row of the same folder. */
+  function register(id: number, entry: LibraryEntry): Model {
     const run = store.runs.get(id)!;
-    const relative = path.relative(dataDir, best.path);
-    const arch = gpt2ConfigFromHf(JSON.parse(fs.readFileSync(path.join(best.path, 'config.json'), 'utf8')) as Record<string, unknown>, path.join(best.path, 'config.json'));
-    let paramCount = 0;
-    for (const shape of gpt2ParamShapes(arch).values()) paramCount += shape.reduce((a, b) => a * b, 1);
+    const relative = path.relative(dataDir, entry.path);
+    const arch = readModelFolderArch(entry.path);
     const existing = store.models.list(1000, 0).items.find((m) => m.path === relative);
     if (existing) store.models.delete(existing.id);
+    const inside = (p: string | number | boolean | null) => (typeof p === 'string' && path.isAbsolute(p) && !path.relative(dataDir, p).startsWith('..') ? path.relative(dataDir, p) : p);
+    const provenance = Object.fromEntries(Object.entries(entry.provenance ?? {}).map(([k, v]) => [k, inside(v)]));
     return store.models.add({
-      name: `${run.name} (best)`,
-      architecture: { family: 'gpt2', nLayer: arch.nLayer, nHead: arch.nHead, nEmbd: arch.nEmbd, vocabSize: arch.vocabSize, blockSize: arch.nPositions },
-      paramCount,
+      name: `${run.name} ${entry.suffix}`,
+      architecture: architectureSummary(arch),
+      paramCount: paramCount(arch),
       path: relative,
-      bytesOnDisk: bytesOf(best.path),
-      source: { kind: 'trained', runId: id, recipe: String((run.config as { recipe?: unknown; format?: unknown }).recipe ?? (run.config as { format?: unknown }).format ?? ''), step: best.step, epoch: best.epoch, valAccuracy: best.accuracy },
+      bytesOnDisk: bytesOf(entry.path),
+      source: {
+        kind: 'trained', runId: id, recipe: entry.recipe, step: entry.step,
+        ...(entry.epoch !== undefined ? { epoch: entry.epoch } : {}),
+        ...(entry.valAccuracy !== undefined ? { valAccuracy: entry.valAccuracy } : {}),
+        ...provenance,
+      },
       runId: id,
     });
   }
@@ -456,11 +447,11 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
    * charts then miss those few steps, which is better than training them again.)
    */
   function restart(procedure: string, run: Run): Run {
-    if (!runnable(run.method)) throw new StepwiseError('conflict', `${procedure}: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only ${RUNNABLE.join(', ')})`);
-    const config = jobConfig(procedure, run.config, run.method);
+    const method = methodOfRun(procedure, run);
+    const config = jobConfig(procedure, run.config, method);
     removeLeftovers(run.id);
     syncCheckpoints(run.id);
-    return launch(run, config, latestCheckpoint(run.id));
+    return launch(run, method, config, latestCheckpoint(run.id));
   }
 
   function refuseForeign(procedure: string, run: Run, what: string): void {
@@ -479,23 +470,21 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
           const hint = run.status === 'running' ? 'it is already running' : `it is ${run.status}; resume it with runs.resume, or start a new run`;
           throw new StepwiseError('conflict', `runs.start: run ${run.id} has already started: ${hint}`);
         }
-        if (!runnable(run.method)) throw new StepwiseError('conflict', `runs.start: run ${run.id} uses the ${run.method} method, which this version cannot run yet (only ${RUNNABLE.join(', ')})`);
-        const queued = jobConfig('runs.start', run.config, run.method);
-        await preflight('runs.start', run.method, queued);
-        return launch(run, queued, null);
+        const method = methodOfRun('runs.start', run);
+        const queued = jobConfig('runs.start', run.config, method);
+        await preflight('runs.start', method, queued);
+        return launch(run, method, queued, null);
       }
-      const { method, name, config, parentRunId } = input as Required<Pick<typeof input, 'method' | 'name' | 'config'>> & typeof input;
-      if (!runnable(method)) {
-        throw new StepwiseError('invalid_input', `runs.start: method ${method} cannot run yet (only ${RUNNABLE.join(', ')})`, [{ path: ['method'], message: `method ${method} cannot run yet (only ${RUNNABLE.join(', ')})` }]);
-      }
+      const { name, config, parentRunId } = input as Required<Pick<typeof input, 'method' | 'name' | 'config'>> & typeof input;
+      const method = knownMethod('runs.start', input.method!);
       const valid = jobConfig('runs.start', config, method);
       if (parentRunId != null && !store.runs.get(parentRunId)) throw new StepwiseError('not_found', `runs.start: parentRunId ${parentRunId} names no run`);
       // The data and model are read and checked before the row exists: a run that cannot start leaves nothing.
       await preflight('runs.start', method, valid);
       if (closed) throw new StepwiseError('conflict', 'runs.start: the lab is closing');
-      const run = store.runs.create({ method, name, config, parentRunId });
+      const run = store.runs.create({ method: method.id, name, config, parentRunId });
       announce(run);
-      return launch(run, valid, null);
+      return launch(run, method, valid, null);
     },
 
     'runs.pause': ({ id }) => {

@@ -46,9 +46,3 @@ export function formatMetric(v: number | null | undefined): string {
   return Number(v.toPrecision(4)).toString();
 }
 
-export const METHOD_LABELS: Record<string, string> = {
-  'icot-si': 'ICoT-SI',
-  'fine-tune-cot': 'Fine-tune-CoT',
-  bitune: 'Bitune',
-  lora: 'LoRA',
-};

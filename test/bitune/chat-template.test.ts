@@ -91,7 +91,7 @@ describe('instruction data and chat templates', () => {
     const runDir = path.join(tmp, 'run');
     const events: TrainerEvent[] = [];
     const out = await runBitune({ config: configFor(writeFolder('chatml-run', CHATML)), runDir }, (e) => events.push(e), new TrainerControl());
-    expect(out.status).toBe('finished');
+    expect(out.status).toBe('completed');
     expect(out.step).toBe(2);
     expect(out.test!.total).toBe(4);
     const preds = events.find((e) => e.type === 'predictions' && e.split === 'test') as Extract<TrainerEvent, { type: 'predictions' }>;

@@ -55,7 +55,7 @@ const bytesOf = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteL
 describe('resuming a Bitune run', () => {
   it('stopped after 6 of 12 steps (mid-epoch) and resumed, it ends bit-identical to a run that never stopped', async () => {
     const whole = await run(path.join(tmp, 'whole'));
-    expect(whole.out.status).toBe('finished');
+    expect(whole.out.status).toBe('completed');
     expect(whole.losses).toHaveLength(12); // 4 batches per epoch × 3 epochs
 
     const dir = path.join(tmp, 'stopped');
@@ -65,7 +65,7 @@ describe('resuming a Bitune run', () => {
     const ck = listCheckpoints(path.join(dir, 'checkpoints')).at(-1)!;
     expect(ck.step).toBe(6);
     const second = await run(dir, { resumeFrom: ck.path });
-    expect(second.out.status).toBe('finished');
+    expect(second.out.status).toBe('completed');
     expect(second.out.step).toBe(12);
 
     expect([...first.losses, ...second.losses]).toEqual(whole.losses);

@@ -43,14 +43,14 @@ describe('layoutError', () => {
   test('a message that repeats every issue is cut before the first, and the issues are listed by field', () => {
     const laid = layoutError({
       code: 'invalid_input',
-      message: 'runs.start: config is not a valid ICoT run configuration: config.model: Invalid input; config.data: Invalid input',
+      message: 'runs.start: config is not a valid ICoT-SI run configuration: config.model: Invalid input; config.data: Invalid input',
       issues: [
         { path: ['config', 'model'], message: 'config.model: Invalid input' },
         { path: ['config', 'data'], message: 'config.data: Invalid input' },
       ],
     });
     expect(laid).toEqual({
-      headline: 'runs.start: config is not a valid ICoT run configuration',
+      headline: 'runs.start: config is not a valid ICoT-SI run configuration',
       issues: [
         { path: 'config.model', text: 'Invalid input' },
         { path: 'config.data', text: 'Invalid input' },

@@ -1,12 +1,13 @@
 /**
- * A queued run of any method starts from its page: Start is offered for LoRA, Bitune and
- * Fine-tune-CoT runs as for ICoT-SI, and the server trains them to the end.
+ * A queued run of any method starts from its page: Start is offered for every method the lab
+ * lists (methods.list), and the server trains each to the end.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Run } from '../../src-main/contract/entities.ts';
 import { writeLateTask } from '../bitune/late-task.ts';
+import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
 
 const COIN_FLIP = new URL('../../../shared/data/fine-tune-cot/tasks/coin_flip.jsonl', import.meta.url).pathname;
@@ -24,7 +25,9 @@ afterAll(async () => {
 });
 
 describe('Start on a queued run of every method', () => {
-  test('LoRA, Bitune and Fine-tune-CoT runs created queued start from their page and complete', async () => {
+  test('ICoT-SI, LoRA, Bitune and Fine-tune-CoT runs created queued start from their page and complete', async () => {
+    const mult = await writeTinyMult(path.join(server.dataDir, 'mult'));
+    const icot = { ...tinyConfig(mult, 1), runtime: { threads: 1 } };
     const late = writeLateTask(path.join(server.dataDir, 'late-task'), { train: 16, valid: 0, test: 4 });
     const adapters = (method: 'lora' | 'bitune') => ({
       method, model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 0 }, lora: { r: 4, alpha: 8 },
@@ -38,7 +41,10 @@ describe('Start on a queued run of every method', () => {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await page.goto(server.url);
     await eventually(() => page.locator('h1').textContent()).toBe('Library');
-    for (const [method, config] of [['lora', adapters('lora')], ['bitune', adapters('bitune')], ['fine-tune-cot', student]] as const) {
+    const queued = [['icot-si', icot], ['lora', adapters('lora')], ['bitune', adapters('bitune')], ['fine-tune-cot', student]] as const;
+    // Every method the lab lists is among them.
+    expect(queued.map(([m]) => m).sort()).toEqual((await callApi<{ items: { id: string }[] }>(server, 'methods.list', {})).items.map((m) => m.id).sort());
+    for (const [method, config] of queued) {
       const run = await callApi<Run>(server, 'runs.create', { method, name: `queued ${method}`, config });
       expect(run.status).toBe('queued');
       await page.goto(`${server.origin}/#/runs/${run.id}`);

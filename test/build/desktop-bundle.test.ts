@@ -19,12 +19,14 @@ const root = path.resolve(import.meta.dirname, '../..');
 const out = path.join(root, 'out', 'bundle-test');
 
 describe('desktop bundle', () => {
-  test('electron-vite builds the training workers beside main, and the bundled ICoT worker trains a run', async () => {
+  test('electron-vite builds the method worker beside main, and the bundled worker trains an ICoT-SI run by its method id', async () => {
     execFileSync(process.execPath, [path.join(root, 'node_modules/electron-vite/bin/electron-vite.js'), 'build', '--outDir', out], { cwd: root, stdio: 'pipe' });
     const main = path.join(out, 'main');
     expect(existsSync(path.join(main, 'index.js'))).toBe(true);
-    expect(existsSync(path.join(main, 'icot-worker.js'))).toBe(true);
-    expect(readFileSync(path.join(main, 'index.js'), 'utf8')).toContain('"icot-worker"');
+    expect(existsSync(path.join(main, 'method-worker.js'))).toBe(true);
+    expect(readFileSync(path.join(main, 'index.js'), 'utf8')).toContain('"method-worker"');
+    // One worker serves every method: no per-method entries are left.
+    for (const old of ['icot-worker.js', 'ftcot-worker.js', 'bitune-worker.js', 'train-worker.js']) expect(existsSync(path.join(main, old))).toBe(false);
 
     const data = mkdtempSync(path.join(os.tmpdir(), 'stepwise-bundle-data-'));
     const lines = ['1 2 * 3||3 6 #### 3 6 0', '4 * 2 1||8 4 #### 8 4', '2 2 * 2||4 4 #### 4 4 0', '3 * 3 1||9 3 #### 9 3'];
@@ -35,7 +37,7 @@ describe('desktop bundle', () => {
       data: { train: path.join(data, 'train.txt'), valid: path.join(data, 'valid.txt') },
       train: { epochs: 2, batchSize: 4, lr: 1e-3 }, runtime: { threads: 1 },
     });
-    const worker = new Worker(path.join(main, 'icot-worker.js'), { workerData: { config, runDir: path.join(data, 'run') } });
+    const worker = new Worker(path.join(main, 'method-worker.js'), { workerData: { method: 'icot-si', module: 'file:///nowhere/index.ts', job: { config, runDir: path.join(data, 'run') } } });
     const steps: number[] = [];
     const result = await new Promise<IcotOutcome>((resolve, reject) => {
       worker.on('message', (m: WorkerMessage<IcotOutcome>) => {
@@ -45,7 +47,7 @@ describe('desktop bundle', () => {
       });
       worker.on('error', reject);
     });
-    expect(result.status).toBe('finished');
+    expect(result.status).toBe('completed');
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     expect(existsSync(path.join(data, 'run', 'checkpoints', 'step-0000008.json'))).toBe(true);
 

@@ -157,7 +157,7 @@ describe('stepwise train', () => {
     const { code, stdout, stderr } = stepwise(['train', config, '--data-dir', dataDir]);
     expect([code, stdout]).toEqual([2, '']);
     expect(stderr).toBe(
-      `stepwise train: ${config} is not a valid ICoT run configuration:\n` +
+      `stepwise train: ${config} is not a valid ICoT-SI run configuration:\n` +
         '  recipe: Invalid option: expected one of "cot"|"nocot"|"icot-si"\n' +
         '  train.epochs: Too small: expected number to be >0\n' +
         `  data.valid: there is no file ${path.join(work, 'mult/nope.txt')}\n`,

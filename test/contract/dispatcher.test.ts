@@ -48,6 +48,7 @@ function seed(): void {
  */
 const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'app.info': [[{ verbose: true }, '"verbose"'], [null, 'input'], [[], 'input']],
+  'methods.list': [[{ all: true }, '"all"'], [[], 'input']],
   'models.list': [[{ limit: 0 }, 'limit'], [{ limit: 1001 }, 'limit'], [{ offset: -1 }, 'offset'], [{ limit: 'ten' }, 'limit'], [{ page: 2 }, '"page"']],
   'models.get': [[{ id: -3 }, 'id'], [{ id: 0 }, 'id'], [{ id: 1.5 }, 'id'], [{ id: '1' }, 'id'], [{}, 'id'], [undefined, 'input']],
   'models.delete': [[{ id: -1 }, 'id'], [{ id: null }, 'id'], [{ id: 1, force: true }, '"force"'], ['1', 'input']],
@@ -75,6 +76,7 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'runs.get': [[{ id: -3 }, 'id'], [{ id: 'abc' }, 'id'], [{}, 'id']],
   'runs.create': [
     [{ method: 'sft', name: 'a', config: {} }, 'method'],
+    [{ method: 'ICoT SI', name: 'a', config: {} }, 'method'],
     [{ method: 'icot-si', name: '   ', config: {} }, 'name'],
     [{ method: 'icot-si', name: 'x'.repeat(201), config: {} }, 'name'],
     [{ method: 'icot-si', name: 'a', config: [1, 2] }, 'config'],
@@ -244,6 +246,19 @@ describe('procedures against the store', () => {
       expect(await lab.dispatch(name, input)).toEqual({ ok: false, error: { code: 'not_found', message } });
     }
     expect(lab.store.runs.count()).toBe(0);
+  });
+
+  test('methods.list names every built-in method with its title, hint and capabilities; runs.create refuses any other', async () => {
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    const { items } = await client.call('methods.list', {});
+    expect(items.map((m) => m.id)).toEqual(['icot-si', 'fine-tune-cot', 'bitune', 'lora']);
+    expect(items.map((m) => m.title)).toEqual(['ICoT-SI', 'Fine-tune-CoT', 'Bitune', 'LoRA']);
+    for (const m of items) expect(m.hint.length).toBeGreaterThan(20);
+    expect(items.find((m) => m.id === 'icot-si')!.capabilities).toMatchObject({ curriculum: true, adapters: false, freshModel: true });
+    expect(items.find((m) => m.id === 'bitune')!.capabilities).toMatchObject({ curriculum: false, adapters: true, families: ['gpt2', 'llama'] });
+    const refused = await lab.dispatch('runs.create', { method: 'sft', name: 'a', config: {} });
+    expect(refused.ok).toBe(false);
+    if (!refused.ok) expect(refused.error.message).toBe('runs.create: method must be one of icot-si, fine-tune-cot, bitune, lora (got "sft")');
   });
 
   test('runs.create stores a queued run, child of its parent, and emits run.status queued', async () => {

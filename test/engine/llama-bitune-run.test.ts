@@ -65,7 +65,7 @@ describe('a Bitune run on a Llama folder', () => {
       runtime: { threads: 1 },
     };
     const out = await runBitune({ config: config as never, runDir }, (e) => events.push(e), new TrainerControl());
-    expect(out.status).toBe('finished');
+    expect(out.status).toBe('completed');
     expect(out.step).toBe(20);
     const steps = events.filter((e) => e.type === 'step') as Extract<TrainerEvent, { type: 'step' }>[];
     expect(steps.at(-1)!.loss).toBeLessThan(0.8 * steps[0].loss);

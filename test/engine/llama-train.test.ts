@@ -13,7 +13,7 @@ import { loadCheckpoint } from '../../src-main/engine/checkpoint.ts';
 import { initModel } from '../../src-main/engine/init.ts';
 import { llamaParamShapes, type LlamaConfig } from '../../src-main/engine/models/llama.ts';
 import { ADAMW_DEFAULTS } from '../../src-main/engine/optim.ts';
-import { startTrainJob } from '../../src-main/engine/train-job.ts';
+import { startLmJob } from '../fixtures/lm-worker.ts';
 import { train, type TrainerConfig } from '../../src-main/engine/trainer.ts';
 
 const arch: LlamaConfig = {
@@ -60,9 +60,9 @@ describe('training a Llama', () => {
 
   it('a worker job trains a fresh Llama from its seed and checkpoints it in Llama naming', async () => {
     const dir = tmp();
-    const job = startTrainJob({ config: config(dir, 6), examples: examples(16), dataSeed: 3, init: { kind: 'fresh', seed: 4 } }, () => {});
+    const job = startLmJob({ config: config(dir, 6), examples: examples(16), dataSeed: 3, init: { kind: 'fresh', seed: 4 } }, () => {});
     const result = await job.done;
-    expect(result.status).toBe('finished');
+    expect(result.status).toBe('completed');
     expect(result.step).toBe(6);
     const ck = loadCheckpoint(result.lastCheckpoint!);
     expect([...ck.params.keys()].sort()).toEqual([...llamaParamShapes(arch).keys()].sort());

@@ -9,7 +9,7 @@ import { flatLayout, isFlatGroup, optimizerGroups, trainLayout } from '../../src
 import { gpt2ParamShapes, type GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import { ADAMW_DEFAULTS } from '../../src-main/engine/optim.ts';
 import { learningRate } from '../../src-main/engine/schedule.ts';
-import { startTrainJob } from '../../src-main/engine/train-job.ts';
+import { startLmJob } from '../fixtures/lm-worker.ts';
 import { TrainStep } from '../../src-main/engine/train-step.ts';
 import { latestCheckpoint, train, type TrainerConfig, type TrainerEvent } from '../../src-main/engine/trainer.ts';
 import type { ProviderName } from '../../src-main/engine/target.ts';
@@ -45,7 +45,7 @@ describe.each(PROVIDERS)('trainer on %s', (provider) => {
       config: config(dirA, 10, 0, provider), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
       init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && lossesA.push(e.loss),
     });
-    expect(a.status).toBe('finished');
+    expect(a.status).toBe('completed');
     expect(lossesA).toHaveLength(10);
 
     // The same run, stopped after 7 steps (mid-epoch: 6 batches per epoch) and resumed in a fresh trainer.
@@ -117,7 +117,7 @@ describe.skipIf(!WEBGPU)('trainer on webgpu against cpu', () => {
         config: config(tmp(), 8, 0, provider), data: new TokenBatches(examples(24), { batch: 4, seq: 16, seed: 5 }),
         init: { params: initGPT2(arch, 1) }, emit: (e) => e.type === 'step' && losses.push(e.loss),
       });
-      expect(r.status).toBe('finished');
+      expect(r.status).toBe('completed');
       runs.push({ losses, params: r.params });
     }
     const [cpu, gpu] = runs;
@@ -239,11 +239,11 @@ describe('trainer', () => {
   it('a worker job streams steps and obeys pause, resume and cancel', async () => {
     const dir = tmp();
     const events: TrainerEvent[] = [];
-    let job: ReturnType<typeof startTrainJob> | null = null;
+    let job: ReturnType<typeof startLmJob> | null = null;
     let paused = false;
     let resumed = false;
     // Several steps may run in one session run: pause and cancel act at the end of the current run.
-    job = startTrainJob(
+    job = startLmJob(
       { config: { ...config(dir, 400), checkpointEvery: 0 }, examples: examples(24), dataSeed: 3, init: { kind: 'fresh', seed: 4 } },
       (e) => {
         events.push(e);

@@ -50,7 +50,7 @@ describe('a Fine-tune-CoT student goes on with ICoT-SI', () => {
       () => {},
       new TrainerControl(),
     );
-    expect(student.status).toBe('finished');
+    expect(student.status).toBe('completed');
     const bestDir = path.join(dir, 'student', 'best');
     const spec = JSON.parse(fs.readFileSync(path.join(bestDir, TOKENIZER_SPEC_FILE), 'utf8')) as { kind: string; pieces: string[] };
     expect(spec.kind).toBe('words');
@@ -80,7 +80,7 @@ describe('a Fine-tune-CoT student goes on with ICoT-SI', () => {
       (e) => events.push(e),
       new TrainerControl(),
     );
-    expect(icot.status).toBe('finished');
+    expect(icot.status).toBe('completed');
     const runJson = JSON.parse(fs.readFileSync(path.join(dir, 'icot', 'run.json'), 'utf8')) as { tokenizer: unknown; arch: { vocabSize: number; nEmbd: number; nLayer: number } };
     expect(runJson.tokenizer).toEqual(spec);
     const studentArch = (JSON.parse(fs.readFileSync(path.join(dir, 'student', 'run.json'), 'utf8')) as { arch: object }).arch;

@@ -43,7 +43,7 @@ describe.skipIf(!WEBGPU)('the GPT-2 Small configs on WebGPU', () => {
       expect(config.runtime.provider).toBe('webgpu');
       const runDir = path.join(dir, name);
       const out = await runIcot({ config, runDir }, () => {}, new TrainerControl());
-      expect(out.status).toBe('finished');
+      expect(out.status).toBe('completed');
       expect(out.step).toBe(2);
       expect(listCheckpoints(path.join(runDir, 'checkpoints')).map((c) => c.step)).toEqual([2]);
       expect(JSON.parse(fs.readFileSync(path.join(runDir, 'run.json'), 'utf8')).device).toMatchObject({ provider: 'webgpu', adapter: { found: true } });

@@ -48,7 +48,7 @@ describe('the engine learns multiplication', () => {
     const nocot = await run('nocot');
     expect(cot.steps).toBe(1250);
     expect(nocot.steps).toBe(1250);
-    expect(cot.out.status).toBe('finished');
+    expect(cot.out.status).toBe('completed');
     expect(cot.out.test!.total).toBe(200);
     expect(cot.out.test!.meanCotTokens).toBe(8); // it writes its partial products
     expect(cot.out.test!.accuracy).toBeGreaterThanOrEqual(0.95);

@@ -39,13 +39,13 @@ describe('holding the removal on validation accuracy', () => {
   test('below holdBelow the removal stops where it is, says so, and records the hold in its metrics and checkpoints; holdBelow 0 is the fixed schedule', async () => {
     // Δ = 1 with 4 batches per epoch: one more token every 4 batches.
     const fixed = await run('fixed', { data, epochs: 4, curriculum: { removePerEpoch: 1 } });
-    expect(fixed.out.status).toBe('finished');
+    expect(fixed.out.status).toBe('completed');
     expect(fixed.epochs.map((v) => v.cot_removed)).toEqual([0, 1, 2, 3]);
     expect(fixed.epochs.every((v) => !('removal_held' in v))).toBe(true);
 
     // A 1-layer width-32 model after 4 batches is far from 100% on 2×2: every epoch holds.
     const held = await run('held', { data, epochs: 4, curriculum: { removePerEpoch: 1, holdBelow: 1 } });
-    expect(held.out.status).toBe('finished');
+    expect(held.out.status).toBe('completed');
     expect(held.epochs.every((v) => v.val_accuracy < 1)).toBe(true);
     expect(held.epochs.map((v) => [v.cot_removed, v.removal_held])).toEqual([[0, 1], [0, 1], [0, 1], [0, 1]]);
     const holding = held.logs.filter((m) => m.includes('the removal holds'));
@@ -63,7 +63,7 @@ describe('holding the removal on validation accuracy', () => {
       const events: TrainerEvent[] = [];
       const from = listCheckpoints(path.join(dir, 'fixed', 'checkpoints')).at(-1)!.path;
       const out = await runIcot({ config, runDir: path.join(dir, 'fixed'), resumeFrom: from }, (e) => events.push(e), new TrainerControl());
-      expect(out.status).toBe('finished');
+      expect(out.status).toBe('completed');
       return {
         metrics: events.flatMap((e) => (e.type === 'metric' && 'val_accuracy' in e.values ? [e.values] : [])),
         holdLogs: events.flatMap((e) => (e.type === 'log' && e.message.includes('hold') ? [e.message] : [])),
@@ -80,7 +80,7 @@ describe('holding the removal on validation accuracy', () => {
 describe('a hold schedule', () => {
   test('[[0, 0], [2, 1]]: the fixed schedule until 2 tokens are removed, then a hold at 100%, said in the log with its threshold', async () => {
     const r = await run('schedule', { data, epochs: 5, curriculum: { removePerEpoch: 1, holdBelow: [[0, 0], [2, 1]] } });
-    expect(r.out.status).toBe('finished');
+    expect(r.out.status).toBe('completed');
     expect(r.epochs.every((v) => v.val_accuracy < 1)).toBe(true);
     // Epochs 1–2 follow Δ (1 and 2 removed); from 2 removed on the 100% threshold holds every epoch.
     expect(r.epochs.map((v) => [v.cot_removed, v.removal_held])).toEqual([[0, 0], [1, 0], [2, 1], [2, 1], [2, 1]]);
@@ -96,7 +96,7 @@ describe('advancing the removal on validation accuracy', () => {
     expect(still.epochs.at(-1)!.val_accuracy).toBe(1);
 
     const paced = await run('paced', { data: zeros, epochs: 8, lr: 1e-2, curriculum: { removePerEpoch: 0, smoothingLambda: null, keepPosition: true, advanceAbove: 0.5 } });
-    expect(paced.out.status).toBe('finished');
+    expect(paced.out.status).toBe('completed');
     const acc = paced.epochs.map((v) => v.val_accuracy);
     const removed = paced.epochs.map((v) => v.cot_removed);
     // Each epoch's validation (with the tokens then removed) decides the next epoch's removal.

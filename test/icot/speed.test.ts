@@ -16,7 +16,7 @@ test('an ICoT-SI run keeps its explicit-CoT model when the CoT epochs end, and e
   const config = parseIcotConfig({ ...base, runtime: { threads: 1 }, curriculum: { ...base.curriculum, pretrainEpochs: 1, removeAllWhenBeyond: 4 }, eval: { ...base.eval, speedExamples: 4 } });
   const events: TrainerEvent[] = [];
   const out = await runIcot({ config, runDir: path.join(dir, 'run') }, (e) => events.push(e), new TrainerControl());
-  expect(out.status).toBe('finished');
+  expect(out.status).toBe('completed');
   expect(out.best).not.toBeNull();
   expect(fs.existsSync(path.join(dir, 'run', 'explicit-cot', 'model.safetensors'))).toBe(true);
   const values = Object.assign({}, ...events.flatMap((e) => (e.type === 'metric' ? [e.values] : []))) as Record<string, number>;

@@ -37,7 +37,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import type { TrainerEvent } from '../../src-main/engine/trainer.ts';
-import { startIcotJob } from '../../src-main/methods/icot/job.ts';
+import { icotSi } from '../../src-main/methods/icot/index.ts';
+import { startMethodJob } from '../../src-main/methods/job.ts';
 import type { IcotRunConfig } from '../../src-main/methods/icot/recipe.ts';
 import type { IcotOutcome } from '../../src-main/methods/icot/run.ts';
 import { BATCHES_PER_EPOCH, proofConfigs, writeProofData } from './recipe.ts';
@@ -62,11 +63,11 @@ interface Ran {
 async function run(name: string, config: IcotRunConfig): Promise<Ran> {
   const metrics: Ran['metrics'] = [];
   let steps = 0;
-  const job = startIcotJob({ config, runDir: path.join(dir, name) }, (e) => {
+  const job = startMethodJob(icotSi, { config, runDir: path.join(dir, name) }, (e) => {
     if (e.type === 'step') steps++;
     if (e.type === 'metric') metrics.push(e);
   });
-  return { out: await job.done, steps, metrics };
+  return { out: (await job.done) as IcotOutcome, steps, metrics };
 }
 
 describe('Stepwise Internalization on a CPU', () => {
@@ -75,7 +76,7 @@ describe('Stepwise Internalization on a CPU', () => {
 
     // 1. Explicit CoT from scratch.
     const cot = await run('cot', configs.cot);
-    expect(cot.out.status).toBe('finished');
+    expect(cot.out.status).toBe('completed');
     expect(cot.steps).toBe(configs.cot.train.epochs * BATCHES_PER_EPOCH);
     expect(cot.out.test!.total).toBe(200);
     expect(cot.out.test!.meanCotTokens).toBe(8); // it writes both partial products
@@ -91,7 +92,7 @@ describe('Stepwise Internalization on a CPU', () => {
         icot.metrics.filter((m) => 'val_accuracy' in m.values).map((m) => `${m.values.val_accuracy}/${m.values.cot_removed}`).join(' ') +
         `; test ${JSON.stringify(icot.out.test)}`,
     );
-    expect(icot.out.status).toBe('finished');
+    expect(icot.out.status).toBe('completed');
     expect(icot.steps).toBe(icotConfig.train.epochs * BATCHES_PER_EPOCH);
     // The schedule removed one more token every round(237 / Δ) batches until none was left ...
     const removed = icot.metrics.filter((m) => 'cot_removed' in m.values).map((m) => m.values.cot_removed);

@@ -154,7 +154,7 @@ describe('a run started through the contract', () => {
     const bad = { ...tinyConfig(data), data: { train: data.train, valid: 'missing/valid.txt' }, train: { epochs: 3, lr: 0 } };
     await expect(client.call('runs.start', { method: 'icot-si', name: 'bad', config: bad })).rejects.toMatchObject({
       code: 'invalid_input',
-      message: `runs.start: config is not a valid ICoT run configuration: config.train.lr: Too small: expected number to be >0; config.data.valid: there is no file ${path.join(dataDir, 'missing/valid.txt')}`,
+      message: `runs.start: config is not a valid ICoT-SI run configuration: config.train.lr: Too small: expected number to be >0; config.data.valid: there is no file ${path.join(dataDir, 'missing/valid.txt')}`,
       issues: [
         { path: ['config', 'train', 'lr'], message: 'config.train.lr: Too small: expected number to be >0' },
         { path: ['config', 'data', 'valid'], message: expect.stringContaining('config.data.valid: there is no file') },

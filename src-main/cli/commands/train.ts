@@ -1,7 +1,7 @@
 /**
- * `stepwise train CONFIG.json`: create a run from a run config (ICoT, or the
- * method its `method` names: Fine-tune-CoT, Bitune, LoRA) and run
- * it here (runs.start), with a live progress line; the run lands in the same
+ * `stepwise train CONFIG.json`: create a run from a run config (of the method
+ * its `method` names, or else the one method that recognizes it; see
+ * methods/index.ts) and run it here (runs.start), with a live progress line; the run lands in the same
  * store the app reads. Ctrl-C cancels it after the current step, keeping a
  * checkpoint; a second Ctrl-C quits at once. `stepwise train --resume ID`
  * continues a cancelled or interrupted run from its latest checkpoint
@@ -9,9 +9,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { JsonObject, Run, RunMethod } from '../../contract/entities.ts';
+import type { JsonObject, Run } from '../../contract/entities.ts';
 import type { ErrorData } from '../../contract/errors.ts';
 import { MAX_JSON_DEPTH, jsonTextDepth, quote } from '../../contract/limits.ts';
+import { methodOfConfig } from '../../methods/index.ts';
+import type { MethodDefinition } from '../../methods/method.ts';
 import { InputFileError, checkInputFolderSync, readInputTextSync } from '../../methods/input-file.ts';
 import { openLab } from '../../services/lab.ts';
 import type { Lab } from '../../services/lab.ts';
@@ -24,7 +26,7 @@ import { runProgress } from '../run-progress.ts';
 export const train = defineCommand({
   name: 'train',
   summary:
-    'Train: create a run from a run config (JSON: ICoT, see resources/configs/, or a Fine-tune-CoT, Bitune or LoRA config naming its method) and run it here with a progress line; ' +
+    'Train: create a run from a run config (JSON naming its "method": icot-si, fine-tune-cot, bitune, lora; see resources/configs/) and run it here with a progress line; ' +
     'Ctrl-C cancels it keeping a checkpoint, and --resume continues it.',
   args: [
     {
@@ -39,7 +41,7 @@ export const train = defineCommand({
     model: {
       type: 'string',
       value: 'FOLDER',
-      description: "ICoT configs: start from this GPT-2 model folder (a library model, or the model a finished run printed) instead of the config's model",
+      description: "Start from this model folder (a library model, or the model a finished run printed) instead of the config's model",
     },
   },
   async run(values, [file]) {
@@ -50,6 +52,7 @@ export const train = defineCommand({
     const resumeId = values.resume === undefined ? undefined : runId(values.resume);
 
     let config: JsonObject | undefined;
+    let method: MethodDefinition | undefined;
     if (file !== undefined) {
       const read = readConfig(file);
       if (typeof read === 'string') {
@@ -57,8 +60,14 @@ export const train = defineCommand({
         return 2;
       }
       config = read;
+      try {
+        method = methodOfConfig(config);
+      } catch (error) {
+        process.stderr.write(`stepwise train: ${file}: ${(error as Error).message}\n`);
+        return 2;
+      }
       if (values.model !== undefined) {
-        if (methodOf(config) !== 'icot-si') throw new UsageError(`--model applies to ICoT run configs; ${file} is a ${methodOf(config)} config (set its model in the file)`);
+        if (!method.capabilities.libraryModel) throw new UsageError(`--model: ${method.title} runs do not start from a model folder`);
         const folder = path.resolve(values.model);
         try {
           checkInputFolderSync(folder, 'model folder');
@@ -82,10 +91,10 @@ export const train = defineCommand({
     try {
       const answer =
         config !== undefined
-          ? await lab.dispatch('runs.start', { method: methodOf(config), name: values.name ?? path.basename(file!).replace(/\.json$/i, ''), config })
+          ? await lab.dispatch('runs.start', { method: method!.id, name: values.name ?? path.basename(file!).replace(/\.json$/i, ''), config })
           : await lab.dispatch('runs.resume', { id: resumeId });
       if (!answer.ok) {
-        process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`, config && methodOf(config))}\n`);
+        process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`)}\n`);
         return answer.error.code === 'invalid_input' || answer.error.code === 'not_found' ? 2 : 1;
       }
       return await follow(lab, answer.result as Run, resumeId !== undefined);
@@ -147,12 +156,6 @@ function report({ run, outcome, model }: RunEnd, dataDir: string, last: (key: st
   }
 }
 
-/** The run method a config is for: Bitune, LoRA and Fine-tune-CoT configs name theirs in `method` (Fine-tune-CoT's may instead give its student `format`); others are ICoT's. */
-function methodOf(config: JsonObject): RunMethod {
-  if (config.method === 'fine-tune-cot' || (config.method === undefined && typeof config.format === 'string' && config.recipe === undefined)) return 'fine-tune-cot';
-  return config.method === 'bitune' || config.method === 'lora' ? config.method : 'icot-si';
-}
-
 function runId(text: string): number {
   const id = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(id) || id < 1) throw new UsageError(`--resume expects a run id, a positive whole number (got "${text}")`);
@@ -176,15 +179,15 @@ function readConfig(file: string): JsonObject | string {
   } catch (error) {
     return `${file} is not valid JSON: ${quote((error as Error).message)}`;
   }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) return `${file} must hold a JSON object (an ICoT run configuration)`;
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return `${file} must hold a JSON object (a run configuration)`;
   return resolvePaths(json as JsonObject, path.dirname(absolute));
 }
 
 /** A refused runs.start / runs.resume; a bad config lists every wrong field of the file. */
-function describeRefusal(error: ErrorData, configName: string, method: RunMethod = 'icot-si'): string {
+function describeRefusal(error: ErrorData, configName: string): string {
   const fields = (error.issues ?? []).filter((i) => i.path[0] === 'config');
-  if (error.code === 'invalid_input' && fields.length > 0) {
-    const title = { bitune: 'Bitune', lora: 'LoRA', 'fine-tune-cot': 'Fine-tune-CoT' }[method as string] ?? 'ICoT';
+  const title = /config is not a valid (.+?) run configuration/.exec(error.message)?.[1];
+  if (error.code === 'invalid_input' && fields.length > 0 && title) {
     return `${configName} is not a valid ${title} run configuration:\n${fields.map((i) => `  ${i.message.replace(/^config\./, '')}`).join('\n')}`;
   }
   return error.message;

@@ -7,9 +7,8 @@
  * from ../fields.ts. Additive only, like the rest of the contract.
  */
 import { z } from 'zod';
-import { RUN_METHODS } from '../entities.ts';
 import type { Checkpoint, JsonObject, Model, Page, Run, RunMethod } from '../entities.ts';
-import { absolutePath, id, jsonObject, pagination, text } from '../fields.ts';
+import { absolutePath, id, jsonObject, methodId, pagination, text } from '../fields.ts';
 import type { ProcedureSpec } from '../fields.ts';
 
 /** A run configuration kept under a name, to start runs from later (New run → Load). */
@@ -69,7 +68,7 @@ export const libraryProcedures = {
     summary: 'Save a run configuration under a name; saving under a name already used replaces that one.',
     input: z.strictObject({
       name: text(200),
-      method: z.enum(RUN_METHODS, { error: `must be one of ${RUN_METHODS.join(', ')}` }),
+      method: methodId(),
       config: jsonObject(),
     }),
   },

@@ -11,8 +11,8 @@ import { isLlama } from '../models/family.ts';
 import type { TensorMap } from '../safetensors.ts';
 import type { TextTokenizer } from '../tokenizers/hf.ts';
 import type { ChatTemplate } from './chat-template.ts';
-import { HfFolderError, loadGpt2Folder, readJson, type GenerationDefaults } from './gpt2-folder.ts';
-import { LLAMA_MODEL_TYPES, loadLlamaFolder } from './llama-folder.ts';
+import { gpt2ConfigFromHf, HfFolderError, loadGpt2Folder, readJson, type GenerationDefaults } from './gpt2-folder.ts';
+import { LLAMA_MODEL_TYPES, llamaConfigFromHf, loadLlamaFolder } from './llama-folder.ts';
 
 export interface HfModel {
   dir: string;
@@ -34,6 +34,16 @@ export function loadModelFolder(dir: string): HfModel {
   if (type === 'gpt2') return { ...loadGpt2Folder(dir), chatTemplate: null };
   if (LLAMA_MODEL_TYPES.includes(type as string)) return loadLlamaFolder(dir);
   throw new HfFolderError(`${configFile}: model_type is ${JSON.stringify(type)}, expected one of ${MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+}
+
+/** A folder's architecture from its config.json alone (no weight is read), whatever the family. */
+export function readModelFolderArch(dir: string): ModelArch {
+  const configFile = path.join(dir, 'config.json');
+  if (!existsSync(configFile)) throw new HfFolderError(`${dir}: no config.json; a Hugging Face model folder holds config.json and model.safetensors`);
+  const hf = readJson(configFile);
+  if (hf.model_type === 'gpt2') return gpt2ConfigFromHf(hf, configFile);
+  if (LLAMA_MODEL_TYPES.includes(hf.model_type as string)) return llamaConfigFromHf(hf, configFile);
+  throw new HfFolderError(`${configFile}: model_type is ${JSON.stringify(hf.model_type)}, expected one of ${MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
 }
 
 /** The architecture as the library lists it (a model row's `architecture`). */

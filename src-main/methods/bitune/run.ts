@@ -305,13 +305,13 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
 
   saveAdapters(adaptersDir, p, result.params, baseModel, variant, baseDtype);
   let merged: MergedExport | null = null;
-  if (result.status === 'finished') {
+  if (result.status === 'completed') {
     const mergedDir = path.join(job.runDir, 'merged');
     exportMerged(mergedDir, p, result.params, baseModel);
     merged = { path: mergedDir, step: result.step, method: config.method, arch: p.family.arch, base: baseModel ?? null, adapters: adaptersDir };
   }
   let test: BituneEval | null = null;
-  if (result.status === 'finished' && (p.test.length || config.eval.choices.length)) {
+  if (result.status === 'completed' && (p.test.length || config.eval.choices.length)) {
     const model = modelOf(result.params);
     try {
       const values: Record<string, number> = {};

@@ -147,7 +147,7 @@ export async function runFtCot(job: FtCotJob, emit: (e: TrainerEvent) => void, c
   });
 
   let test: FtCotOutcome['test'] = null;
-  if (result.status === 'finished') {
+  if (result.status === 'completed') {
     // Without validation the last model is the one kept.
     if (p.valid.length === 0) saveBest(result.params, result.step, t.epochs - 1, Number.NaN);
     if (p.test.length) {

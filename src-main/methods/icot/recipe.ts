@@ -12,6 +12,8 @@ import { everHolds, highestHold, type CurriculumConfig } from './curriculum.ts';
 const infinity = z.number().positive().nullable(); // null = ∞
 
 export const IcotRunConfigSchema = z.strictObject({
+  /** Optional: names the method for `stepwise train` (a config without one is ICoT-SI's when it has a `recipe`). */
+  method: z.literal('icot-si').optional(),
   /** cot: explicit CoT; nocot: `input EOS EOS #### answer EOS`; icot-si: stepwise internalization. */
   recipe: z.enum(['cot', 'nocot', 'icot-si']),
   model: z.discriminatedUnion('kind', [

@@ -183,7 +183,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   });
 
   let test: IcotOutcome['test'] = null;
-  if (result.status === 'finished' && p.test.length) {
+  if (result.status === 'completed' && p.test.length) {
     const params = best ? loadGpt2Folder(bestDir).params : result.params;
     const r = await validate(params, p.test, config.recipe === 'cot' ? 0 : Infinity);
     const { predictions, ...summary } = r;
@@ -213,7 +213,7 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       emit({ type: 'log', level: 'info', message: `speed at batch size 1 on ${sample.length} test problems: ${silent.examplesPerS.toFixed(1)} examples/s with no CoT (${(100 * silent.accuracy).toFixed(1)}%), ${explicit.examplesPerS.toFixed(1)} for the explicit-CoT model (${(100 * explicit.accuracy).toFixed(1)}%): ${ratio.toFixed(2)}×` });
     }
   }
-  if (result.status === 'finished') {
+  if (result.status === 'completed') {
     emit({ type: 'metric', step: result.step, epoch: t.epochs - 1, values: { wall_minutes: wallMinutes() } });
     emit({ type: 'log', level: 'info', message: `wall time ${wallMinutes().toFixed(1)} minutes over every process of the run` });
   }

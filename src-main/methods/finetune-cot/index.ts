@@ -1,0 +1,22 @@
+/**
+ * Fine-tune-CoT as the lab lists it (Ho et al. 2023): a student fine-tuned on
+ * a teacher's rationales that reach the right answer (or, vanilla, on the
+ * answers alone).
+ */
+import { defineMethod } from '../method.ts';
+import { FtCotRunConfigSchema, type FtCotRunConfig } from './recipe.ts';
+import { prepare, runFtCot, type FtCotOutcome } from './run.ts';
+
+export const fineTuneCot = defineMethod<FtCotRunConfig, FtCotOutcome>({
+  id: 'fine-tune-cot',
+  title: 'Fine-tune-CoT',
+  hint: "Fine-tune a small student on a teacher's zero-shot-CoT rationales that reach the right answer.",
+  module: import.meta.url,
+  schema: FtCotRunConfigSchema,
+  recognizes: (config) => typeof config.format === 'string' && config.recipe === undefined,
+  prepare,
+  run: runFtCot,
+  library: (outcome, config) => (outcome.best ? { path: outcome.best.path, suffix: '(best)', recipe: config.format, step: outcome.best.step, epoch: outcome.best.epoch, valAccuracy: outcome.best.accuracy } : null),
+  summary: (outcome) => (outcome.best ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}` : 'no best model'),
+  capabilities: { freshModel: true, libraryModel: true, families: ['gpt2'], curriculum: false, adapters: false, predictions: true },
+});

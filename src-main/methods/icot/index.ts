@@ -1,0 +1,24 @@
+/**
+ * ICoT-SI as the lab lists it: Stepwise Internalization (Deng et al. 2024),
+ * with its explicit-CoT and No-CoT baselines as recipes of the same config.
+ */
+import { defineMethod } from '../method.ts';
+import { IcotRunConfigSchema, type IcotRunConfig } from './recipe.ts';
+import { prepare, runIcot, type IcotOutcome } from './run.ts';
+
+export const icotSi = defineMethod<IcotRunConfig, IcotOutcome>({
+  id: 'icot-si',
+  title: 'ICoT-SI',
+  hint: 'Train with an explicit chain of thought, then remove its tokens a few per epoch until the model answers with none.',
+  module: import.meta.url,
+  schema: IcotRunConfigSchema,
+  recognizes: (config) => typeof config.recipe === 'string',
+  prepare,
+  run: runIcot,
+  library: (outcome, config) => (outcome.best ? { path: outcome.best.path, suffix: '(best)', recipe: config.recipe, step: outcome.best.step, epoch: outcome.best.epoch, valAccuracy: outcome.best.accuracy } : null),
+  summary: (outcome, config) =>
+    outcome.best
+      ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}`
+      : config.recipe === 'icot-si' ? 'no best model (the CoT was never fully removed)' : 'no best model',
+  capabilities: { freshModel: true, libraryModel: true, families: ['gpt2'], curriculum: true, adapters: false, predictions: true },
+});
