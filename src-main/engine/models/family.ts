@@ -10,8 +10,8 @@
  */
 import type { GraphBuilder, Value } from '../onnx/graph.ts';
 import type { ModelInputs, ModelOutputs } from './causal-lm.ts';
-import { gpt2Forward, gpt2ParamShapes, type GPT2Config } from './gpt2.ts';
-import { llamaForward, llamaParamShapes, type LlamaConfig } from './llama.ts';
+import { GPT2_READOUT_PARAMS, gpt2Forward, gpt2ParamShapes, gpt2Readout, type GPT2Config } from './gpt2.ts';
+import { llamaForward, llamaParamShapes, llamaReadout, llamaReadoutParams, type LlamaConfig } from './llama.ts';
 
 export type ModelArch = GPT2Config | LlamaConfig;
 export type FamilyName = 'gpt2' | 'llama';
@@ -34,6 +34,10 @@ export interface ModelFamily {
   paramShapes(): Map<string, number[]>;
   /** Build the forward pass; `p` maps parameter names to graph values. */
   forward(g: GraphBuilder, p: Record<string, Value>, inp: ModelInputs): ModelOutputs;
+  /** Parameters `readout` reads (the final norm's and the output projection's). */
+  readonly readoutParams: string[];
+  /** The end of the forward pass: a residual stream [..., C] through the final norm and the output projection to logits [..., V]. */
+  readout(g: GraphBuilder, p: Record<string, Value>, h: Value): Value;
 }
 
 export function isLlama(arch: ModelArch): arch is LlamaConfig {
@@ -48,6 +52,8 @@ export function modelFamily(arch: ModelArch): ModelFamily {
       nHead: arch.nHead, kvHeads: arch.nKvHead, headDim: arch.headDim,
       paramShapes: () => llamaParamShapes(arch),
       forward: (g, p, inp) => llamaForward(g, arch, p, inp),
+      readoutParams: llamaReadoutParams(arch),
+      readout: (g, p, h) => llamaReadout(g, arch, p, h),
     };
   }
   if ((arch as { family?: unknown }).family !== undefined) throw new Error(`unknown model family ${JSON.stringify((arch as { family?: unknown }).family)}`);
@@ -57,6 +63,8 @@ export function modelFamily(arch: ModelArch): ModelFamily {
     nHead: arch.nHead, kvHeads: arch.nHead, headDim: arch.nEmbd / arch.nHead,
     paramShapes: () => gpt2ParamShapes(arch),
     forward: (g, p, inp) => gpt2Forward(g, arch, p, inp),
+    readoutParams: GPT2_READOUT_PARAMS,
+    readout: (g, p, h) => gpt2Readout(g, arch, p, h),
   };
 }
 

@@ -102,7 +102,19 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
     });
     hidden.push(x);
   }
-  const xf = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias'], cfg.layerNormEpsilon, 'ln_f').y; // [B, T, C]
-  const logits = g.matmul(xf, g.transpose(p['wte.weight'], [1, 0], 'wte_T'), 'logits'); // [B, T, V] (tied)
+  const logits = gpt2Readout(g, cfg, p, x); // [B, T, V]
   return { logits, hidden, attention, present };
+}
+
+/** Parameters gpt2Readout reads. */
+export const GPT2_READOUT_PARAMS = ['ln_f.weight', 'ln_f.bias', 'wte.weight'];
+
+/**
+ * The end of the model: a residual stream [..., C] through the final LayerNorm and the tied
+ * unembedding to logits [..., V]. The forward pass ends with it, and the logit lens reads every
+ * layer through it.
+ */
+export function gpt2Readout(g: GraphBuilder, cfg: GPT2Config, p: Record<string, Value>, x: Value): Value {
+  const xf = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias'], cfg.layerNormEpsilon, 'ln_f').y; // [..., C]
+  return g.matmul(xf, g.transpose(p['wte.weight'], [1, 0], 'wte_T'), 'logits'); // [..., V] (tied)
 }

@@ -116,12 +116,7 @@ export function llamaForward(g: GraphBuilder, cfg: LlamaConfig, p: Record<string
   };
   const eps = g.scalar(cfg.rmsNormEps);
   const two = g.scalar(2);
-  /** RMSNorm: w · x / √(mean(x²) + ε) over the last axis. */
-  const rmsNorm = (x: Value, weight: string, hint: string) => {
-    const ms = g.reduceMean(g.pow(x, two), [-1], true, `${hint}_ms`); // [B, T, 1]
-    const rms = g.sqrt(g.add(ms, eps), `${hint}_rms`); // [B, T, 1]
-    return g.mul(g.div(x, rms), p[weight], hint); // [B, T, C]
-  };
+  const norm = (x: Value, weight: string, hint: string) => rmsNorm(g, x, p[weight], eps, two, hint); // [B, T, C]
   const invSqrtD = g.scalar(1 / Math.sqrt(D));
   const maskBias = g.where(inp.mask, g.scalar(0), g.scalar(MASK_VALUE), 'mask_bias'); // [T, Tk] or [B, 1, T, Tk]
 
@@ -159,7 +154,7 @@ export function llamaForward(g: GraphBuilder, cfg: LlamaConfig, p: Record<string
   for (let i = 0; i < cfg.nLayer; i++) {
     const l = `model.layers.${i}.`;
     x = g.scope(`layer${i}`, () => {
-      const h = rmsNorm(x, `${l}input_layernorm.weight`, 'input_norm'); // [B, T, C]
+      const h = norm(x, `${l}input_layernorm.weight`, 'input_norm'); // [B, T, C]
       const q = rope(heads(linear(h, `${l}self_attn.q_proj`, cfg.qkvBias, 'q_lin'), H, 'q_heads'), 'q'); // [B, H, T, D]
       let k = rope(heads(linear(h, `${l}self_attn.k_proj`, cfg.qkvBias, 'k_lin'), K, 'k_heads'), 'k'); // [B, K, T, D]
       let v = heads(linear(h, `${l}self_attn.v_proj`, cfg.qkvBias, 'v_lin'), K, 'v'); // [B, K, T, D]
@@ -175,7 +170,7 @@ export function llamaForward(g: GraphBuilder, cfg: LlamaConfig, p: Record<string
       const ctx = g.matmul(probs, repeatKv(v, 'v_rep'), 'ctx'); // [B, H, T, D]
       const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, H * D], 'ctx_merged'); // [B, T, H·D]
       const mid = g.add(x, linear(merged, `${l}self_attn.o_proj`, cfg.oBias, 'attn_out'), 'resid_attn'); // [B, T, C]
-      const h2 = rmsNorm(mid, `${l}post_attention_layernorm.weight`, 'post_attn_norm'); // [B, T, C]
+      const h2 = norm(mid, `${l}post_attention_layernorm.weight`, 'post_attn_norm'); // [B, T, C]
       const gate = linear(h2, `${l}mlp.gate_proj`, cfg.mlpBias, 'gate'); // [B, T, F]
       const silu = g.mul(gate, g.node('Sigmoid', [gate], [{ dtype: gate.dtype, shape: gate.shape, hint: 'gate_sigmoid' }])[0], 'silu'); // [B, T, F]
       const up = linear(h2, `${l}mlp.up_proj`, cfg.mlpBias, 'up'); // [B, T, F]
@@ -184,9 +179,31 @@ export function llamaForward(g: GraphBuilder, cfg: LlamaConfig, p: Record<string
     });
     hidden.push(x);
   }
-  const xf = rmsNorm(x, 'model.norm.weight', 'final_norm'); // [B, T, C]
-  const logits = cfg.tieWordEmbeddings
-    ? g.matmul(xf, g.transpose(p['model.embed_tokens.weight'], [1, 0], 'embed_T'), 'logits') // [B, T, V] (tied)
-    : linear(xf, 'lm_head', false, 'logits'); // [B, T, V]
+  const logits = llamaReadout(g, cfg, p, x, { eps, two }); // [B, T, V]
   return { logits, hidden, attention, present };
+}
+
+/** RMSNorm: w · x / √(mean(x²) + ε) over the last axis (`eps` and `two` are scalar constants). */
+function rmsNorm(g: GraphBuilder, x: Value, w: Value, eps: Value, two: Value, hint: string): Value {
+  const ms = g.reduceMean(g.pow(x, two), [-1], true, `${hint}_ms`); // [..., 1]
+  const rms = g.sqrt(g.add(ms, eps), `${hint}_rms`); // [..., 1]
+  return g.mul(g.div(x, rms), w, hint); // [..., C]
+}
+
+/** Parameters llamaReadout reads: the final norm, and the output projection (the input embedding when tied). */
+export function llamaReadoutParams(cfg: LlamaConfig): string[] {
+  return ['model.norm.weight', cfg.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight'];
+}
+
+/**
+ * The end of the model: a residual stream [..., C] through the final RMSNorm and the output
+ * projection (lm_head, or the input embedding when tied) to logits [..., V]. The forward pass ends
+ * with it, and the logit lens reads every layer through it.
+ */
+export function llamaReadout(g: GraphBuilder, cfg: LlamaConfig, p: Record<string, Value>, x: Value, scalars?: { eps: Value; two: Value }): Value {
+  const { eps, two } = scalars ?? { eps: g.scalar(cfg.rmsNormEps), two: g.scalar(2) };
+  const xf = rmsNorm(g, x, p['model.norm.weight'], eps, two, 'final_norm'); // [..., C]
+  return cfg.tieWordEmbeddings
+    ? g.matmul(xf, g.transpose(p['model.embed_tokens.weight'], [1, 0], 'embed_T'), 'logits') // [..., V] (tied)
+    : g.matmul(xf, g.transpose(p['lm_head.weight'], [1, 0], 'logits_wT'), 'logits'); // [..., V]
 }

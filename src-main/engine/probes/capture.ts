@@ -1,5 +1,5 @@
 /**
- * Capture: run a GPT-2 over known sequences (teacher forcing, one forward
+ * Capture: run a model of any family over known sequences (teacher forcing, one forward
  * pass per batch, the decode graph of generate.ts with an empty cache and its
  * probes outputs) and stream every layer's residual stream and every head's
  * attention probabilities to files, with the logit lens of the first examples.
@@ -11,7 +11,7 @@
  *                      lengths[N], files}: everything needed to read the rest
  *   tokens.jsonl      one line per example: {ids, positions, slots, tokens} (tokens as text)
  *   hidden.<l>.f32    [N, T, C]    residual stream at layer l = 0..L (0 = embeddings, then after
- *                                  each block, before ln_f)
+ *                                  each block, before the final norm)
  *   attn.<l>.f32      [N, H, T, T] attention probabilities of block l = 0..L−1 (query × key)
  *   lens.json         the logit lens of the first examples (see LensView)
  *
@@ -20,7 +20,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Generator } from '../generate.ts';
-import type { GPT2Config } from '../models/gpt2.ts';
+import { modelFamily, type ModelArch } from '../models/family.ts';
 import { GraphBuilder } from '../onnx/graph.ts';
 import { targetFor } from '../target.ts';
 import { createSession, ort, type SessionOptions } from '../runtime.ts';
@@ -43,9 +43,10 @@ export interface CaptureMeta {
 }
 
 /** Bytes a capture of N sequences of at most T tokens writes (the token and lens files aside). */
-export function captureBytes(arch: GPT2Config, N: number, T: number, attention: boolean): number {
-  const hidden = (arch.nLayer + 1) * N * T * arch.nEmbd * 4;
-  return hidden + (attention ? arch.nLayer * N * arch.nHead * T * T * 4 : 0);
+export function captureBytes(arch: ModelArch, N: number, T: number, attention: boolean): number {
+  const { nLayer: L, hiddenSize: C, nHead: H } = modelFamily(arch);
+  const hidden = (L + 1) * N * T * C * 4;
+  return hidden + (attention ? L * N * H * T * T * 4 : 0);
 }
 
 /** The logit lens of one example: per layer × position, the top tokens, their probabilities, and the entropy (bits). */
@@ -59,7 +60,8 @@ export interface LensView {
 }
 
 export interface CaptureRequest {
-  arch: GPT2Config;
+  /** Any family's architecture (GPT-2, Llama). */
+  arch: ModelArch;
   params: TensorMap;
   sequences: ProbeSequence[];
   dir: string;
@@ -88,8 +90,8 @@ export async function capture(req: CaptureRequest): Promise<CaptureMeta> {
   const N = sequences.length;
   if (N === 0) throw new Error('capture: no sequences');
   const T = longestOf(sequences);
-  if (T > arch.nPositions) throw new Error(`capture: a sequence has ${T} tokens, more than the model's ${arch.nPositions} positions`);
-  const { nLayer: L, nHead: H, nEmbd: C } = arch;
+  const { nLayer: L, nHead: H, hiddenSize: C, maxPositions } = modelFamily(arch);
+  if (T > maxPositions) throw new Error(`capture: a sequence has ${T} tokens, more than the model's ${maxPositions} positions`);
   fs.mkdirSync(dir, { recursive: true });
   const meta: CaptureMeta = {
     format: CAPTURE_FORMAT, examples: N, seqLen: T, layers: L + 1, heads: H, dim: C, attention: req.attention,
@@ -122,7 +124,7 @@ export async function capture(req: CaptureRequest): Promise<CaptureMeta> {
       const rows = sequences.slice(start, start + B);
       const Tb = Math.max(...rows.map((r) => r.ids.length));
       const ids = rows.map((r) => [...r.ids, ...new Array<number>(Tb - r.ids.length).fill(0)]);
-      const positions = rows.map((r) => [...r.positions, ...Array.from({ length: Tb - r.ids.length }, (_, i) => Math.min(arch.nPositions - 1, (r.positions.at(-1) ?? 0) + 1 + i))]);
+      const positions = rows.map((r) => [...r.positions, ...Array.from({ length: Tb - r.ids.length }, (_, i) => Math.min(maxPositions - 1, (r.positions.at(-1) ?? 0) + 1 + i))]);
       // Right padding under a causal mask: a real token never sees the padding after it.
       const mask = new Uint8Array(rows.length * Tb * Tb); // [B, 1, Tb, Tb]
       rows.forEach((r, b) => {
@@ -167,26 +169,33 @@ export async function capture(req: CaptureRequest): Promise<CaptureMeta> {
 
 /**
  * The logit lens (nostalgebraist 2020): each layer's residual stream read through the final
- * layer norm and the unembedding, as if the model stopped there. One small ONNX graph:
- * h [R, C] → ln_f → logits [R, V] → log-softmax → top-k and entropy.
+ * norm and the output projection, as if the model stopped there. One small ONNX graph:
+ * h [R, C] → the family's readout (GPT-2: ln_f and the tied wte; Llama: the final RMSNorm and
+ * lm_head, or the input embedding when tied) → logits [R, V] → log-softmax → top-k and entropy.
  */
 export async function logitLens(
-  arch: GPT2Config,
+  arch: ModelArch,
   params: TensorMap,
   rows: Float32Array[][],
   k: number,
   session: SessionOptions = {},
 ): Promise<{ top: { id: number; p: number }[]; entropy: number }[][][]> {
   if (rows.length === 0) return [];
-  const C = arch.nEmbd;
-  const K = Math.min(k, arch.vocabSize);
+  const family = modelFamily(arch);
+  const C = family.hiddenSize;
+  const K = Math.min(k, family.vocabSize);
+  const shapes = family.paramShapes();
+  const readoutParams = family.readoutParams.map((name) => {
+    const shape = shapes.get(name)!;
+    const t = params.get(name);
+    if (!t) throw new Error(`logit lens: the ${family.name === 'gpt2' ? 'GPT-2' : 'Llama-family'} model's parameters lack '${name}' [${shape.join(', ')}], which its final norm and output projection read`);
+    if (t.shape.join(',') !== shape.join(',')) throw new Error(`logit lens: parameter '${name}' has shape [${t.shape.join(', ')}], the model needs [${shape.join(', ')}]`);
+    return { name, shape, data: t.data };
+  });
   const g = new GraphBuilder({ target: targetFor(session.provider) });
-  const w = g.input('p.ln_f.weight', 'float32', [C]);
-  const bias = g.input('p.ln_f.bias', 'float32', [C]);
-  const wte = g.input('p.wte.weight', 'float32', [arch.vocabSize, C]);
+  const p = Object.fromEntries(readoutParams.map(({ name, shape }) => [name, g.input(`p.${name}`, 'float32', shape)]));
   const h = g.input('h', 'float32', ['R', C]);
-  const y = g.layerNorm(h, w, bias, arch.layerNormEpsilon, 'ln_f').y; // [R, C]
-  const logits = g.matmul(y, g.transpose(wte, [1, 0]), 'logits'); // [R, V]
+  const logits = family.readout(g, p, h); // [R, V]
   const logp = g.logSoftmax(logits, -1, 'logp'); // [R, V]
   const ent = g.neg(g.reduceSum(g.mul(g.exp(logp), logp), [-1]), 'entropy'); // [R] nats
   const [topV, topI] = g.node('TopK', [logp, g.ints([K])], [{ dtype: 'float32', shape: ['R', K], hint: 'top_v' }, { dtype: 'int64', shape: ['R', K], hint: 'top_i' }], { axis: { i: -1 } });
@@ -194,10 +203,7 @@ export async function logitLens(
   const s = await createSession(model, session);
   try {
     const feeds: Record<string, ort.Tensor> = {};
-    for (const name of ['ln_f.weight', 'ln_f.bias', 'wte.weight']) {
-      const t = params.get(name)!;
-      feeds[`p.${name}`] = new ort.Tensor('float32', t.data, t.shape);
-    }
+    for (const { name, shape, data } of readoutParams) feeds[`p.${name}`] = new ort.Tensor('float32', data, shape);
     const result: { top: { id: number; p: number }[]; entropy: number }[][][] = [];
     for (const layers of rows) {
       const perLayer: { top: { id: number; p: number }[]; entropy: number }[][] = [];

@@ -16,8 +16,9 @@ import { wordTokenizerFromSpec } from './word.ts';
 export const TOKENIZER_SPEC_FILE = 'stepwise-tokenizer.json';
 
 /**
- * A tokenizer from the description a run stores (`spec()`: compact symbols, or a GPT-2
- * tokenizer by its source folder); `hf` is used for GPT-2 when the caller has it loaded.
+ * A tokenizer from the description a run stores (`spec()`: compact symbols, words, or a Hugging
+ * Face folder's tokenizer by its source folder, stored as kind 'gpt2' whatever the model's family);
+ * `hf` is used for the last when the caller has it loaded.
  * `where` names the file the description came from, for errors.
  */
 export function tokenizerFromSpec(spec: unknown, where: string, hf: TextTokenizer | null = null): SeqTokenizer {
@@ -39,7 +40,7 @@ export function tokenizerFromSpec(spec: unknown, where: string, hf: TextTokenize
 
 /**
  * The tokenizer of a model folder: its Stepwise description (`stepwise-tokenizer.json`), else
- * the folder's own Hugging Face tokenizer (`hf`, from loadGpt2Folder).
+ * the folder's own Hugging Face tokenizer (`hf`, as loadModelFolder or loadTokenizer read it; any family).
  */
 export function folderTokenizer(dir: string, hf: TextTokenizer | null): SeqTokenizer {
   const specFile = path.join(dir, TOKENIZER_SPEC_FILE);
