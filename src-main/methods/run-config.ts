@@ -7,36 +7,58 @@
 import { z } from 'zod';
 import type { ModelArch } from '../engine/models/family.ts';
 import type { GPT2Config } from '../engine/models/gpt2.ts';
+import type { LlamaConfig } from '../engine/models/llama.ts';
 import type { AdamWConfig } from '../engine/optim.ts';
 import type { TrainerConfig } from '../engine/trainer.ts';
 
 export const positiveInt = z.number().int().positive();
 
-/** A fresh GPT-2's fields, with a method's default size (a method may add its own, and say what `context` defaults to). */
+/**
+ * A fresh model's fields, with a method's default size (a method may add its own, and say what
+ * `context` defaults to). `family` picks its shape: GPT-2 (learned positions, LayerNorm, GELU MLP)
+ * or Llama (rotary positions, RMSNorm, SwiGLU MLP, grouped-query attention when kvHeads < heads,
+ * tied embeddings: the shape of Llama, Qwen2 and SmolLM).
+ */
 export function freshModelFields(defaults: { layers: number; dim: number } = { layers: 4, dim: 128 }) {
   return {
     kind: z.literal('fresh'),
+    family: z.enum(['gpt2', 'llama']).default('gpt2'),
     layers: positiveInt.max(96).default(defaults.layers),
     dim: positiveInt.max(8192).default(defaults.dim),
     heads: positiveInt.max(128).default(4),
+    /** Llama only: key/value heads (default: heads; fewer is grouped-query attention, and must divide heads). */
+    kvHeads: positiveInt.max(128).optional(),
     /** Positions (context length); default: what the method's longest example needs. */
     context: positiveInt.max(8192).optional(),
     seed: z.number().int().nonnegative().default(0),
   };
 }
 
-/** A fresh model's width must split into its heads. */
-export const headsDivideDim = [(m: { dim: number; heads: number }) => m.dim % m.heads === 0, { message: 'dim must be divisible by heads' }] as const;
+/** A fresh model's width must split into its heads, and a Llama's query heads into its key/value heads. */
+export const headsDivideDim = [
+  (m: { dim: number; heads: number; kvHeads?: number; family?: string }) => m.dim % m.heads === 0 && (m.kvHeads === undefined || (m.family === 'llama' && m.heads % m.kvHeads === 0)),
+  { message: 'dim must be divisible by heads, and (Llama only) heads by kvHeads' },
+] as const;
 
-/** A Hugging Face GPT-2 folder (a library model or a run's export). */
+/** A Hugging Face model folder of any family the engine loads (a library model or a run's export). */
 export const folderModel = z.strictObject({ kind: z.literal('folder'), path: z.string().min(1) });
 
 type FreshModel = z.output<z.ZodObject<ReturnType<typeof freshModelFields>>>;
 
-/** The GPT-2 a config's fresh model describes, with the data's vocabulary and, unless the config sets one, `context` positions. */
-export function freshArch(c: { model: FreshModel | z.output<typeof folderModel> }, vocabSize: number, context: number): GPT2Config {
+/** The model a config's fresh model describes, of its family, with the data's vocabulary and, unless the config sets one, `context` positions. */
+export function freshArch(c: { model: FreshModel | z.output<typeof folderModel> }, vocabSize: number, context: number): ModelArch {
   if (c.model.kind !== 'fresh') throw new Error('freshArch: the model is not a fresh one');
-  return { vocabSize, nPositions: c.model.context ?? context, nEmbd: c.model.dim, nLayer: c.model.layers, nHead: c.model.heads, layerNormEpsilon: 1e-5 };
+  const m = c.model;
+  const positions = m.context ?? context;
+  if (m.family === 'llama') {
+    // SmolLM's proportions: an MLP 8/3 as wide as the model (rounded up to a multiple of 8), θ 10000.
+    const intermediateSize = Math.ceil((8 * m.dim) / 3 / 8) * 8;
+    return {
+      family: 'llama', vocabSize, hiddenSize: m.dim, intermediateSize, nLayer: m.layers, nHead: m.heads, nKvHead: m.kvHeads ?? m.heads, headDim: m.dim / m.heads,
+      maxPositions: positions, rmsNormEps: 1e-5, ropeTheta: 10000, ropeScaling: null, tieWordEmbeddings: true, qkvBias: false, oBias: false, mlpBias: false,
+    } satisfies LlamaConfig;
+  }
+  return { vocabSize, nPositions: positions, nEmbd: m.dim, nLayer: m.layers, nHead: m.heads, layerNormEpsilon: 1e-5 } satisfies GPT2Config;
 }
 
 /**

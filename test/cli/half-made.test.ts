@@ -64,7 +64,7 @@ describe('stepwise train checks the model and the data before the run exists', (
     const config = writeConfig('tiny.json', JSON.stringify(tinyConfig(data, 1)));
     const r = train([config, '--model', folder]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(new RegExp(`^stepwise train: ${config} is not a valid ICoT run configuration:\n  ${path.join(folder, 'model.safetensors')}: header length \\d+ does not fit in 37 bytes`));
+    expect(r.stderr).toMatch(new RegExp(`^stepwise train: ${config} is not a valid ICoT-SI run configuration:\n  ${path.join(folder, 'model.safetensors')}: header length \\d+ does not fit in 37 bytes`));
     expectNothingMade();
   });
 
@@ -112,7 +112,7 @@ describe('stepwise train checks the model and the data before the run exists', (
     const config = writeConfig('proto.json', text);
     const r = train([config]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`stepwise train: ${config} is not a valid ICoT run configuration:\n  model.__proto__: the key "__proto__" is not allowed (it names a JavaScript object's internals, not a setting)\n`);
+    expect(r.stderr).toBe(`stepwise train: ${config} is not a valid ICoT-SI run configuration:\n  model.__proto__: the key "__proto__" is not allowed (it names a JavaScript object's internals, not a setting)\n`);
     expectNothingMade();
   });
 });

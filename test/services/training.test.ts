@@ -173,7 +173,7 @@ describe('a run started through the contract', () => {
     fs.mkdirSync(path.join(dataDir, 'empty-model'));
     await expect(
       client.call('runs.start', { method: 'icot-si', name: 'no weights', config: { ...tinyConfig(data), model: { kind: 'folder', path: 'empty-model' } } }),
-    ).rejects.toMatchObject({ code: 'invalid_input', message: `runs.start: the run cannot start: ${path.join(dataDir, 'empty-model')}: no config.json; a Hugging Face GPT-2 folder holds config.json and model.safetensors` });
+    ).rejects.toMatchObject({ code: 'invalid_input', message: `runs.start: the run cannot start: ${path.join(dataDir, 'empty-model')}: no config.json; a Hugging Face model folder holds config.json and model.safetensors` });
     expect(lab.store.runs.count()).toBe(0);
     expect(fs.existsSync(path.join(dataDir, 'runs'))).toBe(false);
   });

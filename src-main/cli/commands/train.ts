@@ -94,7 +94,7 @@ export const train = defineCommand({
           ? await lab.dispatch('runs.start', { method: method!.id, name: values.name ?? path.basename(file!).replace(/\.json$/i, ''), config })
           : await lab.dispatch('runs.resume', { id: resumeId });
       if (!answer.ok) {
-        process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`)}\n`);
+        process.stderr.write(`stepwise train: ${describeRefusal(answer.error, file ?? `the config of run ${resumeId}`, method?.title)}\n`);
         return answer.error.code === 'invalid_input' || answer.error.code === 'not_found' ? 2 : 1;
       }
       return await follow(lab, answer.result as Run, resumeId !== undefined);
@@ -184,9 +184,9 @@ function readConfig(file: string): JsonObject | string {
 }
 
 /** A refused runs.start / runs.resume; a bad config lists every wrong field of the file. */
-function describeRefusal(error: ErrorData, configName: string): string {
+function describeRefusal(error: ErrorData, configName: string, methodTitle?: string): string {
   const fields = (error.issues ?? []).filter((i) => i.path[0] === 'config');
-  const title = /config is not a valid (.+?) run configuration/.exec(error.message)?.[1];
+  const title = methodTitle ?? /config is not a valid (.+?) run configuration/.exec(error.message)?.[1];
   if (error.code === 'invalid_input' && fields.length > 0 && title) {
     return `${configName} is not a valid ${title} run configuration:\n${fields.map((i) => `  ${i.message.replace(/^config\./, '')}`).join('\n')}`;
   }

@@ -11,8 +11,8 @@ import { isLlama } from '../models/family.ts';
 import type { TensorMap } from '../safetensors.ts';
 import type { TextTokenizer } from '../tokenizers/hf.ts';
 import type { ChatTemplate } from './chat-template.ts';
-import { gpt2ConfigFromHf, HfFolderError, loadGpt2Folder, readJson, type GenerationDefaults } from './gpt2-folder.ts';
-import { LLAMA_MODEL_TYPES, llamaConfigFromHf, loadLlamaFolder } from './llama-folder.ts';
+import { exportGpt2Folder, gpt2ConfigFromHf, HfFolderError, loadGpt2Folder, readJson, type GenerationDefaults } from './gpt2-folder.ts';
+import { exportLlamaFolder, LLAMA_MODEL_TYPES, llamaConfigFromHf, loadLlamaFolder } from './llama-folder.ts';
 
 export interface HfModel {
   dir: string;
@@ -44,6 +44,25 @@ export function readModelFolderArch(dir: string): ModelArch {
   if (hf.model_type === 'gpt2') return gpt2ConfigFromHf(hf, configFile);
   if (LLAMA_MODEL_TYPES.includes(hf.model_type as string)) return llamaConfigFromHf(hf, configFile);
   throw new HfFolderError(`${configFile}: model_type is ${JSON.stringify(hf.model_type)}, expected one of ${MODEL_TYPES.map((t) => `"${t}"`).join(', ')}`);
+}
+
+/** What a model folder is written from, whatever the family. */
+export interface ModelFolderExport {
+  arch: ModelArch;
+  params: TensorMap;
+  /** Extra config.json fields (e.g. a loaded folder's hfConfig: bos/eos ids). */
+  hfExtra?: Record<string, unknown>;
+  /** Written as generation_config.json when given. */
+  generation?: Partial<GenerationDefaults>;
+  /** A folder whose tokenizer files are copied alongside. */
+  tokenizerFrom?: string;
+}
+
+/** Write a Hugging Face folder of the architecture's family (GPT2LMHeadModel, or LlamaForCausalLM / the folder's own model_type via hfExtra). */
+export function exportModelFolder(dir: string, e: ModelFolderExport): void {
+  const common = { params: e.params, hfExtra: e.hfExtra, generation: e.generation, tokenizerFrom: e.tokenizerFrom };
+  if (isLlama(e.arch)) exportLlamaFolder(dir, { config: e.arch, ...common });
+  else exportGpt2Folder(dir, { config: e.arch, ...common });
 }
 
 /** The architecture as the library lists it (a model row's `architecture`). */

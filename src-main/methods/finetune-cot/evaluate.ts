@@ -4,6 +4,7 @@
  * task's answer rule) matches the gold one.
  */
 import type { Generator } from '../../engine/generate.ts';
+import type { ModelArch } from '../../engine/models/family.ts';
 import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
 import type { PredictionRow } from '../../engine/trainer.ts';
 import type { EvalResult } from '../shared/eval-result.ts';
@@ -22,12 +23,12 @@ export interface StudentEvalOptions {
 /** As ICoT's: meanCotTokens counts the tokens the student wrote before its answer mark (its rationale). */
 export type StudentEvalResult = EvalResult;
 
-export async function evaluateStudent(gen: Generator, tok: SeqTokenizer, examples: { question: string; answer: string }[], opts: StudentEvalOptions): Promise<StudentEvalResult> {
+export async function evaluateStudent(gen: Generator<ModelArch>, tok: SeqTokenizer, examples: { question: string; answer: string }[], opts: StudentEvalOptions): Promise<StudentEvalResult> {
   const predictions: PredictionRow[] = [];
   let correct = 0;
   let cotTokens = 0;
   let generationMs = 0;
-  const room = gen.arch.nPositions;
+  const room = gen.family.maxPositions;
   for (let start = 0; start < examples.length; start += opts.batchSize) {
     if (opts.signal?.aborted) break;
     const chunk = examples.slice(start, start + opts.batchSize);

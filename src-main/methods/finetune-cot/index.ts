@@ -18,5 +18,5 @@ export const fineTuneCot = defineMethod<FtCotRunConfig, FtCotOutcome>({
   run: runFtCot,
   library: (outcome, config) => (outcome.best ? { path: outcome.best.path, suffix: '(best)', recipe: config.format, step: outcome.best.step, epoch: outcome.best.epoch, valAccuracy: outcome.best.accuracy } : null),
   summary: (outcome) => (outcome.best ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}` : 'no best model'),
-  capabilities: { freshModel: true, libraryModel: true, families: ['gpt2'], curriculum: false, adapters: false, predictions: true },
+  capabilities: { freshModel: true, libraryModel: true, families: ['gpt2', 'llama'], curriculum: false, adapters: false, predictions: true },
 });

@@ -6,6 +6,7 @@
  * counting only generation time; batched throughput is reported too.
  */
 import type { Generator } from '../../engine/generate.ts';
+import type { ModelArch } from '../../engine/models/family.ts';
 import type { PredictionRow } from '../../engine/trainer.ts';
 import type { PositionJump } from './curriculum.ts';
 import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
@@ -27,7 +28,7 @@ export interface EvalOptions {
 
 export const normalizeAnswer = (s: string): string => s.trim().replace(/,/g, '');
 
-export async function evaluate(gen: Generator, tok: SeqTokenizer, examples: CotExample[], opts: EvalOptions): Promise<EvalResult> {
+export async function evaluate(gen: Generator<ModelArch>, tok: SeqTokenizer, examples: CotExample[], opts: EvalOptions): Promise<EvalResult> {
   const predictions: PredictionRow[] = [];
   let correct = 0;
   let cotTokens = 0;

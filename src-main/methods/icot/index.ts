@@ -20,5 +20,5 @@ export const icotSi = defineMethod<IcotRunConfig, IcotOutcome>({
     outcome.best
       ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}`
       : config.recipe === 'icot-si' ? 'no best model (the CoT was never fully removed)' : 'no best model',
-  capabilities: { freshModel: true, libraryModel: true, families: ['gpt2'], curriculum: true, adapters: false, predictions: true },
+  capabilities: { freshModel: true, libraryModel: true, families: ['gpt2', 'llama'], curriculum: true, adapters: false, predictions: true },
 });
