@@ -117,8 +117,7 @@ export function statusLine(p: Progress, bar: boolean): string {
   else if (p.etaSeconds !== null && total && p.step < total) parts.push(`ETA ${duration(p.etaSeconds)}`);
   if (p.tokensPerSecond != null) parts.push(`${compact(p.tokensPerSecond)} tok/s`);
   if (p.loss != null) parts.push(`loss ${p.loss.toFixed(4)}`);
-  if (p.allCotRemoved) parts.push('CoT removed: all');
-  else if (p.cotRemoved != null) parts.push(`CoT removed ${p.cotRemoved}`);
+  if (p.note) parts.push(p.note);
   return parts.join(' · ');
 }
 

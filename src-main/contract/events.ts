@@ -51,10 +51,10 @@ export interface EventPayloads extends FinetuneEvents, ProbeEvents, AdapterEvent
     tokensPerSecond?: number | null;
     /** Seconds since this job started (a resumed run counts from its resumption). */
     elapsedSeconds?: number | null;
-    /** ICoT-SI: CoT tokens the schedule removes at this step; null where the method removes none. */
-    cotRemoved?: number | null;
-    /** ICoT-SI: every CoT token is removed from this step's batch. */
-    allCotRemoved?: boolean;
+    /** The method's own figures of the last step (e.g. ICoT-SI's scheduledRemoval, allCotRemoved). */
+    figures?: Record<string, number>;
+    /** Those figures in a few words, as the method says them (e.g. "CoT removed 12"); null when it says none. */
+    note?: string | null;
   };
 }
 

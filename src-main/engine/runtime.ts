@@ -128,7 +128,3 @@ export function int64Tensor(values: ArrayLike<number>, dims: readonly number[]):
   for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]);
   return new ort.Tensor('int64', data, dims);
 }
-
-export function scalarTensor(x: number): ort.Tensor {
-  return new ort.Tensor('float32', Float32Array.of(x), []);
-}

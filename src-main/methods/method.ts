@@ -67,6 +67,8 @@ export interface MethodDefinition<C = unknown, O extends MethodOutcome = MethodO
   run(job: MethodJob<C>, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<O>;
   /** How a completed run's result joins the Library; null when it kept no model. */
   library(outcome: O, config: C): LibraryEntry | null;
+  /** Its per-step figures (the `info` of a step event, e.g. ICoT-SI's scheduled removal) in a few words for progress lines; null for none. */
+  progressNote?(figures: Record<string, number>): string | null;
   /** One line for the run's log when it completes (its best model or result), after "completed at step N: ". */
   summary?(outcome: O, config: C): string;
   capabilities: MethodCapabilities;

@@ -238,10 +238,10 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     if (resumeFrom) log(id, 'info', `resuming from the checkpoint of step ${resumeFrom.step}`);
 
     let entry: LiveJob;
-    const writer = storeWriter(id, (paused, last) => {
+    const writer = storeWriter(id, method, (paused, last) => {
       entry.paused = paused;
       announce(store.runs.get(id)!, paused);
-      if (last) events.emit('run.progress', progressOf(id, last, paused));
+      if (last) events.emit('run.progress', progressOf(id, last, paused, method));
     });
     let attached = true;
     const onEvent = (e: TrainerEvent) => {
@@ -359,7 +359,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
    * written in batches (one transaction); everything else is written as it
    * comes, after the buffered steps so rows land in step order.
    */
-  function storeWriter(runId: number, onPauseChange: (paused: boolean, last: StepEvent | null) => void) {
+  function storeWriter(runId: number, method: MethodDefinition, onPauseChange: (paused: boolean, last: StepEvent | null) => void) {
     let pending: { step: number; values: Record<string, number>; wallTime: number }[] = [];
     let timer: NodeJS.Timeout | null = null;
     let lastStep: StepEvent | null = null;
@@ -395,7 +395,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
             const now = Date.now();
             if (now - lastProgressAt >= PROGRESS_MS || e.step === e.totalSteps) {
               lastProgressAt = now;
-              events.emit('run.progress', progressOf(runId, e, paused));
+              events.emit('run.progress', progressOf(runId, e, paused, method));
             }
             break;
           }
@@ -597,8 +597,8 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   };
 }
 
-function progressOf(runId: number, e: StepEvent, paused: boolean): EventPayloads['run.progress'] {
-  const scheduled = e.info?.scheduledRemoval;
+function progressOf(runId: number, e: StepEvent, paused: boolean, method: MethodDefinition): EventPayloads['run.progress'] {
+  const figures = e.info ?? {};
   return {
     runId,
     step: e.step,
@@ -610,8 +610,8 @@ function progressOf(runId: number, e: StepEvent, paused: boolean): EventPayloads
     loss: Number.isFinite(e.loss) ? e.loss : null,
     tokensPerSecond: Number.isFinite(e.tokensPerS) ? e.tokensPerS : null,
     elapsedSeconds: e.elapsedS,
-    cotRemoved: scheduled === undefined ? null : scheduled,
-    allCotRemoved: e.info?.allCotRemoved === 1,
+    figures,
+    note: method.progressNote?.(figures) ?? null,
   };
 }
 

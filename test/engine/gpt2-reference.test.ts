@@ -10,7 +10,9 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileModel, compileTrainLoop, isFlatGroup, type FlatLayout } from '../../src-main/engine/compile.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
-import { createSession, int64Tensor, ort, scalarTensor } from '../../src-main/engine/runtime.ts';
+import { createSession, int64Tensor, ort } from '../../src-main/engine/runtime.ts';
+
+const scalarTensor = (x: number) => new ort.Tensor('float32', Float32Array.of(x), []);
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
 import { relDiff } from '../fixtures/compare.ts';
 import { PROVIDERS } from '../fixtures/providers.ts';

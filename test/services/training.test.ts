@@ -143,7 +143,7 @@ describe('a run started through the contract', () => {
     const statuses = seen.filter((s) => s.event === 'run.status').map((s) => (s.payload as EventPayloads['run.status']).status);
     expect(statuses).toEqual(['queued', 'running', 'completed']);
     const progress = seen.filter((s) => s.event === 'run.progress').map((s) => s.payload as EventPayloads['run.progress']);
-    expect(progress.at(-1)).toMatchObject({ runId: 1, step: 12, totalSteps: 12, epoch: 2, paused: false, allCotRemoved: true });
+    expect(progress.at(-1)).toMatchObject({ runId: 1, step: 12, totalSteps: 12, epoch: 2, paused: false, note: 'CoT removed: all', figures: { allCotRemoved: 1 } });
     const stepMetrics = seen.filter((s) => s.event === 'run.metric' && 'loss' in (s.payload as EventPayloads['run.metric']).values);
     expect(stepMetrics.map((s) => (s.payload as EventPayloads['run.metric']).step)).toEqual(range(1, 12));
     expect(fs.existsSync(path.join(dataDir, 'runs/1/owner.json'))).toBe(false);

@@ -20,5 +20,6 @@ export const icotSi = defineMethod<IcotRunConfig, IcotOutcome>({
     outcome.best
       ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}`
       : config.recipe === 'icot-si' ? 'no best model (the CoT was never fully removed)' : 'no best model',
+  progressNote: (f) => (f.allCotRemoved === 1 ? 'CoT removed: all' : f.scheduledRemoval !== undefined ? `CoT removed ${f.scheduledRemoval}` : null),
   capabilities: { freshModel: true, libraryModel: true, families: ['gpt2', 'llama'], curriculum: true, adapters: false, predictions: true },
 });
