@@ -8,10 +8,16 @@ import type { HoldBelow } from './hold-schedule.ts';
 /** The ICoT trainer's recipes: the three ICoT-family methods of the New run form. */
 export type Recipe = 'icot-si' | 'cot' | 'nocot';
 
+/** A new model's family: GPT-2, or the shape Llama, Qwen2 and SmolLM share (rotary positions, RMSNorm, SwiGLU, tied embeddings). */
+export type FreshFamily = 'gpt2' | 'llama';
+
 export interface FreshShape {
+  family: FreshFamily;
   layers: number;
   dim: number;
   heads: number;
+  /** Llama only: key/value heads (fewer than heads: grouped-query attention); null: as many as heads. */
+  kvHeads: number | null;
   seed: number;
 }
 
@@ -56,7 +62,7 @@ export interface RunFormCommon {
 }
 
 /** The paper's recipe where it has one (AdamW, lr 5e-5, batch 32, clip 1.0, Δ 8, λ 4, left, reset); the trainer's defaults elsewhere. */
-export const FRESH_DEFAULTS: FreshShape = { layers: 4, dim: 128, heads: 4, seed: 0 };
+export const FRESH_DEFAULTS: FreshShape = { family: 'gpt2', layers: 4, dim: 128, heads: 4, kvHeads: null, seed: 0 };
 export const TRAIN_DEFAULTS: TrainSettings = {
   epochs: 10,
   batchSize: 32,
@@ -80,6 +86,32 @@ export const CURRICULUM_DEFAULTS: CurriculumSettings = {
   advanceAbove: 0,
 };
 
+const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/**
+ * A config's fresh model (src-main/methods/run-config.ts, freshModelFields): `family` only for a
+ * Llama (a GPT-2's config reads as it always has), `kvHeads` only where a Llama sets it.
+ */
+export function freshModelConfig(f: FreshShape): JsonObject {
+  if (f.family !== 'llama') return { kind: 'fresh', layers: f.layers, dim: f.dim, heads: f.heads, seed: f.seed };
+  return { kind: 'fresh', family: 'llama', layers: f.layers, dim: f.dim, heads: f.heads, ...(f.kvHeads !== null ? { kvHeads: f.kvHeads } : {}), seed: f.seed };
+}
+
+/** A stored config's fresh model read back into the form (the defaults where it says nothing). */
+export function readFreshShape(model: JsonValue | undefined): FreshShape {
+  const m = isObject(model) ? model : {};
+  const num = (v: JsonValue | undefined, d: number) => (typeof v === 'number' ? v : d);
+  const family: FreshFamily = m.family === 'llama' ? 'llama' : 'gpt2';
+  return {
+    family,
+    layers: num(m.layers, FRESH_DEFAULTS.layers),
+    dim: num(m.dim, FRESH_DEFAULTS.dim),
+    heads: num(m.heads, FRESH_DEFAULTS.heads),
+    kvHeads: family === 'llama' && typeof m.kvHeads === 'number' ? m.kvHeads : null,
+    seed: num(m.seed, FRESH_DEFAULTS.seed),
+  };
+}
+
 /**
  * A split's file inside the data folder. Datasets keep `datasets/<id>/<split>.txt`
  * (the paper's lines) or `<split>.jsonl` for the ones imported as JSONL
@@ -101,7 +133,7 @@ export function buildIcotConfig(recipe: Recipe, common: RunFormCommon, curriculu
   if (common.dataset.splitCounts.test! > 0) data.test = splitFile(common.dataset, 'test');
   const config: JsonObject = {
     recipe,
-    model: common.model ? { kind: 'folder', path: common.model.path } : { kind: 'fresh', ...common.fresh },
+    model: common.model ? { kind: 'folder', path: common.model.path } : freshModelConfig(common.fresh),
     data,
     train: { ...common.train },
     runtime: { provider: common.provider },
@@ -109,8 +141,6 @@ export function buildIcotConfig(recipe: Recipe, common: RunFormCommon, curriculu
   if (recipe === 'icot-si') config.curriculum = { ...curriculum };
   return config;
 }
-
-const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** What of the shared form a stored ICoT config sets: for loading a saved config or a run's back into the form. */
 export interface ReadBack {
@@ -142,7 +172,7 @@ export function readIcotConfig(config: JsonObject): ReadBack | null {
     recipe,
     datasetPath: train ? train[1]! : null,
     modelPath: model.kind === 'folder' && typeof model.path === 'string' ? model.path : null,
-    fresh: pick(FRESH_DEFAULTS, model),
+    fresh: readFreshShape(model),
     train: pick(TRAIN_DEFAULTS, config.train),
     provider: typeof runtime.provider === 'string' ? runtime.provider : 'cpu',
     curriculum: pick(CURRICULUM_DEFAULTS, config.curriculum),

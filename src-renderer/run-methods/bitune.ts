@@ -3,7 +3,7 @@
 // and the prefill pass's mask. Both build the config of
 // src-main/methods/bitune/recipe.ts; the two differ only in `method`.
 import type { JsonObject, JsonValue } from '../../src-main/contract/index.ts';
-import { FRESH_DEFAULTS, splitFile, TRAIN_DEFAULTS, type RunFormCommon } from '../lib/run-config.ts';
+import { freshModelConfig, readFreshShape, splitFile, TRAIN_DEFAULTS, type RunFormCommon } from '../lib/run-config.ts';
 import BituneSettings from './BituneSettings.svelte';
 import { defineRunFormMethod } from './types.ts';
 
@@ -33,7 +33,7 @@ export function buildAdapterConfig(method: 'bitune' | 'lora', common: RunFormCom
   const targets = s.targets.split(',').map((t) => t.trim()).filter(Boolean);
   const config: JsonObject = {
     method,
-    model: common.model ? { kind: 'folder', path: common.model.path } : { kind: 'fresh', ...common.fresh },
+    model: common.model ? { kind: 'folder', path: common.model.path } : freshModelConfig(common.fresh),
     lora: { r: s.r, alpha: s.alpha, dropout: s.dropout, ...(targets.length ? { targets } : {}) },
     data,
     train: { ...common.train },
@@ -65,7 +65,7 @@ function readAdapterConfig(method: 'bitune' | 'lora', config: JsonObject) {
     common: {
       datasetPath: train ? train[1]! : null,
       modelPath: model.kind === 'folder' && typeof model.path === 'string' ? model.path : null,
-      fresh: pick(FRESH_DEFAULTS, model),
+      fresh: readFreshShape(model),
       train: pick(TRAIN_DEFAULTS, isObject(config.train) ? config.train : {}),
       provider: typeof runtime.provider === 'string' ? runtime.provider : 'cpu',
     },

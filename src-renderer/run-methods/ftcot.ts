@@ -4,7 +4,7 @@
 // (train.jsonl, test.jsonl): the paper's task files, a generated task, or the
 // kept rationales of a generation job.
 import type { Dataset, JsonObject, JsonValue } from '../../src-main/contract/index.ts';
-import { FRESH_DEFAULTS, TRAIN_DEFAULTS } from '../lib/run-config.ts';
+import { freshModelConfig, readFreshShape, TRAIN_DEFAULTS } from '../lib/run-config.ts';
 import FtCotSettings from './FtCotSettings.svelte';
 import { defineRunFormMethod } from './types.ts';
 
@@ -52,7 +52,7 @@ function entry(format: FtStudentSettings['format'], label: string, hint: string)
         answerType: s.answerType,
         task: s.task.trim() || d.name,
         ...(s.format === 'ft-cot' ? { rationales: { samples: s.samples } } : {}),
-        model: common.model ? ({ kind: 'folder', path: common.model.path } as JsonObject) : ({ kind: 'fresh', ...common.fresh } as JsonObject),
+        model: common.model ? ({ kind: 'folder', path: common.model.path } as JsonObject) : freshModelConfig(common.fresh),
         data,
         train: { ...common.train },
         runtime: { provider: common.provider },
@@ -74,7 +74,7 @@ function entry(format: FtStudentSettings['format'], label: string, hint: string)
         common: {
           datasetPath: train ? train[1]! : null,
           modelPath: model.kind === 'folder' && typeof model.path === 'string' ? model.path : null,
-          fresh: pick(FRESH_DEFAULTS, model),
+          fresh: readFreshShape(model),
           train: pick(TRAIN_DEFAULTS, isObject(config.train) ? config.train : {}),
           provider: typeof runtime.provider === 'string' ? runtime.provider : 'cpu',
         },

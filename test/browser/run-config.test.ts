@@ -7,6 +7,8 @@ import {
   CURRICULUM_DEFAULTS,
   datasetProblem,
   FRESH_DEFAULTS,
+  freshModelConfig,
+  readFreshShape,
   readIcotConfig,
   splitFile,
   TRAIN_DEFAULTS,
@@ -108,5 +110,24 @@ describe('splitFile and datasetProblem', () => {
     expect(datasetProblem(dataset())).toBeNull();
     expect(datasetProblem(dataset({ splitCounts: { train: 5 } }))).toBe('4×4 multiplication has no valid split');
     expect(datasetProblem(dataset({ splitCounts: { test: 5 } }))).toBe('4×4 multiplication has no train or valid split');
+  });
+});
+
+describe('a new model of either family', () => {
+  test("a Llama's model names its family and, where set, its KV heads; a GPT-2's stays as stored configs have it", () => {
+    expect(freshModelConfig({ ...FRESH_DEFAULTS, kvHeads: 2 })).toEqual({ kind: 'fresh', layers: 4, dim: 128, heads: 4, seed: 0 });
+    expect(freshModelConfig({ ...FRESH_DEFAULTS, family: 'llama', heads: 8, kvHeads: 2 })).toEqual({ kind: 'fresh', family: 'llama', layers: 4, dim: 128, heads: 8, kvHeads: 2, seed: 0 });
+    expect(freshModelConfig({ ...FRESH_DEFAULTS, family: 'llama' })).toEqual({ kind: 'fresh', family: 'llama', layers: 4, dim: 128, heads: 4, seed: 0 });
+  });
+
+  test('an ICoT config of a new Llama reads back into the same form, and its command line keeps the model', () => {
+    const fresh = { family: 'llama' as const, layers: 2, dim: 64, heads: 4, kvHeads: 1, seed: 3 };
+    const config = buildIcotConfig('cot', common({ fresh }), CURRICULUM_DEFAULTS);
+    expect(config.model).toEqual({ kind: 'fresh', family: 'llama', layers: 2, dim: 64, heads: 4, kvHeads: 1, seed: 3 });
+    expect(readIcotConfig(config)!.fresh).toEqual(fresh);
+    expect(cliConfig(config, '/lab').model).toEqual(config.model);
+    // A stored GPT-2 config (no family) reads as a GPT-2; kvHeads means nothing to it.
+    expect(readFreshShape({ kind: 'fresh', layers: 1, dim: 32, heads: 2, kvHeads: 1, seed: 0 })).toEqual({ family: 'gpt2', layers: 1, dim: 32, heads: 2, kvHeads: null, seed: 0 });
+    expect(readFreshShape(undefined)).toEqual(FRESH_DEFAULTS);
   });
 });
