@@ -590,6 +590,12 @@ describe('training from the run page', () => {
     await eventually(() => page.getByTestId('prediction-score').textContent()).toMatch(/^\s*\d+ of 8 right/);
     expect(await page.locator('table[aria-label="Predictions"] tbody tr').count()).toBe(8);
     await eventually(() => page.locator('table[aria-label="Checkpoints"] tbody tr').count()).toBeGreaterThan(0);
+    // A figure measured once (the wall time, the test accuracy) is a number, not a chart with no extent.
+    for (const key of ['wall_minutes', 'test_accuracy']) {
+      const once = page.locator('figure').filter({ has: page.locator('figcaption .key', { hasText: new RegExp(`^${key}$`) }) });
+      await eventually(() => once.getByTestId('single-value').textContent()).toMatch(/^\s*[\d.e−-]+\s+at step \d+\s*$/);
+      expect(await once.locator('svg').count()).toBe(0);
+    }
     await shoot('run-trained');
 
     await open('#/library');
@@ -654,11 +660,17 @@ describe('training from the run page', () => {
       return heldAt === before;
     }).toBe(true);
     expect(heldAt).toMatch(/^\s*Paused at step/);
+    // The badge says so too, and the run's time keeps counting (a paused run is still running).
+    expect(await page.locator('.facts .badge').textContent()).toBe('paused');
+    const ran = page.locator('.facts span', { hasText: /^ran / });
+    const ranBefore = await ran.textContent();
+    await eventually(() => ran.textContent(), 5_000).not.toBe(ranBefore);
     await shoot('run-paused');
 
     await controls.getByRole('button', { name: 'Resume' }).click();
     await eventually(() => progress.textContent()).not.toBe(heldAt);
     expect(await progress.textContent()).not.toMatch(/Paused/);
+    expect(await page.locator('.facts .badge').textContent()).toBe('running');
 
     await controls.getByRole('button', { name: 'Cancel' }).click();
     await eventually(() => page.locator('.facts .badge').textContent()).toBe('cancelled');

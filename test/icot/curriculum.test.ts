@@ -188,6 +188,15 @@ describe('ICoT-SI curriculum', () => {
     expect(seen[7].seq).toBe(24); // 29 − 8 = 21 tokens
   });
 
+  it('the reported scheduled removal stops at the longest CoT while the schedule counts on (the charts stay on the CoT\'s scale)', () => {
+    const examples = Array.from({ length: 16 }, (_, i) => laid(i % 2 ? 3 : 5));
+    const icot = new CurriculumBatches(examples, { batch: 4, maxSeq: 40, seed: 1, padId: 0, recipe: 'icot-si', curriculum: cfg({ removePerEpoch: 16, smoothingLambda: Infinity }) });
+    const seen = Array.from({ length: 8 }, () => icot.next());
+    expect(seen.map((b) => b.info!.scheduledRemoval)).toEqual([1, 2, 3, 4, 5, 5, 5, 5]);
+    expect(icot.curriculum.scheduled).toBe(8);
+    expect(seen.slice(4).every((b) => b.info!.allCotRemoved === 1)).toBe(true);
+  });
+
   it('accepts datasets as large as the paper\'s (hundreds of thousands of examples)', () => {
     const one = laid(6);
     const many = Array.from({ length: 200_000 }, () => one);

@@ -30,6 +30,8 @@ export class CurriculumBatches implements BatchSource {
   private readonly examples: LaidOut[];
   private readonly opts: CurriculumBatchesOptions;
   private readonly offsets: Float64Array;
+  /** CoT tokens of the longest CoT: the schedule may run past it, the removal cannot. */
+  private readonly longestCot: number;
   private order: number[];
   private pos: BatchPosition = { epoch: 0, index: 0 };
   curriculum: CurriculumState = { ...INITIAL_CURRICULUM_STATE };
@@ -37,7 +39,13 @@ export class CurriculumBatches implements BatchSource {
   constructor(examples: LaidOut[], opts: CurriculumBatchesOptions) {
     if (examples.length < opts.batch) throw new Error(`need at least ${opts.batch} training examples for a batch of ${opts.batch}, got ${examples.length}`);
     let longest = 0;
-    for (const e of examples) longest = Math.max(longest, e.eos[2] + 1); // not Math.max(...): large data overflows the stack
+    let longestCot = 0;
+    for (const e of examples) {
+      // not Math.max(...): large data overflows the stack
+      longest = Math.max(longest, e.eos[2] + 1);
+      longestCot = Math.max(longestCot, e.eos[1] - e.eos[0] - 1);
+    }
+    this.longestCot = longestCot;
     if (longest > opts.maxSeq) throw new Error(`the longest training example has ${longest} tokens, more than the model's context of ${opts.maxSeq}`);
     this.examples = examples;
     this.opts = opts;
@@ -101,7 +109,8 @@ export class CurriculumBatches implements BatchSource {
     this.pos = { epoch, index: this.pos.index + B };
     return {
       inputIds, labels, positionIds, seq: T, tokens, epoch, resetOptimizer,
-      info: { scheduledRemoval: Number.isFinite(scheduled) ? scheduled : -1, meanCotRemoved: removedTotal / B, allCotRemoved: allRemoved ? 1 : 0 },
+      // The schedule counts on past the longest CoT (it goes on until remove-all or the end); what it removes stops there.
+      info: { scheduledRemoval: Number.isFinite(scheduled) ? Math.min(scheduled, this.longestCot) : -1, meanCotRemoved: removedTotal / B, allCotRemoved: allRemoved ? 1 : 0 },
     };
   }
 
