@@ -496,6 +496,10 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     const log = page.getByRole('list', { name: 'Log lines' }).locator('li');
     await eventually(() => log.count()).toBe(2);
     expect(await log.nth(1).textContent()).toContain('validation accuracy dropped after the optimizer reset');
+    // A line too long for its row is read whole below the list once chosen.
+    await log.nth(1).getByRole('button').click();
+    expect(await page.getByTestId('log-line-full').textContent()).toContain('validation accuracy dropped after the optimizer reset');
+    expect(await page.getByTestId('log-line-full').evaluate((el) => getComputedStyle(el).whiteSpace)).toBe('pre-wrap');
     const config = page.getByRole('region', { name: 'Configuration' });
     expect(await config.locator('dt').allTextContents()).toEqual(['curriculum.removePerEpoch']);
     expect(await config.locator('dd').allTextContents()).toEqual(['8']);
