@@ -95,6 +95,8 @@ export interface Run {
   config: JsonObject;
   status: RunStatus;
   notes: string;
+  /** Short labels the user gives runs (e.g. "baseline", "seed sweep"), for filtering. */
+  tags: string[];
   /** The run this one continues from (e.g. ICoT-SI after explicit CoT), if any. */
   parentRunId: number | null;
   createdAt: number;
@@ -104,6 +106,8 @@ export interface Run {
   error: string | null;
   /** Present while the run's job runs in this process: whether it is paused (its status stays 'running'). */
   paused?: boolean;
+  /** Present when runs.list was asked for `summary` keys: each key's last recorded value (null: none). */
+  summary?: Record<string, number | null>;
 }
 
 /** One metric's values over steps, columnar so a chart takes it as is. */

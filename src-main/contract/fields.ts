@@ -13,6 +13,14 @@ export const id = () =>
     .int({ error: 'must be a positive integer' })
     .positive({ error: 'must be a positive integer' });
 
+/** A run's tag: a short label, trimmed, without commas (the runs table's filter takes one). */
+export const tag = () =>
+  text(40).refine((v) => !v.includes(','), { error: 'must not contain a comma' });
+
+/** A metric's key as runs record it, e.g. val_accuracy or mc_acc.choices. */
+export const metricKey = () =>
+  z.string({ error: 'must be a metric key' }).regex(/^[A-Za-z0-9_.\-]{1,100}$/, { error: 'must be a metric key such as val_accuracy' });
+
 /** A training method's id (which ids exist is the lab's to say: methods.list). */
 export const methodId = () =>
   z

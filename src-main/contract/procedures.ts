@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { RUN_STATUSES } from './entities.ts';
-import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit, methodId, multDigits, nonNegativeInt, pagination, text } from './fields.ts';
+import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit, methodId, metricKey, multDigits, nonNegativeInt, pagination, tag, text } from './fields.ts';
 import { adapterProcedures } from './areas/adapters.ts';
 import type { AdapterOutputs } from './areas/adapters.ts';
 import { finetuneProcedures } from './areas/finetune.ts';
@@ -97,14 +97,27 @@ export const procedures = {
   },
 
   'runs.list': {
-    summary: 'Runs, newest first, optionally filtered by status and method.',
+    summary:
+      'Runs, newest first, optionally filtered by status, method, tag and a text in their name; ' +
+      "with `summary`, each run carries those metrics' last values (e.g. [\"val_accuracy\", \"test_accuracy\"]).",
     input: z
       .strictObject({
         status: z.enum(RUN_STATUSES, { error: `must be one of ${RUN_STATUSES.join(', ')}` }).optional(),
         method: methodId().optional(),
+        tag: tag().optional(),
+        search: z.string({ error: 'must be a string' }).max(200, { error: 'must be at most 200 characters' }).optional(),
+        summary: z.array(metricKey(), { error: 'must be a list of metric keys' }).max(20, { error: 'must name at most 20 metrics' }).optional(),
         ...pagination,
       })
       .default({ limit: 100, offset: 0 }),
+  },
+  'runs.tags': {
+    summary: 'Every tag in use, with how many runs carry it, most used first.',
+    input: empty(),
+  },
+  'runs.metricKeys': {
+    summary: 'Every metric key any run has recorded, with how many runs have it (for choosing the runs table\'s columns).',
+    input: empty(),
   },
   'runs.get': {
     summary: 'One run.',
@@ -120,15 +133,16 @@ export const procedures = {
     }),
   },
   'runs.update': {
-    summary: "Rename a run or change its notes.",
+    summary: "Rename a run, or change its notes or tags (tags replace the run's list).",
     input: z
       .strictObject({
         id: id(),
         name: text(200).optional(),
         notes: z.string({ error: 'must be a string' }).max(20_000, { error: 'must be at most 20000 characters' }).optional(),
+        tags: z.array(tag(), { error: 'must be a list of tags' }).max(20, { error: 'must hold at most 20 tags' }).optional(),
       })
-      .refine((v) => v.name !== undefined || v.notes !== undefined, {
-        error: 'give name or notes (or both) to change',
+      .refine((v) => v.name !== undefined || v.notes !== undefined || v.tags !== undefined, {
+        error: 'give name or notes (or tags) to change',
       }),
   },
   'runs.delete': {
@@ -225,6 +239,8 @@ export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, Adapter
   'datasets.generateMult': Dataset;
   'datasets.examples': Page<DatasetExample>;
   'runs.list': Page<Run>;
+  'runs.tags': { items: { tag: string; runs: number }[] };
+  'runs.metricKeys': { items: { key: string; runs: number }[] };
   'runs.get': Run;
   'runs.create': Run;
   'runs.update': Run;

@@ -12,6 +12,8 @@ type RunProcedures =
   | 'runs.get'
   | 'runs.create'
   | 'runs.update'
+  | 'runs.tags'
+  | 'runs.metricKeys'
   | 'runs.delete'
   | 'runs.metrics'
   | 'runs.logs'
@@ -35,10 +37,13 @@ export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveR
   }
 
   return {
-    'runs.list': (filter) => {
+    'runs.list': ({ summary, ...filter }) => {
       if (filter.method !== undefined) knownMethod('runs.list', filter.method);
       const page = store.runs.list(filter);
-      return { ...page, items: page.items.map(withLive) };
+      const items = page.items.map(withLive);
+      if (!summary) return { ...page, items };
+      const last = store.metrics.lastValues(items.map((r) => r.id), summary);
+      return { ...page, items: items.map((r) => ({ ...r, summary: last.get(r.id)! })) };
     },
 
     'runs.get': ({ id }) => existing('runs.get', id),
@@ -53,10 +58,15 @@ export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveR
       return run;
     },
 
-    'runs.update': ({ id, name, notes }) => {
+    'runs.update': ({ id, name, notes, tags }) => {
       existing('runs.update', id);
-      return store.runs.update(id, { name, notes })!;
+      // One tag once, in the order given.
+      return store.runs.update(id, { name, notes, tags: tags && [...new Set(tags)] })!;
     },
+
+    'runs.tags': () => ({ items: store.runs.tags() }),
+
+    'runs.metricKeys': () => ({ items: store.metrics.allKeys() }),
 
     'runs.delete': ({ id }) => {
       const run = existing('runs.delete', id);

@@ -55,6 +55,27 @@ export function createMetricsRepository(db: Database.Database) {
       });
     },
 
+    /** Each key's last recorded value per run (null where a run has none, or its last value is not finite). */
+    lastValues(runIds: number[], keys: string[]): Map<number, Record<string, number | null>> {
+      const out = new Map<number, Record<string, number | null>>(runIds.map((id) => [id, Object.fromEntries(keys.map((k) => [k, null]))]));
+      if (runIds.length === 0 || keys.length === 0) return out;
+      const rows = db
+        .prepare<(number | string)[], { runId: number; key: string; value: number | null }>(
+          `SELECT m.run_id AS runId, m.key AS key, m.value AS value FROM metrics m
+           JOIN (SELECT run_id, key, max(step) AS step FROM metrics
+                 WHERE run_id IN (${runIds.map(() => '?').join(',')}) AND key IN (${keys.map(() => '?').join(',')}) GROUP BY run_id, key) last
+             ON m.run_id = last.run_id AND m.key = last.key AND m.step = last.step`,
+        )
+        .all(...runIds, ...keys);
+      for (const r of rows) out.get(r.runId)![r.key] = r.value !== null && Number.isFinite(r.value) ? r.value : null;
+      return out;
+    },
+
+    /** Every metric key any run has recorded, with how many runs have it. */
+    allKeys(): { key: string; runs: number }[] {
+      return db.prepare<[], { key: string; runs: number }>('SELECT key, count(DISTINCT run_id) AS runs FROM metrics GROUP BY key ORDER BY key').all();
+    },
+
     /** The last step with a value of `key`; 0 when there is none. */
     lastStep(runId: number, key: string): number {
       return lastStepOf.get(runId, key)?.step ?? 0;

@@ -200,6 +200,13 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX probes_by_run ON probes (run_id);
     `,
   },
+  {
+    version: 7,
+    description: 'run tags: a JSON array of short labels per run, for filtering the runs table',
+    sql: `
+      ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(tags) AND json_type(tags) = 'array');
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -12,17 +12,21 @@ export interface NewRun {
 export interface RunFilter {
   status?: RunStatus;
   method?: RunMethod;
+  /** Runs carrying this tag. */
+  tag?: string;
+  /** Runs whose name contains this text (any case). */
+  search?: string;
   limit: number;
   offset: number;
 }
 
-const COLUMNS = `id, method, name, config, status, notes, parent_run_id AS parentRunId,
+const COLUMNS = `id, method, name, config, status, notes, tags, parent_run_id AS parentRunId,
   created_at AS createdAt, started_at AS startedAt, finished_at AS finishedAt, error`;
 
-type RunRow = Omit<Run, 'config'> & { config: string };
+type RunRow = Omit<Run, 'config' | 'tags'> & { config: string; tags: string };
 
 function toRun(row: RunRow): Run {
-  return { ...row, config: JSON.parse(row.config) as JsonObject };
+  return { ...row, config: JSON.parse(row.config) as JsonObject, tags: JSON.parse(row.tags) as string[] };
 }
 
 export function createRunsRepository(db: Database.Database) {
@@ -54,6 +58,15 @@ export function createRunsRepository(db: Database.Database) {
         where.push('method = ?');
         params.push(filter.method);
       }
+      if (filter.tag) {
+        where.push('EXISTS (SELECT 1 FROM json_each(runs.tags) WHERE json_each.value = ?)');
+        params.push(filter.tag);
+      }
+      if (filter.search) {
+        // instr on lower(): no LIKE wildcards to escape in what the user typed.
+        where.push('instr(lower(name), lower(?)) > 0');
+        params.push(filter.search);
+      }
       const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
       const rows = db
         .prepare<(string | number)[], RunRow>(`SELECT ${COLUMNS} FROM runs ${clause} ORDER BY id DESC LIMIT ? OFFSET ?`)
@@ -63,7 +76,7 @@ export function createRunsRepository(db: Database.Database) {
     },
 
     /** Changes the given fields; answers the run as it now is, or undefined if there is none. */
-    update(id: number, changes: { name?: string; notes?: string }): Run | undefined {
+    update(id: number, changes: { name?: string; notes?: string; tags?: string[] }): Run | undefined {
       const sets: string[] = [];
       const params: (string | number)[] = [];
       if (changes.name !== undefined) {
@@ -73,6 +86,10 @@ export function createRunsRepository(db: Database.Database) {
       if (changes.notes !== undefined) {
         sets.push('notes = ?');
         params.push(changes.notes);
+      }
+      if (changes.tags !== undefined) {
+        sets.push('tags = ?');
+        params.push(JSON.stringify(changes.tags));
       }
       if (sets.length) db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
       return this.get(id);
@@ -100,6 +117,13 @@ export function createRunsRepository(db: Database.Database) {
     /** Deletes the run; its metrics, logs and checkpoint rows go with it (ON DELETE CASCADE). */
     delete(id: number): boolean {
       return remove.run(id).changes > 0;
+    },
+
+    /** Every tag in use, with how many runs carry it, most used first. */
+    tags(): { tag: string; runs: number }[] {
+      return db
+        .prepare<[], { tag: string; runs: number }>('SELECT json_each.value AS tag, count(*) AS runs FROM runs, json_each(runs.tags) GROUP BY tag ORDER BY runs DESC, tag')
+        .all();
     },
 
     count(): number {

@@ -26,7 +26,7 @@ declare const document: {
   documentElement: { dataset: Record<string, string | undefined> };
 };
 declare const localStorage: { getItem(key: string): string | null };
-declare function getComputedStyle(element: PageElement): { backgroundColor: string; outlineStyle: string; outlineWidth: string };
+declare function getComputedStyle(element: PageElement): { backgroundColor: string; outlineStyle: string; outlineWidth: string; whiteSpace: string };
 
 let server: Server;
 let browser: Browser;

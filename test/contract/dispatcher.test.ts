@@ -72,7 +72,13 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
     [{ digitsA: 4, digitsB: 4, counts: { train: 1, valid: 0, test: 0 }, seed: 0 }, 'name'],
   ],
   'datasets.examples': [[{ id: 1, split: 'dev' }, 'split'], [{ id: 1, split: 'test', limit: 0 }, 'limit'], [{ split: 'test' }, 'id']],
-  'runs.list': [[{ status: 'paused' }, 'status'], [{ method: 'sft' }, 'method'], [{ limit: -5 }, 'limit'], [{ offset: 1.1 }, 'offset']],
+  'runs.list': [
+    [{ status: 'paused' }, 'status'], [{ method: 'sft' }, 'method'], [{ limit: -5 }, 'limit'], [{ offset: 1.1 }, 'offset'],
+    [{ tag: 'a,b' }, 'tag'], [{ tag: '' }, 'tag'], [{ search: 5 }, 'search'], [{ summary: 'loss' }, 'summary'], [{ summary: ['val accuracy'] }, 'summary'],
+    [{ summary: Array.from({ length: 21 }, (_, i) => `m${i}`) }, 'summary'],
+  ],
+  'runs.tags': [[{ all: true }, '"all"']],
+  'runs.metricKeys': [[{ run: 1 }, '"run"']],
   'runs.get': [[{ id: -3 }, 'id'], [{ id: 'abc' }, 'id'], [{}, 'id']],
   'runs.create': [
     [{ method: 'sft', name: 'a', config: {} }, 'method'],
@@ -91,6 +97,9 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
     [{ id: 1, name: '' }, 'name'],
     [{ id: 1, notes: 5 }, 'notes'],
     [{ id: 1, notes: 'x'.repeat(20_001) }, 'notes'],
+    [{ id: 1, tags: 'baseline' }, 'tags'],
+    [{ id: 1, tags: ['a,b'] }, 'tags'],
+    [{ id: 1, tags: ['x'.repeat(41)] }, 'tags'],
     [{ id: 1, status: 'completed' }, '"status"'],
   ],
   'runs.delete': [[{ id: -3 }, 'id'], [{ id: [1] }, 'id']],
@@ -270,6 +279,30 @@ describe('procedures against the store', () => {
     expect(child).toMatchObject({ id: 2, name: 'internalize', status: 'queued', parentRunId: 1, config: { removePerEpoch: 8 } });
     expect(seen.map((e) => [e.runId, e.status, e.error])).toEqual([[1, 'queued', null], [2, 'queued', null]]);
     expect(await client.call('runs.get', { id: 2 })).toEqual(child);
+  });
+
+  test('runs carry tags; runs.list filters by tag, method, status and name, and summarises chosen metrics', async () => {
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    const a = lab.store.runs.create({ method: 'icot-si', name: 'Δ=8 seed 0', config: {} });
+    const b = lab.store.runs.create({ method: 'icot-si', name: 'Δ=8 seed 1', config: {} });
+    const c = lab.store.runs.create({ method: 'lora', name: 'lora baseline', config: {} });
+    expect(a.tags).toEqual([]);
+    expect((await client.call('runs.update', { id: a.id, tags: ['sweep', ' seeds ', 'sweep'] })).tags).toEqual(['sweep', 'seeds']);
+    await client.call('runs.update', { id: b.id, tags: ['sweep'] });
+    await client.call('runs.update', { id: c.id, tags: ['baseline'] });
+    lab.store.metrics.record(a.id, 10, { val_accuracy: 0.5, loss: 1.5 });
+    lab.store.metrics.record(a.id, 20, { val_accuracy: 0.75 });
+    lab.store.metrics.record(b.id, 10, { val_accuracy: Number.NaN });
+    const ids = async (input: Parameters<typeof client.call<'runs.list'>>[1]) => (await client.call('runs.list', input)).items.map((r) => r.id);
+    expect(await ids({ tag: 'sweep' })).toEqual([b.id, a.id]);
+    expect(await ids({ tag: 'baseline', method: 'lora' })).toEqual([c.id]);
+    expect(await ids({ search: 'SEED 1' })).toEqual([b.id]);
+    expect(await ids({ search: '%' })).toEqual([]);
+    const page = await client.call('runs.list', { tag: 'sweep', summary: ['val_accuracy', 'loss'] });
+    expect(page.items.map((r) => r.summary)).toEqual([{ val_accuracy: null, loss: null }, { val_accuracy: 0.75, loss: 1.5 }]);
+    expect(page.total).toBe(2);
+    expect((await client.call('runs.tags', {})).items).toEqual([{ tag: 'sweep', runs: 2 }, { tag: 'baseline', runs: 1 }, { tag: 'seeds', runs: 1 }]);
+    expect((await client.call('runs.metricKeys', {})).items).toEqual([{ key: 'loss', runs: 1 }, { key: 'val_accuracy', runs: 2 }]);
   });
 
   test('runs.update changes only the fields given', async () => {

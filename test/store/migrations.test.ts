@@ -55,6 +55,7 @@ describe('schema migrations', () => {
           config: { lr: 0.0001 },
           status: 'running',
           notes: '', // added by version 2, defaulted for old rows
+          tags: [], // added by version 7, defaulted for old rows
           parentRunId: null,
           createdAt: 1000,
           startedAt: 1100,

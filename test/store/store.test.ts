@@ -94,6 +94,7 @@ describe('runs', () => {
       config: { lora: { r: 8, alpha: 16 }, tags: ['a'] },
       status: 'queued',
       notes: '',
+      tags: [],
       parentRunId: null,
       createdAt: 5000,
       startedAt: null,
