@@ -20,9 +20,9 @@ import type { JsonObject } from '../contract/entities.ts';
 import { StepwiseError } from '../contract/errors.ts';
 import type { Probe, ProbeOutputs, ProbePoint, ProbeRequest, ProbeResults, ProbeSummary, ProbeTargetInfo } from '../contract/areas/probes.ts';
 import { listCheckpoints, loadCheckpoint } from '../engine/checkpoint.ts';
-import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
-import { initGPT2 } from '../engine/init.ts';
-import type { GPT2Config } from '../engine/models/gpt2.ts';
+import { loadModelFolder } from '../engine/hf/model-folder.ts';
+import { initModel } from '../engine/init.ts';
+import { modelFamily, type ModelArch } from '../engine/models/family.ts';
 import { capture, CaptureCancelled, captureBytes, readAttention, readCaptureMeta, readTokens, type LensView } from '../engine/probes/capture.ts';
 import { GridCancelled, probeGridInWorker } from '../engine/probes/grid.ts';
 import { longestOf, type ProbeSequence } from '../engine/probes/sequences.ts';
@@ -54,12 +54,13 @@ interface PointSpec {
   step: number | null;
   progress: number | null;
   removal: Removal;
-  load(): { arch: GPT2Config; params: TensorMap };
+  load(): { arch: ModelArch; params: TensorMap };
 }
 
 interface Resolved {
   tok: SeqTokenizer;
-  arch: GPT2Config;
+  /** Any family's (GPT-2, Llama). */
+  arch: ModelArch;
   runId: number | null;
   description: string;
   points: PointSpec[];
@@ -82,11 +83,11 @@ interface Plan {
 const invalid = (procedure: string, field: string, message: string) =>
   new StepwiseError('invalid_input', `${procedure}: ${message}`, [{ path: field.split('.'), message }]);
 
-/** What a run's job wrote beside its checkpoints (methods/icot/run.ts). */
+/** What a run's job wrote beside its checkpoints (methods/shared/supervised-run.ts): an ICoT-SI config has a recipe, a Fine-tune-CoT student's none. */
 interface RunJson {
-  config: IcotRunConfig;
+  config: Partial<Pick<IcotRunConfig, 'recipe'>> & Omit<IcotRunConfig, 'recipe'>;
   tokenizer: unknown;
-  arch: GPT2Config;
+  arch: ModelArch;
 }
 
 function resolveSource(context: LabContext, procedure: string, source: ProbeRequest['source']): Resolved {
@@ -106,7 +107,7 @@ function resolveSource(context: LabContext, procedure: string, source: ProbeRequ
     let folder;
     let tok: SeqTokenizer;
     try {
-      folder = loadGpt2Folder(dir);
+      folder = loadModelFolder(dir);
       tok = folderTokenizer(dir, folder.tokenizer);
     } catch (error) {
       throw invalid(procedure, 'source', (error as Error).message);
@@ -132,7 +133,8 @@ function resolveSource(context: LabContext, procedure: string, source: ProbeRequ
   } catch (error) {
     throw invalid(procedure, 'source', (error as Error).message);
   }
-  const recipe = info.config.recipe;
+  // A run that never removes CoT (explicit CoT, or a Fine-tune-CoT student, whose config has no recipe) is probed with all of it.
+  const recipe = info.config.recipe ?? 'cot';
   const side = info.config.curriculum?.side ?? 'left';
   const keepPosition = recipe !== 'cot' && info.config.curriculum?.keepPosition === true;
   const checkpoints = listCheckpoints(path.join(runDir, 'checkpoints'));
@@ -168,7 +170,7 @@ function resolveSource(context: LabContext, procedure: string, source: ProbeRequ
       points: [{
         label: `best model${bestStep !== null ? ` (step ${bestStep})` : ''}`, step: bestStep, progress: bestStep !== null ? progressOf(bestStep) : null,
         removal: { count: recipe === 'cot' ? 0 : Infinity, side, keepPosition },
-        load: () => { const f = loadGpt2Folder(bestDir); return { arch: f.config, params: f.params }; },
+        load: () => { const f = loadModelFolder(bestDir); return { arch: f.config, params: f.params }; },
       }],
     };
   }
@@ -251,7 +253,8 @@ function plan(context: LabContext, procedure: string, request: ProbeRequest): Pl
     throw invalid(procedure, typed !== null ? 'data.text' : 'data', `cannot lay the examples out with the model's tokenizer: ${(error as Error).message}`);
   }
   const longest = Math.max(0, ...sequences.map(longestOf));
-  if (longest > resolved.arch.nPositions) throw invalid(procedure, 'data', `an example has ${longest} tokens, more than the model's ${resolved.arch.nPositions} positions`);
+  const { maxPositions } = modelFamily(resolved.arch);
+  if (longest > maxPositions) throw invalid(procedure, 'data', `an example has ${longest} tokens, more than the model's ${maxPositions} positions`);
   const available: Target[] = typed !== null ? [] : [...multTargets(examples)];
   for (const [i, spec] of request.patterns.entries()) {
     if (available.some((t) => t.name === spec.name)) throw invalid(procedure, `patterns.${i}.name`, `a target named "${spec.name}" already exists`);
@@ -295,12 +298,13 @@ function estimate(p: Plan, request: ProbeRequest): ProbeOutputs['probes.estimate
     bytes += captureBytes(arch, N, T, request.attention);
     if (request.randomBaseline && p.targets.length) bytes += captureBytes(arch, N, T, false);
   }
-  const cells = p.targets.length * (arch.nLayer + 1) * p.slots.length * p.sequences.length;
+  const { nLayer } = modelFamily(arch);
+  const cells = p.targets.length * (nLayer + 1) * p.slots.length * p.sequences.length;
   return {
     examples: N,
     seqLen: Math.max(0, ...p.sequences.map(longestOf)),
     points: p.resolved.points.map((pt) => ({ label: pt.label, step: pt.step, removed: Number.isFinite(pt.removal.count) ? pt.removal.count : null })),
-    layers: arch.nLayer + 1,
+    layers: nLayer + 1,
     slots: p.slots,
     available: p.available.map(targetInfo),
     targets: p.targets.map((t) => t.name),
@@ -355,7 +359,7 @@ export function probeHandlers(context: LabContext): Pick<Handlers, ProbeProcedur
       })),
       targets: p.targets.map(targetInfo),
       slots: p.slots,
-      layers: resolved.arch.nLayer + 1,
+      layers: modelFamily(resolved.arch).nLayer + 1,
       examples: p.examples.length,
     };
     store.probes.setSummary(probe.id, summary, 0);
@@ -386,14 +390,14 @@ export function probeHandlers(context: LabContext): Pick<Handlers, ProbeProcedur
           if (request.randomBaseline && p.targets.length) {
             randomDir = path.join(dir, 'random');
             await capture({
-              arch, params: initGPT2(arch, RANDOM_MODEL_SEED), sequences, dir: randomDir, attention: false, tokenText, session, signal: abort.signal, lensExamples: 0,
+              arch, params: initModel(arch, RANDOM_MODEL_SEED), sequences, dir: randomDir, attention: false, tokenText, session, signal: abort.signal, lensExamples: 0,
               onProgress: (done, total) => progress(k, 'random', done, total),
             });
           }
           const slots = p.slots.filter((s) => sequences.some((q) => q.slots.includes(s)));
           const grid = p.targets.length
             ? await probeGridInWorker({ dir, randomDir, examples: p.examples, targets: p.targets, slots, options: fit, signal: abort.signal, onProgress: (done, total) => progress(k, 'fit', done, total) })
-            : { layers: arch.nLayer + 1, slots, targets: [] };
+            : { layers: modelFamily(arch).nLayer + 1, slots, targets: [] };
           const first = readTokens(dir, readCaptureMeta(dir))[0];
           const results: Omit<ProbeResults, 'probeId' | 'point'> = { ...grid, slotTokens: grid.slots.map((s) => first.tokens[first.slots.indexOf(s)] ?? '') };
           fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(results));

@@ -21,7 +21,7 @@ export const probe = defineCommand({
   options: {
     run: { type: 'string', value: 'ID', description: 'Probe this run\'s weights' },
     checkpoint: { type: 'string', value: 'STEP', multiple: true, description: "With --run: best (default), latest, all, or a checkpoint's step (repeatable)" },
-    model: { type: 'string', value: 'DIR', description: 'Instead of --run: a Hugging Face GPT-2 folder' },
+    model: { type: 'string', value: 'DIR', description: 'Instead of --run: a Hugging Face model folder (GPT-2 or Llama family)' },
     'model-id': { type: 'string', value: 'ID', description: 'Instead of --run: a model of the library' },
     data: { type: 'string', value: 'FILE', description: "Examples in the paper's format (input||cot #### answer) or JSONL" },
     dataset: { type: 'string', value: 'ID', description: 'Instead of --data: a dataset of the library' },
