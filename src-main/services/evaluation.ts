@@ -1,21 +1,27 @@
 /**
  * Evaluating a trained model on a file of examples, outside training: a run's
- * best model or one of its checkpoints, or any GPT-2 folder. Accuracy and
- * speed are the paper's (methods/icot/evaluate.ts); the predictions are
- * stored under the run the model came from, so the app shows them beside the
- * run's own.
+ * best model or one of its checkpoints, or any model folder of a family the
+ * engine loads (GPT-2, Llama). Accuracy and speed are the paper's
+ * (methods/icot/evaluate.ts); a Fine-tune-CoT student's weights are scored as
+ * its run scores them (methods/finetune-cot/evaluate.ts: its prompt format and
+ * answer rule). The predictions are stored under the run the model came from,
+ * so the app shows them beside the run's own.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { StepwiseError } from '../contract/errors.ts';
 import { listCheckpoints, loadCheckpoint } from '../engine/checkpoint.ts';
 import { Generator } from '../engine/generate.ts';
-import { loadGpt2Folder } from '../engine/hf/gpt2-folder.ts';
-import type { GPT2Config } from '../engine/models/gpt2.ts';
+import { loadModelFolder } from '../engine/hf/model-folder.ts';
+import { modelFamily, type ModelArch } from '../engine/models/family.ts';
 import type { ProviderName } from '../engine/runtime.ts';
 import type { TensorMap } from '../engine/safetensors.ts';
 import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
 import { folderTokenizer, tokenizerFromSpec } from '../engine/tokenizers/spec.ts';
+import type { AnswerType } from '../methods/finetune-cot/answers.ts';
+import { evaluateStudent } from '../methods/finetune-cot/evaluate.ts';
+import { completionText, type StudentFormat } from '../methods/finetune-cot/layout.ts';
+import type { FtCotRunConfig } from '../methods/finetune-cot/recipe.ts';
 import { keptPositionJump } from '../methods/icot/curriculum.ts';
 import { evaluate } from '../methods/icot/evaluate.ts';
 import { parseLine, readExamples, type CotExample } from '../methods/shared/examples.ts';
@@ -27,7 +33,7 @@ import type { LabContext } from './lab.ts';
 import { runFolder } from './paths.ts';
 
 export interface EvalRequest {
-  /** A run's weights ('best' by default when it has a best model, else its latest checkpoint), or a GPT-2 folder. */
+  /** A run's weights ('best' by default when it has a best model, else its latest checkpoint), or a model folder (GPT-2 or Llama family). */
   model: { runId: number; checkpoint?: number | 'best' | 'latest' } | { dir: string };
   /** Examples in the paper's line format or JSONL. */
   dataFile: string;
@@ -57,7 +63,8 @@ export interface EvalReport {
 
 interface Loaded {
   description: string;
-  arch: GPT2Config;
+  /** Any family's (GPT-2, Llama). */
+  arch: ModelArch;
   params: TensorMap;
   tok: SeqTokenizer;
   /** The run and step the weights belong to, if any. */
@@ -69,6 +76,8 @@ interface Loaded {
   removedCot?: number;
   /** The side the CoT was removed from (default left; it matters only while some CoT is left). */
   removedSide?: 'left' | 'right';
+  /** A Fine-tune-CoT student's prompt format and answer rule (from its run's config): it is scored as its run scores it. */
+  student?: { format: StudentFormat; answerType: AnswerType };
   /** The multiplication the run trained on (digits of each operand), when it trained on multiplication. */
   mult?: { runId: number; a: number; b: number };
   provider?: ProviderName;
@@ -82,16 +91,20 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   const examples = request.limit ? all.slice(0, request.limit) : all;
   if (examples.length === 0) throw new StepwiseError('invalid_input', `${request.dataFile} has no examples`);
   if (loaded.mult) checkMultFile(request.dataFile, examples, loaded.mult);
-  let needed = 0; // a loop, not Math.max(...): a large file would overflow the stack
-  for (const ex of examples) needed = Math.max(needed, encodeExample(loaded.tok, ex).ids.length - encodePrompt(loaded.tok, ex.input).length);
-  const maxNewTokens = request.maxNewTokens ?? loaded.maxNewTokens ?? needed;
+  const maxNewTokens = request.maxNewTokens ?? loaded.maxNewTokens ?? (loaded.student ? studentBudget(loaded, examples) : cotBudget(loaded.tok, examples));
 
   const generator = Generator.create(loaded.arch, loaded.params, { provider: loaded.provider, threads: loaded.threads });
   let result;
   try {
-    const removed = loaded.removedCot;
-    const positionJump = removed === undefined ? undefined : (ex: CotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
-    result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionJump, onProgress: request.onProgress });
+    const { student } = loaded;
+    if (student) {
+      const questions = examples.map((ex) => ({ question: ex.input, answer: ex.answer }));
+      result = await evaluateStudent(generator, loaded.tok, questions, { ...student, maxNewTokens, batchSize: request.batchSize, onProgress: request.onProgress });
+    } else {
+      const removed = loaded.removedCot;
+      const positionJump = removed === undefined ? undefined : (ex: CotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
+      result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionJump, onProgress: request.onProgress });
+    }
   } finally {
     await generator.release();
   }
@@ -124,11 +137,39 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   };
 }
 
-/** What a run's job wrote beside its checkpoints (methods/icot/run.ts). */
+/** ICoT-SI's budget: what the longest example's CoT, answer and EOS tokens need. */
+function cotBudget(tok: SeqTokenizer, examples: CotExample[]): number {
+  let needed = 0; // a loop, not Math.max(...): a large file would overflow the stack
+  for (const ex of examples) needed = Math.max(needed, encodeExample(tok, ex).ids.length - encodePrompt(tok, ex.input).length);
+  return needed;
+}
+
+/**
+ * A student's budget, as its run sets it: the longest completion (rationale, answer mark, answer)
+ * plus 8; where an example gives no rationale to measure, what the context leaves after the prompt.
+ */
+function studentBudget(loaded: Loaded, examples: CotExample[]): number {
+  const { format, answerType } = loaded.student!;
+  const context = modelFamily(loaded.arch).maxPositions;
+  let longest = 0;
+  for (const ex of examples) {
+    if (format !== 'vanilla' && ex.cot === '') return context - 1; // generation stops at the context's end
+    longest = Math.max(longest, loaded.tok.encode(completionText(format, { question: ex.input, rationale: ex.cot, answer: ex.answer }, answerType)).length + 1);
+  }
+  return Math.min(longest + 8, context - 1);
+}
+
+/** What a run's job wrote beside its checkpoints (methods/shared/supervised-run.ts): an ICoT-SI config, or a Fine-tune-CoT student's (format, no recipe). */
 interface RunJson {
-  config: IcotRunConfig;
+  config: Partial<Pick<IcotRunConfig, 'recipe'>> & Omit<IcotRunConfig, 'recipe'> & Partial<Pick<FtCotRunConfig, 'format' | 'answerType'>>;
   tokenizer: unknown;
-  arch: GPT2Config;
+  arch: ModelArch;
+}
+
+/** A Fine-tune-CoT student's format and answer rule, from its run's config; undefined for any other run. */
+function studentOf(info: RunJson): Loaded['student'] {
+  const { format, answerType, recipe } = info.config;
+  return recipe === undefined && format !== undefined && answerType !== undefined ? { format, answerType } : undefined;
 }
 
 function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: number | 'best' | 'latest' | undefined): Loaded {
@@ -146,7 +187,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
   } catch (error) {
     throw new StepwiseError('invalid_input', (error as Error).message);
   }
-  const common = { tok, provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
+  const common = { tok, student: studentOf(info), provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
   const kept = keptPositions(info.config);
   const bestDir = path.join(runDir, 'best');
   const checkpoints = listCheckpoints(path.join(runDir, 'checkpoints'));
@@ -155,7 +196,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     if (!fs.existsSync(path.join(bestDir, 'config.json'))) {
       throw new StepwiseError('not_found', `run ${runId} has no best model yet (it is kept once all CoT is removed); pass --checkpoint STEP or latest`);
     }
-    const folder = loadGpt2Folder(bestDir);
+    const folder = loadModelFolder(bestDir);
     const step = bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0;
     // The best model is kept once all CoT is removed.
     return { ...common, mult: runMult(runId, info), description: `run ${runId}, best model (step ${step})`, arch: folder.config, params: folder.params, owner: { runId, step }, removedCot: kept ? Infinity : undefined };
@@ -235,14 +276,14 @@ function checkMultFile(file: string, examples: CotExample[], mult: { runId: numb
 }
 
 /** Whether a run trained with kept positions (the paper's --keep_position). */
-function keptPositions(config: IcotRunConfig): boolean {
+function keptPositions(config: RunJson['config']): boolean {
   return config.recipe !== 'cot' && config.curriculum?.keepPosition === true;
 }
 
 function loadFolder(context: LabContext, dir: string): Loaded {
   const absolute = path.resolve(dir);
   checkInputFolderSync(absolute, 'model folder'); // only regular files and folders: a FIFO inside cannot hang the load
-  const folder = loadGpt2Folder(absolute);
+  const folder = loadModelFolder(absolute);
   let tok: SeqTokenizer;
   try {
     tok = folderTokenizer(absolute, folder.tokenizer);
@@ -254,21 +295,24 @@ function loadFolder(context: LabContext, dir: string): Loaded {
   const relative = path.relative(context.dataDir, absolute);
   const inRun = /^runs[\\/](\d+)[\\/]best$/.exec(relative);
   let owner: Loaded['owner'] = null;
-  let removedCot: number | undefined;
   if (inRun && context.store.runs.get(Number(inRun[1]))) {
     const runId = Number(inRun[1]);
     const checkpoints = listCheckpoints(path.join(context.dataDir, runFolder(runId), 'checkpoints'));
     owner = { runId, step: bestStep(checkpoints) ?? checkpoints[checkpoints.length - 1]?.step ?? 0 };
-    try {
-      const info = JSON.parse(fs.readFileSync(path.join(context.dataDir, runFolder(runId), 'run.json'), 'utf8')) as RunJson;
-      if (keptPositions(info.config)) removedCot = Infinity;
-    } catch {
-      // no run.json: the run never wrote one; evaluate without kept positions
-    }
   } else {
     const model = context.store.models.list(1000, 0).items.find((m) => m.path === relative && m.runId !== null);
     if (model) owner = { runId: model.runId!, step: typeof model.source.step === 'number' ? model.source.step : 0 };
   }
-  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner, removedCot };
+  let removedCot: number | undefined;
+  let student: Loaded['student'];
+  if (owner) {
+    try {
+      const info = JSON.parse(fs.readFileSync(path.join(context.dataDir, runFolder(owner.runId), 'run.json'), 'utf8')) as RunJson;
+      if (inRun && keptPositions(info.config)) removedCot = Infinity;
+      student = studentOf(info);
+    } catch {
+      // no run.json: the run never wrote one; evaluate without kept positions, in ICoT-SI's layout
+    }
+  }
+  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner, removedCot, student };
 }
-

@@ -1,7 +1,8 @@
 /**
  * `stepwise eval --run ID | --model DIR --data FILE`: the paper's evaluation
  * (greedy decoding, exact match after ####, examples/s) of a run's best model
- * or checkpoint, or of a GPT-2 folder; predictions are stored under the run.
+ * or checkpoint, or of a model folder (GPT-2 or Llama family); a Fine-tune-CoT
+ * student is scored in its own format. Predictions are stored under the run.
  */
 import { StepwiseError } from '../../contract/errors.ts';
 import { ADAPTER_METHODS } from '../../services/adapters.ts';
@@ -16,7 +17,7 @@ import { evalAdapters, type AdapterEvalFlags } from './eval-adapters.ts';
 export const evalCommand = defineCommand({
   name: 'eval',
   summary:
-    "Evaluate a run's best model or a checkpoint (--run), or a GPT-2 folder (--model), on a file of examples: accuracy and examples/s as the paper measures them; predictions are stored under the run.",
+    "Evaluate a run's best model or a checkpoint (--run), or a model folder of the GPT-2 or Llama family (--model), on a file of examples: accuracy and examples/s as the paper measures them; predictions are stored under the run.",
   options: {
     run: { type: 'string', value: 'ID', description: 'The run whose model to evaluate' },
     checkpoint: {
@@ -24,7 +25,7 @@ export const evalCommand = defineCommand({
       value: 'STEP',
       description: "With --run: a checkpoint's step, latest, or best (default: best when the run has one, else latest)",
     },
-    model: { type: 'string', value: 'DIR', description: 'Instead of --run: a Hugging Face GPT-2 folder (e.g. a run\'s runs/<id>/best); with --adapters: their base model' },
+    model: { type: 'string', value: 'DIR', description: 'Instead of --run: a Hugging Face model folder, GPT-2 or Llama family (e.g. a run\'s runs/<id>/best); with --adapters: their base model' },
     adapters: { type: 'string', value: 'DIR', description: "Bitune / LoRA adapters: a run's runs/<id>/adapters folder or a PEFT adapter folder (instruction, GSM8K-style or multiple-choice --data)" },
     data: { type: 'string', value: 'FILE', description: "Examples in the paper's format (input||cot #### answer) or JSONL" },
     limit: { type: 'string', value: 'N', description: 'Only the first N examples' },
