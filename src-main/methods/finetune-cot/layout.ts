@@ -12,11 +12,8 @@
  * student's answer is read after the last `-->` (vanilla: the whole
  * completion; zero-shot-cot: after the trigger) by its task's answer rule.
  */
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import type { TokenExample } from '../../engine/batches.ts';
-import { loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
-import type { TextTokenizer } from '../../engine/tokenizers/hf.ts';
+import { hasTokenizer, loadTokenizer, type TextTokenizer } from '../../engine/tokenizers/hf.ts';
 import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
 import { folderTokenizer } from '../../engine/tokenizers/spec.ts';
 import { answerTrigger, extractAnswer, type AnswerType } from './answers.ts';
@@ -80,7 +77,11 @@ export function parseCompletion(format: StudentFormat, text: string, type: Answe
   return { rationale: text.slice(0, at).trim(), answer: extractAnswer(type, text.slice(at + mark.length), question) };
 }
 
-/** The tokenizer of a model folder, as ICoT reads it: its stored description (word, compact or GPT-2), else the folder's own. */
+/**
+ * The tokenizer of a model folder of any family, as ICoT reads it: its stored description (word,
+ * compact or a Hugging Face tokenizer's), else the folder's own (`hf` when the caller loaded it;
+ * else read from the folder's tokenizer files, without its weights).
+ */
 export function folderCodec(dir: string, hf: TextTokenizer | null = null): SeqTokenizer {
-  return folderTokenizer(dir, hf ?? (existsSync(path.join(dir, 'config.json')) ? loadGpt2Folder(dir).tokenizer : null));
+  return folderTokenizer(dir, hf ?? (hasTokenizer(dir) ? loadTokenizer(dir) : null));
 }

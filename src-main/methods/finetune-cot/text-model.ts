@@ -9,8 +9,8 @@
  * `maxTokens`, or at a stop string, which is left out of the text.
  */
 import { Generator } from '../../engine/generate.ts';
-import { loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
-import type { GPT2Config } from '../../engine/models/gpt2.ts';
+import { loadModelFolder } from '../../engine/hf/model-folder.ts';
+import type { ModelArch } from '../../engine/models/family.ts';
 import type { ProviderName } from '../../engine/runtime.ts';
 import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
 import { folderCodec } from './layout.ts';
@@ -34,18 +34,19 @@ export interface Completion {
 
 export class TextModel {
   readonly tok: SeqTokenizer;
-  readonly arch: GPT2Config;
-  private readonly gen: Generator;
+  /** Any family's (GPT-2, Llama). */
+  readonly arch: ModelArch;
+  private readonly gen: Generator<ModelArch>;
 
-  private constructor(tok: SeqTokenizer, arch: GPT2Config, gen: Generator) {
+  private constructor(tok: SeqTokenizer, arch: ModelArch, gen: Generator<ModelArch>) {
     this.tok = tok;
     this.arch = arch;
     this.gen = gen;
   }
 
-  /** Loads a Hugging Face GPT-2 folder (a library model or a run's best/). */
+  /** Loads a Hugging Face model folder of any family the engine loads (a library model or a run's best/). */
   static load(dir: string, opts: { provider?: ProviderName; threads?: number } = {}): TextModel {
-    const folder = loadGpt2Folder(dir);
+    const folder = loadModelFolder(dir);
     const tok = folderCodec(dir, folder.tokenizer);
     return new TextModel(tok, folder.config, Generator.create(folder.config, folder.params, opts));
   }
@@ -58,12 +59,13 @@ export class TextModel {
 
   /** Completes every prompt (decoded together as one batch). */
   async complete(prompts: string[], opts: CompleteOptions): Promise<Completion[]> {
+    const context = this.gen.family.maxPositions;
     const ids = prompts.map((p, i) => {
       const e = this.encodePrompt(p);
-      if (e.length >= this.arch.nPositions) throw new Error(`prompt ${i} has ${e.length} tokens; the model's context is ${this.arch.nPositions}`);
+      if (e.length >= context) throw new Error(`prompt ${i} has ${e.length} tokens; the model's context is ${context}`);
       return e;
     });
-    const maxNew = Math.max(0, Math.min(opts.maxTokens, this.arch.nPositions - Math.min(...ids.map((e) => e.length))));
+    const maxNew = Math.max(0, Math.min(opts.maxTokens, context - Math.min(...ids.map((e) => e.length))));
     const stop = (opts.stop ?? []).filter((s) => s !== '');
     const out = await this.gen.generate(ids, {
       maxNewTokens: maxNew, temperature: opts.temperature, topP: opts.topP, seed: opts.seed ?? 0, eosTokenId: this.tok.eosId, padTokenId: this.tok.padId,
