@@ -1,7 +1,7 @@
 /**
  * One Bitune or LoRA run from data to evaluated adapters (runs inside a worker
- * thread): load the frozen base (a fresh GPT-2 with a word-level tokenizer,
- * or a Hugging Face folder), lay out the instruction data, train the adapters
+ * thread): load the frozen base (a fresh GPT-2 or Llama-shaped model with a
+ * word-level tokenizer, or a Hugging Face folder of either family), lay out the instruction data, train the adapters
  * and mixing parameters with the engine's trainer, validate at each epoch's
  * end, and test at the end: exact-match accuracy of greedy answers on the test
  * split, and zero-shot multiple-choice accuracy (acc, acc_norm) on the files
@@ -14,14 +14,13 @@
  * `default` adapter merged in, once the run finished), `run.json`.
  */
 import { deviceRecord } from '../../engine/gpu-adapter.ts';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadChatTemplate } from '../../engine/hf/chat-template.ts';
-import { exportGpt2Folder, loadGpt2Folder } from '../../engine/hf/gpt2-folder.ts';
-import { exportLlamaFolder, loadLlamaFolder } from '../../engine/hf/llama-folder.ts';
-import { initGPT2 } from '../../engine/init.ts';
+import { exportModelFolder, loadModelFolder } from '../../engine/hf/model-folder.ts';
+import { initModel } from '../../engine/init.ts';
 import { initLora, loraModules, mergeLora, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
-import { isLlama, modelFamily, type ModelArch, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
+import { modelFamily, type ModelArch, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
 import { compactTokenizerForTexts } from '../../engine/tokenizers/compact.ts';
 import { TOKENIZER_FILES } from '../../engine/tokenizers/hf.ts';
@@ -31,7 +30,7 @@ import { train, type PredictionRow, type TrainerControl, type TrainerEvent } fro
 import { extractAnswer, firstWord, goldAnswer, sameAnswer } from '../shared/instruct/answers.ts';
 import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../shared/instruct/choices.ts';
 import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../shared/instruct/format.ts';
-import { adamwOf, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
+import { adamwOf, freshArch, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { BituneModel } from './infer.ts';
 import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
 import { loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
@@ -108,15 +107,8 @@ export function instructTemplateOf(dir: string): InstructTemplate {
 function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch: ModelArch; base: TensorMap; tok: SeqTokenizer; template: InstructTemplate } {
   const m = config.model;
   if (m.kind === 'folder') {
-    const cfgFile = path.join(m.path, 'config.json');
-    const type = existsSync(cfgFile) ? (JSON.parse(readFileSync(cfgFile, 'utf8')) as { model_type?: string }).model_type : undefined;
-    const template = instructTemplateOf(m.path);
-    if (type === 'gpt2') {
-      const f = loadGpt2Folder(m.path);
-      return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer), template };
-    }
-    const f = loadLlamaFolder(m.path);
-    return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer), template };
+    const f = loadModelFolder(m.path);
+    return { arch: f.config, base: f.params, tok: folderTokenizer(m.path, f.tokenizer), template: instructTemplateOf(m.path) };
   }
   // Word-level: every whitespace-separated symbol of the prompts and answers.
   const tok = compactTokenizerForTexts(examples.flatMap((e) => [promptText(e.question), e.answer]));
@@ -125,8 +117,8 @@ function loadBase(config: BituneRunConfig, examples: InstructExample[]): { arch:
     const p = encodePair(tok, e);
     longest = Math.max(longest, p.prompt.length + p.answer.length);
   }
-  const arch = { vocabSize: tok.vocabSize, nPositions: m.context ?? Math.max(16, Math.ceil((longest + 16) / 8) * 8), nEmbd: m.dim, nLayer: m.layers, nHead: m.heads, layerNormEpsilon: 1e-5 };
-  return { arch, base: initGPT2(arch, m.seed), tok, template: QUESTION_ANSWER };
+  const arch = freshArch(config, tok.vocabSize, Math.max(16, Math.ceil((longest + 16) / 8) * 8));
+  return { arch, base: initModel(arch, m.seed), tok, template: QUESTION_ANSWER };
 }
 
 export function prepareBitune(config: BituneRunConfig): PreparedBitune {
@@ -218,9 +210,7 @@ export function exportMerged(dir: string, p: PreparedBitune, trained: TensorMap,
   const def = p.adapters.find((a) => a.name === 'default')!;
   const params = mergeLora(p.base, def, trained, WEIGHT_LAYOUT[p.family.name]);
   const tokenizerFrom = baseDir && TOKENIZER_FILES.some((f) => existsSync(path.join(baseDir, f))) ? baseDir : undefined;
-  const arch = p.family.arch;
-  if (isLlama(arch)) exportLlamaFolder(dir, { config: arch, params, tokenizerFrom });
-  else exportGpt2Folder(dir, { config: arch, params, tokenizerFrom });
+  exportModelFolder(dir, { arch: p.family.arch, params, tokenizerFrom });
   writeFileSync(path.join(dir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
 }
 
@@ -246,10 +236,10 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   mkdirSync(checkpointDir, { recursive: true });
   const layout = WEIGHT_LAYOUT[p.family.name];
   let baseModel: string | undefined = config.model.kind === 'folder' ? config.model.path : undefined;
-  if (config.model.kind === 'fresh' && p.family.name === 'gpt2') {
+  if (config.model.kind === 'fresh') {
     // The adapters need their base: a fresh one is kept with the run.
     const baseDir = path.join(job.runDir, 'base');
-    exportGpt2Folder(baseDir, { config: p.family.arch as Parameters<typeof exportGpt2Folder>[1]['config'], params: p.base });
+    exportModelFolder(baseDir, { arch: p.family.arch, params: p.base });
     writeFileSync(path.join(baseDir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
     baseModel = baseDir;
   }
