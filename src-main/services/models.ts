@@ -67,7 +67,7 @@ function invalidPath(message: string): StepwiseError {
 }
 
 /**
- * Copies a Hugging Face GPT-2 folder into `models/<id>`: staged in a hidden
+ * Copies a Hugging Face model folder (GPT-2 or Llama family) into `models/<id>`: staged in a hidden
  * folder, loaded from the copy (config, every weight and its shape), and only
  * then given a row and moved into place in one transaction, so a folder that
  * does not load, a full disk or a crash leaves neither a row nor a file.
@@ -78,12 +78,12 @@ export async function importModel({ store, dataDir }: LabContext, from: string, 
     await checkInputFolder(from, 'model folder');
   } catch (error) {
     if (error instanceof InputFileError && error.file === from && error.problem === 'is a file, expected a folder') {
-      throw invalidPath(`${from}: expected a Hugging Face GPT-2 folder (config.json and model.safetensors), found a file`);
+      throw invalidPath(`${from}: expected a Hugging Face model folder (config.json and model.safetensors), found a file`);
     }
     if (error instanceof InputFileError) throw invalidPath(error.message);
     throw error;
   }
-  if (!fs.existsSync(path.join(from, 'config.json'))) throw invalidPath(`${from}: has no config.json; expected a Hugging Face GPT-2 folder`);
+  if (!fs.existsSync(path.join(from, 'config.json'))) throw invalidPath(`${from}: has no config.json; expected a Hugging Face model folder (GPT-2 or Llama family)`);
 
   const staged = path.join('models', `.staging-${process.pid}-${randomBytes(6).toString('hex')}`);
   const stagedAbs = insideDataDir(dataDir, staged);
@@ -105,7 +105,7 @@ export async function importModel({ store, dataDir }: LabContext, from: string, 
       // Name the user's folder, not the staged copy.
       const message = (error as Error).message.replaceAll(stagedAbs, from);
       if ((error as { hfFolder?: boolean }).hfFolder) throw invalidPath(message.includes(from) ? message : `${from}: ${message}`);
-      throw invalidPath(`${from}: does not load as a GPT-2 folder (${message})`);
+      throw invalidPath(`${from}: does not load as a model folder (${message})`);
     }
     return store.transaction(() => {
       const added = store.models.add({
