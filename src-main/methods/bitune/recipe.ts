@@ -15,7 +15,7 @@ import { ABLATIONS, PREFILL_MASKS, type Variant } from './variant.ts';
 export const BituneRunConfigSchema = z.strictObject({
   method: z.enum(['bitune', 'lora']),
   model: z.discriminatedUnion('kind', [
-    /** A fresh GPT-2 with a word-level tokenizer from the data (small experiments and tests). */
+    /** A fresh model (GPT-2, or Llama-shaped with family: "llama") with a word-level tokenizer from the data (small experiments and tests). */
     z.strictObject(freshModelFields({ layers: 2, dim: 64 })).refine(...headsDivideDim),
     /** A Hugging Face folder (GPT-2, or a Llama-family model where the engine loads them). */
     folderModel,
