@@ -64,12 +64,26 @@ export function describeError(e: ShownError): { title: string; hint?: string } {
 }
 
 /**
- * What an error notice prints: the message, and a list of the fields that
- * failed when that list adds something. Servers often repeat every issue in
+ * What an error notice prints: the message (without the call's name), and a
+ * list of the fields that failed when that list adds something. Servers often repeat every issue in
  * the message; then the message is cut before the first one (the list says
  * them better), and a single issue the message already states is not listed.
  */
 export function layoutError(e: ShownError): { headline: string; issues: { path: string; text: string }[] } {
+  const { headline, issues } = layout(e);
+  return { headline: withoutProcedure(headline), issues };
+}
+
+/**
+ * The message as a researcher reads it: without the name of the call that
+ * failed ("datasets.generateMult: …"), which says where for a developer and a
+ * log, not what went wrong.
+ */
+export function withoutProcedure(message: string): string {
+  return message.replace(/^[a-z][A-Za-z]*\.[A-Za-z]+: /, '');
+}
+
+function layout(e: ShownError): { headline: string; issues: { path: string; text: string }[] } {
   const issues = (e.issues ?? []).map((issue) => {
     const path = issue.path.join('.');
     const text = issue.message.startsWith(`${path}: `) ? issue.message.slice(path.length + 2) : issue.message;

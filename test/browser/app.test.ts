@@ -536,7 +536,7 @@ describe('a data folder with a model, a dataset and finished runs', () => {
     const text = await alert.textContent();
     expect(text).toContain('Not found');
     expect(text).toContain('not_found');
-    expect(text).toContain('runs.get: there is no run 9999');
+    expect(text).toContain('there is no run 9999');
   });
 
   test('deleting a run asks first, then removes it and goes back to the list', async () => {
@@ -826,7 +826,7 @@ describe('when the server goes away', () => {
     await alert.waitFor();
     const text = ((await alert.textContent()) ?? '').replace(/\s+/g, ' ');
     expect(text).toContain('Lost contact with Stepwise');
-    expect(text).toContain('runs.list: no answer from Stepwise');
+    expect(text).toContain('no answer from Stepwise');
     expect(text).toContain('Is stepwise serve (or the desktop app) still running?');
     expect(await alert.locator('.hint code').textContent()).toBe('stepwise serve');
     expect(await page.locator('footer').textContent()).toContain('Disconnected');

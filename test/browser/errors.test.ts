@@ -40,6 +40,13 @@ describe('ConnectionError.from', () => {
 });
 
 describe('layoutError', () => {
+  test('the headline is said without the name of the call that failed (a researcher reads what went wrong, not where)', () => {
+    expect(layoutError({ code: 'invalid_input', message: 'datasets.generateMult: counts must ask for at least one example' }).headline).toBe('counts must ask for at least one example');
+    expect(layoutError({ code: 'transport', message: 'runs.list: no answer from Stepwise (Failed to fetch).' }).headline).toBe('no answer from Stepwise (Failed to fetch).');
+    // A path that starts like one is left alone.
+    expect(layoutError({ code: 'invalid_input', message: '/data/x.txt: not a file' }).headline).toBe('/data/x.txt: not a file');
+  });
+
   test('a message that repeats every issue is cut before the first, and the issues are listed by field', () => {
     const laid = layoutError({
       code: 'invalid_input',
@@ -50,7 +57,7 @@ describe('layoutError', () => {
       ],
     });
     expect(laid).toEqual({
-      headline: 'runs.start: config is not a valid ICoT-SI run configuration',
+      headline: 'config is not a valid ICoT-SI run configuration',
       issues: [
         { path: 'config.model', text: 'Invalid input' },
         { path: 'config.data', text: 'Invalid input' },
@@ -61,14 +68,14 @@ describe('layoutError', () => {
   test('one issue the message already states is not listed again', () => {
     const message = 'datasets.import: /tmp/bad.txt:2: expected one ||';
     expect(layoutError({ code: 'invalid_input', message, issues: [{ path: ['path'], message: '/tmp/bad.txt:2: expected one ||' }] })).toEqual({
-      headline: message,
+      headline: '/tmp/bad.txt:2: expected one ||',
       issues: [],
     });
   });
 
   test('issues the message does not mention are listed under it whole', () => {
     expect(layoutError({ code: 'invalid_input', message: 'runs.create: bad input', issues: [{ path: ['name'], message: 'must not be empty' }] })).toEqual({
-      headline: 'runs.create: bad input',
+      headline: 'bad input',
       issues: [{ path: 'name', text: 'must not be empty' }],
     });
   });
