@@ -13,6 +13,6 @@ export { EVENT_NAMES } from './events.ts';
 export type { EventName, EventPayloads } from './events.ts';
 export { LOG_LEVELS, RUN_STATUSES } from './entities.ts';
 export type * from './entities.ts';
-export type { RunCheckpoint, SavedConfig } from './areas/library.ts';
+export type { FoundModel, RunCheckpoint, SavedConfig } from './areas/library.ts';
 export type { Probe, ProbeCell, ProbeGrid, ProbeOutputs, ProbePoint, ProbeRequestInput, ProbeResults, ProbeStatus, ProbeSummary, ProbeTargetInfo } from './areas/probes.ts';
 export type { ProcedureInput, ProcedureName, ProcedureOutput, ProcedureOutputs } from './procedures.ts';

@@ -18,6 +18,7 @@ import { curriculumHandlers } from './curriculum.ts';
 import { datasetHandlers } from './datasets.ts';
 import { createEventBus } from './events.ts';
 import type { EventBus } from './events.ts';
+import { discoveryHandlers } from './model-discovery.ts';
 import { modelHandlers } from './models.ts';
 import { DATABASE_FILE } from './paths.ts';
 import { probeHandlers } from './probes.ts';
@@ -63,7 +64,7 @@ export function openLab(dataDir: string): Lab {
   const training = createTraining(context);
   const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
+    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

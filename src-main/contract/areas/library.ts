@@ -39,6 +39,23 @@ export interface SchedulePoint {
   remaining: number;
 }
 
+/** A model folder models.discover found on this machine. */
+export interface FoundModel {
+  /** The repository id for a hub cache entry (e.g. "HuggingFaceTB/SmolLM2-135M"), else the folder's name. */
+  name: string;
+  /** The folder (a cache snapshot: its files link to the cache's blobs). */
+  path: string;
+  /** config.json's model_type; null when it has none. */
+  modelType: string | null;
+  bytes: number;
+  /** Whether Stepwise loads it (a supported model_type, with safetensors weights). */
+  loadable: boolean;
+  /** Why it does not load, in words; absent when it does. */
+  why?: string;
+  /** Whether a Library model was imported from this folder. */
+  imported: boolean;
+}
+
 const finite = (what: string) => z.number({ error: `must be ${what}` });
 
 export const libraryProcedures = {
@@ -46,6 +63,12 @@ export const libraryProcedures = {
     summary:
       "Copy a Hugging Face GPT-2 folder (config.json and its safetensors weights) into the data folder as a new model; the copy is checked first, and a folder that does not load imports nothing.",
     input: z.strictObject({ path: absolutePath(), name: text(200).optional() }),
+  },
+  'models.discover': {
+    summary:
+      'Model folders already on this machine: the Hugging Face hub cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub) and any `folders` named ' +
+      '(each a model folder or a folder of them), with their model_type, size, whether Stepwise loads them and whether the Library has them.',
+    input: z.strictObject({ folders: z.array(absolutePath(), { error: 'must be a list of absolute paths' }).max(20, { error: 'must name at most 20 folders' }).optional() }).default({}),
   },
   'models.checkpoints': {
     summary: "Every run's checkpoints, newest first, with the run that saved them and the model's architecture and parameter count.",
@@ -128,6 +151,7 @@ export interface ValidationSpans {
 /** What each of these procedures answers. */
 export interface LibraryOutputs {
   'models.import': Model;
+  'models.discover': { searched: string[]; items: FoundModel[] };
   'models.checkpoints': Page<RunCheckpoint>;
   'datasets.cancelGenerate': { /** false when nothing by that name was being generated (e.g. it had just finished). */ cancelled: boolean };
   'datasets.runs': { items: Run[] };
