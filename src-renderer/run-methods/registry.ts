@@ -9,6 +9,7 @@ import { bituneEntry, loraEntry } from './bitune.ts';
 import { ftCotEntry, ftVanillaEntry } from './ftcot.ts';
 import { cotEntry, icotSiEntry, noCotEntry } from './icot.ts';
 import type { CommonReadBack, RunFormMethod } from './types.ts';
+import { labMethods } from '../lib/methods.svelte.ts';
 
 /** The form's methods, in the order shown. Add new methods here. */
 export const RUN_FORM_METHODS: RunFormMethod[] = [icotSiEntry, cotEntry, noCotEntry, bituneEntry, loraEntry, ftCotEntry, ftVanillaEntry];
@@ -21,4 +22,12 @@ export function readAnyConfig(config: JsonObject, method?: RunMethod): { entry: 
     if (read) return { entry, read };
   }
   return null;
+}
+
+/**
+ * What a run is, as the pages name it: the form entry its config is (e.g. an ICoT-SI
+ * run with recipe "cot" is "Explicit CoT"), else its method's title.
+ */
+export function runLabel(run: { method: string; config: JsonObject }): string {
+  return readAnyConfig(run.config, run.method)?.entry.label ?? labMethods.title(run.method);
 }

@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { assertRendererBuilt, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
+import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
 
 let server: Server;
 let browser: Browser;
@@ -134,5 +134,16 @@ describe('the runs table', () => {
     await page.getByRole('group', { name: 'Runs' }).getByRole('checkbox').first().uncheck();
     await eventually(() => compared.count()).toBe(1);
     await eventually(() => decodeURIComponent(new URL(page.url()).hash).split('/')[2]!.split(',').length).toBe(1);
+  });
+
+  test('a run is named by what its config is: an ICoT-SI run with recipe "cot" is Explicit CoT, "nocot" is No CoT', async () => {
+    await callApi(server, 'runs.create', { method: 'icot-si', name: 'explicit baseline', config: { recipe: 'cot' } });
+    await callApi(server, 'runs.create', { method: 'icot-si', name: 'no-CoT baseline', config: { recipe: 'nocot' } });
+    await page.goto(`${server.origin}/#/runs`);
+    await eventually(() => rows().count()).toBe(5);
+    const method = async (name: string) => (await rows().filter({ hasText: name }).locator('td').nth(2).textContent())?.trim();
+    expect(await method('explicit baseline')).toBe('Explicit CoT');
+    expect(await method('no-CoT baseline')).toBe('No CoT');
+    expect(await method('lora baseline')).toBe('LoRA');
   });
 });
