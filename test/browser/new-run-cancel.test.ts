@@ -1,5 +1,7 @@
 // New run's Cancel (and Escape) discard what was typed: the next New run starts
-// from the defaults, not from the invalid values of an abandoned one.
+// from the defaults, not from the invalid values of an abandoned one. The
+// defaults match the hints: a new model's learning rate is 1e-3, and Generate
+// multiplication starts with a 2×2 set that takes seconds.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { assertRendererBuilt, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
@@ -28,8 +30,9 @@ describe('New run', () => {
     const lr = dialog.getByLabel('Learning rate');
     const name = dialog.getByLabel('Name', { exact: true });
     await page.getByRole('button', { name: 'New run' }).click();
+    // A new model starts at 1e-3, as the field's hint says small new models like.
+    await eventually(() => lr.inputValue()).toBe('0.001');
     const defaultLr = await lr.inputValue();
-    expect(Number(defaultLr)).toBeGreaterThan(0);
     for (const leave of ['Cancel', 'Escape'] as const) {
       await name.fill('abandoned draft');
       await lr.fill('0');
@@ -42,5 +45,16 @@ describe('New run', () => {
       expect(await lr.inputValue()).toBe(defaultLr);
       expect(await dialog.getByLabel('Layers').inputValue()).not.toBe('97');
     }
+  });
+
+  test('Generate multiplication starts small (2×2, 7,000 / 200 / 200) and offers the paper\'s sizes', async () => {
+    await page.goto(`${server.origin}/#/datasets`);
+    await page.getByRole('button', { name: /Generate multiplication/ }).first().click();
+    const dialog = page.getByRole('dialog', { name: /multiplication/i });
+    expect(await dialog.getByLabel('Digits (first)').inputValue()).toBe('2');
+    expect(await dialog.getByLabel('Train examples').inputValue()).toBe('7000');
+    expect(await dialog.textContent()).toContain('2×2 has 8,100 distinct problems');
+    await dialog.getByRole('button', { name: 'Use the paper’s sizes' }).click();
+    expect([await dialog.getByLabel('Train examples').inputValue(), await dialog.getByLabel('Valid examples').inputValue(), await dialog.getByLabel('Test examples').inputValue()]).toEqual(['808000', '1000', '1000']);
   });
 });
