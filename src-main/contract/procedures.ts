@@ -67,6 +67,15 @@ export const procedures = {
     summary: 'One dataset.',
     input: z.strictObject({ id: id() }),
   },
+  'datasets.update': {
+    summary: 'Rename a dataset (names are unique, in any case).',
+    input: z.strictObject({ id: id(), name: text(200) }),
+  },
+  'datasets.delete': {
+    summary:
+      "Delete a dataset and its files; refused while a run that could still train on it (queued, running, failed or cancelled) names its files. Answers the bytes freed.",
+    input: z.strictObject({ id: id() }),
+  },
   'datasets.import': {
     summary:
       "Copy a file of examples (the paper's `input||cot #### answer` lines, or JSONL {question, rationale?, answer}) into the data folder as one split of a new dataset; every line is checked first, and a bad one imports nothing.",
@@ -235,6 +244,8 @@ export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, Adapter
   'models.delete': { id: number; bytesFreed: number };
   'datasets.list': Page<Dataset>;
   'datasets.get': Dataset;
+  'datasets.update': Dataset;
+  'datasets.delete': { id: number; bytesFreed: number };
   'datasets.import': Dataset;
   'datasets.generateMult': Dataset;
   'datasets.examples': Page<DatasetExample>;

@@ -98,11 +98,21 @@ export function stagingFolder(dataDir: string): { absolute: string; relative: st
   return { absolute, relative };
 }
 
+/** A dataset's name is its own: one already taken (any case) is refused, naming the dataset that has it. */
+export function refuseTakenName(ctx: Pick<LabContext, 'store'>, name: string, except?: number): void {
+  const taken = ctx.store.datasets.byName(name.trim());
+  if (taken && taken.id !== except) {
+    const message = `there is already a dataset named “${taken.name}” (dataset ${taken.id}); choose another name, or rename or delete that one`;
+    throw new StepwiseError('invalid_input', message, [{ path: ['name'], message }]);
+  }
+}
+
 /** Inserts the row and moves the staged folder to `datasets/<id>`, all or nothing. */
 export function commit(ctx: LabContext, staged: { absolute: string; relative: string }, row: Omit<Dataset, 'id' | 'createdAt' | 'path'>): Dataset {
   let moved: string | null = null;
   try {
     return ctx.store.transaction(() => {
+      refuseTakenName(ctx, row.name); // again here: another call may have taken it while this one wrote its files
       const added = ctx.store.datasets.add({ ...row, path: staged.relative });
       const relative = path.join('datasets', String(added.id));
       const target = insideDataDir(ctx.dataDir, relative);
@@ -121,6 +131,7 @@ export function commit(ctx: LabContext, staged: { absolute: string; relative: st
 
 /** Copies a file of examples into the library as one split of a new dataset (the copy is read off the event loop). */
 export async function importDataset(ctx: LabContext, req: ImportRequest): Promise<Dataset> {
+  refuseTakenName(ctx, req.name);
   try {
     checkInputFile(req.path, 'file of examples'); // a FIFO, a device, a folder or an oversized file: refused before anything is made
   } catch (error) {
@@ -158,6 +169,7 @@ export async function importDataset(ctx: LabContext, req: ImportRequest): Promis
 
 /** Generates multiplication splits in the paper's format into a new dataset. */
 export async function generateMultDataset(ctx: LabContext, req: GenerateMultRequest, onProgress?: (done: number, total: number) => void): Promise<Dataset> {
+  refuseTakenName(ctx, req.name);
   let exclude: Set<string> | undefined;
   if (req.excludePaths?.length) {
     // Each file is checked before it is opened (a FIFO or device is refused) and read off the event loop.

@@ -50,6 +50,21 @@ export function createDatasetsRepository(db: Database.Database) {
       return total.get()!.n;
     },
 
+    /** The dataset of this name, any case ("4×4 Mult" and "4×4 mult" are one name to a person). */
+    byName(name: string): Dataset | undefined {
+      const row = db.prepare<[string], DatasetRow>(`SELECT ${COLUMNS} FROM datasets WHERE lower(name) = lower(?) LIMIT 1`).get(name);
+      return row && toDataset(row);
+    },
+
+    rename(id: number, name: string): Dataset | undefined {
+      db.prepare<[string, number]>('UPDATE datasets SET name = ? WHERE id = ?').run(name, id);
+      return this.get(id);
+    },
+
+    delete(id: number): boolean {
+      return db.prepare<[number]>('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+    },
+
     /** Points the row at another folder (an import stages its files, then moves them to `datasets/<id>`). */
     setPath(id: number, path: string): void {
       setPath.run(path, id);

@@ -55,6 +55,8 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'models.delete': [[{ id: -1 }, 'id'], [{ id: null }, 'id'], [{ id: 1, force: true }, '"force"'], ['1', 'input']],
   'datasets.list': [[{ limit: 2.5 }, 'limit'], [{ offset: 'x' }, 'offset']],
   'datasets.get': [[{ id: 0 }, 'id'], [{ id: 1e20 }, 'id'], [{ name: 'd' }, 'id']],
+  'datasets.update': [[{ id: 0, name: 'x' }, 'id'], [{ id: 1, name: '  ' }, 'name'], [{ id: 1 }, 'name'], [{ id: 1, name: 'x', kind: 'm' }, '"kind"']],
+  'datasets.delete': [[{ id: -1 }, 'id'], [{}, 'id'], [{ id: 1, force: true }, '"force"']],
   'datasets.import': [
     [{ path: 'relative/file.txt', name: 'a' }, 'path'],
     [{ name: 'a' }, 'path'],
@@ -304,6 +306,29 @@ describe('procedures against the store', () => {
     expect(page.total).toBe(2);
     expect((await client.call('runs.tags', {})).items).toEqual([{ tag: 'sweep', runs: 2 }, { tag: 'baseline', runs: 1 }, { tag: 'seeds', runs: 1 }]);
     expect((await client.call('runs.metricKeys', {})).items).toEqual([{ key: 'loss', runs: 1 }, { key: 'val_accuracy', runs: 2 }]);
+  });
+
+  test('datasets have names of their own: renaming to a taken name (any case) is refused naming the holder; deleting frees the files unless a run can still train on them', async () => {
+    const client = createClient({ call: lab.dispatch, on: () => () => {} });
+    const counts = { train: 10, valid: 2, test: 2 };
+    const a = await client.call('datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 0, name: 'two by two' });
+    const b = await client.call('datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 1, name: 'other' });
+    const again = await lab.dispatch('datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 2, name: 'Two By Two' });
+    expect(again).toMatchObject({ ok: false, error: { code: 'invalid_input', message: `datasets.generateMult: there is already a dataset named “two by two” (dataset ${a.id}); choose another name, or rename or delete that one` } });
+    const clash = await lab.dispatch('datasets.update', { id: b.id, name: 'TWO by two' });
+    expect(clash.ok).toBe(false);
+    expect((await client.call('datasets.update', { id: b.id, name: 'renamed' })).name).toBe('renamed');
+    expect((await client.call('datasets.update', { id: a.id, name: 'Two by two' })).name).toBe('Two by two'); // its own name, another case
+    // A queued run on b keeps it; a completed one does not.
+    const run = lab.store.runs.create({ method: 'icot-si', name: 'on b', config: { data: { train: `${b.path}/train.txt` } } });
+    const held = await lab.dispatch('datasets.delete', { id: b.id });
+    expect(held).toMatchObject({ ok: false, error: { code: 'conflict', message: `datasets.delete: run ${run.id} “on b” (queued) can still train on “renamed”; delete that run first` } });
+    lab.store.runs.setStatus(run.id, 'completed');
+    const gone = await client.call('datasets.delete', { id: b.id });
+    expect(gone.bytesFreed).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(dataDir, b.path))).toBe(false);
+    expect(lab.store.datasets.get(b.id)).toBeUndefined();
+    expect(lab.store.runs.get(run.id)?.name).toBe('on b');
   });
 
   test('runs.update changes only the fields given', async () => {

@@ -130,8 +130,8 @@ describe('datasets.generateMult', () => {
     expect(inputs.filter((input) => paperTest.has(input))).toEqual([]);
     expect(dataset.preview).toEqual(splits.train.slice(0, 5).map(formatLine));
     expect(dataset.contentHash).toBe(listingHash(['test.txt', 'train.txt', 'valid.txt'].map((n) => [n, path.join(folder, n)])));
-    // Same request, same files.
-    const again = await call<Dataset>('datasets.generateMult', request);
+    // Same request, same files (under a name of its own: names are unique).
+    const again = await call<Dataset>('datasets.generateMult', { ...request, name: '4×4 again' });
     expect(again.contentHash).toBe(dataset.contentHash);
     expect(again.id).toBe(dataset.id + 1);
   });
