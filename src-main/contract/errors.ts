@@ -12,6 +12,8 @@ export const ERROR_CODES = [
   'not_found',
   /** The call is valid but the state forbids it (e.g. deleting a running run). */
   'conflict',
+  /** A service outside the lab (a teacher's endpoint) did not answer or refused; the message says which and why. */
+  'unreachable',
   /** A bug or an I/O failure; the message says what failed. */
   'internal',
 ] as const;

@@ -21,7 +21,7 @@
  *     { "ok": true,  "result": <output> }                                  200
  *     { "ok": false, "error": { "code", "message", "issues"? } }
  *       invalid_input 400 (also for a body that is not JSON), unknown_procedure 404,
- *       not_found 404, conflict 409, internal 500.
+ *       not_found 404, conflict 409, unreachable 502 (an outside service did not answer), internal 500.
  *   Other methods on /api/call/*: 405. Bodies over 1 MiB: 413.
  *
  * Events: GET /api/events, WebSocket upgrade.
@@ -81,6 +81,7 @@ const STATUS_OF: Record<ErrorCode, number> = {
   unknown_procedure: 404,
   not_found: 404,
   conflict: 409,
+  unreachable: 502,
   internal: 500,
 };
 

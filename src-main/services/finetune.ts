@@ -277,7 +277,7 @@ export function createFinetune(ctx: LabContext): Finetune {
         const r = await teacher.complete(stage1Prompt('What is 2 + 3?'), { maxTokens: 16, temperature: 0 });
         return { text: r.text, latencyMs: performance.now() - t0, promptTokens: r.promptTokens, completionTokens: r.completionTokens, teacher: teacher.describe() };
       } catch (err) {
-        throw new StepwiseError('conflict', `finetune.testTeacher: ${teacher.describe()} did not answer: ${(err as Error).message}`);
+        throw new StepwiseError('unreachable', `finetune.testTeacher: ${teacher.describe()} did not answer: ${(err as Error).message}`);
       } finally {
         await teacher.close();
       }

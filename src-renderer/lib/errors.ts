@@ -45,6 +45,7 @@ const TITLES: Record<string, { title: string; hint?: string }> = {
     hint: 'The app answering does not know this request; restart it so both halves are the same version.',
   },
   conflict: { title: 'Conflicts with the current state' },
+  unreachable: { title: 'The service did not answer', hint: 'Check its address, its key and the network; Test connection tries it again.' },
   unauthorized: {
     title: 'Not authorized',
     hint: 'Open the address that `stepwise serve` printed (it carries the access token).',

@@ -119,7 +119,7 @@ describe('a key echoed by its endpoint is redacted everywhere', () => {
     const failed = await call('finetune.testTeacher', { teacher: teacher(keyName, true) });
     expect(received.at(-1)).toBe(`Bearer ${key}`);
     expect(failed.ok ? null : failed.error).toEqual({
-      code: 'conflict',
+      code: 'unreachable',
       message: `finetune.testTeacher: openai:${echoUrl}/fail/v1 model echo (completions) did not answer: ${echoUrl}/fail/v1/completions: HTTP 401: Incorrect API key provided: Bearer [redacted]. You can find your API key at https://platform.example/keys.`,
     });
     expect(leaks(key)).toEqual([]);

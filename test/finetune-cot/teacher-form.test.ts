@@ -1,0 +1,59 @@
+// The Fine-tune-CoT teacher form in Chromium through `stepwise serve`: a
+// library-model teacher shows the model it will use (never a blank select
+// that sends model 0), and an endpoint that does not answer is said to be
+// unreachable, with what to check, not "conflicts with the current state".
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { Model } from '../../src-main/contract/entities.ts';
+import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from '../browser/harness.ts';
+
+const GPT2_TINY = new URL('../../../shared/reference/gpt2-tiny', import.meta.url).pathname;
+
+let server: Server;
+let browser: Browser;
+let page: Page;
+let older: Model;
+let newer: Model;
+
+beforeAll(async () => {
+  assertRendererBuilt();
+  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+  page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  older = await callApi<Model>(server, 'models.import', { path: GPT2_TINY, name: 'older model' });
+  newer = await callApi<Model>(server, 'models.import', { path: GPT2_TINY, name: 'newer model' });
+  await page.goto(server.url);
+  await page.locator('h1', { hasText: 'Library' }).waitFor();
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+describe('the teacher form', () => {
+  test('a library teacher starts with the newest model chosen, and Test connection sends that model', async () => {
+    await page.goto(`${server.origin}/#/finetune-cot`);
+    await page.getByRole('radiogroup', { name: 'Teacher kind' }).getByLabel('Library model').check();
+    const select = page.locator('#ftcot-library-model');
+    await eventually(() => select.inputValue()).toBe(String(newer.id));
+    expect(await select.locator('option:checked').textContent()).toBe('newer model');
+    await select.selectOption(String(older.id));
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    // gpt2-tiny has no tokenizer, so it cannot teach: the answer names the model chosen, not "model 0".
+    const alert = page.getByRole('alert');
+    await eventually(() => alert.textContent()).toContain(`model ${older.id} cannot teach`);
+    expect(await alert.textContent()).not.toContain('must be a positive integer');
+  });
+
+  test('an endpoint that does not answer is unreachable, with what to check', async () => {
+    await page.goto(`${server.origin}/#/finetune-cot`);
+    await page.getByRole('radiogroup', { name: 'Teacher kind' }).getByLabel(/endpoint/i).check();
+    await page.getByLabel('Base URL').fill('http://127.0.0.1:9/v1');
+    await page.getByLabel('Model', { exact: true }).fill('nobody');
+    await page.getByRole('button', { name: 'Test connection' }).click();
+    const alert = page.getByRole('alert');
+    await eventually(() => alert.textContent(), 60_000).toContain('The service did not answer');
+    expect(await alert.textContent()).toContain('Check its address, its key and the network');
+    expect(await alert.textContent()).not.toContain('Conflicts with the current state');
+  });
+});
