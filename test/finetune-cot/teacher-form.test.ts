@@ -1,4 +1,6 @@
-// The Fine-tune-CoT teacher form in Chromium through `stepwise serve`: a
+// The Fine-tune-CoT teacher form in Chromium through `stepwise serve`: a task
+// is made in the app (the paper's task file imported with its splits and
+// teacher rationales, or a synthetic one generated), a
 // library-model teacher shows the model it will use (never a blank select
 // that sends model 0), and an endpoint that does not answer is said to be
 // unreachable, with what to check, not "conflicts with the current state".
@@ -8,6 +10,7 @@ import type { Model } from '../../src-main/contract/entities.ts';
 import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from '../browser/harness.ts';
 
 const GPT2_TINY = new URL('../../../shared/reference/gpt2-tiny', import.meta.url).pathname;
+const COIN_FLIP = new URL('../../../shared/data/fine-tune-cot/tasks/coin_flip.jsonl', import.meta.url).pathname;
 
 let server: Server;
 let browser: Browser;
@@ -55,5 +58,32 @@ describe('the teacher form', () => {
     await eventually(() => alert.textContent(), 60_000).toContain('The service did not answer');
     expect(await alert.textContent()).toContain('Check its address, its key and the network');
     expect(await alert.textContent()).not.toContain('Conflicts with the current state');
+  });
+
+  test('a task is made in the app: the paper\'s coin_flip file keeps its splits and teacher rationales, and a generated task joins the list', async () => {
+    await page.goto(`${server.origin}/#/finetune-cot`);
+    await page.getByRole('button', { name: 'import a task file' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New Fine-tune-CoT task' });
+    await dialog.getByLabel(/^File/).fill(COIN_FLIP);
+    expect(await dialog.getByLabel('Name', { exact: true }).getAttribute('placeholder')).toBe('coin_flip');
+    await dialog.getByRole('button', { name: 'Import', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const task = page.locator('#ftcot-task');
+    await eventually(() => task.locator('option:checked').textContent()).toBe('coin_flip');
+    const imported = (await callApi<{ items: { name: string; kind: string; splitCounts: Record<string, number>; id: number }[] }>(server, 'datasets.list', {})).items.find((d) => d.name === 'coin_flip')!;
+    expect(imported.kind).toBe('fine-tune-cot');
+    expect(Object.keys(imported.splitCounts).sort()).toEqual(['test', 'train']);
+    expect(imported.splitCounts.train + imported.splitCounts.test).toBe(500);
+    const first = await callApi<{ items: { input: string; cot: string; answer: string }[] }>(server, 'datasets.examples', { id: imported.id, split: 'train', offset: 0, limit: 1 });
+    expect(first.items[0]!.cot.length).toBeGreaterThan(20); // the teacher's rationale came with it
+
+    await page.getByRole('button', { name: 'New task…' }).click();
+    await dialog.getByLabel('Generate one').check();
+    await dialog.getByLabel('Train questions').fill('20');
+    await dialog.getByLabel('Test questions').fill('5');
+    await dialog.getByRole('button', { name: 'Generate', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await eventually(() => task.locator('option:checked').textContent()).toBe('Coin Flip');
+    expect(await task.locator('option').allTextContents()).toEqual(expect.arrayContaining(['coin_flip', 'Coin Flip']));
   });
 });
