@@ -37,6 +37,11 @@ export interface MethodInfo {
 export const RUN_STATUSES = ['queued', 'running', 'completed', 'failed', 'cancelled'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
+/** How a Fine-tune-CoT task's answers are compared. */
+export const FT_ANSWER_TYPES = ['number', 'choice', 'yes-no', 'text'] as const;
+/** The synthetic Fine-tune-CoT tasks Stepwise generates. */
+export const FT_GENERATED_TASKS = ['last-letters', 'coin-flip', 'shuffled-objects', 'arithmetic'] as const;
+
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 

@@ -11,7 +11,7 @@ export { ERROR_CODES, StepwiseError } from './errors.ts';
 export type { ErrorCode, ErrorData, InputIssue } from './errors.ts';
 export { EVENT_NAMES } from './events.ts';
 export type { EventName, EventPayloads } from './events.ts';
-export { LOG_LEVELS, RUN_STATUSES } from './entities.ts';
+export { FT_ANSWER_TYPES, FT_GENERATED_TASKS, LOG_LEVELS, RUN_STATUSES } from './entities.ts';
 export type * from './entities.ts';
 export type { FoundModel, RunCheckpoint, SavedConfig } from './areas/library.ts';
 export type { Probe, ProbeCell, ProbeGrid, ProbeOutputs, ProbePoint, ProbeRequestInput, ProbeResults, ProbeStatus, ProbeSummary, ProbeTargetInfo } from './areas/probes.ts';

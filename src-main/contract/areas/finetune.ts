@@ -15,8 +15,9 @@ import type { Dataset, JsonObject, Page, RunStatus } from '../entities.ts';
 import { absolutePath, datasetSplit, exampleCount, id, limit, nonNegativeInt, pagination, text } from '../fields.ts';
 import type { ProcedureSpec } from '../fields.ts';
 
-export const FT_ANSWER_TYPES = ['number', 'choice', 'yes-no', 'text'] as const;
-export const FT_GENERATED_TASKS = ['last-letters', 'coin-flip', 'shuffled-objects', 'arithmetic'] as const;
+import { FT_ANSWER_TYPES, FT_GENERATED_TASKS } from '../entities.ts';
+
+export { FT_ANSWER_TYPES, FT_GENERATED_TASKS };
 
 const answerType = () => z.enum(FT_ANSWER_TYPES, { error: `must be one of ${FT_ANSWER_TYPES.join(', ')}` });
 
