@@ -184,7 +184,8 @@ export function readIcotConfig(config: JsonObject): ReadBack | null {
  * are relative to the file, so the data folder's are made absolute.
  */
 export function cliConfig(config: JsonObject, dataDir: string): JsonObject {
-  const out = structuredClone(config);
+  // A JSON copy, not structuredClone: the form's settings are Svelte state proxies, which cannot be cloned.
+  const out = JSON.parse(JSON.stringify(config)) as JsonObject;
   const absolute = (p: JsonValue | undefined) =>
     typeof p === 'string' && !/^(\/|[A-Za-z]:[\\/]|\\\\)/.test(p) ? `${dataDir.replace(/[\\/]+$/, '')}/${p}` : p;
   if (isObject(out.data)) for (const key of ['train', 'valid', 'test']) if (out.data[key] !== undefined) out.data[key] = absolute(out.data[key])!;
