@@ -14,6 +14,7 @@ import { adapterHandlers } from './adapters.ts';
 import { appHandlers } from './app.ts';
 import { methodHandlers } from './methods.ts';
 import { configHandlers } from './configs.ts';
+import { presetHandlers } from './presets.ts';
 import { curriculumHandlers } from './curriculum.ts';
 import { datasetHandlers } from './datasets.ts';
 import { createEventBus } from './events.ts';
@@ -64,7 +65,7 @@ export function openLab(dataDir: string): Lab {
   const training = createTraining(context);
   const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
+    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

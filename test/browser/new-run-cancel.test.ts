@@ -57,4 +57,19 @@ describe('New run', () => {
     await dialog.getByRole('button', { name: 'Use the paper’s sizes' }).click();
     expect([await dialog.getByLabel('Train examples').inputValue(), await dialog.getByLabel('Valid examples').inputValue(), await dialog.getByLabel('Test examples').inputValue()]).toEqual(['808000', '1000', '1000']);
   });
+
+  test('Load offers the shipped presets by what they reproduce; one fills the form and says to choose the dataset', async () => {
+    await page.goto(`${server.origin}/#/runs`);
+    await page.getByRole('button', { name: 'New run' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New run' });
+    const load = dialog.getByLabel('Load a configuration');
+    await eventually(() => load.locator('optgroup[label="Presets (resources/configs)"] option').count()).toBe(8);
+    const title = "4×4 ICoT-SI on 2 CPU cores (the paper's 4×4 result with no CoT; hours)";
+    await load.selectOption({ label: title });
+    await eventually(() => dialog.locator('.saved-note').textContent()).toBe(`Loaded “${title}”; it trains on data/4x4/train.txt, not a library dataset: choose the dataset below.`);
+    expect(await dialog.getByLabel('Δ tokens per epoch').inputValue()).toBe('1');
+    expect(await dialog.getByLabel('Removal side').inputValue()).toBe('right');
+    expect(await dialog.getByLabel('Width').inputValue()).toBe('96');
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
 });

@@ -49,6 +49,7 @@ function seed(): void {
 const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'app.info': [[{ verbose: true }, '"verbose"'], [null, 'input'], [[], 'input']],
   'methods.list': [[{ all: true }, '"all"'], [[], 'input']],
+  'configs.presets': [[{ file: 'x' }, '"file"'], [[], 'input']],
   'models.discover': [[{ folders: ['relative/dir'] }, 'folders'], [{ folders: '/abs' }, 'folders'], [{ deep: true }, '"deep"']],
   'models.list': [[{ limit: 0 }, 'limit'], [{ limit: 1001 }, 'limit'], [{ offset: -1 }, 'offset'], [{ limit: 'ten' }, 'limit'], [{ page: 2 }, '"page"']],
   'models.get': [[{ id: -3 }, 'id'], [{ id: 0 }, 'id'], [{ id: 1.5 }, 'id'], [{ id: '1' }, 'id'], [{}, 'id'], [undefined, 'input']],

@@ -95,6 +95,10 @@ export const libraryProcedures = {
       config: jsonObject(),
     }),
   },
+  'configs.presets': {
+    summary: 'The run configs shipped with Stepwise (resources/configs), named for what they reproduce, for New run’s Load.',
+    input: z.strictObject({}).default({}),
+  },
   'configs.delete': {
     summary: 'Delete a saved run configuration.',
     input: z.strictObject({ id: id() }),
@@ -151,6 +155,7 @@ export interface ValidationSpans {
 /** What each of these procedures answers. */
 export interface LibraryOutputs {
   'models.import': Model;
+  'configs.presets': { items: { file: string; title: string; method: RunMethod; config: JsonObject }[]; problems: string[] };
   'models.discover': { searched: string[]; items: FoundModel[] };
   'models.checkpoints': Page<RunCheckpoint>;
   'datasets.cancelGenerate': { /** false when nothing by that name was being generated (e.g. it had just finished). */ cancelled: boolean };
