@@ -4,26 +4,20 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Dataset, Run } from '../../src-main/contract/entities.ts';
-import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
+import { callApi, eventually, startApp, type Server } from './harness.ts';
 
 let server: Server;
-let browser: Browser;
 let page: Page;
+let stop: () => Promise<void>;
 let dataset: Dataset;
 
 beforeAll(async () => {
-  assertRendererBuilt();
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  dataset = await callApi<Dataset>(server, 'datasets.generateMult', { digitsA: 2, digitsB: 2, counts: { train: 64, valid: 16, test: 0 }, seed: 0, name: 'small 2×2' });
-  await page.goto(server.url);
-  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  ({ server, page, stop } = await startApp(async (s) => {
+    dataset = await callApi<Dataset>(s, 'datasets.generateMult', { digitsA: 2, digitsB: 2, counts: { train: 64, valid: 16, test: 0 }, seed: 0, name: 'small 2×2' });
+  }));
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => stop?.());
 
 describe('the Curriculum editor', () => {
   test('Use in a new run opens New run with the edited schedule, which Create stores', async () => {

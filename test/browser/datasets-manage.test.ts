@@ -5,29 +5,23 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Dataset } from '../../src-main/contract/entities.ts';
-import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
+import { callApi, eventually, startApp, type Server } from './harness.ts';
 
 let server: Server;
-let browser: Browser;
 let page: Page;
+let stop: () => Promise<void>;
 let a: Dataset;
 let b: Dataset;
 
 beforeAll(async () => {
-  assertRendererBuilt();
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  const counts = { train: 20, valid: 5, test: 5 };
-  a = await callApi<Dataset>(server, 'datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 0, name: 'first set' });
-  b = await callApi<Dataset>(server, 'datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 1, name: 'second set' });
-  await page.goto(server.url);
-  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  ({ server, page, stop } = await startApp(async (s) => {
+    const counts = { train: 20, valid: 5, test: 5 };
+    a = await callApi<Dataset>(s, 'datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 0, name: 'first set' });
+    b = await callApi<Dataset>(s, 'datasets.generateMult', { digitsA: 2, digitsB: 2, counts, seed: 1, name: 'second set' });
+  }));
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => stop?.());
 
 const titles = () => page.locator('article.dataset h2').allTextContents();
 

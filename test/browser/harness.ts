@@ -5,7 +5,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
@@ -161,4 +161,24 @@ export async function callApi<T>(server: Server, name: string, input?: unknown):
  */
 export function eventually<T>(read: () => T | Promise<T>, timeout = 30_000) {
   return expect.poll(read, { timeout, interval: 50 });
+}
+
+/**
+ * A page test's setup: `stepwise serve` on a fresh data folder (after `seed`, given the server, has
+ * put what the test needs in it), Chromium, and its page on the app's first screen (the Library).
+ */
+export async function startApp(seed?: (server: Server) => Promise<void> | void): Promise<{ server: Server; browser: Browser; page: Page; stop: () => Promise<void> }> {
+  assertRendererBuilt();
+  const [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+  const page = browser.context.pages()[0] ?? (await browser.context.newPage());
+  await seed?.(server);
+  await page.goto(server.url);
+  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  return {
+    server, browser, page,
+    stop: async () => {
+      await browser.close();
+      await server.stop();
+    },
+  };
 }

@@ -8,18 +8,16 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { assertRendererBuilt, eventually, freshDir, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
+import { eventually, freshDir, startApp } from './harness.ts';
 
 const GPT2_TINY = new URL('../../../shared/reference/gpt2-tiny/', import.meta.url).pathname;
 
-let server: Server;
-let browser: Browser;
 let page: Page;
+let stop: () => Promise<void>;
 let cache: string;
 const previous = process.env.HF_HUB_CACHE;
 
 beforeAll(async () => {
-  assertRendererBuilt();
   cache = freshDir('hf-cache');
   const snapshot = path.join(cache, 'models--sshleifer--tiny-gpt2', 'snapshots', 'rev1');
   fs.mkdirSync(snapshot, { recursive: true });
@@ -31,17 +29,13 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(t5, 'config.json'), '{"model_type":"t5"}');
   // The server inherits this process's environment.
   process.env.HF_HUB_CACHE = cache;
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  await page.goto(server.url);
-  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  ({ page, stop } = await startApp());
 }, 90_000);
 
 afterAll(async () => {
   if (previous === undefined) delete process.env.HF_HUB_CACHE;
   else process.env.HF_HUB_CACHE = previous;
-  await browser?.close();
-  await server?.stop();
+  await stop?.();
   fs.rmSync(cache, { recursive: true, force: true });
 });
 

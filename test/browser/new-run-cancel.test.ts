@@ -4,24 +4,17 @@
 // multiplication starts with a 2×2 set that takes seconds.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { assertRendererBuilt, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
+import { eventually, startApp, type Server } from './harness.ts';
 
 let server: Server;
-let browser: Browser;
 let page: Page;
+let stop: () => Promise<void>;
 
 beforeAll(async () => {
-  assertRendererBuilt();
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  await page.goto(server.url);
-  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  ({ server, page, stop } = await startApp());
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => stop?.());
 
 describe('New run', () => {
   test('Cancel and Escape discard the form: reopened, it holds the defaults again', async () => {

@@ -8,43 +8,37 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from './harness.ts';
+import { callApi, eventually, startApp, type Server } from './harness.ts';
 
 let server: Server;
-let browser: Browser;
 let page: Page;
+let stop: () => Promise<void>;
 const ids: Record<string, number> = {};
 
 beforeAll(async () => {
-  assertRendererBuilt();
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  const store = openStore(join(server.dataDir, DATABASE_FILE));
-  try {
-    const seeds: [string, string, number, string[]][] = [
-      ['Δ=8 seed 0', 'icot-si', 0.75, ['sweep']],
-      ['Δ=8 seed 1', 'icot-si', 0.5, ['sweep']],
-      ['lora baseline', 'lora', 0.9, ['baseline']],
-    ];
-    for (const [name, method, accuracy, tags] of seeds) {
-      const run = store.runs.create({ method, name, config: { train: { lr: accuracy } } });
-      store.runs.setStatus(run.id, 'completed');
-      store.runs.update(run.id, { tags });
-      for (let step = 1; step <= 6; step++) store.metrics.record(run.id, step, { loss: 3 - step / 3 + (step % 2) * 0.4 });
-      store.metrics.record(run.id, 6, { val_accuracy: accuracy });
-      ids[name] = run.id;
+  ({ server, page, stop } = await startApp((s) => {
+    const store = openStore(join(s.dataDir, DATABASE_FILE));
+    try {
+      const seeds: [string, string, number, string[]][] = [
+        ['Δ=8 seed 0', 'icot-si', 0.75, ['sweep']],
+        ['Δ=8 seed 1', 'icot-si', 0.5, ['sweep']],
+        ['lora baseline', 'lora', 0.9, ['baseline']],
+      ];
+      for (const [name, method, accuracy, tags] of seeds) {
+        const run = store.runs.create({ method, name, config: { train: { lr: accuracy } } });
+        store.runs.setStatus(run.id, 'completed');
+        store.runs.update(run.id, { tags });
+        for (let step = 1; step <= 6; step++) store.metrics.record(run.id, step, { loss: 3 - step / 3 + (step % 2) * 0.4 });
+        store.metrics.record(run.id, 6, { val_accuracy: accuracy });
+        ids[name] = run.id;
+      }
+    } finally {
+      store.close();
     }
-  } finally {
-    store.close();
-  }
-  await page.goto(server.url);
-  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  }));
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => stop?.());
 
 const rows = () => page.locator('table[aria-label="Runs"] tbody tr');
 const names = async () => (await rows().locator('td.name a').allTextContents()).map((t) => t.trim());

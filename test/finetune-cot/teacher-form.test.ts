@@ -7,31 +7,25 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Model } from '../../src-main/contract/entities.ts';
-import { assertRendererBuilt, callApi, eventually, launchBrowser, startServer, type Browser, type Server } from '../browser/harness.ts';
+import { callApi, eventually, startApp, type Server } from '../browser/harness.ts';
 
 const GPT2_TINY = new URL('../../../shared/reference/gpt2-tiny', import.meta.url).pathname;
 const COIN_FLIP = new URL('../../../shared/data/fine-tune-cot/tasks/coin_flip.jsonl', import.meta.url).pathname;
 
 let server: Server;
-let browser: Browser;
 let page: Page;
+let stop: () => Promise<void>;
 let older: Model;
 let newer: Model;
 
 beforeAll(async () => {
-  assertRendererBuilt();
-  [server, browser] = await Promise.all([startServer(), launchBrowser()]);
-  page = browser.context.pages()[0] ?? (await browser.context.newPage());
-  older = await callApi<Model>(server, 'models.import', { path: GPT2_TINY, name: 'older model' });
-  newer = await callApi<Model>(server, 'models.import', { path: GPT2_TINY, name: 'newer model' });
-  await page.goto(server.url);
-  await page.locator('h1', { hasText: 'Library' }).waitFor();
+  ({ server, page, stop } = await startApp(async (s) => {
+    older = await callApi<Model>(s, 'models.import', { path: GPT2_TINY, name: 'older model' });
+    newer = await callApi<Model>(s, 'models.import', { path: GPT2_TINY, name: 'newer model' });
+  }));
 }, 90_000);
 
-afterAll(async () => {
-  await browser?.close();
-  await server?.stop();
-});
+afterAll(() => stop?.());
 
 describe('the teacher form', () => {
   test('a library teacher starts with the newest model chosen, and Test connection sends that model', async () => {
