@@ -60,6 +60,18 @@ export function methodOfConfig(config: Record<string, unknown>): MethodDefinitio
   throw new Error(`it could be a config of ${matches.map((m) => m.id).join(' or ')}: add "method" to say which`);
 }
 
+/**
+ * The method `id` in a worker thread (a fresh module graph, where only the built-in methods are
+ * registered): the built-in one, else the definition `module` exports under that id.
+ */
+export async function methodInWorker(id: string, module: string | undefined): Promise<MethodDefinition> {
+  const builtIn = methodById(id);
+  if (builtIn) return builtIn;
+  const found = module ? Object.values((await import(module)) as Record<string, unknown>).find((v) => isDefinition(v) && v.id === id) : undefined;
+  if (!found) throw new Error(module ? `${module} exports no method "${id}"` : `there is no method "${id}"`);
+  return found as MethodDefinition;
+}
+
 /** Whether a module's export is a method definition. */
 function isDefinition(v: unknown): v is MethodDefinition {
   const d = v as MethodDefinition | null;

@@ -8,23 +8,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { HfFolderError } from '../engine/hf/gpt2-folder.ts';
 import { loadModelFolder } from '../engine/hf/model-folder.ts';
-import { methodById } from './index.ts';
-import type { MethodDefinition } from './method.ts';
+import { methodInWorker } from './index.ts';
 
 const { method, module, config, modelFolder } = workerData as { method: string; module?: string; config: unknown; modelFolder?: string };
-
-/** The method's definition: built in, or exported by `module` (a method registered at run time). */
-async function definitionOf(): Promise<MethodDefinition> {
-  const found = methodById(method) ?? (module ? Object.values((await import(module)) as Record<string, unknown>).find((v) => (v as MethodDefinition | null)?.id === method) as MethodDefinition | undefined : undefined);
-  if (!found) throw new Error(`there is no method "${method}"`);
-  return found;
-}
 
 try {
   if (modelFolder !== undefined) {
     // A model folder alone (models.import): loaded here, every weight read, its architecture answered.
     parentPort!.postMessage({ ok: true, arch: loadModelFolder(modelFolder).config });
-  } else (await definitionOf()).prepare(config);
+  } else (await methodInWorker(method, module)).prepare(config);
   if (modelFolder === undefined) parentPort!.postMessage({ ok: true });
 } catch (error) {
   const message = error instanceof Error ? error.message : String(error);

@@ -6,8 +6,7 @@
  */
 import { workerData } from 'node:worker_threads';
 import { serveJob } from '../engine/train-job.ts';
-import { methodById } from './index.ts';
-import type { MethodDefinition } from './method.ts';
+import { methodInWorker } from './index.ts';
 import type { MethodJob } from './run-config.ts';
 
 export interface MethodWorkerData {
@@ -17,15 +16,5 @@ export interface MethodWorkerData {
   job: MethodJob<unknown>;
 }
 
-/** The definition named `id`: built in, or exported (under any name) by `module`. */
-async function definitionOf(id: string, module: string): Promise<MethodDefinition> {
-  const builtIn = methodById(id);
-  if (builtIn) return builtIn;
-  const exports = (await import(module)) as Record<string, unknown>;
-  const found = Object.values(exports).find((v): v is MethodDefinition => typeof v === 'object' && v !== null && (v as MethodDefinition).id === id && typeof (v as MethodDefinition).run === 'function');
-  if (!found) throw new Error(`${module} exports no method "${id}"`);
-  return found;
-}
-
 const { method, module, job } = workerData as MethodWorkerData;
-await serveJob(async (emit, control) => (await definitionOf(method, module)).run(job, emit, control));
+await serveJob(async (emit, control) => (await methodInWorker(method, module)).run(job, emit, control));
