@@ -4,6 +4,7 @@
  * answers alone).
  */
 import { defineMethod } from '../method.ts';
+import { bestInLibrary, bestSummary } from '../shared/supervised-run.ts';
 import { FtCotRunConfigSchema, type FtCotRunConfig } from './recipe.ts';
 import { prepare, runFtCot, type FtCotOutcome } from './run.ts';
 
@@ -16,7 +17,7 @@ export const fineTuneCot = defineMethod<FtCotRunConfig, FtCotOutcome>({
   recognizes: (config) => typeof config.format === 'string' && config.recipe === undefined,
   prepare,
   run: runFtCot,
-  library: (outcome, config) => (outcome.best ? { path: outcome.best.path, suffix: '(best)', recipe: config.format, step: outcome.best.step, epoch: outcome.best.epoch, valAccuracy: outcome.best.accuracy } : null),
-  summary: (outcome) => (outcome.best ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}` : 'no best model'),
+  library: (outcome, config) => bestInLibrary(outcome, config.format),
+  summary: (outcome) => bestSummary(outcome),
   capabilities: { freshModel: true, libraryModel: true, families: ['gpt2', 'llama'], curriculum: false, adapters: false, predictions: true },
 });

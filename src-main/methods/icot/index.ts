@@ -3,6 +3,7 @@
  * with its explicit-CoT and No-CoT baselines as recipes of the same config.
  */
 import { defineMethod } from '../method.ts';
+import { bestInLibrary, bestSummary } from '../shared/supervised-run.ts';
 import { IcotRunConfigSchema, type IcotRunConfig } from './recipe.ts';
 import { prepare, runIcot, type IcotOutcome } from './run.ts';
 
@@ -15,11 +16,8 @@ export const icotSi = defineMethod<IcotRunConfig, IcotOutcome>({
   recognizes: (config) => typeof config.recipe === 'string',
   prepare,
   run: runIcot,
-  library: (outcome, config) => (outcome.best ? { path: outcome.best.path, suffix: '(best)', recipe: config.recipe, step: outcome.best.step, epoch: outcome.best.epoch, valAccuracy: outcome.best.accuracy } : null),
-  summary: (outcome, config) =>
-    outcome.best
-      ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}`
-      : config.recipe === 'icot-si' ? 'no best model (the CoT was never fully removed)' : 'no best model',
+  library: (outcome, config) => bestInLibrary(outcome, config.recipe),
+  summary: (outcome, config) => bestSummary(outcome, config.recipe === 'icot-si' ? 'no best model (the CoT was never fully removed)' : undefined),
   progressNote: (f) => (f.allCotRemoved === 1 ? 'CoT removed: all' : f.scheduledRemoval !== undefined ? `CoT removed ${f.scheduledRemoval}` : null),
   capabilities: { freshModel: true, libraryModel: true, families: ['gpt2', 'llama'], curriculum: true, adapters: false, predictions: true },
 });

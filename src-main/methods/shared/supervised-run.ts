@@ -27,6 +27,7 @@ import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
 import { TOKENIZER_SPEC_FILE } from '../../engine/tokenizers/spec.ts';
 import { train, type CompiledStep, type TrainerControl, type TrainerEvent } from '../../engine/trainer.ts';
 import { freshArch, trainerConfigOf, type BestModel, type MethodJob, type MethodOutcome, type MethodSettings } from '../run-config.ts';
+import type { LibraryEntry } from '../method.ts';
 import type { EvalResult } from './eval-result.ts';
 
 /** What the outline reads of a method's config. */
@@ -37,6 +38,17 @@ export interface SupervisedConfig extends MethodSettings {
 }
 
 export type SupervisedOutcome = MethodOutcome<Omit<EvalResult, 'predictions'>>;
+
+/** A supervised run's best model as the Library takes it (methods' `library`), named by its recipe; null when it kept none. */
+export function bestInLibrary(outcome: SupervisedOutcome, recipe: string): LibraryEntry | null {
+  const b = outcome.best;
+  return b ? { path: b.path, suffix: '(best)', recipe, step: b.step, epoch: b.epoch, valAccuracy: b.accuracy } : null;
+}
+
+/** The completion log's words on a supervised run's best model (methods' `summary`); `none` when it kept none. */
+export function bestSummary(outcome: SupervisedOutcome, none = 'no best model'): string {
+  return outcome.best ? `best validation accuracy ${(100 * outcome.best.accuracy).toFixed(1)}% at step ${outcome.best.step}` : none;
+}
 
 /** The model a run starts from: a folder's (any family, with its tokenizer), or none yet (a fresh one, once the data has sized it). */
 export function loadStartFolder(model: SupervisedConfig['model']): HfModel | null {
