@@ -15,6 +15,11 @@ export interface ModelInputs {
   mask: Value;
   /** Keys and values of earlier positions per layer, [B, kvHeads, P, headDim] each (decoding with a cache). */
   past?: { key: Value; value: Value }[];
+  /**
+   * Input embeddings [B, T, C] used in place of looking up `inputIds` (which is then not read),
+   * as Hugging Face's `inputs_embeds`: Coconut feeds a continuous thought back this way.
+   */
+  inputEmbeds?: Value;
 }
 
 export interface ModelOutputs {

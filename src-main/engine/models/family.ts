@@ -10,8 +10,8 @@
  */
 import type { GraphBuilder, Value } from '../onnx/graph.ts';
 import type { ModelInputs, ModelOutputs } from './causal-lm.ts';
-import { GPT2_READOUT_PARAMS, gpt2Forward, gpt2ParamShapes, gpt2Readout, type GPT2Config } from './gpt2.ts';
-import { llamaForward, llamaParamShapes, llamaReadout, llamaReadoutParams, type LlamaConfig } from './llama.ts';
+import { GPT2_READOUT_PARAMS, gpt2FinalNorm, gpt2Forward, gpt2ParamShapes, gpt2Readout, type GPT2Config } from './gpt2.ts';
+import { llamaFinalNorm, llamaForward, llamaParamShapes, llamaReadout, llamaReadoutParams, type LlamaConfig } from './llama.ts';
 
 export type ModelArch = GPT2Config | LlamaConfig;
 export type FamilyName = 'gpt2' | 'llama';
@@ -38,6 +38,10 @@ export interface ModelFamily {
   readonly readoutParams: string[];
   /** The end of the forward pass: a residual stream [..., C] through the final norm and the output projection to logits [..., V]. */
   readout(g: GraphBuilder, p: Record<string, Value>, h: Value): Value;
+  /** The input embedding table's parameter name ([vocab, C]): token ids become inputs by gathering its rows. */
+  readonly embedParam: string;
+  /** The final norm alone, [..., C] → [..., C]: the last hidden state (Hugging Face's `hidden_states[-1]`). */
+  finalNorm(g: GraphBuilder, p: Record<string, Value>, h: Value): Value;
 }
 
 export function isLlama(arch: ModelArch): arch is LlamaConfig {
@@ -54,6 +58,8 @@ export function modelFamily(arch: ModelArch): ModelFamily {
       forward: (g, p, inp) => llamaForward(g, arch, p, inp),
       readoutParams: llamaReadoutParams(arch),
       readout: (g, p, h) => llamaReadout(g, arch, p, h),
+      embedParam: 'model.embed_tokens.weight',
+      finalNorm: (g, p, h) => llamaFinalNorm(g, arch, p, h),
     };
   }
   if ((arch as { family?: unknown }).family !== undefined) throw new Error(`unknown model family ${JSON.stringify((arch as { family?: unknown }).family)}`);
@@ -65,6 +71,8 @@ export function modelFamily(arch: ModelArch): ModelFamily {
     forward: (g, p, inp) => gpt2Forward(g, arch, p, inp),
     readoutParams: GPT2_READOUT_PARAMS,
     readout: (g, p, h) => gpt2Readout(g, arch, p, h),
+    embedParam: 'wte.weight',
+    finalNorm: (g, p, h) => gpt2FinalNorm(g, arch, p, h),
   };
 }
 

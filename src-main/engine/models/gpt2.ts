@@ -66,7 +66,7 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
   // masked_fill (masked probabilities are exactly 0) and its gradient is free.
   const maskBias = g.where(inp.mask, g.scalar(0), g.scalar(MASK_VALUE), 'mask_bias'); // [T, Tk] or [B, 1, T, Tk]
 
-  const tok = g.gather(p['wte.weight'], inp.inputIds, 0, 'tok_emb'); // [B, T, C]
+  const tok = inp.inputEmbeds ?? g.gather(p['wte.weight'], inp.inputIds, 0, 'tok_emb'); // [B, T, C]
   const pos = g.gather(p['wpe.weight'], inp.positions, 0, 'pos_emb'); // [T, C] (or [B, T, C] for per-row positions)
   let x = g.add(tok, pos, 'h_in'); // [B, T, C]
   const hidden = [x];
@@ -115,6 +115,11 @@ export const GPT2_READOUT_PARAMS = ['ln_f.weight', 'ln_f.bias', 'wte.weight'];
  * layer through it.
  */
 export function gpt2Readout(g: GraphBuilder, cfg: GPT2Config, p: Record<string, Value>, x: Value): Value {
-  const xf = g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias'], cfg.layerNormEpsilon, 'ln_f').y; // [..., C]
+  const xf = gpt2FinalNorm(g, cfg, p, x); // [..., C]
   return g.matmul(xf, g.transpose(p['wte.weight'], [1, 0], 'wte_T'), 'logits'); // [..., V] (tied)
+}
+
+/** The final LayerNorm (ln_f) of a residual stream [..., C]: Hugging Face's last hidden state, what Coconut feeds back. */
+export function gpt2FinalNorm(g: GraphBuilder, cfg: GPT2Config, p: Record<string, Value>, x: Value): Value {
+  return g.layerNorm(x, p['ln_f.weight'], p['ln_f.bias'], cfg.layerNormEpsilon, 'ln_f').y; // [..., C]
 }

@@ -147,7 +147,7 @@ export function llamaForward(g: GraphBuilder, cfg: LlamaConfig, p: Record<string
     return g.reshape(wide, [0, H, -1, D], hint); // [B, H, Tk, D]
   };
 
-  let x = g.gather(p['model.embed_tokens.weight'], inp.inputIds, 0, 'tok_emb'); // [B, T, C]
+  let x = inp.inputEmbeds ?? g.gather(p['model.embed_tokens.weight'], inp.inputIds, 0, 'tok_emb'); // [B, T, C]
   const hidden = [x];
   const attention: Value[] = [];
   const present: { key: Value; value: Value }[] = [];
@@ -201,9 +201,14 @@ export function llamaReadoutParams(cfg: LlamaConfig): string[] {
  * with it, and the logit lens reads every layer through it.
  */
 export function llamaReadout(g: GraphBuilder, cfg: LlamaConfig, p: Record<string, Value>, x: Value, scalars?: { eps: Value; two: Value }): Value {
-  const { eps, two } = scalars ?? { eps: g.scalar(cfg.rmsNormEps), two: g.scalar(2) };
-  const xf = rmsNorm(g, x, p['model.norm.weight'], eps, two, 'final_norm'); // [..., C]
+  const xf = llamaFinalNorm(g, cfg, p, x, scalars); // [..., C]
   return cfg.tieWordEmbeddings
     ? g.matmul(xf, g.transpose(p['model.embed_tokens.weight'], [1, 0], 'embed_T'), 'logits') // [..., V] (tied)
     : g.matmul(xf, g.transpose(p['lm_head.weight'], [1, 0], 'logits_wT'), 'logits'); // [..., V]
+}
+
+/** The final RMSNorm (model.norm) of a residual stream [..., C]: Hugging Face's last hidden state, what Coconut feeds back. */
+export function llamaFinalNorm(g: GraphBuilder, cfg: LlamaConfig, p: Record<string, Value>, x: Value, scalars?: { eps: Value; two: Value }): Value {
+  const { eps, two } = scalars ?? { eps: g.scalar(cfg.rmsNormEps), two: g.scalar(2) };
+  return rmsNorm(g, x, p['model.norm.weight'], eps, two, 'final_norm'); // [..., C]
 }
