@@ -133,10 +133,12 @@ describe('stepwise on Bitune and LoRA runs', () => {
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines[0]).toBe('fresh 1×32 · late/train.jsonl · 2 epochs × batch 16');
-    expect(lines[1].split(/ {2,}/)).toEqual(['run', 'name', 'method', 'variant', 'steps', 'test acc', 'gsm acc', 'test acc', 'choices acc', 'choices acc_norm', 'final α (keys)']);
+    expect(lines[1].split(/ {2,}/)).toEqual(['run', 'name', 'method', 'peft', 'variant', 'seed', 'steps', 'test acc', 'gsm acc', 'test acc', 'choices acc', 'choices acc_norm', 'final α (keys)']);
     const row2 = lines.find((l) => /^\s*2 {2}bitune /.test(l))!;
     expect(row2).toContain(`${acc![1]}%`);
-    expect(row2).toMatch(/Bitune {2}full, s_init 0\.01, bidirectional/);
+    expect(row2).toMatch(/Bitune {2}lora {2}full, s_init 0\.01, bidirectional {2}model 0 · lora 0 · train 1 /);
+    // One seed each: the summary under the runs has their figures and no interval.
+    expect(lines.find((l) => l.startsWith('Bitune − LoRA'))).toMatch(/^Bitune − LoRA +1 +[+−±]\d+\.\d +— +[+−±]\d+\.\d +— +[01] \/ [01] +one seed$/);
     const row1 = lines.find((l) => /^\s*1 {2}lora /.test(l))!;
     expect(row1).toContain(`${mcAcc![1]}%`);
     const json = JSON.parse(stepwise(['results', '--json', '--run', '1']).stdout) as { rows: AdapterResultRow[] };

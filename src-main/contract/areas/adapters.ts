@@ -11,7 +11,7 @@ import type { ProcedureSpec } from '../fields.ts';
 export const adapterProcedures = {
   'adapters.results': {
     summary:
-      'The evaluation table of Bitune and LoRA runs, from their stored metrics: method, ablation, base model, data and budget, test accuracy, multiple-choice acc / acc_norm per file, accuracy on files evaluated later (stepwise eval), and the final mixing α per layer; runs with the same base, data and budget share a group.',
+      'The evaluation table of Bitune and LoRA runs, from their stored metrics: method, ablation, PEFT type, seed, base model, data and budget, test accuracy, multiple-choice acc / acc_norm per file, accuracy on files evaluated later (stepwise eval), and the final mixing α per layer; runs that differ only in method or seed share a group, summarised per method (mean, spread, 95% bootstrap interval) with the paired difference from its baseline over the same seeds.',
     input: z.strictObject({ runIds: z.array(id()).max(500, { error: 'must name at most 500 runs' }).optional() }).default({}),
   },
 } as const satisfies Record<string, ProcedureSpec>;
@@ -22,6 +22,12 @@ export interface AdapterResultRow {
   name: string;
   status: string;
   method: 'bitune' | 'lora';
+  /** How the adapters are parametrised (the config's `peft`: 'lora', 'dora', 'ia3', 'full'; absent is 'lora'). */
+  peft: string;
+  /** What the run is compared as: method, PEFT type and Bitune variant, e.g. 'LoRA', 'Bitune', 'Bitune (no-mixing) + DoRA'. */
+  arm: string;
+  /** The run's seeds (model, adapters, data order): '1' when they are all 1, else 'model 0 · lora 1 · train 1'. Runs of two arms with the same seed are paired. */
+  seed: string;
   /** Bitune's ablation ('full', 'naive-bidirectional', …); null for LoRA. */
   ablation: string | null;
   sInit: number | null;
@@ -33,7 +39,7 @@ export interface AdapterResultRow {
   /** Epochs × batch size, and steps done. */
   budget: string;
   steps: number | null;
-  /** Runs with the same base, data and budget share a group (LoRA vs Bitune compare within one). */
+  /** Runs that differ only in method or seed share a group, named by base, data and budget (and what else tells two groups apart). */
   group: string;
   testAccuracy: number | null;
   valAccuracy: number | null;
@@ -46,7 +52,56 @@ export interface AdapterResultRow {
   alphaV: number[];
 }
 
+/** One method (arm) of a group over its seeds, on one metric: one value per seed (the mean of a seed's runs where it has several). */
+export interface AdapterArmSummary {
+  arm: string;
+  method: 'bitune' | 'lora';
+  peft: string;
+  runIds: number[];
+  seeds: string[];
+  n: number;
+  mean: number;
+  /** Sample standard deviation over seeds; null for one seed. */
+  sd: number | null;
+  min: number;
+  max: number;
+  /** 95% percentile bootstrap interval of the mean (10,000 seeded resamples); null for one seed. */
+  ci: [number, number] | null;
+}
+
+/** An arm against its baseline over the seeds both have: the summary of the per-seed differences (arm − baseline). */
+export interface AdapterComparison {
+  arm: string;
+  /** Bitune's baseline is LoRA-method training with the same PEFT type; another PEFT type's is LoRA. */
+  baseline: string;
+  seeds: string[];
+  n: number;
+  mean: number;
+  sd: number | null;
+  min: number;
+  max: number;
+  ci: [number, number] | null;
+  /** Seeds where the arm scored higher / lower than its baseline. */
+  higher: number;
+  lower: number;
+  /** The interval excludes 0. */
+  separated: boolean;
+}
+
+/** A group's statistics per metric key ('test_accuracy', 'eval_acc.FILE', 'mc_acc.FILE', 'mc_acc_norm.FILE'). */
+export interface AdapterGroupStats {
+  group: string;
+  metrics: Record<string, { arms: AdapterArmSummary[]; comparisons: AdapterComparison[] }>;
+}
+
 /** What each of these procedures answers. */
 export interface AdapterOutputs {
-  'adapters.results': { rows: AdapterResultRow[]; choiceFiles: string[]; evalFiles: string[] };
+  'adapters.results': {
+    rows: AdapterResultRow[];
+    choiceFiles: string[];
+    evalFiles: string[];
+    /** The metric keys some run has a value for, test accuracy first. */
+    metrics: string[];
+    groups: AdapterGroupStats[];
+  };
 }
