@@ -417,6 +417,19 @@ export const RULES: Record<string, GradRule> = {
  * Values that do not depend on any of `wrt` get no gradient nodes; a `wrt` value
  * the loss does not reach gets zeros.
  */
+/** The Identity nodes made by stopGradient: `gradients` treats their outputs as constants. */
+const DETACHED = new WeakSet<Node>();
+
+/**
+ * `x` as a constant to `gradients` (PyTorch's `x.detach()`): an Identity node whose output
+ * never varies with the parameters, so no gradient flows back through it.
+ */
+export function stopGradient(g: GraphBuilder, x: Value, hint = 'detached'): Value {
+  const y = g.identity(x, hint);
+  DETACHED.add(y.producer!);
+  return y;
+}
+
 export function gradients(g: GraphBuilder, loss: Value, wrt: Value[], seed?: Value): Value[] {
   if (loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1)) {
     throw new Error(`gradients: loss '${loss.name}' must be a scalar, got [${loss.shape.join(', ')}]`);
@@ -425,7 +438,7 @@ export function gradients(g: GraphBuilder, loss: Value, wrt: Value[], seed?: Val
   // Forward: which values depend on the parameters.
   const varies = new Set(wrt.map((v) => v.name));
   for (const n of nodes) {
-    if (n.inputs.some((i) => i && varies.has(i.name))) for (const o of n.outputs) if (isFloat(o)) varies.add(o.name);
+    if (!DETACHED.has(n) && n.inputs.some((i) => i && varies.has(i.name))) for (const o of n.outputs) if (isFloat(o)) varies.add(o.name);
   }
   const contributions = new Map<string, Value[]>();
   const push = (v: Value, d: Value) => {

@@ -9,12 +9,21 @@
  * them. Several named adapters live on one model; `withAdapter` chooses the
  * one a pass uses (Bitune's two passes use two).
  *
+ * An adapter is of one of PEFT's types: LoRA; DoRA (LoRA with a learned
+ * magnitude per output feature, dora.ts); IA3 (learned scaling vectors,
+ * ia3.ts). Full fine-tuning (`PeftType` 'full') has no adapter tensors: the
+ * method trains copies of the base's weights and names an adapter with no
+ * modules, so `withAdapter` still tells which copy a pass reads.
+ *
  * Also here: adapters alone on disk in PEFT's layout (adapter_config.json,
- * adapter_model.safetensors with `base_model.model.<module>.lora_A.weight`),
- * and merging an adapter into its base for export.
+ * adapter_model.safetensors with `base_model.model.<module>.lora_A.weight`,
+ * `.lora_magnitude_vector` for DoRA, `.ia3_l` for IA3), and merging an
+ * adapter into its base for export.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { doraMagnitudeName, doraOutput, doraWeightNorm } from './dora.ts';
+import { ia3ParamName, ia3Shape, mergeIa3Module } from './ia3.ts';
 import { Rng } from './init.ts';
 import { GraphBuilder, type Value } from './onnx/graph.ts';
 import { readSafetensors, writeSafetensors, type TensorMap } from './safetensors.ts';
@@ -33,7 +42,13 @@ export interface LoraConfig {
    * '*' matches any run of characters within the name ('h.*.mlp.c_fc').
    */
   targets: string[];
+  /** IA3: the targets whose input is scaled (PEFT's feedforward_modules); the others scale their output. */
+  feedforward?: string[];
 }
+
+/** PEFT's fine-tuning types (full fine-tuning trains the base's own weights; see the header). */
+export const PEFT_TYPES = ['lora', 'dora', 'ia3', 'full'] as const;
+export type PeftType = (typeof PEFT_TYPES)[number];
 
 /** How a model stores a linear layer's weight: GPT-2's Conv1D [in, out], or nn.Linear's [out, in]. */
 export type WeightLayout = 'in_out' | 'out_in';
@@ -43,13 +58,19 @@ export interface LoraModule {
   module: string;
   in: number;
   out: number;
+  /** IA3: a feed-forward module (its input is scaled). */
+  feedforward?: boolean;
 }
 
 export interface Adapter {
   name: string;
+  /** Default 'lora'. IA3 uses only config.targets and config.feedforward. */
+  type?: PeftType;
   config: LoraConfig;
   modules: LoraModule[];
 }
+
+export const peftTypeOf = (a: Adapter): PeftType => a.type ?? 'lora';
 
 export class LoraError extends Error {
   constructor(message: string) {
@@ -85,7 +106,9 @@ export function loraModules(paramShapes: Map<string, number[]>, cfg: LoraConfig,
     if (hit.length === 0) continue;
     hit.forEach((t) => used.add(t));
     const [a, b] = shape;
-    modules.push(layout === 'in_out' ? { module, in: a, out: b } : { module, in: b, out: a });
+    const m: LoraModule = layout === 'in_out' ? { module, in: a, out: b } : { module, in: b, out: a };
+    if (cfg.feedforward) m.feedforward = cfg.feedforward.some((t) => matchesTarget(module, t));
+    modules.push(m);
   }
   const unused = cfg.targets.filter((t) => !used.has(t));
   if (unused.length) throw new LoraError(`LoRA target${unused.length > 1 ? 's' : ''} ${unused.map((t) => `'${t}'`).join(', ')} match${unused.length > 1 ? '' : 'es'} no 2-D weight of the model`);
@@ -104,6 +127,38 @@ export function loraParamShapes(adapter: Adapter): Map<string, number[]> {
     shapes.set(loraParamName(m.module, adapter.name, 'B'), [m.out, adapter.config.r]);
   }
   return shapes;
+}
+
+/**
+ * Names and shapes of an adapter's parameters by its type: LoRA's A and B; DoRA's A, B and
+ * magnitude [out]; IA3's ℓ ([1, in] or [out, 1]); none for full fine-tuning.
+ */
+export function adapterParamShapes(adapter: Adapter): Map<string, number[]> {
+  const type = peftTypeOf(adapter);
+  if (type === 'full') return new Map();
+  if (type === 'ia3') return new Map(adapter.modules.map((m) => [ia3ParamName(m.module, adapter.name), ia3Shape(m)]));
+  const shapes = loraParamShapes(adapter);
+  if (type === 'dora') for (const m of adapter.modules) shapes.set(doraMagnitudeName(m.module, adapter.name), [m.out]);
+  return shapes;
+}
+
+/**
+ * PEFT's initialisation of an adapter over `base`: LoRA's (below); DoRA's, with the magnitude
+ * ‖W‖ per output feature; IA3's vectors of ones. Each starts the adapted model as the base.
+ */
+export function initAdapter(adapter: Adapter, seed: number, base: TensorMap, layout: WeightLayout): TensorMap {
+  const type = peftTypeOf(adapter);
+  if (type === 'full') return new Map();
+  if (type === 'ia3') return new Map([...adapterParamShapes(adapter)].map(([n, shape]) => [n, { shape, data: new Float32Array(shape[0] * shape[1]).fill(1) }]));
+  const out = initLora(adapter, seed);
+  if (type === 'dora') {
+    for (const m of adapter.modules) {
+      const w = base.get(`${m.module}.weight`);
+      if (!w) throw new LoraError(`DoRA: the base has no '${m.module}.weight'`);
+      out.set(doraMagnitudeName(m.module, adapter.name), { shape: [m.out], data: doraWeightNorm(w.data, null, null, { in: m.in, out: m.out, r: 0, scale: 0, layout }) });
+    }
+  }
+  return out;
 }
 
 /** PEFT's initialisation: A ~ kaiming_uniform(a=√5) = U(−1/√in, 1/√in), B = 0 (the adapted model starts as the base). */
@@ -137,6 +192,11 @@ export interface LoraGraphOptions {
   training?: { step: () => Value };
   /** The provider the graph is written for (target.ts). */
   target?: Target;
+  /**
+   * Let the gradient flow through DoRA's weight norm, which PEFT (and training here) detach;
+   * for finite-difference checks of the whole computation.
+   */
+  doraNormGradient?: boolean;
 }
 
 const defaultWeightModule = (v: Value): string | null => (v.name.startsWith('p.') && v.name.endsWith('.weight') ? v.name.slice(2, -'.weight'.length) : null);
@@ -147,6 +207,8 @@ export class LoraGraph extends GraphBuilder {
   private readonly opts: LoraGraphOptions;
   private activeAdapter: string | null = null;
   private dropoutSite = 0;
+  /** IA3 outputs scaled before the model adds the module's bias: scaled value → (unscaled, ℓ, module). */
+  private readonly ia3Scaled = new Map<string, { unscaled: Value; l: Value; module: string }>();
 
   constructor(opts: LoraGraphOptions) {
     super({ target: opts.target });
@@ -198,14 +260,44 @@ export class LoraGraph extends GraphBuilder {
     const [k, n] = b.shape;
     if (k !== m.in || n !== m.out) throw new LoraError(`LoRA on '${m.module}': the model multiplies by a [${k}, ${n}] weight, the adapter expects in ${m.in}, out ${m.out}`);
     const { config, name } = entry.adapter;
-    return this.scope(`lora_${name}`, () => {
+    const type = peftTypeOf(entry.adapter);
+    if (type === 'ia3') {
+      return this.scope(`ia3_${name}`, () => {
+        const l = this.opts.param(ia3ParamName(m.module, name)); // [1, in] or [out, 1]
+        if (m.feedforward) return super.matmul(this.mul(a, this.reshape(l, [m.in]), 'ia3_in'), b, hint); // (x ⊙ ℓ)·W
+        const lOut = this.reshape(l, [m.out]);
+        const scaled = this.mul(y, lOut, 'ia3_out'); // (x·W) ⊙ ℓ; the bias, if the model adds one, is scaled too (add)
+        this.ia3Scaled.set(scaled.name, { unscaled: y, l: lOut, module: m.module });
+        return scaled;
+      });
+    }
+    return this.scope(`${type}_${name}`, () => {
       const A = this.opts.param(loraParamName(m.module, name, 'A')); // [r, in]
       const B = this.opts.param(loraParamName(m.module, name, 'B')); // [out, r]
       const x = this.opts.training && config.dropout > 0 ? this.dropout(a, config.dropout) : a; // [..., in]
-      const xa = super.matmul(x, this.transpose(A, [1, 0]), 'x_At'); // [..., r]
-      const delta = super.matmul(xa, this.transpose(B, [1, 0]), 'x_At_Bt'); // [..., out]
+      const At = this.transpose(A, [1, 0]); // [in, r]
+      const Bt = this.transpose(B, [1, 0]); // [r, out]
+      const delta = super.matmul(super.matmul(x, At, 'x_At'), Bt, 'x_At_Bt'); // [..., out]
+      if (type === 'dora') {
+        return doraOutput(this, {
+          y, yDropped: x === a ? y : super.matmul(x, b, 'dora_x_dropped_W'), w: b,
+          magnitude: this.opts.param(doraMagnitudeName(m.module, name)), deltaW: super.matmul(At, Bt, 'At_Bt'),
+          lora: delta, scale: loraScale(config), detachNorm: !this.opts.doraNormGradient,
+        });
+      }
       return this.add(y, this.mul(delta, this.scalar(loraScale(config), delta.dtype)), 'lora_out');
     });
+  }
+
+  /** Adds as GraphBuilder does, except that an IA3-scaled output plus its module's bias becomes (x·W + b) ⊙ ℓ, as PEFT scales it. */
+  override add(a: Value, b: Value, hint?: string): Value {
+    const [scaled, other] = this.ia3Scaled.has(a.name) ? [a, b] : this.ia3Scaled.has(b.name) ? [b, a] : [null, null];
+    if (!scaled || !other) return super.add(a, b, hint);
+    const s = this.ia3Scaled.get(scaled.name)!;
+    let v = other;
+    while (v.producer?.op === 'Cast') v = v.producer.inputs[0]!;
+    if (v.name !== `p.${s.module}.bias`) return super.add(a, b, hint);
+    return super.mul(super.add(s.unscaled, other, hint), s.l, 'ia3_out_with_bias');
   }
 
   /**
@@ -236,6 +328,41 @@ export class LoraGraph extends GraphBuilder {
 }
 
 // ------------------------------------------------------------------ merging
+
+/** The base with `adapter` folded in, by its type (see mergeLora, mergeDora; IA3: ia3.ts). */
+export function mergeAdapter(base: TensorMap, adapter: Adapter, weights: TensorMap, layout: WeightLayout): TensorMap {
+  const type = peftTypeOf(adapter);
+  if (type === 'lora') return mergeLora(base, adapter, weights, layout);
+  if (type === 'dora') return mergeDora(base, adapter, weights, layout);
+  if (type === 'full') throw new LoraError(`merge: adapter '${adapter.name}' is a full fine-tuning copy, not an adapter; its weights are the model`);
+  const out: TensorMap = new Map(base);
+  for (const m of adapter.modules) {
+    if (!base.get(`${m.module}.weight`)) throw new LoraError(`merge: the base has no '${m.module}.weight'`);
+    const l = weights.get(ia3ParamName(m.module, adapter.name));
+    if (!l) throw new LoraError(`merge: IA3 adapter '${adapter.name}' lacks ia3_l of '${m.module}'`);
+    mergeIa3Module(base, out, m, l.data, layout);
+  }
+  return out;
+}
+
+/** The base with a DoRA adapter folded in: per output feature, m · (W + s·BA) / ‖W + s·BA‖ (dora.ts). */
+export function mergeDora(base: TensorMap, adapter: Adapter, weights: TensorMap, layout: WeightLayout): TensorMap {
+  const withLora = mergeLora(base, adapter, weights, layout);
+  const out: TensorMap = new Map(withLora);
+  for (const m of adapter.modules) {
+    const mag = weights.get(doraMagnitudeName(m.module, adapter.name));
+    if (!mag) throw new LoraError(`merge: DoRA adapter '${adapter.name}' lacks lora_magnitude_vector of '${m.module}'`);
+    const w = withLora.get(`${m.module}.weight`)!; // W + s·BA
+    const norm = doraWeightNorm(w.data, null, null, { in: m.in, out: m.out, r: 0, scale: 0, layout });
+    const merged = Float32Array.from(w.data);
+    for (let o = 0; o < m.out; o++) {
+      const f = mag.data[o] / norm[o];
+      for (let i = 0; i < m.in; i++) merged[layout === 'in_out' ? i * m.out + o : o * m.in + i] *= f;
+    }
+    out.set(`${m.module}.weight`, { shape: w.shape, data: merged });
+  }
+  return out;
+}
 
 /** The base with `adapter` folded in: W + scale·(B A)ᵀ for [in, out] weights, W + scale·B A for [out, in]. */
 export function mergeLora(base: TensorMap, adapter: Adapter, weights: TensorMap, layout: WeightLayout): TensorMap {
@@ -274,40 +401,49 @@ export interface PeftSaveOptions {
   baseModel?: string;
 }
 
-/** Save one adapter alone as PEFT does (`save_pretrained`): its config and its A and B matrices. */
+/**
+ * Save one adapter alone as PEFT does (`save_pretrained`). LoRA: its A and B matrices,
+ * `peft_type: "LORA"`. DoRA is PEFT's LoRA with `use_dora: true` and one more tensor per
+ * module, `<module>.lora_magnitude_vector` [out] (PEFT's own naming, so PEFT loads it).
+ * IA3: `<module>.ia3_l` in PEFT's shapes, `peft_type: "IA3"` with its feedforward_modules.
+ */
 export function saveAdapterPeft(dir: string, adapter: Adapter, weights: TensorMap, opts: PeftSaveOptions): void {
+  const type = peftTypeOf(adapter);
+  if (type === 'full') throw new LoraError(`save adapter '${adapter.name}': full fine-tuning has no adapter to save; save the model folder`);
   mkdirSync(dir, { recursive: true });
   const tensors: TensorMap = new Map();
+  const get = (name: string, what: string, m: LoraModule) => {
+    const t = weights.get(name);
+    if (!t) throw new LoraError(`save adapter '${adapter.name}': ${what} of '${m.module}' is missing`);
+    return t;
+  };
+  const key = (m: LoraModule, suffix: string) => `base_model.model.${opts.modulePrefix}${m.module}.${suffix}`;
   for (const m of adapter.modules) {
-    for (const which of ['A', 'B'] as const) {
-      const t = weights.get(loraParamName(m.module, adapter.name, which));
-      if (!t) throw new LoraError(`save adapter '${adapter.name}': lora_${which} of '${m.module}' is missing`);
-      tensors.set(`base_model.model.${opts.modulePrefix}${m.module}.lora_${which}.weight`, t);
+    if (type === 'ia3') {
+      tensors.set(key(m, 'ia3_l'), get(ia3ParamName(m.module, adapter.name), 'ia3_l', m));
+      continue;
     }
+    for (const which of ['A', 'B'] as const) tensors.set(key(m, `lora_${which}.weight`), get(loraParamName(m.module, adapter.name, which), `lora_${which}`, m));
+    if (type === 'dora') tensors.set(key(m, 'lora_magnitude_vector'), get(doraMagnitudeName(m.module, adapter.name), 'lora_magnitude_vector', m));
   }
   writeSafetensors(path.join(dir, PEFT_WEIGHTS_FILE), tensors, { format: 'pt' });
   const c = adapter.config;
-  const config = {
-    peft_type: 'LORA',
-    task_type: 'CAUSAL_LM',
-    base_model_name_or_path: opts.baseModel ?? null,
-    r: c.r,
-    lora_alpha: c.alpha,
-    lora_dropout: c.dropout,
-    target_modules: c.targets,
-    fan_in_fan_out: opts.layout === 'in_out',
-    bias: 'none',
-    inference_mode: true,
-    init_lora_weights: true,
-    modules_to_save: null,
-  };
+  const common = { task_type: 'CAUSAL_LM', base_model_name_or_path: opts.baseModel ?? null, target_modules: c.targets, fan_in_fan_out: opts.layout === 'in_out', inference_mode: true, modules_to_save: null };
+  const config = type === 'ia3'
+    ? {
+      peft_type: 'IA3', ...common,
+      // PEFT requires feedforward_modules ⊆ target_modules: the feed-forward patterns some target module matched.
+      feedforward_modules: (c.feedforward ?? []).filter((f) => adapter.modules.some((m) => m.feedforward && matchesTarget(m.module, f))),
+      init_ia3_weights: true,
+    }
+    : { peft_type: 'LORA', ...common, r: c.r, lora_alpha: c.alpha, lora_dropout: c.dropout, bias: 'none', init_lora_weights: true, use_dora: type === 'dora', use_rslora: false };
   writeFileSync(path.join(dir, PEFT_CONFIG_FILE), JSON.stringify(config, null, 2));
 }
 
 /**
- * Load a PEFT LoRA adapter folder as adapter `name` of a base with these parameter shapes.
- * Module names may carry `base_model.model.`, the model prefix, and an adapter name
- * (`lora_A.<adapter>.weight`); every tensor is checked against the base.
+ * Load a PEFT adapter folder (LoRA, DoRA as LoRA with use_dora, or IA3) as adapter `name` of a
+ * base with these parameter shapes. Module names may carry `base_model.model.`, the model
+ * prefix, and an adapter name (`lora_A.<adapter>.weight`); every tensor is checked against the base.
  */
 export function loadAdapterPeft(dir: string, name: string, paramShapes: Map<string, number[]>, opts: Pick<PeftSaveOptions, 'modulePrefix' | 'layout'>): { adapter: Adapter; weights: TensorMap } {
   const cfgFile = path.join(dir, PEFT_CONFIG_FILE);
@@ -320,34 +456,55 @@ export function loadAdapterPeft(dir: string, name: string, paramShapes: Map<stri
   } catch (err) {
     throw new LoraError(`${cfgFile}: not valid JSON (${(err as Error).message})`);
   }
-  if (raw.peft_type !== 'LORA') throw new LoraError(`${cfgFile}: peft_type is ${JSON.stringify(raw.peft_type)}, only "LORA" is supported`);
-  const r = raw.r;
-  const alpha = raw.lora_alpha ?? r;
+  if (raw.peft_type !== 'LORA' && raw.peft_type !== 'IA3') throw new LoraError(`${cfgFile}: peft_type is ${JSON.stringify(raw.peft_type)}; "LORA" (with or without use_dora) and "IA3" are supported`);
+  const ia3 = raw.peft_type === 'IA3';
+  const type: PeftType = ia3 ? 'ia3' : raw.use_dora ? 'dora' : 'lora';
+  const r = ia3 ? 1 : raw.r;
+  const alpha = ia3 ? 1 : raw.lora_alpha ?? r;
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new LoraError(`${cfgFile}: r must be a positive integer, got ${JSON.stringify(r)}`);
   if (typeof alpha !== 'number') throw new LoraError(`${cfgFile}: lora_alpha must be a number, got ${JSON.stringify(alpha)}`);
-  if (raw.use_rslora || raw.use_dora) throw new LoraError(`${cfgFile}: rsLoRA and DoRA adapters are not supported`);
+  if (raw.use_rslora) throw new LoraError(`${cfgFile}: rsLoRA adapters are not supported`);
   const { tensors } = readSafetensors(weightsFile);
   const weights: TensorMap = new Map();
   const modules = new Map<string, LoraModule>();
+  const kinds = ia3 ? 'an ia3_l vector' : `a lora_A, lora_B${type === 'dora' ? ' or lora_magnitude_vector' : ''} weight`;
+  const pattern = ia3 ? /^(?:base_model\.model\.)?(.+)\.(ia3_l)(?:\.[^.]+)?$/ : /^(?:base_model\.model\.)?(.+)\.(lora_A|lora_B|lora_magnitude_vector)(?:\.[^.]+)?(?:\.weight)?$/;
   for (const [key, t] of tensors) {
-    const m = /^(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight$/.exec(key);
-    if (!m) throw new LoraError(`${weightsFile}: tensor '${key}' is not a lora_A or lora_B weight`);
+    const m = pattern.exec(key);
+    if (!m || (m[2] === 'lora_magnitude_vector' && type !== 'dora')) throw new LoraError(`${weightsFile}: tensor '${key}' is not ${kinds}`);
     let module = m[1];
     if (opts.modulePrefix && module.startsWith(opts.modulePrefix) && !paramShapes.has(`${module}.weight`)) module = module.slice(opts.modulePrefix.length);
     const base = paramShapes.get(`${module}.weight`);
     if (!base || base.length !== 2) throw new LoraError(`${weightsFile}: tensor '${key}' adapts '${module}', which the model has no 2-D weight for`);
     const [inDim, outDim] = opts.layout === 'in_out' ? base : [base[1], base[0]];
-    const which = m[2] as 'A' | 'B';
-    const want = which === 'A' ? [r, inDim] : [outDim, r];
-    if (t.shape.join(',') !== want.join(',')) throw new LoraError(`${weightsFile}: '${key}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}] (r = ${r})`);
-    modules.set(module, { module, in: inDim, out: outDim });
-    weights.set(loraParamName(module, name, which), t);
+    const mod: LoraModule = modules.get(module) ?? { module, in: inDim, out: outDim };
+    let want: number[];
+    let param: string;
+    if (m[2] === 'ia3_l') {
+      mod.feedforward = t.shape.join(',') === `1,${inDim}` && !(inDim === 1 && outDim === 1);
+      want = ia3Shape(mod);
+      param = ia3ParamName(module, name);
+    } else if (m[2] === 'lora_magnitude_vector') {
+      want = [outDim];
+      param = doraMagnitudeName(module, name);
+    } else {
+      const which = m[2] === 'lora_A' ? 'A' : 'B';
+      want = which === 'A' ? [r, inDim] : [outDim, r];
+      param = loraParamName(module, name, which);
+    }
+    if (t.shape.join(',') !== want.join(',')) throw new LoraError(`${weightsFile}: '${key}' has shape [${t.shape.join(', ')}], expected [${want.join(', ')}]${ia3 ? ` ([1, ${inDim}] on a feed-forward input, [${outDim}, 1] on an output)` : ` (r = ${r})`}`);
+    modules.set(module, mod);
+    weights.set(param, t);
   }
   for (const mod of modules.keys()) {
-    for (const which of ['A', 'B'] as const) if (!weights.has(loraParamName(mod, name, which))) throw new LoraError(`${weightsFile}: '${mod}' has no lora_${which}`);
+    const need: [string, string][] = ia3 ? [] : [[loraParamName(mod, name, 'A'), 'lora_A'], [loraParamName(mod, name, 'B'), 'lora_B']];
+    if (type === 'dora') need.push([doraMagnitudeName(mod, name), 'lora_magnitude_vector']);
+    for (const [param, what] of need) if (!weights.has(param)) throw new LoraError(`${weightsFile}: '${mod}' has no ${what}`);
   }
-  if (modules.size === 0) throw new LoraError(`${weightsFile}: holds no LoRA weights`);
+  if (modules.size === 0) throw new LoraError(`${weightsFile}: holds no ${ia3 ? 'IA3' : 'LoRA'} weights`);
   const targets = Array.isArray(raw.target_modules) ? (raw.target_modules as string[]) : [...modules.keys()];
   const dropout = typeof raw.lora_dropout === 'number' ? raw.lora_dropout : 0;
-  return { adapter: { name, config: { r, alpha, dropout, targets }, modules: [...modules.values()] }, weights };
+  const config: LoraConfig = { r, alpha, dropout, targets };
+  if (ia3) config.feedforward = Array.isArray(raw.feedforward_modules) ? (raw.feedforward_modules as string[]) : [...modules.values()].filter((x) => x.feedforward).map((x) => x.module);
+  return { adapter: { name, type, config, modules: [...modules.values()] }, weights };
 }

@@ -1,7 +1,9 @@
 /**
  * Bitune's computation as one ONNX graph, for any model family (GPT-2,
- * Llama) through the engine's ModelFamily interface, with LoRA adapters added
- * by the LoraGraph transform. See variant.ts for the passes of each variant.
+ * Llama) through the engine's ModelFamily interface, with LoRA, DoRA or IA3
+ * adapters added by the LoraGraph transform, or (full fine-tuning) with one
+ * trainable copy of the whole model per adapter name, which the pass using
+ * that adapter reads. See variant.ts for the passes of each variant.
  *
  * A batch row is laid out in two parts of static lengths (layout.ts):
  *   columns 0..Pm−1   the prompt without its last token, left-padded;
@@ -14,12 +16,14 @@
  * Modes: 'forward' (loss, answer logits, mixed caches, α), 'grad' (loss and
  * the gradient of every trainable parameter), 'step' (a whole training step:
  * forward, backward, clipping, AdamW over the flat trainable vector; the base
- * stays an input and gets no gradient), 'score' (per-row log-likelihood of the
+ * stays an input and gets no gradient, or under full fine-tuning is no input
+ * at all: its copies are the trainable parameters), 'score' (per-row log-likelihood of the
  * answer tokens), 'prefill' (the mixed cache of a prompt, for generation).
  */
 import { gradients } from '../../engine/autodiff.ts';
 import { emitNewState, flatLayout, groupInputs, optimizerStep, type FlatLayout } from '../../engine/compile.ts';
-import { LoraGraph, loraParamShapes, type Adapter } from '../../engine/lora.ts';
+import { fullParamName, fullParamShapes } from '../../engine/full-finetune.ts';
+import { adapterParamShapes, LoraGraph, peftTypeOf, type Adapter } from '../../engine/lora.ts';
 import { causalLmLoss } from '../../engine/models/causal-lm.ts';
 import { paramInputs, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import { makeArray, type Value } from '../../engine/onnx/graph.ts';
@@ -49,27 +53,38 @@ export interface BituneGraphOptions {
 
 export interface BituneGraph {
   model: Uint8Array;
-  /** The frozen base's parameter names; fed as `p.<name>`. */
+  /** The frozen base's parameter names; fed as `p.<name>` (none under full fine-tuning). */
   baseNames: string[];
   /** The trainable parameters (adapters, then mixing), fed as `p.<name>`; in 'step' also flat as `params`, `adam_m`, `adam_v`. */
   trainable: FlatLayout;
   outputs: string[];
 }
 
-/** Names and shapes of everything a variant trains: its adapters' A and B, then θ_k and θ_v when it mixes. */
-export function trainableShapes(variant: Variant, adapters: Adapter[], nLayer: number): Map<string, number[]> {
+/**
+ * Names and shapes of everything a variant trains: its adapters' parameters (a whole copy of
+ * the model per adapter under full fine-tuning), then θ_k and θ_v when it mixes.
+ */
+export function trainableShapes(variant: Variant, adapters: Adapter[], family: ModelFamily): Map<string, number[]> {
   const passes = passesOf(variant);
   const shapes = new Map<string, number[]>();
   for (const name of passes.adapters) {
     const a = adapters.find((x) => x.name === name);
     if (!a) throw new Error(`Bitune: the variant needs adapter '${name}'`);
-    for (const [n, s] of loraParamShapes(a)) shapes.set(n, s);
+    const own = peftTypeOf(a) === 'full' ? fullParamShapes(name, family.paramShapes()) : adapterParamShapes(a);
+    for (const [n, s] of own) shapes.set(n, s);
   }
   if (passes.mixing) {
-    shapes.set(MIX_K, [nLayer]);
-    shapes.set(MIX_V, [nLayer]);
+    shapes.set(MIX_K, [family.nLayer]);
+    shapes.set(MIX_V, [family.nLayer]);
   }
   return shapes;
+}
+
+/** Whether the adapters are full fine-tuning's copies of the model (all of them or none). */
+export function isFullFinetune(adapters: Adapter[]): boolean {
+  const full = adapters.filter((a) => peftTypeOf(a) === 'full').length;
+  if (full && full !== adapters.length) throw new Error('Bitune: full fine-tuning copies and adapters cannot be mixed in one model');
+  return full > 0;
 }
 
 /** Bool [n, n] mask constant: query t may see key s. */
@@ -128,15 +143,24 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
   if (!(Pm >= 1)) throw new Error('Bitune: the prompt part needs at least one column');
   if (mode !== 'prefill' && !(S >= 2)) throw new Error('Bitune: the answer part needs at least two columns (the last prompt token and one answer token)');
   if (mode !== 'prefill' && Pm + S > family.maxPositions) throw new Error(`Bitune: ${Pm + S} positions exceed the model's context of ${family.maxPositions}`);
-  const tShapes = trainableShapes(variant, opts.adapters, family.nLayer);
+  const tShapes = trainableShapes(variant, opts.adapters, family);
   const trainable = flatLayout(tShapes);
+  const full = isFullFinetune(opts.adapters);
+  if (full && opts.baseDtype === 'float16') throw new Error('Bitune: full fine-tuning trains the base\'s own weights in float32; a float16 base needs adapters (runtime.baseDtype "float32")');
+  const baseShapes = family.paramShapes();
   const tp: Record<string, Value> = {};
   // The base's inputs (float16 ones are widened on first read), then the trainable parameters.
+  // Under full fine-tuning a base weight is read from the copy of the pass's adapter.
   let base: Record<string, Value> = {};
-  const p = new Proxy(tp, { get: (target, name) => (typeof name === 'string' ? target[name] ?? base[name] : undefined) });
+  const p = new Proxy(tp, {
+    get: (target, name) => {
+      if (typeof name !== 'string') return undefined;
+      if (full && baseShapes.has(name)) return target[fullParamName(g.active ?? 'default', name)];
+      return target[name] ?? base[name];
+    },
+  });
   const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined, target: targetFor(opts.provider) });
-  const baseShapes = family.paramShapes();
-  base = paramInputs(g, baseShapes, opts.baseDtype);
+  if (!full) base = paramInputs(g, baseShapes, opts.baseDtype);
   for (const [name, shape] of tShapes) tp[name] = g.input(`p.${name}`, 'float32', shape);
   // One flat optimizer group: `params`, `adam_m`, `adam_v` [N].
   const states = mode === 'step' ? groupInputs(g, trainable, '') : null;
@@ -161,7 +185,7 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
     const keyReal = g.input('key_mask', 'bool', [B, Pm]);
     const cache = promptCache(g, family, variant, p, { ids, positions, keyReal });
     emitCache(cache, (l) => `mixed.${l}.key`, (l) => `mixed.${l}.value`);
-    return { model: g.toModel(outs, { name: 'bitune_prefill' }), baseNames: [...baseShapes.keys()], trainable, outputs: outNames };
+    return { model: g.toModel(outs, { name: 'bitune_prefill' }), baseNames: full ? [] : [...baseShapes.keys()], trainable, outputs: outNames };
   }
 
   const inputIds = g.tokenInput('input_ids', [B, Pm + S]);
@@ -218,5 +242,5 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
       emitNewState(trainable, opt.groups, emit);
     }
   }
-  return { model: g.toModel(outs, { name: `bitune_${mode}` }), baseNames: [...baseShapes.keys()], trainable, outputs: outNames };
+  return { model: g.toModel(outs, { name: `bitune_${mode}` }), baseNames: full ? [] : [...baseShapes.keys()], trainable, outputs: outNames };
 }

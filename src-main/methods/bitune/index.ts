@@ -14,8 +14,8 @@ function mergedEntry(outcome: BituneOutcome): LibraryEntry | null {
   return {
     path: m.path, suffix: '(merged)', recipe: m.method, step: m.step,
     provenance: {
-      base: m.base, adapters: m.adapters, adapterFormat: 'peft',
-      merged: m.method === 'lora' ? 'the default adapter merged into the base' : "the default adapter merged into the base (Bitune's decoder: it reads the prompt causally, without the mixed cache)",
+      base: m.base, adapters: m.adapters, adapterFormat: m.peft === 'full' ? 'model folders' : 'peft', peft: m.peft,
+      merged: `${m.peft === 'full' ? 'the fully fine-tuned default copy of the model' : `the default ${m.peft} adapter merged into the base`}${m.method === 'lora' ? '' : " (Bitune's decoder: it reads the prompt causally, without the mixed cache)"}`,
     },
   };
 }
@@ -26,7 +26,7 @@ const shared = {
   prepare: prepareBitune,
   run: runBitune,
   library: mergedEntry,
-  summary: (outcome: BituneOutcome) => (outcome.merged ? `adapters in ${outcome.merged.adapters}, merged model in ${outcome.merged.path}` : 'no merged model'),
+  summary: (outcome: BituneOutcome) => (outcome.merged ? `${outcome.merged.peft} ${outcome.merged.peft === 'full' ? 'fine-tuned copies' : 'adapters'} in ${outcome.merged.adapters}, merged model in ${outcome.merged.path}` : 'no merged model'),
   capabilities: { freshModel: true, libraryModel: true, families: ['gpt2', 'llama'], curriculum: false, adapters: true, predictions: true },
 } as const;
 

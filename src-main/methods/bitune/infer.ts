@@ -1,19 +1,21 @@
 /**
  * A trained Bitune (or LoRA) model at work: the prompt's mixed cache from the
  * prefill graph (both passes, both adapters, the learned α), then plain cached
- * decoding with the `default` adapter merged into the base (the engine's
+ * decoding with the `default` adapter merged into the base (under full
+ * fine-tuning: the `default` copy of the model) (the engine's
  * Generator, one token per step against the cache). Multiple-choice scoring
  * runs the whole computation once per (prompt, choice) row and reads the
  * continuation's summed log-likelihood from the graph.
  */
 import { Generator, type KvCache } from '../../engine/generate.ts';
-import { mergeLora, type Adapter, type WeightLayout } from '../../engine/lora.ts';
+import { fullCopyWeights } from '../../engine/full-finetune.ts';
+import { mergeAdapter, type Adapter, type WeightLayout } from '../../engine/lora.ts';
 import { float16Tensor, toHalf } from '../../engine/half.ts';
 import type { ModelArch, ModelFamily, WeightDtype } from '../../engine/models/family.ts';
 import { createSession, ort, type SessionOptions } from '../../engine/runtime.ts';
 import { argmax } from '../../engine/sampling.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
-import { compileBitune, type BituneMode } from './graph.ts';
+import { compileBitune, isFullFinetune, type BituneMode } from './graph.ts';
 import { layRows, roundUp8, shapeFor, type TokenPair } from './layout.ts';
 import type { Variant } from './variant.ts';
 
@@ -131,7 +133,7 @@ export class BituneModel {
     if (!this.decoder) {
       const p = this.parts;
       const def = p.adapters.find((a) => a.name === 'default')!;
-      const merged = mergeLora(p.base, def, p.trained, p.layout);
+      const merged = isFullFinetune(p.adapters) ? fullCopyWeights('default', p.trained, p.family.paramShapes()) : mergeAdapter(p.base, def, p.trained, p.layout);
       this.decoder = Generator.create(p.family.arch, merged, { ...this.session, weightDtype: p.baseDtype });
     }
     return this.decoder;

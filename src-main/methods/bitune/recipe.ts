@@ -5,15 +5,23 @@
  * `bitune`), with the same base, data and budget. Defaults follow the Bitune
  * paper where it gives them (LoRA r 8 on the attention and MLP projections,
  * s_init 0.01, the `Question: …\n\nAnswer:` template).
+ *
+ * `peft` is the fine-tuning type (the Bitune code's `ft_type`): LoRA, DoRA
+ * (LoRA with a learned magnitude; `lora.*` apply), IA3 (learned scaling
+ * vectors on keys, values and the feed-forward input; `lora.targets` only,
+ * PEFT's IA3 modules by default) or full fine-tuning (every base weight
+ * trains; Bitune keeps one copy of the model per pass; `lora.*` unused).
  */
 import { z } from 'zod';
 import { evalFields, folderModel, freshModelFields, headsDivideDim, parseRunConfig, positiveInt, runtimeFields, trainFields } from '../run-config.ts';
-import type { LoraConfig, WeightLayout } from '../../engine/lora.ts';
+import { PEFT_TYPES, type LoraConfig, type WeightLayout } from '../../engine/lora.ts';
 import type { FamilyName } from '../../engine/models/family.ts';
 import { ABLATIONS, PREFILL_MASKS, type Variant } from './variant.ts';
 
 export const BituneRunConfigSchema = z.strictObject({
   method: z.enum(['bitune', 'lora']),
+  /** The fine-tuning type, alone or under Bitune's two passes: lora, dora, ia3 or full. */
+  peft: z.enum(PEFT_TYPES).default('lora'),
   model: z.discriminatedUnion('kind', [
     /** A fresh model (GPT-2, or Llama-shaped with family: "llama") with a word-level tokenizer from the data (small experiments and tests). */
     z.strictObject(freshModelFields({ layers: 2, dim: 64 })).refine(...headsDivideDim),
@@ -77,7 +85,17 @@ export const WEIGHT_LAYOUT: Record<FamilyName, WeightLayout> = { gpt2: 'in_out',
 /** PEFT names GPT-2's modules under `transformer.` (GPT2LMHeadModel); Llama's names already start with `model.`. */
 export const PEFT_PREFIX: Record<FamilyName, string> = { gpt2: 'transformer.', llama: '' };
 
+/** PEFT's default IA3 modules (TRANSFORMERS_MODELS_TO_IA3_TARGET_MODULES_MAPPING): keys and values, and the feed-forward output projection. */
+export const IA3_TARGETS: Record<FamilyName, string[]> = {
+  gpt2: ['attn.c_attn', 'mlp.c_proj'],
+  llama: ['k_proj', 'v_proj', 'down_proj'],
+};
+
+/** PEFT's IA3 feed-forward modules (their input is scaled): GPT-2's mlp.c_proj, Llama's down_proj. */
+export const IA3_FEEDFORWARD: Record<FamilyName, string[]> = { gpt2: ['mlp.c_proj'], llama: ['down_proj'] };
+
 export function loraOf(c: BituneRunConfig, family: FamilyName): LoraConfig {
+  if (c.peft === 'ia3') return { r: c.lora.r, alpha: c.lora.alpha, dropout: 0, targets: c.lora.targets ?? IA3_TARGETS[family], feedforward: IA3_FEEDFORWARD[family] };
   return { r: c.lora.r, alpha: c.lora.alpha, dropout: c.lora.dropout, targets: c.lora.targets ?? DEFAULT_TARGETS[family] };
 }
 

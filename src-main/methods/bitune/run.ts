@@ -8,7 +8,8 @@
  * the config names.
  *
  * Run folder: `checkpoints/` (adapters, mixing and their AdamW state only),
- * `adapters/<name>/` (each adapter in PEFT's layout), `adapters/bitune.safetensors`
+ * `adapters/<name>/` (each adapter in PEFT's layout: LoRA, DoRA or IA3; under
+ * full fine-tuning each copy of the model as a model folder), `adapters/bitune.safetensors`
  * (the mixing θ), `adapters/stepwise-adapters.json` (the variant), `base/` (a
  * fresh base, so the adapters have their model), `merged/` (the base with the
  * `default` adapter merged in, once the run finished), `run.json`.
@@ -19,7 +20,8 @@ import path from 'node:path';
 import { loadChatTemplate } from '../../engine/hf/chat-template.ts';
 import { exportModelFolder, loadModelFolder } from '../../engine/hf/model-folder.ts';
 import { initModel } from '../../engine/init.ts';
-import { initLora, loraModules, mergeLora, saveAdapterPeft, type Adapter } from '../../engine/lora.ts';
+import { fullCopyWeights, initFullCopy } from '../../engine/full-finetune.ts';
+import { initAdapter, loraModules, mergeAdapter, saveAdapterPeft, type Adapter, type PeftType } from '../../engine/lora.ts';
 import { modelFamily, type ModelArch, type ModelFamily, type WeightDtype } from '../../engine/models/family.ts';
 import { writeSafetensors, type TensorMap } from '../../engine/safetensors.ts';
 import { compactTokenizerForTexts } from '../../engine/tokenizers/compact.ts';
@@ -32,6 +34,7 @@ import { choiceCorrect, readChoiceFile, type ChoiceQuestion } from '../shared/in
 import { chatInstructTemplate, promptText, QUESTION_ANSWER, readInstructFile, type InstructExample, type InstructTemplate } from '../shared/instruct/format.ts';
 import { adamwOf, freshArch, trainerConfigOf, type MethodJob, type MethodOutcome } from '../run-config.ts';
 import { BituneModel } from './infer.ts';
+import { isFullFinetune } from './graph.ts';
 import { InstructBatches, shapeFor, type TokenPair } from './layout.ts';
 import { loraOf, parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT, type BituneRunConfig } from './recipe.ts';
 import { AdapterStep } from './step.ts';
@@ -59,6 +62,8 @@ export interface MergedExport {
   path: string;
   step: number;
   method: 'bitune' | 'lora';
+  /** The fine-tuning type (the config's `peft`). */
+  peft: PeftType;
   arch: ModelArch;
   /** The frozen base's folder. */
   base: string | null;
@@ -130,11 +135,14 @@ export function prepareBitune(config: BituneRunConfig): PreparedBitune {
   const family = modelFamily(arch);
   const lora = loraOf(config, family.name);
   const variant = variantOf(config);
-  const modules = loraModules(family.paramShapes(), lora, WEIGHT_LAYOUT[family.name]);
-  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, config: lora, modules }));
+  const type = config.peft;
+  if (type === 'full' && config.runtime.baseDtype === 'float16') throw new Error('peft "full" trains the base\'s own weights in float32: set runtime.baseDtype to "float32" (a float16 base needs lora, dora or ia3)');
+  const modules = type === 'full' ? [] : loraModules(family.paramShapes(), lora, WEIGHT_LAYOUT[family.name]);
+  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, type, config: lora, modules }));
   const init: TensorMap = new Map();
   adapters.forEach((a, i) => {
-    for (const [n, t] of initLora(a, config.lora.seed * 7919 + i)) init.set(n, t);
+    const own = type === 'full' ? initFullCopy(a.name, base) : initAdapter(a, config.lora.seed * 7919 + i, base, WEIGHT_LAYOUT[family.name]);
+    for (const [n, t] of own) init.set(n, t);
   });
   if (passesOf(variant).mixing) {
     // θ starts at s_init: α = 0.5, an even mix of the two passes.
@@ -200,6 +208,12 @@ export async function evaluateChoices(
   return { acc: acc / questions.length, accNorm: accNorm / questions.length, total: questions.length };
 }
 
+/** The model a run's `default` adapter makes: the base with it merged in, or under full fine-tuning the `default` copy. */
+export function defaultModel(p: Pick<PreparedBitune, 'adapters' | 'base' | 'family'>, trained: TensorMap): TensorMap {
+  if (isFullFinetune(p.adapters)) return fullCopyWeights('default', trained, p.family.paramShapes());
+  return mergeAdapter(p.base, p.adapters.find((a) => a.name === 'default')!, trained, WEIGHT_LAYOUT[p.family.name]);
+}
+
 /**
  * The base with the `default` adapter merged in, as a Hugging Face folder of
  * its family with the base's tokenizer (and chat template). For LoRA this is
@@ -207,20 +221,27 @@ export async function evaluateChoices(
  * reads the prompt causally, without the mixed cache of the two prompt passes.
  */
 export function exportMerged(dir: string, p: PreparedBitune, trained: TensorMap, baseDir: string | undefined): void {
-  const def = p.adapters.find((a) => a.name === 'default')!;
-  const params = mergeLora(p.base, def, trained, WEIGHT_LAYOUT[p.family.name]);
+  const params = defaultModel(p, trained);
   const tokenizerFrom = baseDir && TOKENIZER_FILES.some((f) => existsSync(path.join(baseDir, f))) ? baseDir : undefined;
   exportModelFolder(dir, { arch: p.family.arch, params, tokenizerFrom });
   writeFileSync(path.join(dir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
 }
 
-/** Write the adapters in PEFT's layout, the mixing θ beside them, and which variant they are for (see saved.ts). */
+/**
+ * Write the adapters in PEFT's layout (under full fine-tuning, each copy of the model as a
+ * model folder), the mixing θ beside them, and which variant and fine-tuning type they are for (see saved.ts).
+ */
 export function saveAdapters(dir: string, p: PreparedBitune, trained: TensorMap, baseModel: string | undefined, variant: Variant, baseDtype: WeightDtype = 'float32'): void {
-  for (const a of p.adapters) saveAdapterPeft(path.join(dir, a.name), a, trained, { modulePrefix: PEFT_PREFIX[p.family.name], layout: WEIGHT_LAYOUT[p.family.name], baseModel });
+  const full = isFullFinetune(p.adapters);
+  for (const a of p.adapters) {
+    if (full) exportModelFolder(path.join(dir, a.name), { arch: p.family.arch, params: fullCopyWeights(a.name, trained, p.family.paramShapes()) });
+    else saveAdapterPeft(path.join(dir, a.name), a, trained, { modulePrefix: PEFT_PREFIX[p.family.name], layout: WEIGHT_LAYOUT[p.family.name], baseModel });
+  }
   const mixing: TensorMap = new Map();
   for (const name of [MIX_K, MIX_V]) if (trained.has(name)) mixing.set(name, trained.get(name)!);
   if (mixing.size) writeSafetensors(path.join(dir, MIXING_FILE), mixing, { format: 'pt' });
-  writeFileSync(path.join(dir, VARIANT_FILE), JSON.stringify({ ...variant, adapters: p.adapters.map((a) => a.name), baseModel: baseModel ?? null, baseDtype }, null, 2));
+  const peft: PeftType = p.adapters[0]?.type ?? 'lora';
+  writeFileSync(path.join(dir, VARIANT_FILE), JSON.stringify({ ...variant, peft, adapters: p.adapters.map((a) => a.name), baseModel: baseModel ?? null, baseDtype }, null, 2));
 }
 
 export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<BituneOutcome> {
@@ -246,7 +267,8 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   const device = await deviceRecord(config.runtime.provider);
   writeFileSync(path.join(job.runDir, 'run.json'), JSON.stringify({ config, tokenizer: p.tok.spec(), arch: p.family.arch, shape: { prefix, rest }, device: { provider: device.provider, adapter: device.adapter } }, null, 2));
   const trainedCount = [...p.init.values()].reduce((n, x) => n + x.data.length, 0);
-  emit({ type: 'log', level: 'info', message: `${config.method}${config.method === 'bitune' ? ` (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill)` : ''}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; ${p.family.name} ${p.family.nLayer}×${p.family.hiddenSize} frozen, ${trainedCount} trained parameters in ${p.adapters.map((a) => a.name).join(' + ')}${passesOf(variant).mixing ? ' + mixing' : ''}` });
+  const what = config.peft === 'full' ? `trained whole, ${trainedCount} trained parameters in the ${p.adapters.map((a) => a.name).join(' + ')} cop${p.adapters.length > 1 ? 'ies' : 'y'}` : `frozen, ${trainedCount} trained parameters in ${config.peft} adapter${p.adapters.length > 1 ? 's' : ''} ${p.adapters.map((a) => a.name).join(' + ')}`;
+  emit({ type: 'log', level: 'info', message: `${config.method}${config.method === 'bitune' ? ` (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill)` : ''} with ${config.peft}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; ${p.family.name} ${p.family.nLayer}×${p.family.hiddenSize} ${what}${passesOf(variant).mixing ? ' + mixing' : ''}` });
   if (device.adapter) emit({ type: 'log', level: 'info', message: device.summary });
 
   const sessionOpts = { provider: config.runtime.provider, threads: config.runtime.threads };
@@ -298,7 +320,7 @@ export async function runBitune(job: BituneJob, emit: (e: TrainerEvent) => void,
   if (result.status === 'completed') {
     const mergedDir = path.join(job.runDir, 'merged');
     exportMerged(mergedDir, p, result.params, baseModel);
-    merged = { path: mergedDir, step: result.step, method: config.method, arch: p.family.arch, base: baseModel ?? null, adapters: adaptersDir };
+    merged = { path: mergedDir, step: result.step, method: config.method, peft: config.peft, arch: p.family.arch, base: baseModel ?? null, adapters: adaptersDir };
   }
   let test: BituneEval | null = null;
   if (result.status === 'completed' && (p.test.length || config.eval.choices.length)) {

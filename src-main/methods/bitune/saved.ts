@@ -1,15 +1,17 @@
 /**
  * Trained adapters read back from disk, ready to evaluate: a run's
- * `adapters/` folder (`default/`, `prefill/` in PEFT's layout, the mixing θ in
+ * `adapters/` folder (`default/`, `prefill/` in PEFT's layout, LoRA, DoRA or
+ * IA3, or under full fine-tuning as model folders; the mixing θ in
  * `bitune.safetensors`, the variant in `stepwise-adapters.json`, see run.ts),
- * or a single PEFT adapter folder (adapter_config.json, a LoRA adapter used
- * as `default`). The base is the folder the adapters name
+ * or a single PEFT adapter folder (adapter_config.json, a LoRA, DoRA or IA3
+ * adapter used as `default`). The base is the folder the adapters name
  * (base_model_name_or_path) unless the caller gives one; its tokenizer and
  * chat template come with it.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadModelFolder } from '../../engine/hf/model-folder.ts';
+import { fullParamName } from '../../engine/full-finetune.ts';
 import { loadAdapterPeft, PEFT_CONFIG_FILE, type Adapter } from '../../engine/lora.ts';
 import { modelFamily } from '../../engine/models/family.ts';
 import { readSafetensors, type TensorMap } from '../../engine/safetensors.ts';
@@ -65,15 +67,18 @@ function variantIn(dir: string): Variant {
 export function loadSavedAdapters(dir: string, opts: { base?: string; variant?: Variant } = {}): SavedAdapters {
   if (!existsSync(dir)) throw new Error(`${dir}: no such folder`);
   const single = existsSync(path.join(dir, PEFT_CONFIG_FILE));
-  if (!single && !existsSync(path.join(dir, 'default', PEFT_CONFIG_FILE))) {
-    throw new Error(`${dir}: not an adapter folder (expected ${PEFT_CONFIG_FILE}, or a run's adapters folder with default/${PEFT_CONFIG_FILE})`);
+  // Full fine-tuning keeps each copy of the model as a model folder (default/config.json).
+  const full = !single && !existsSync(path.join(dir, 'default', PEFT_CONFIG_FILE)) && existsSync(path.join(dir, 'default', 'config.json'));
+  if (!single && !full && !existsSync(path.join(dir, 'default', PEFT_CONFIG_FILE))) {
+    throw new Error(`${dir}: not an adapter folder (expected ${PEFT_CONFIG_FILE}, or a run's adapters folder with default/${PEFT_CONFIG_FILE}, or default/config.json after full fine-tuning)`);
   }
   const variant = opts.variant ?? (single ? { ...DEFAULT_VARIANT, method: 'lora' as const } : variantIn(dir));
   const folderOf = (name: string) => (single ? dir : path.join(dir, name));
-  const named = readJsonFile(path.join(folderOf('default'), PEFT_CONFIG_FILE)).base_model_name_or_path;
+  const namedBy = full ? path.join(dir, VARIANT_FILE) : path.join(folderOf('default'), PEFT_CONFIG_FILE);
+  const named = full ? (existsSync(namedBy) ? readJsonFile(namedBy).baseModel : undefined) : readJsonFile(namedBy).base_model_name_or_path;
   const baseDir = opts.base ?? (typeof named === 'string' && named !== '' ? named : undefined);
-  if (!baseDir) throw new Error(`${path.join(folderOf('default'), PEFT_CONFIG_FILE)} names no base model (base_model_name_or_path); give the base model's folder`);
-  if (!existsSync(path.join(baseDir, 'config.json'))) throw new Error(`the base model ${baseDir} (named by ${opts.base ? 'the caller' : path.join(folderOf('default'), PEFT_CONFIG_FILE)}) is not a model folder: it has no config.json`);
+  if (!baseDir) throw new Error(`${namedBy} names no base model (${full ? 'baseModel' : 'base_model_name_or_path'}); give the base model's folder`);
+  if (!existsSync(path.join(baseDir, 'config.json'))) throw new Error(`the base model ${baseDir} (named by ${opts.base ? 'the caller' : namedBy}) is not a model folder: it has no config.json`);
   const folder = loadModelFolder(baseDir);
   const family = modelFamily(folder.config);
   const layout = WEIGHT_LAYOUT[family.name];
@@ -83,6 +88,14 @@ export function loadSavedAdapters(dir: string, opts: { base?: string; variant?: 
   for (const name of passesOf(variant).adapters) {
     const sub = folderOf(name);
     if (single && name !== 'default') throw new Error(`${dir}: a single PEFT adapter cannot serve Bitune's '${name}' adapter; give a run's adapters folder`);
+    if (full) {
+      if (!existsSync(path.join(sub, 'config.json'))) throw new Error(`${sub}: missing; the ${variant.method} variant needs the '${name}' copy of the fully fine-tuned model`);
+      const copy = loadModelFolder(sub);
+      if (JSON.stringify(modelFamily(copy.config).arch) !== JSON.stringify(family.arch)) throw new Error(`${sub}: its config.json differs from the base model ${baseDir}'s`);
+      adapters.push({ name, type: 'full', config: { r: 1, alpha: 1, dropout: 0, targets: [] }, modules: [] });
+      for (const [k, t] of copy.params) trained.set(fullParamName(name, k), t);
+      continue;
+    }
     if (!existsSync(path.join(sub, PEFT_CONFIG_FILE))) throw new Error(`${sub}: missing; the ${variant.method} variant needs the '${name}' adapter`);
     const a = loadAdapterPeft(sub, name, shapes, { modulePrefix: PEFT_PREFIX[family.name], layout });
     adapters.push(a.adapter);

@@ -2,8 +2,9 @@
  * A compiled Bitune (or LoRA) training step bound to its state, shaped like
  * the engine's TrainStep so the trainer drives it unchanged. The frozen base
  * is fed as session inputs (ort.Tensors made once over its arrays, never
- * copied, never in the optimizer); only the adapters and the mixing
- * parameters live in the flat parameter / AdamW-moment buffers, which ONNX
+ * copied, never in the optimizer); only the adapters (under full fine-tuning,
+ * the model's copies) and the mixing parameters live in the flat parameter /
+ * AdamW-moment buffers, which ONNX
  * Runtime writes into a spare set each step (engine/flat-state.ts, as TrainStep).
  */
 import type { FlatLayout } from '../../engine/compile.ts';
@@ -14,7 +15,7 @@ import type { AdamWConfig } from '../../engine/optim.ts';
 import { createSession, ort, type SessionOptions } from '../../engine/runtime.ts';
 import type { TensorMap } from '../../engine/safetensors.ts';
 import { BoundStep, FlatState, type StepResult } from '../../engine/flat-state.ts';
-import { compileBitune } from './graph.ts';
+import { compileBitune, isFullFinetune } from './graph.ts';
 import type { Variant } from './variant.ts';
 
 export interface AdapterStepOptions extends SessionOptions {
@@ -50,6 +51,7 @@ export class AdapterStep extends BoundStep {
     this.batch = opts.batch;
     this.seq = opts.seq;
     this.prefix = opts.prefix;
+    if (isFullFinetune(opts.adapters)) return; // the copies of the model are the trained state
     for (const [name, shape] of opts.family.paramShapes()) {
       const t = opts.base.get(name);
       if (!t) throw new Error(`the base model lacks '${name}' (expected [${shape.join(', ')}])`);
