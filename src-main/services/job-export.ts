@@ -1,0 +1,181 @@
+/**
+ * `jobs.export` / `stepwise export-job`: a run as a self-contained folder that trains on a cluster
+ * with plain PyTorch (docs/JOB-FORMAT.md). The folder carries the run's config and data files, the
+ * starting model in Hugging Face layout (for a fresh model: the very weights Stepwise initialised,
+ * so the job starts where the run started), the examples as Stepwise tokenized them (tokens.json:
+ * the job needs no tokenizer of its own), `train.py` and the launch files (resources/job/).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pkg from '../../package.json' with { type: 'json' };
+import type { JsonObject } from '../contract/entities.ts';
+import { StepwiseError } from '../contract/errors.ts';
+import { exportModelFolder } from '../engine/hf/model-folder.ts';
+import { hasTokenizer } from '../engine/tokenizers/hf.ts';
+import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
+import { TOKENIZER_SPEC_FILE } from '../engine/tokenizers/spec.ts';
+import { encodePrompt } from '../methods/icot/layout.ts';
+import { parseIcotConfig, type IcotRunConfig } from '../methods/icot/recipe.ts';
+import { prepare } from '../methods/icot/run.ts';
+import type { LabContext } from './lab.ts';
+
+/** The methods train.py trains. */
+export const EXPORTABLE_METHODS = ['icot-si'] as const;
+
+/** The launch files every job carries, from resources/job/. */
+const TEMPLATES = ['train.py', 'requirements.txt', 'README.md', 'slurm.sbatch', 'sky.yaml'] as const;
+
+export interface ExportRequest {
+  runId: number;
+  /** The job folder to create: absent or empty. */
+  out: string;
+  /** Ask train.py for bf16 autocast on CUDA (job.json launch.bf16). */
+  bf16?: boolean;
+}
+
+export interface ExportReport {
+  dir: string;
+  method: string;
+  /** Every file written, relative to `dir`. */
+  files: string[];
+  /** Optimizer steps the job trains. */
+  steps: number;
+}
+
+/** Where resources/job is, from source (src-main/services/) or from the desktop bundle (out/main/ or out/main/chunks/). */
+export function jobTemplatesFolder(): string {
+  for (const up of ['../../resources/job/', '../../../resources/job/']) {
+    const dir = fileURLToPath(new URL(up, import.meta.url));
+    if (fs.existsSync(path.join(dir, 'train.py'))) return dir;
+  }
+  throw new StepwiseError('internal', 'resources/job/train.py is not beside this installation: reinstall Stepwise');
+}
+
+/** The git commit of this Stepwise's sources, or null outside a clone. */
+function sourceCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: path.dirname(fileURLToPath(import.meta.url)), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/** What the tokenizer writes for each id, and how decoding joins them (compact and word tokenizers: spaces). */
+function decodeTable(tok: SeqTokenizer): { joiner: string; pieces: string[] } {
+  const pieces: string[] = [];
+  for (let id = 0; id < tok.vocabSize; id++) pieces.push(tok.decode([id]));
+  return { joiner: tok.kind === 'gpt2' ? '' : ' ', pieces };
+}
+
+/** A name for each data file under data/, its own unless two share one. */
+function dataNames(files: string[]): Map<string, string> {
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
+  for (const file of files) {
+    if (names.has(file)) continue;
+    const ext = path.extname(file);
+    const stem = path.basename(file, ext);
+    let name = `${stem}${ext}`;
+    for (let k = 2; taken.has(name); k++) name = `${stem}-${k}${ext}`;
+    taken.add(name);
+    names.set(file, name);
+  }
+  return names;
+}
+
+function emptyFolder(out: string): string {
+  const dir = path.resolve(out);
+  if (fs.existsSync(dir)) {
+    if (!fs.statSync(dir).isDirectory()) throw new StepwiseError('invalid_input', `${dir} is a file; export-job writes a folder (--out DIR), give a new or empty one`);
+    if (fs.readdirSync(dir).length > 0) throw new StepwiseError('conflict', `${dir} is not empty: export-job writes a new job folder, give a new or empty one`);
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
+  const run = lab.store.runs.get(req.runId);
+  if (!run) throw new StepwiseError('not_found', `there is no run ${req.runId} in ${lab.dataDir}`);
+  if (!(EXPORTABLE_METHODS as readonly string[]).includes(run.method)) {
+    throw new StepwiseError('invalid_input', `run ${run.id} is a ${run.method} run; export-job exports ${EXPORTABLE_METHODS.join(', ')} runs (train.py trains those)`);
+  }
+  let config: IcotRunConfig;
+  try {
+    config = parseIcotConfig(run.config, `run ${run.id}'s config`);
+  } catch (error) {
+    throw new StepwiseError('invalid_input', (error as Error).message);
+  }
+  // Everything that could fail reads first, so a bad run leaves no half-written folder.
+  let p: ReturnType<typeof prepare>;
+  try {
+    p = prepare(config);
+  } catch (error) {
+    throw new StepwiseError('invalid_input', `run ${run.id} cannot be exported: ${(error as Error).message}`);
+  }
+  const templates = jobTemplatesFolder();
+  const dir = emptyFolder(req.out);
+  const files: string[] = [];
+  const write = (rel: string, text: string) => {
+    fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
+    fs.writeFileSync(path.join(dir, rel), text);
+    files.push(rel);
+  };
+
+  // The data files, under their own names.
+  const d = config.data;
+  const names = dataNames([d.train, d.valid, ...(d.test ? [d.test] : [])]);
+  fs.mkdirSync(path.join(dir, 'data'));
+  for (const [file, name] of names) {
+    fs.copyFileSync(file, path.join(dir, 'data', name));
+    files.push(`data/${name}`);
+  }
+  const rel = (file: string) => `data/${names.get(file)}`;
+
+  // The starting model: the folder's weights, or the fresh model's initial ones, in one float32 file.
+  const source = config.model.kind === 'folder' && hasTokenizer(config.model.path) ? config.model.path : undefined;
+  exportModelFolder(path.join(dir, 'model'), { arch: p.arch, params: p.init, tokenizerFrom: source });
+  fs.writeFileSync(path.join(dir, 'model', TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
+  for (const f of fs.readdirSync(path.join(dir, 'model'))) files.push(`model/${f}`);
+
+  const evalRow = (ex: (typeof p.valid)[number]) => ({ input: ex.input, answer: ex.answer, prompt: encodePrompt(p.tok, ex.input), cotLength: p.cotLength(ex) });
+  write('tokens.json', JSON.stringify({
+    format: 'stepwise-tokens', version: 1,
+    tokenizer: { kind: p.tok.kind, eos: p.tok.eosId, pad: p.tok.padId, vocabSize: p.tok.vocabSize, ...decodeTable(p.tok) },
+    longest: p.longest, maxCot: p.maxCot,
+    train: p.laid.map((e) => ({ ids: e.ids, eos: e.eos })),
+    valid: p.valid.map(evalRow),
+    test: p.test.map(evalRow),
+  }));
+
+  const jobConfig = {
+    ...config,
+    data: { ...d, train: rel(d.train), valid: rel(d.valid), ...(d.test ? { test: rel(d.test) } : {}) },
+    model: config.model.kind === 'folder' ? { kind: 'folder', path: 'model' } : config.model,
+  };
+  const exported = { at: new Date().toISOString(), stepwise: pkg.version, commit: sourceCommit() };
+  write('job.json', JSON.stringify({
+    format: 'stepwise-job', version: 1, method: run.method,
+    parent: { runId: run.id, name: run.name, lab: lab.dataDir },
+    config: jobConfig as unknown as JsonObject,
+    start: { model: 'model', tokens: 'tokens.json', arch: p.arch },
+    launch: { bf16: req.bf16 ?? false },
+    exported,
+  }, null, 2));
+
+  const batchesPerEpoch = Math.floor(p.laid.length / config.train.batchSize);
+  const steps = config.train.epochs * batchesPerEpoch;
+  const fill: Record<string, string | number> = {
+    name: run.name, runId: run.id, lab: lab.dataDir, at: exported.at, version: pkg.version, method: run.method,
+    slug: `${run.id}-${exported.at.slice(0, 10)}`,
+    summary: `${config.recipe} on ${p.laid.length} training examples, ${config.train.epochs} epochs of ${batchesPerEpoch} batches (${steps} steps)`,
+    batchSize: config.train.batchSize, checkpointEvery: batchesPerEpoch * config.runtime.checkpointEveryEpochs,
+  };
+  for (const name of TEMPLATES) {
+    const text = fs.readFileSync(path.join(templates, name), 'utf8');
+    write(name, text.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => (key in fill ? String(fill[key]) : whole)));
+  }
+  fs.chmodSync(path.join(dir, 'train.py'), 0o755);
+  return { dir, method: run.method, files: files.sort(), steps };
+}
