@@ -23,6 +23,8 @@ export interface StepResult {
   loss: number;
   /** Global gradient norm before clipping. */
   gradNorm: number;
+  /** Further scalar outputs a step was asked for (FlatState.step's `scalars`), by name. */
+  outputs?: Record<string, number>;
 }
 
 export class FlatState {
@@ -85,6 +87,13 @@ export class FlatState {
     return { m: this.read(this.state.m), v: this.read(this.state.v) };
   }
 
+  /** A parameter's current values as a view of the state (no copy; valid until the next step). */
+  view(name: string): Float32Array {
+    const e = this.layout.entries.find((x) => x.name === name);
+    if (!e) throw new Error(`${this.owner} has no parameter '${name}'`);
+    return this.state.p.subarray(e.offset, e.offset + e.size);
+  }
+
   /**
    * Run a compiled step or loop on the current state (views, no copies), the new state written
    * into the spare buffers, which then become current (ping-pong). Each optimizer group's state
@@ -115,8 +124,11 @@ export class FlatState {
     this.spare = cur;
   }
 
-  /** One optimizer step of a compiled step session; `feeds` are the batch's (and any frozen inputs). */
-  async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lr: number): Promise<StepResult> {
+  /**
+   * One optimizer step of a compiled step session; `feeds` are the batch's (and any frozen inputs).
+   * `scalars`: further scalar outputs of the graph to fetch (the result's `outputs`).
+   */
+  async step(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, lr: number, scalars: readonly string[] = []): Promise<StepResult> {
     const t = this.optimizerStep + 1;
     const cur = this.state.p;
     const all: Record<string, ort.Tensor> = {
@@ -128,9 +140,13 @@ export class FlatState {
     for (const e of this.layout.entries) all[`p.${e.name}`] = new ort.Tensor('float32', cur.subarray(e.offset, e.offset + e.size), e.shape);
     const loss = new Float32Array(1);
     const gradNorm = new Float32Array(1);
-    await this.runOnState(session, all, { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) }, isFlatGroup);
+    const extra = scalars.map(() => new Float32Array(1));
+    const fetches: Record<string, ort.Tensor> = { loss: new ort.Tensor('float32', loss, []), grad_norm: new ort.Tensor('float32', gradNorm, []) };
+    scalars.forEach((name, i) => (fetches[name] = new ort.Tensor('float32', extra[i], [])));
+    await this.runOnState(session, all, fetches, isFlatGroup);
     this.optimizerStep = t;
-    return { loss: loss[0], gradNorm: gradNorm[0] };
+    if (scalars.length === 0) return { loss: loss[0], gradNorm: gradNorm[0] };
+    return { loss: loss[0], gradNorm: gradNorm[0], outputs: Object.fromEntries(scalars.map((name, i) => [name, extra[i][0]])) };
   }
 
   /**

@@ -29,6 +29,8 @@ export interface ModelOutputs {
   hidden: Value[];
   /** Attention probabilities per layer [B, nHead, T, Tk]. */
   attention: Value[];
+  /** Attention outputs per head before the output projection, per layer [B, nHead, T, headDim] (GPT-2; the running-sum probe reads them). */
+  heads?: Value[];
   /** Keys and values per layer including the new positions, [B, kvHeads, P+T, headDim]. */
   present: { key: Value; value: Value }[];
 }

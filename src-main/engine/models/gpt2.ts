@@ -71,6 +71,7 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
   let x = g.add(tok, pos, 'h_in'); // [B, T, C]
   const hidden = [x];
   const attention: Value[] = [];
+  const headOutputs: Value[] = [];
   const present: { key: Value; value: Value }[] = [];
 
   for (let i = 0; i < cfg.nLayer; i++) {
@@ -92,6 +93,7 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
       const probs = g.softmax(g.add(scores, maskBias, 'scores_masked'), -1, 'attn'); // [B, H, T, Tk]
       attention.push(probs);
       const ctx = g.matmul(probs, vh, 'ctx'); // [B, H, T, D]
+      headOutputs.push(ctx);
       const merged = g.reshape(g.transpose(ctx, [0, 2, 1, 3]), [0, 0, C], 'ctx_merged'); // [B, T, C]
       const attnOut = linear(merged, `h.${i}.attn.c_proj`, 'attn_out'); // [B, T, C]
       const mid = g.add(x, attnOut, 'resid_attn'); // [B, T, C]
@@ -103,7 +105,7 @@ export function gpt2Forward(g: GraphBuilder, cfg: GPT2Config, p: Record<string, 
     hidden.push(x);
   }
   const logits = gpt2Readout(g, cfg, p, x); // [B, T, V]
-  return { logits, hidden, attention, present };
+  return { logits, hidden, attention, heads: headOutputs, present };
 }
 
 /** Parameters gpt2Readout reads. */

@@ -7,9 +7,11 @@
  * their longest example rounded up to a multiple of `bucket`, so as the CoT
  * disappears, steps run on shorter graphs.
  */
+import type { AuxTargets } from '../../engine/aux-probe.ts';
 import { epochOrder, type Batch, type BatchPosition, type BatchSource } from '../../engine/batches.ts';
 import { Rng } from '../../engine/init.ts';
 import { advance, INITIAL_CURRICULUM_STATE, removalOffsetDistribution, removeCot, sampleOffset, type CurriculumConfig, type CurriculumState, type LaidOut } from './curriculum.ts';
+import type { RunningSumTargets } from './running-sum.ts';
 
 export type Recipe = 'cot' | 'nocot' | 'icot-si';
 
@@ -23,7 +25,12 @@ export interface CurriculumBatchesOptions {
   curriculum: CurriculumConfig;
   /** Pad lengths up to a multiple of this (bounds the number of compiled graphs). */
   bucket?: number;
+  /** The running-sum probe's targets: each batch carries them as `aux` (ĉ of example i: `sums[i]`). */
+  runningSum?: { targets: RunningSumTargets; sums: number[][] };
 }
+
+/** A batch, with the running-sum probe's targets when the recipe has the probe. */
+export type CurriculumBatch = Batch & { aux?: AuxTargets };
 
 export class CurriculumBatches implements BatchSource {
   readonly batchesPerEpoch: number;
@@ -54,7 +61,7 @@ export class CurriculumBatches implements BatchSource {
     this.order = epochOrder(examples.length, opts.seed, 0);
   }
 
-  next(): Batch {
+  next(): CurriculumBatch {
     const { batch: B, padId, recipe, curriculum: cfg } = this.opts;
     if (this.pos.index + B > this.batchesPerEpoch * B) {
       this.pos = { epoch: this.pos.epoch + 1, index: 0 };
@@ -75,10 +82,12 @@ export class CurriculumBatches implements BatchSource {
     const rng = new Rng((this.opts.seed * 7_919 + epoch * 104_729 + this.pos.index) >>> 0);
     const smoothing = recipe === 'icot-si' && Number.isFinite(cfg.smoothingLambda) && epoch >= cfg.pretrainEpochs;
     const rows = [];
+    const picked: number[] = [];
     let allRemoved = true;
     let removedTotal = 0;
     for (let b = 0; b < B; b++) {
-      const ex = this.examples[this.order[this.pos.index + b]];
+      picked.push(this.order[this.pos.index + b]);
+      const ex = this.examples[picked[b]];
       const count = scheduled + (smoothing ? sampleOffset(this.offsets, rng) : 0);
       const r = removeCot(ex, count, cfg.side);
       allRemoved &&= r.allRemoved;
@@ -107,8 +116,10 @@ export class CurriculumBatches implements BatchSource {
       }
     });
     this.pos = { epoch, index: this.pos.index + B };
+    const probe = this.opts.runningSum;
     return {
       inputIds, labels, positionIds, seq: T, tokens, epoch, resetOptimizer,
+      ...(probe ? { aux: probe.targets.batch(rows.map((r, b) => ({ ids: r.ids, sums: probe.sums[picked[b]] })), T) } : {}),
       // The schedule counts on past the longest CoT (it goes on until remove-all or the end); what it removes stops there.
       info: { scheduledRemoval: Number.isFinite(scheduled) ? Math.min(scheduled, this.longestCot) : -1, meanCotRemoved: removedTotal / B, allCotRemoved: allRemoved ? 1 : 0 },
     };

@@ -56,6 +56,23 @@ export const IcotRunConfigSchema = z.strictObject({
     /** Remove the next token at once after an epoch whose validation accuracy reached this fraction (0: never; not in the paper). Needs validation every epoch. */
     advanceAbove: z.number().min(0).max(1).default(0),
   }).prefault({}),
+  /**
+   * No CoT only: the running-sum auxiliary loss (Bai et al. 2025): a linear probe on the hidden
+   * states, trained with the model, predicts ĉ_k at each answer digit of a multiplication
+   * (running-sum.ts). Absent: no probe.
+   */
+  runningSum: z.strictObject({
+    /** 'heads': a probe per attention head of `layer` (before the output projection), as the paper's; 'residual': the residual stream after block `layer`. */
+    read: z.enum(['heads', 'residual']).default('heads'),
+    /** 1-based block; default the last. */
+    layer: positiveInt.optional(),
+    /** 'digit': ĉ_k read at the token of answer digit k (the paper's probe); 'before-digit': at the token that predicts it. */
+    at: z.enum(['digit', 'before-digit']).default('digit'),
+    /** λ: the auxiliary loss (mean squared error on ĉ standardized per digit) weighs this much beside the language-model loss. */
+    weight: z.number().positive().max(1000).default(1),
+    /** The probe weights' own L2 penalty (they are exempt from the optimizer's weight decay). */
+    l2: z.number().nonnegative().max(10).default(0),
+  }).optional(),
   /** maxNewTokens defaults to the longest training example's length in tokens. */
   eval: z.strictObject({
     ...evalFields,
@@ -65,6 +82,9 @@ export const IcotRunConfigSchema = z.strictObject({
   runtime: z.strictObject({
     ...runtimeFields,
   }).prefault({}),
+}).refine((c) => !c.runningSum || c.recipe === 'nocot', {
+  message: "is an option of the No-CoT recipe (recipe: 'nocot')",
+  path: ['runningSum'],
 }).refine((c) => !everHolds(c.curriculum.holdBelow) || c.eval.everyEpoch, {
   message: 'holds on validation accuracy, so it needs validation every epoch (eval.everyEpoch: true)',
   path: ['curriculum', 'holdBelow'],

@@ -11,6 +11,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { AuxProbeStep, type AuxProbeSpec } from '../../engine/aux-probe.ts';
 import { Generator } from '../../engine/generate.ts';
 import { exportModelFolder, loadModelFolder } from '../../engine/hf/model-folder.ts';
 import { modelFamily, type ModelArch } from '../../engine/models/family.ts';
@@ -18,15 +19,16 @@ import type { TensorMap } from '../../engine/safetensors.ts';
 import type { SeqTokenizer } from '../../engine/tokenizers/seq-tokenizer.ts';
 import { folderTokenizer, TOKENIZER_SPEC_FILE } from '../../engine/tokenizers/spec.ts';
 import type { TrainerControl, TrainerEvent } from '../../engine/trainer.ts';
-import type { MethodJob } from '../run-config.ts';
+import { adamwOf, type MethodJob } from '../run-config.ts';
 import { loadStartFolder, positionsOf, runSupervised, startModel, type SupervisedOutcome } from '../shared/supervised-run.ts';
 import { CurriculumBatches } from './batches.ts';
-import { advancesNow, everHolds, holds, holdThreshold, keptPositionJump, type CurriculumState } from './curriculum.ts';
+import { advancesNow, everHolds, holds, holdThreshold, keptPositionJump, removeCot, type CurriculumState } from './curriculum.ts';
 import type { EvalResult } from '../shared/eval-result.ts';
 import { readExamples, type CotExample } from '../shared/examples.ts';
 import { evaluate } from './evaluate.ts';
 import { compactTokenizerFor, cotLength, encodeExample, type EncodedExample } from './layout.ts';
 import { curriculumOf, type IcotRunConfig } from './recipe.ts';
+import { runningSumsOf, RunningSumTargets, scoreRunningSumProbe, type ProbeRow } from './running-sum.ts';
 
 export type IcotJob = MethodJob<IcotRunConfig>;
 export type IcotOutcome = SupervisedOutcome;
@@ -46,6 +48,8 @@ interface Prepared {
   maxCot: number;
   /** CoT tokens of an example (from the layout above for the run's own examples). */
   cotLength: (ex: CotExample) => number;
+  /** The running-sum probe (config.runningSum): what it reads, its targets, and ĉ of every training and validation problem. */
+  runningSum?: { spec: AuxProbeSpec; targets: RunningSumTargets; trainSums: number[][]; validSums: number[][] };
 }
 
 const limit = <T>(xs: T[], n?: number) => (n ? xs.slice(0, n) : xs);
@@ -73,7 +77,24 @@ export function prepare(config: IcotRunConfig): Prepared {
   const cotLengths = new Map(all.map((ex, i) => [ex, cotLength(encoded[i])]));
   const { arch, init } = startModel(config, folder, tok.vocabSize, longest);
   if (longest > positionsOf(arch)) throw new Error(`the longest example has ${longest} tokens, more than the model's ${positionsOf(arch)} positions`);
-  return { tok, arch, init, train, valid, test, laid, longest, maxCot, cotLength: (ex) => cotLengths.get(ex) ?? cotLength(encodeExample(tok, ex)) };
+  return {
+    tok, arch, init, train, valid, test, laid, longest, maxCot, cotLength: (ex) => cotLengths.get(ex) ?? cotLength(encodeExample(tok, ex)),
+    runningSum: config.runningSum && prepareRunningSum(config, tok, arch, train, valid),
+  };
+}
+
+/** The probe's spec and targets; every training and validation example must be a multiplication of one size. */
+function prepareRunningSum(config: IcotRunConfig, tok: SeqTokenizer, arch: ModelArch, train: CotExample[], valid: CotExample[]): Prepared['runningSum'] {
+  const o = config.runningSum!;
+  const family = modelFamily(arch);
+  if (o.read === 'heads' && family.name !== 'gpt2') throw new Error("runningSum.read: the probe reads attention heads of GPT-2 models only; read 'residual' instead");
+  const layer = o.layer ?? family.nLayer;
+  if (layer > family.nLayer) throw new Error(`runningSum.layer: the model has ${family.nLayer} blocks, so the layer is 1 to ${family.nLayer}, got ${layer}`);
+  const trainSums = train.map((ex, i) => runningSumsOf(ex, `${config.data.train}, example ${i + 1}`));
+  const validSums = valid.map((ex, i) => runningSumsOf(ex, `${config.data.valid}, example ${i + 1}`));
+  const targets = new RunningSumTargets(tok, trainSums, o.at);
+  if (validSums.some((v) => v.length !== targets.slots)) throw new Error(`${config.data.valid}: every problem must have ${targets.slots} answer digits, as the training problems do`);
+  return { spec: { source: o.read, layer, slots: targets.slots, weight: o.weight, l2: o.l2 }, targets, trainSums, validSums };
 }
 
 export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<IcotOutcome> {
@@ -81,9 +102,19 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
   const p = prepare(config);
   const cur = curriculumOf(config.curriculum);
   const t = config.train;
+  const rs = p.runningSum;
   const batches = new CurriculumBatches(p.laid, {
     batch: t.batchSize, maxSeq: positionsOf(p.arch), seed: t.seed, padId: p.tok.padId, recipe: config.recipe, curriculum: cur,
+    ...(rs ? { runningSum: { targets: rs.targets, sums: rs.trainSums } } : {}),
   });
+  // The probe's step and its validation rows (the No-CoT layout the model trains on).
+  let probeStep: AuxProbeStep | null = null;
+  const probeRows: ProbeRow[] = rs
+    ? p.valid.map((ex, i) => {
+      const r = removeCot(encodeExample(p.tok, ex), Infinity, cur.side);
+      return { ids: r.ids, positions: cur.keepPosition ? r.positions : undefined, sums: rs.validSums[i] };
+    })
+    : [];
   const maxNewTokens = config.eval.maxNewTokens ?? p.longest;
   const family = modelFamily(p.arch);
   const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
@@ -106,7 +137,8 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
     job, emit, control, arch: p.arch, init: p.init, tok: p.tok, batches, valid: p.valid, test: p.test,
     describe: (steps) =>
       `${config.recipe}: ${p.train.length} training examples, ${batches.batchesPerEpoch} batches per epoch, ${steps} steps; longest CoT ${p.maxCot} tokens; ` +
-      `model ${family.nLayer}×${family.hiddenSize} (${family.name === 'llama' ? 'Llama' : 'GPT-2'}), vocabulary ${family.vocabSize}`,
+      `model ${family.nLayer}×${family.hiddenSize} (${family.name === 'llama' ? 'Llama' : 'GPT-2'}), vocabulary ${family.vocabSize}` +
+      (rs ? `; running-sum probe on ${rs.spec.source === 'heads' ? `the ${family.nHead} heads of layer ${rs.spec.layer}` : `the residual stream after block ${rs.spec.layer}`}, ${rs.spec.slots} digits, λ = ${rs.spec.weight}, L2 ${rs.spec.l2}` : ''),
     evaluate: (gen, examples, split) =>
       score(gen, examples, split === 'valid' ? removedNow() : config.recipe === 'cot' ? 0 : Infinity, config.eval.batchSize, cur.keepPosition && config.recipe !== 'cot'),
     extraState: () => ({ curriculum: { ...batches.curriculum, scheduled: Number.isFinite(batches.curriculum.scheduled) ? batches.curriculum.scheduled : -1 } }),
@@ -114,7 +146,19 @@ export async function runIcot(job: IcotJob, emit: (e: TrainerEvent) => void, con
       const c = extra.curriculum as CurriculumState | undefined;
       if (c) batches.curriculum = { ...c, scheduled: c.scheduled < 0 ? Infinity : c.scheduled };
     },
-    onEpochEnd: ({ epoch, trainStep }) => {
+    ...(rs ? {
+      createStep: async (init: TensorMap) => (probeStep = await AuxProbeStep.create({
+        arch: p.arch, spec: rs.spec, batch: t.batchSize, seq: positionsOf(p.arch), adamw: adamwOf(config), init, seed: t.seed,
+        provider: config.runtime.provider, threads: config.runtime.threads,
+      })),
+    } : {}),
+    onEpochEnd: async ({ epoch, step, trainStep }) => {
+      if (rs && probeStep) {
+        // The auxiliary loss over the epoch's steps, and the probe on validation (teacher-forced, the model's current weights).
+        const aux = probeStep.takeAuxLoss();
+        const v = await scoreRunningSumProbe(probeStep, rs.targets, probeRows, p.tok.padId);
+        emit({ type: 'metric', step, epoch, values: { aux_loss: aux, val_aux_loss: v.loss, val_probe_r2: v.r2, ...Object.fromEntries(v.r2PerDigit.map((r, k) => [`val_probe_r2_c${k}`, r])) } });
+      }
       if (config.recipe === 'icot-si' && cur.pretrainEpochs > 0 && epoch + 1 === cur.pretrainEpochs) {
         exportModelFolder(explicitDir, { arch: p.arch, params: trainStep.snapshot() });
         writeFileSync(path.join(explicitDir, TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));

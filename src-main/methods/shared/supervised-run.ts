@@ -86,8 +86,10 @@ export interface SupervisedRun<C extends SupervisedConfig, E> {
   describe(steps: number): string;
   /** Scores a model on examples of a split (greedy generation, the method's answer reading). */
   evaluate(gen: Generator<ModelArch>, examples: E[], split: 'valid' | 'test'): Promise<EvalResult>;
-  /** At every epoch's end, before validation (ICoT-SI keeps its explicit-CoT model here). */
-  onEpochEnd?(end: EpochEnd): void;
+  /** At every epoch's end, before validation (ICoT-SI keeps its explicit-CoT model here; the running-sum probe is scored here). */
+  onEpochEnd?(end: EpochEnd): void | Promise<void>;
+  /** The compiled step, when the method trains more than the model (the running-sum probe); default the trainer's TrainStep. */
+  createStep?(init: TensorMap): Promise<CompiledStep>;
   /**
    * After a validation, before its metrics are written: the method's own
    * figures for the metric row, and whether this model may become the best
@@ -148,8 +150,9 @@ export async function runSupervised<C extends SupervisedConfig, E>(run: Supervis
       best = (extra.best as BestModel | undefined) ?? null;
       earlierMs = typeof extra.wallMs === 'number' ? extra.wallMs : 0;
     },
+    ...(run.createStep ? { createStep: (init: TensorMap) => run.createStep!(init) } : {}),
     onEpochEnd: async (end) => {
-      run.onEpochEnd?.(end);
+      await run.onEpochEnd?.(end);
       const { epoch, step, trainStep } = end;
       if (run.valid.length === 0 || (!config.eval.everyEpoch && step < steps)) return;
       const params = trainStep.snapshot();
