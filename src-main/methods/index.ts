@@ -14,12 +14,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { bitune, lora } from './bitune/index.ts';
+import { coconut } from './coconut/index.ts';
 import { fineTuneCot } from './finetune-cot/index.ts';
 import { icotSi } from './icot/index.ts';
 import type { MethodDefinition } from './method.ts';
 
 /** The built-in methods, in the order the lab shows them. */
-export const BUILT_IN_METHODS: readonly MethodDefinition[] = [icotSi, fineTuneCot, bitune, lora];
+export const BUILT_IN_METHODS: readonly MethodDefinition[] = [icotSi, fineTuneCot, bitune, lora, coconut];
 
 const registered = new Map<string, MethodDefinition>(BUILT_IN_METHODS.map((m) => [m.id, m]));
 

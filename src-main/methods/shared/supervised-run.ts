@@ -85,7 +85,9 @@ export interface SupervisedRun<C extends SupervisedConfig, E> {
   /** The run's first log line: what it trains on and with what. */
   describe(steps: number): string;
   /** Scores a model on examples of a split (greedy generation, the method's answer reading). */
-  evaluate(gen: Generator<ModelArch>, examples: E[], split: 'valid' | 'test'): Promise<EvalResult>;
+  evaluate?(gen: Generator<ModelArch>, examples: E[], split: 'valid' | 'test'): Promise<EvalResult>;
+  /** Scores a model from its parameters, for a method that generates its own way (Coconut's continuous thoughts); instead of evaluate. */
+  scoreModel?(params: TensorMap, examples: E[], split: 'valid' | 'test'): Promise<EvalResult>;
   /** At every epoch's end, before validation (ICoT-SI keeps its explicit-CoT model here; the running-sum probe is scored here). */
   onEpochEnd?(end: EpochEnd): void | Promise<void>;
   /** The compiled step, when the method trains more than the model (the running-sum probe); default the trainer's TrainStep. */
@@ -118,6 +120,8 @@ export async function runSupervised<C extends SupervisedConfig, E>(run: Supervis
   if (device.adapter) emit({ type: 'log', level: 'info', message: device.summary });
 
   const score = async (params: TensorMap, examples: E[], split: 'valid' | 'test'): Promise<EvalResult> => {
+    if (run.scoreModel) return run.scoreModel(params, examples, split);
+    if (!run.evaluate) throw new Error('a supervised run needs evaluate or scoreModel');
     const gen = Generator.create(arch, params, { provider: config.runtime.provider, threads: config.runtime.threads });
     try {
       return await run.evaluate(gen, examples, split);
