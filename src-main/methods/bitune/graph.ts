@@ -49,6 +49,8 @@ export interface BituneGraphOptions {
   baseDtype?: WeightDtype;
   /** The provider that will run the graph (engine/target.ts). Default 'cpu'. */
   provider?: ProviderName;
+  /** Let the gradient flow through DoRA's weight norm, which PEFT detaches (finite-difference checks; see engine/dora.ts). */
+  doraNormGradient?: boolean;
 }
 
 export interface BituneGraph {
@@ -159,7 +161,7 @@ export function compileBitune(opts: BituneGraphOptions): BituneGraph {
       return target[name] ?? base[name];
     },
   });
-  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined, target: targetFor(opts.provider) });
+  const g = new LoraGraph({ adapters: opts.adapters, param: (name) => p[name], training: mode === 'step' ? { step: (): Value => step! } : undefined, target: targetFor(opts.provider), doraNormGradient: opts.doraNormGradient });
   if (!full) base = paramInputs(g, baseShapes, opts.baseDtype);
   for (const [name, shape] of tShapes) tp[name] = g.input(`p.${name}`, 'float32', shape);
   // One flat optimizer group: `params`, `adam_m`, `adam_v` [N].
