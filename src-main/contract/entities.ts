@@ -113,6 +113,37 @@ export interface Run {
   paused?: boolean;
   /** Present when runs.list was asked for `summary` keys: each key's last recorded value (null: none). */
   summary?: Record<string, number | null>;
+  /** Present when the run was trained elsewhere and imported (jobs.import): where, on what, for how long. */
+  origin?: JobOrigin;
+}
+
+/** Where a run imported from a cluster job folder (docs/JOB-FORMAT.md) was trained, as its job.json and out/run.json said at import. */
+export interface JobOrigin {
+  kind: 'cluster-job';
+  /** The job's identity: a digest of its job.json, the same for every import of one job folder (or a copy of it). */
+  jobId: string;
+  /** The job folder it was imported from, on the machine that imported it. */
+  folder: string;
+  /** The run the job was exported from, in the lab (data folder) that exported it. */
+  parent: { runId: number; name: string; lab: string };
+  exported: { at: string; stepwise: string; commit: string | null };
+  /** The job's own status at import: 'running' for a job still going, or stopped before its end. */
+  status: 'running' | 'completed' | 'failed';
+  /** Last finished step and epoch. */
+  step: number;
+  epoch: number | null;
+  /** The host name of rank 0. */
+  machine: string;
+  /** Processes (ranks) the job ran as. */
+  worldSize: number;
+  gpus: { count: number; name: string | null };
+  wallSeconds: number;
+  /** ISO times from out/run.json. */
+  started: string;
+  ended: string | null;
+  torch: string;
+  python: string;
+  importedAt: number;
 }
 
 /** One metric's values over steps, columnar so a chart takes it as is. */

@@ -15,6 +15,8 @@ import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit,
 import { adapterProcedures } from './areas/adapters.ts';
 import type { AdapterOutputs } from './areas/adapters.ts';
 import { finetuneProcedures } from './areas/finetune.ts';
+import { jobsProcedures } from './areas/jobs.ts';
+import type { JobsOutputs } from './areas/jobs.ts';
 import { libraryProcedures } from './areas/library.ts';
 import type { LibraryOutputs } from './areas/library.ts';
 import type { FinetuneOutputs } from './areas/finetune.ts';
@@ -233,10 +235,11 @@ export const procedures = {
   ...probeProcedures,
   ...adapterProcedures,
   ...libraryProcedures,
+  ...jobsProcedures,
 } as const;
 
 /** What each procedure answers. */
-export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs, LibraryOutputs {
+export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs, LibraryOutputs, JobsOutputs {
   'app.info': AppInfo;
   'methods.list': { items: MethodInfo[] };
   'models.list': Page<Model>;

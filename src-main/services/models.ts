@@ -6,7 +6,7 @@ import { StepwiseError } from '../contract/errors.ts';
 import type { Handlers } from '../contract/dispatcher.ts';
 import type { RunCheckpoint } from '../contract/areas/library.ts';
 import type { JsonObject, Model } from '../contract/entities.ts';
-import { architectureSummary } from '../engine/hf/model-folder.ts';
+import { architectureSummary, readModelFolderArch } from '../engine/hf/model-folder.ts';
 import { paramCount } from '../engine/models/family.ts';
 import type { ModelArch } from '../engine/models/family.ts';
 import { InputFileError, checkInputFolder } from '../methods/input-file.ts';
@@ -42,7 +42,7 @@ export function modelHandlers(context: LabContext): Pick<Handlers, ModelProcedur
       const items = page.items.flatMap((c): RunCheckpoint[] => {
         const run = store.runs.get(c.runId);
         if (!run) return [];
-        if (!archOf.has(c.runId)) archOf.set(c.runId, runArchitecture(dataDir, c.runId));
+        if (!archOf.has(c.runId)) archOf.set(c.runId, runArchitecture(dataDir, c.runId) ?? folderArchitecture(dataDir, c.path));
         const arch = archOf.get(c.runId) ?? null;
         return [{ ...c, runName: run.name, method: run.method, architecture: arch?.architecture ?? null, paramCount: arch?.paramCount ?? null }];
       });
@@ -56,6 +56,16 @@ function runArchitecture(dataDir: string, runId: number): { architecture: JsonOb
   try {
     const { arch } = JSON.parse(fs.readFileSync(path.join(dataDir, runFolder(runId), 'run.json'), 'utf8')) as { arch?: ModelArch };
     if (!arch || typeof arch.nLayer !== 'number') return null;
+    return { architecture: architectureSummary(arch), paramCount: paramCount(arch) };
+  } catch {
+    return null;
+  }
+}
+
+/** The model of a checkpoint kept as a Hugging Face folder (an imported cluster job's); null when it is not one. */
+function folderArchitecture(dataDir: string, relative: string): { architecture: JsonObject; paramCount: number } | null {
+  try {
+    const arch = readModelFolderArch(insideDataDir(dataDir, relative));
     return { architecture: architectureSummary(arch), paramCount: paramCount(arch) };
   } catch {
     return null;

@@ -207,6 +207,14 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE runs ADD COLUMN tags TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(tags) AND json_type(tags) = 'array');
     `,
   },
+  {
+    version: 8,
+    description: "a run's origin: where a run imported from a cluster job was trained (the job, the machine, its GPUs and wall time), one run per job",
+    sql: `
+      ALTER TABLE runs ADD COLUMN origin TEXT CHECK (origin IS NULL OR (json_valid(origin) AND json_type(origin) = 'object'));
+      CREATE UNIQUE INDEX runs_by_job ON runs (json_extract(origin, '$.jobId')) WHERE origin IS NOT NULL;
+    `,
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
