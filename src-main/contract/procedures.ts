@@ -135,7 +135,7 @@ export const procedures = {
     input: z.strictObject({ id: id() }),
   },
   'runs.create': {
-    summary: "Create a run in status 'queued'.",
+    summary: "Create a run in status 'queued', after the checks runs.start makes (config, files, data and model), so a queued run can start.",
     input: z.strictObject({
       method: methodId(),
       name: text(200),
@@ -144,16 +144,18 @@ export const procedures = {
     }),
   },
   'runs.update': {
-    summary: "Rename a run, or change its notes or tags (tags replace the run's list).",
+    summary:
+      "Rename a run, or change its notes or tags (tags replace the run's list), or a queued run's config (checked as runs.start checks it).",
     input: z
       .strictObject({
         id: id(),
         name: text(200).optional(),
         notes: z.string({ error: 'must be a string' }).max(20_000, { error: 'must be at most 20000 characters' }).optional(),
         tags: z.array(tag(), { error: 'must be a list of tags' }).max(20, { error: 'must hold at most 20 tags' }).optional(),
+        config: jsonObject().optional(),
       })
-      .refine((v) => v.name !== undefined || v.notes !== undefined || v.tags !== undefined, {
-        error: 'give name or notes (or tags) to change',
+      .refine((v) => v.name !== undefined || v.notes !== undefined || v.tags !== undefined || v.config !== undefined, {
+        error: 'give name, notes, tags or config to change',
       }),
   },
   'runs.delete': {

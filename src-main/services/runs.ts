@@ -5,6 +5,7 @@ import type { Handlers } from '../contract/dispatcher.ts';
 import type { Run } from '../contract/entities.ts';
 import { removeFromDataDir } from './files.ts';
 import type { LabContext } from './lab.ts';
+import type { Training } from './training.ts';
 import { runFolder } from './paths.ts';
 
 type RunProcedures =
@@ -19,15 +20,13 @@ type RunProcedures =
   | 'runs.logs'
   | 'checkpoints.list';
 
-/** What the training service knows of a run's live job (see training.ts). */
-export interface LiveRuns {
-  isPaused(runId: number): boolean | undefined;
-}
+/** What the training service knows of runs (see training.ts): a live job's pause, and whether a config can start. */
+export type LiveRuns = Pick<Training, 'isPaused' | 'checkConfig'>;
 
-export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveRuns): Pick<Handlers, RunProcedures> {
+export function runHandlers({ store, dataDir, events }: LabContext, live: LiveRuns): Pick<Handlers, RunProcedures> {
   /** The stored run, with `paused` while its job runs in this process. */
   const withLive = (run: Run): Run => {
-    const paused = live?.isPaused(run.id);
+    const paused = live.isPaused(run.id);
     return paused === undefined ? run : { ...run, paused };
   };
   function existing(procedure: string, id: number): Run {
@@ -48,20 +47,27 @@ export function runHandlers({ store, dataDir, events }: LabContext, live?: LiveR
 
     'runs.get': ({ id }) => existing('runs.get', id),
 
-    'runs.create': ({ method, name, config, parentRunId }) => {
+    // A queued run is one that can start: created with the checks runs.start makes.
+    'runs.create': async ({ method, name, config, parentRunId }) => {
       if (parentRunId != null && !store.runs.get(parentRunId)) {
         throw new StepwiseError('not_found', `runs.create: parentRunId ${parentRunId} names no run`);
       }
-      knownMethod('runs.create', method);
+      await live.checkConfig('runs.create', knownMethod('runs.create', method), config);
       const run = store.runs.create({ method, name, config, parentRunId });
       events.emit('run.status', { runId: run.id, status: run.status, error: null, at: run.createdAt });
       return run;
     },
 
-    'runs.update': ({ id, name, notes, tags }) => {
-      existing('runs.update', id);
+    'runs.update': async ({ id, name, notes, tags, config }) => {
+      const run = existing('runs.update', id);
+      if (config !== undefined) {
+        // Only a queued run's settings change: a started run's config is what its records came from.
+        if (run.status !== 'queued') throw new StepwiseError('conflict', `runs.update: run ${id} has started (it is ${run.status}); its settings are what its results came from, so start a new run to change them`);
+        await live.checkConfig('runs.update', knownMethod('runs.update', run.method), config);
+        if (store.runs.get(id)?.status !== 'queued') throw new StepwiseError('conflict', `runs.update: run ${id} started while its new settings were checked; they were not saved`);
+      }
       // One tag once, in the order given.
-      return store.runs.update(id, { name, notes, tags: tags && [...new Set(tags)] })!;
+      return store.runs.update(id, { name, notes, tags: tags && [...new Set(tags)], config })!;
     },
 
     'runs.tags': () => ({ items: store.runs.tags() }),

@@ -56,6 +56,12 @@ export interface Training {
   whenDone(runId: number): Promise<RunEnd> | undefined;
   /** Whether the run's job in this process is paused; undefined when no job of it runs here. */
   isPaused(runId: number): boolean | undefined;
+  /**
+   * Everything runs.start checks before a run starts (the method's schema, files present, the data
+   * parsed and the model loaded by the method's own `prepare`), for runs.create and a queued run's
+   * edit: a run that is stored can start. Throws invalid_input naming each wrong field.
+   */
+  checkConfig(procedure: string, method: MethodDefinition, config: JsonObject): Promise<void>;
   /** Marks runs left 'running' by a process that died as failed ("interrupted: …"); answers their ids. */
   recoverInterrupted(): number[];
   /** Cancels this lab's jobs and stops writing; their runs are marked interrupted when a lab next opens. */
@@ -569,6 +575,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
   return {
     handlers,
     isPaused: (runId) => live(runId)?.paused,
+    async checkConfig(procedure, method, config) {
+      await preflight(procedure, method, jobConfig(procedure, config, method));
+    },
     whenDone: (runId) => live(runId)?.done,
     recoverInterrupted() {
       const interrupted: number[] = [];

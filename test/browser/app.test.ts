@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { AppInfo, Run } from '../../src-main/contract/index.ts';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { assertRendererBuilt, callApi, eventually, launchBrowser, screenshotPath, startServer, type Browser, type Server } from './harness.ts';
+import { assertRendererBuilt, callApi, eventually, launchBrowser, screenshotPath, startServer, storeRun, type Browser, type Server } from './harness.ts';
 
 // page.evaluate() callbacks run in the page, but tsconfig.json is Node-only (no
 // DOM lib), so the few browser globals they touch are declared here, for this
@@ -165,16 +165,18 @@ describe('pages on a fresh data folder', () => {
 describe('runs', () => {
   let seeded: Run[];
 
-  beforeAll(async () => {
+  // Runs as a lab that queued them without data (an older version) stored them: runs.create now refuses such configs.
+  beforeAll(() => {
     seeded = [
-      await api<Run>('runs.create', {
+      storeRun(server, {
         method: 'icot-si',
         name: '4×4 mult, Δ=8',
         config: { curriculum: { removePerEpoch: 8, smoothingLambda: null, side: 'left', resetOptimizer: true } },
       }),
-      await api<Run>('runs.create', { method: 'fine-tune-cot', name: 'MultiArith student', config: { task: 'multiarith' } }),
+      storeRun(server, { method: 'fine-tune-cot', name: 'MultiArith student', config: { task: 'multiarith' } }),
     ];
   });
+  let formData: { id: number; path: string };
 
   test('the Runs page lists runs created through the API, newest first', async () => {
     await open('#/runs');
@@ -192,26 +194,22 @@ describe('runs', () => {
     const rows = page.locator('table[aria-label="Runs"] tbody tr');
     await eventually(() => rows.count()).toBe(2);
     await eventually(() => eventSocket?.open).toBe(true); // an event sent before the socket opens would be missed
-    await api<Run>('runs.create', { method: 'bitune', name: 'Bitune on gpt2-tiny', config: {} });
+    formData = await api<{ id: number; path: string }>('datasets.generateMult', { digitsA: 2, digitsB: 2, counts: { train: 32, valid: 4, test: 0 }, seed: 3, name: '2×2 for the form' });
+    const config = { recipe: 'cot', model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 1 }, data: { train: `${formData.path}/train.txt`, valid: `${formData.path}/valid.txt` }, train: { epochs: 1, batchSize: 16, lr: 1e-3 } };
+    await api<Run>('runs.create', { method: 'icot-si', name: 'queued from the command line', config });
     await eventually(() => rows.count()).toBe(3);
-    expect(await rows.nth(0).textContent()).toContain('Bitune on gpt2-tiny');
+    expect(await rows.nth(0).textContent()).toContain('queued from the command line');
     await shoot('runs');
   });
 
   test('New run stores every field of the config it shows; a blank name comes back as the contract error', async () => {
-    const dataset = await api<{ id: number; path: string }>('datasets.generateMult', {
-      digitsA: 2,
-      digitsB: 2,
-      counts: { train: 32, valid: 4, test: 0 },
-      seed: 3,
-      name: '2×2 for the form',
-    });
+    const dataset = formData;
     await open('#/runs');
     await page.getByRole('button', { name: 'New run' }).click();
     const dialog = page.getByRole('dialog', { name: 'New run' });
     await dialog.waitFor();
     expect(await dialog.getByRole('radio', { name: /^ICoT-SI/ }).isChecked()).toBe(true); // the first method of the form's registry
-    await eventually(() => dialog.getByLabel('Dataset').inputValue()).toBe(String(dataset.id)); // the newest usable one
+    await eventually(() => dialog.getByLabel('Dataset').inputValue()).toBe(String(dataset.id)); // the only usable one (of several, the one chosen last time)
     // Execution provider: the CPU unless a hardware GPU was found; a software adapter is offered and named as such.
     const info = await api<AppInfo>('app.info');
     expect(await dialog.getByLabel('Execution provider').inputValue()).toBe(info.gpu.found && !info.gpu.software ? 'webgpu' : 'cpu');
@@ -318,8 +316,8 @@ describe('a data folder with a model, a dataset and finished runs', () => {
   // trainer and importers write them), so they go in through the store, as a
   // second connection beside the server's, the way the CLI would.
   beforeAll(async () => {
-    trained = await api<Run>('runs.create', { method: 'icot-si', name: 'gpt2-tiny 4×4, internalized', config: { curriculum: { removePerEpoch: 8 } } });
-    failed = await api<Run>('runs.create', { method: 'bitune', name: 'Bitune that ran out of memory', config: {} });
+    trained = storeRun(server, { method: 'icot-si', name: 'gpt2-tiny 4×4, internalized', config: { curriculum: { removePerEpoch: 8 } } });
+    failed = storeRun(server, { method: 'bitune', name: 'Bitune that ran out of memory', config: {} });
     const store = openStore(join(server.dataDir, DATABASE_FILE));
     try {
       store.models.add({
@@ -631,7 +629,8 @@ describe('training from the run page', () => {
   });
 
   test('Start on a run whose config the trainer refuses shows every wrong field and starts nothing', async () => {
-    const run = await api<Run>('runs.create', { method: 'icot-si', name: 'half-configured', config: { recipe: 'icot-si' } });
+    // Create refuses such a config; a run queued by an older lab may still hold one.
+    const run = storeRun(server, { method: 'icot-si', name: 'half-configured', config: { recipe: 'icot-si' } });
     await open(`#/runs/${run.id}`);
     await page.getByRole('group', { name: 'Run controls' }).getByRole('button', { name: 'Start' }).click();
     const alert = page.getByRole('alert');
@@ -642,6 +641,17 @@ describe('training from the run page', () => {
     expect(text).toContain('config.data');
     expect(await page.locator('.facts .badge').textContent()).toBe('queued');
     await shoot('run-start-refused');
+
+    // Its settings are edited in the New run form, checked as Start checks them, and kept.
+    await page.getByRole('button', { name: 'Edit settings…' }).click();
+    const dialog = page.getByRole('dialog', { name: `Edit queued run #${run.id}` });
+    await dialog.waitFor();
+    expect(await dialog.getByLabel('Name').inputValue()).toBe('half-configured');
+    await dialog.getByLabel('Dataset').selectOption(String(dataset.id));
+    await dialog.getByRole('button', { name: 'Save', exact: true }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    const stored = await api<Run>('runs.get', { id: run.id });
+    expect([stored.status, (stored.config as { data: { train: string } }).data.train]).toEqual(['queued', `${dataset.path}/train.txt`]);
   });
 
   test('Pause holds a run at a step and Resume lets it go on; Cancel stops it and Continue picks it up again', async () => {

@@ -5,7 +5,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { Dataset } from '../../src-main/contract/entities.ts';
-import { callApi, eventually, startApp, type Server } from './harness.ts';
+import { callApi, eventually, startApp, storeRun, type Server } from './harness.ts';
 
 let server: Server;
 let page: Page;
@@ -42,7 +42,7 @@ describe('managing datasets', () => {
   });
 
   test('Delete asks first; a dataset a queued run trains on stays, one no run needs goes', async () => {
-    await callApi(server, 'runs.create', { method: 'icot-si', name: 'waits on the first set', config: { recipe: 'cot', data: { train: `${a.path}/train.txt` } } });
+    storeRun(server, { method: 'icot-si', name: 'waits on the first set', config: { recipe: 'cot', data: { train: `${a.path}/train.txt` } } });
     await page.goto(`${server.origin}/#/datasets`);
     await eventually(titles).toEqual(['2×2, seed 1', 'first set']);
     await page.getByRole('button', { name: 'Delete first set' }).click();

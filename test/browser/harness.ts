@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { expect } from 'vitest';
+import type { Run } from '../../src-main/contract/entities.ts';
+import { DATABASE_FILE } from '../../src-main/services/paths.ts';
+import { openStore } from '../../src-main/store/store.ts';
 
 export const repoRoot = resolve(import.meta.dirname, '../..');
 export const screenshotDir = join(repoRoot, 'test-results', 'screenshots');
@@ -159,6 +162,19 @@ export async function callApi<T>(server: Server, name: string, input?: unknown):
  * expect.poll with room for a loaded CI machine: vitest gives up after 1 s by
  * default, and these tests share two cores with the engine's.
  */
+/**
+ * Writes a run row straight into the server's store, as a test's given: a queued run whose config
+ * runs.create would refuse (it names files that are not there), as a run stored by an older lab may.
+ */
+export function storeRun(server: Server, run: { method: string; name: string; config: Record<string, unknown> }): Run {
+  const store = openStore(join(server.dataDir, DATABASE_FILE));
+  try {
+    return store.runs.create(run as Parameters<typeof store.runs.create>[0]);
+  } finally {
+    store.close();
+  }
+}
+
 export function eventually<T>(read: () => T | Promise<T>, timeout = 30_000) {
   return expect.poll(read, { timeout, interval: 50 });
 }

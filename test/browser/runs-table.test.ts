@@ -8,7 +8,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
-import { callApi, eventually, startApp, type Server } from './harness.ts';
+import { callApi, eventually, startApp, storeRun, type Server } from './harness.ts';
 
 let server: Server;
 let page: Page;
@@ -132,8 +132,8 @@ describe('the runs table', () => {
   });
 
   test('a run is named by what its config is: an ICoT-SI run with recipe "cot" is Explicit CoT, "nocot" is No CoT', async () => {
-    await callApi(server, 'runs.create', { method: 'icot-si', name: 'explicit baseline', config: { recipe: 'cot' } });
-    await callApi(server, 'runs.create', { method: 'icot-si', name: 'no-CoT baseline', config: { recipe: 'nocot' } });
+    storeRun(server, { method: 'icot-si', name: 'explicit baseline', config: { recipe: 'cot' } });
+    storeRun(server, { method: 'icot-si', name: 'no-CoT baseline', config: { recipe: 'nocot' } });
     await page.goto(`${server.origin}/#/runs`);
     await eventually(() => rows().count()).toBe(5);
     const method = async (name: string) => (await rows().filter({ hasText: name }).locator('td').nth(2).textContent())?.trim();

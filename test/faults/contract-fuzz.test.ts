@@ -36,7 +36,7 @@ beforeAll(async () => {
   ({ lab, server } = await startLabServer(work));
   // A few rows, so that ids name something and "unchanged" means something.
   expect((await lab.dispatch('configs.save', { name: 'kept', method: 'icot-si', config: { recipe: 'cot' } })).ok).toBe(true);
-  expect((await lab.dispatch('runs.create', { method: 'icot-si', name: 'queued', config: { recipe: 'cot' } })).ok).toBe(true);
+  lab.store.runs.create({ method: 'icot-si', name: 'queued', config: { recipe: 'cot' } });
   db = new Database(path.join(lab.dataDir, 'stepwise.db'), { readonly: true });
 });
 

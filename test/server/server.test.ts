@@ -13,6 +13,7 @@ import type { RunningServer } from '../../src-main/server/server.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import type { Lab } from '../../src-main/services/lab.ts';
 import { LATEST_SCHEMA_VERSION } from '../../src-main/store/migrations.ts';
+import { tinyConfig, writeTinyMult } from '../services/tiny-run.ts';
 
 const INDEX_HTML = '<!doctype html><title>Stepwise test page</title><div id="app"></div>';
 
@@ -202,7 +203,8 @@ describe('the contract over HTTP and WebSocket', () => {
     const stop = client.on('run.status', (payload) => statuses.push(payload));
     await transport.whenConnected();
 
-    const run = await client.call('runs.create', { method: 'fine-tune-cot', name: 'over http', config: { teacher: 'text-davinci-002' } });
+    const data = await writeTinyMult(path.join(dataDir, 'mult'));
+    const run = await client.call('runs.create', { method: 'icot-si', name: 'over http', config: tinyConfig(data, 1) });
     await expect.poll(() => statuses.length).toBe(1);
     expect(statuses[0]).toEqual({ runId: run.id, status: 'queued', error: null, at: run.createdAt });
     expect(await client.call('runs.get', { id: run.id })).toEqual(run);

@@ -150,7 +150,7 @@ describe('a run started through the contract', () => {
   });
 
   test('a config with wrong fields answers invalid_input naming each one, and creates and starts nothing', async () => {
-    const { client } = open();
+    const { lab, client } = open();
     const bad = { ...tinyConfig(data), data: { train: data.train, valid: 'missing/valid.txt' }, train: { epochs: 3, lr: 0 } };
     await expect(client.call('runs.start', { method: 'icot-si', name: 'bad', config: bad })).rejects.toMatchObject({
       code: 'invalid_input',
@@ -162,10 +162,33 @@ describe('a run started through the contract', () => {
     });
     expect((await client.call('runs.list')).total).toBe(0);
 
-    const queued = await client.call('runs.create', { method: 'icot-si', name: 'queued', config: { recipe: 'cot' } });
-    await expect(client.call('runs.start', { id: queued.id })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('config.model:') });
-    expect((await client.call('runs.get', { id: queued.id })).status).toBe('queued');
+    // runs.create makes the same checks, with the same words: a queued run is one that can start.
+    await expect(client.call('runs.create', { method: 'icot-si', name: 'queued', config: bad })).rejects.toMatchObject({
+      code: 'invalid_input',
+      message: `runs.create: config is not a valid ICoT-SI run configuration: config.train.lr: Too small: expected number to be >0; config.data.valid: there is no file ${path.join(dataDir, 'missing/valid.txt')}`,
+    });
+    await expect(client.call('runs.create', { method: 'icot-si', name: 'queued', config: { recipe: 'cot' } })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('config.model:') });
+    expect((await client.call('runs.list')).total).toBe(0);
+
+    // A run queued before this check (by an older lab) is still refused by Start, and stays queued.
+    const old = lab.store.runs.create({ method: 'icot-si', name: 'queued long ago', config: { recipe: 'cot' } });
+    await expect(client.call('runs.start', { id: old.id })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringContaining('config.model:') });
+    expect((await client.call('runs.get', { id: old.id })).status).toBe('queued');
     expect(fs.existsSync(path.join(dataDir, 'runs'))).toBe(false);
+  });
+
+  test('a queued run\'s settings are edited with the checks Start makes; a started run\'s are not', async () => {
+    const { lab, client } = open();
+    const queued = await client.call('runs.create', { method: 'icot-si', name: 'queued', config: tinyConfig(data, 1) });
+    const wide = { ...tinyConfig(data, 1), model: { kind: 'fresh', layers: 1, dim: 65, heads: 4, seed: 1 } };
+    await expect(client.call('runs.update', { id: queued.id, config: wide })).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/^runs\.update: .*config\.model.*divisible/) });
+    expect((await client.call('runs.get', { id: queued.id })).config).toEqual(tinyConfig(data, 1));
+    const longer = await client.call('runs.update', { id: queued.id, name: 'two epochs', config: tinyConfig(data, 2) });
+    expect([longer.name, longer.config]).toEqual(['two epochs', tinyConfig(data, 2)]);
+    await client.call('runs.start', { id: queued.id });
+    await expect(client.call('runs.update', { id: queued.id, config: tinyConfig(data, 3) })).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining(`runs.update: run ${queued.id} has started (it is running)`) });
+    const end = await lab.training.whenDone(queued.id)!;
+    expect([end.run.status, end.outcome!.step]).toEqual(['completed', 2 * BATCHES_PER_EPOCH]);
   });
 
   test('a model folder that does not load is refused before the run exists: no row, no run folder, the folder named (issue 23)', async () => {
