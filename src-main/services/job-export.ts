@@ -168,7 +168,7 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   const steps = config.train.epochs * batchesPerEpoch;
   const fill: Record<string, string | number> = {
     name: run.name, runId: run.id, lab: lab.dataDir, at: exported.at, version: pkg.version, method: run.method,
-    slug: `${run.id}-${exported.at.slice(0, 10)}`,
+    jobName: `stepwise-run-${run.id}`, slug: `${run.id}-${exported.at.slice(0, 10)}`,
     summary: `${config.recipe} on ${p.laid.length} training examples, ${config.train.epochs} epochs of ${batchesPerEpoch} batches (${steps} steps)`,
     batchSize: config.train.batchSize, checkpointEvery: batchesPerEpoch * config.runtime.checkpointEveryEpochs,
   };
