@@ -4,6 +4,8 @@ import type { JsonObject } from '../../src-main/contract/index.ts';
 import { buildIcotConfig, CURRICULUM_DEFAULTS, datasetProblem, readIcotConfig } from '../lib/run-config.ts';
 import type { CurriculumSettings, Recipe } from '../lib/run-config.ts';
 import IcotCurriculum from './IcotCurriculum.svelte';
+import { readRunningSum, RUNNING_SUM_DEFAULTS, runningSumConfig, type RunningSumSettings } from './running-sum.ts';
+import RunningSumSettingsSection from './RunningSumSettings.svelte';
 import { defineRunFormMethod } from './types.ts';
 
 function recipeEntry(recipe: Recipe, label: string, hint: string) {
@@ -33,4 +35,26 @@ export const icotSiEntry = recipeEntry(
   'Stepwise Internalization: train with the chain of thought, then remove its tokens a few per epoch until the model answers directly.',
 );
 export const cotEntry = recipeEntry('cot', 'Explicit CoT', 'Learn to write the chain of thought, then the answer.');
-export const noCotEntry = recipeEntry('nocot', 'No CoT', 'Answer directly, with no chain of thought: the baseline.');
+/** No CoT, with its one option: the running-sum auxiliary loss. */
+export const noCotEntry = defineRunFormMethod<RunningSumSettings>({
+  id: 'nocot',
+  method: 'icot-si',
+  label: 'No CoT',
+  hint: 'Answer directly, with no chain of thought: the baseline (optionally with the running-sum auxiliary loss).',
+  trainable: true,
+  freshModel: true,
+  initialSettings: () => ({ ...RUNNING_SUM_DEFAULTS }),
+  Settings: RunningSumSettingsSection,
+  buildConfig(common, settings) {
+    const config = buildIcotConfig('nocot', common, CURRICULUM_DEFAULTS);
+    const runningSum = runningSumConfig(settings);
+    return runningSum ? { ...config, runningSum } : config;
+  },
+  readConfig(config: JsonObject) {
+    const read = readIcotConfig(config);
+    if (!read || read.recipe !== 'nocot') return null;
+    const { curriculum: _c, recipe: _r, ...common } = read;
+    return { common, settings: readRunningSum(config.runningSum) };
+  },
+  datasetProblem,
+});
