@@ -1,13 +1,19 @@
-// Bitune and its LoRA baseline as New run methods: the adapters (targets,
-// rank, alpha, dropout) and, for Bitune, the mixing's s_init, the ablation
-// and the prefill pass's mask. Both build the config of
+// Bitune and its LoRA baseline as New run methods: the fine-tuning type
+// (LoRA, DoRA, IA3 or full), the adapters (targets, rank, alpha, dropout) and,
+// for Bitune, the mixing's s_init, the ablation and the prefill pass's mask. Both build the config of
 // src-main/methods/bitune/recipe.ts; the two differ only in `method`.
 import type { JsonObject, JsonValue } from '../../src-main/contract/index.ts';
 import { freshModelConfig, readFreshShape, splitFile, TRAIN_DEFAULTS, type RunFormCommon } from '../lib/run-config.ts';
 import BituneSettings from './BituneSettings.svelte';
 import { defineRunFormMethod } from './types.ts';
 
+/** The config's `peft`: how the model is fine-tuned, alone or under Bitune's two passes. */
+export type PeftType = 'lora' | 'dora' | 'ia3' | 'full';
+
+export const PEFT_LABELS: Record<PeftType, string> = { lora: 'LoRA', dora: 'DoRA', ia3: 'IA3', full: 'Full fine-tuning' };
+
 export interface AdapterSettings {
+  peft: PeftType;
   /** Module name patterns, comma-separated; empty: every attention and MLP projection. */
   targets: string;
   r: number;
@@ -22,7 +28,7 @@ export interface AdapterSettings {
   bitune: boolean;
 }
 
-export const ADAPTER_DEFAULTS: Omit<AdapterSettings, 'bitune'> = { targets: '', r: 8, alpha: 16, dropout: 0, ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional', baseDtype: 'float32' };
+export const ADAPTER_DEFAULTS: Omit<AdapterSettings, 'bitune'> = { peft: 'lora', targets: '', r: 8, alpha: 16, dropout: 0, ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional', baseDtype: 'float32' };
 
 const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
@@ -33,11 +39,13 @@ export function buildAdapterConfig(method: 'bitune' | 'lora', common: RunFormCom
   const targets = s.targets.split(',').map((t) => t.trim()).filter(Boolean);
   const config: JsonObject = {
     method,
+    ...(s.peft !== 'lora' ? { peft: s.peft } : {}),
     model: common.model ? { kind: 'folder', path: common.model.path } : freshModelConfig(common.fresh),
     lora: { r: s.r, alpha: s.alpha, dropout: s.dropout, ...(targets.length ? { targets } : {}) },
     data,
     train: { ...common.train },
-    runtime: { provider: common.provider, ...(s.baseDtype === 'float16' ? { baseDtype: 'float16' } : {}) },
+    // Full fine-tuning trains the base's own float32 weights: no float16 base.
+    runtime: { provider: common.provider, ...(s.baseDtype === 'float16' && s.peft !== 'full' ? { baseDtype: 'float16' } : {}) },
   };
   if (method === 'bitune') config.bitune = { ablation: s.ablation, sInit: s.sInit, prefillMask: s.prefillMask };
   return config;
@@ -57,7 +65,7 @@ function readAdapterConfig(method: 'bitune' | 'lora', config: JsonObject) {
   };
   const train = typeof data.train === 'string' ? /^(datasets\/[^/]+)\//.exec(data.train) : null;
   const settings: AdapterSettings = {
-    ...pick(ADAPTER_DEFAULTS, { ...lora, ...bitune, ...(runtime.baseDtype === 'float16' ? { baseDtype: 'float16' } : {}) }),
+    ...pick(ADAPTER_DEFAULTS, { ...lora, ...bitune, ...(runtime.baseDtype === 'float16' ? { baseDtype: 'float16' } : {}), ...(typeof config.peft === 'string' && config.peft in PEFT_LABELS ? { peft: config.peft } : {}) }),
     targets: Array.isArray(lora.targets) ? lora.targets.join(', ') : '',
     bitune: method === 'bitune',
   };
@@ -90,5 +98,5 @@ function adapterEntry(method: 'bitune' | 'lora', label: string, hint: string) {
   });
 }
 
-export const bituneEntry = adapterEntry('bitune', 'Bitune', 'Read the prompt twice, causally and bidirectionally, with two LoRA adapters, and mix the two passes’ keys and values per layer.');
-export const loraEntry = adapterEntry('lora', 'LoRA', 'Train a low-rank adapter on a frozen base model: the baseline Bitune is compared with.');
+export const bituneEntry = adapterEntry('bitune', 'Bitune', 'Read the prompt twice, causally and bidirectionally, with two adapter sets (LoRA, DoRA, IA3, or two copies of the model), and mix the two passes’ keys and values per layer.');
+export const loraEntry = adapterEntry('lora', 'LoRA', 'Fine-tune once, causally (LoRA, DoRA, IA3 or the full model): the baseline Bitune is compared with.');
