@@ -147,3 +147,15 @@ describe('a No-CoT run with the running-sum loss', () => {
     await expect(runIcot({ config: config({ layer: 3 }, 1), runDir: path.join(dir, 'bad') }, () => {}, new TrainerControl())).rejects.toThrow(/runningSum\.layer: the model has 2 blocks, so the layer is 1 to 2, got 3/);
   });
 });
+
+describe('the shipped configs', () => {
+  test('icot-4x4-aux-cpu.json and icot-4x4-aux-off-cpu.json differ only in the running-sum loss: No CoT, 2 layers × 96 (the 4×4 ICoT-SI recipe\'s shape), the probe on the heads of layer 2 at the answer digits', () => {
+    const read = (name: string) => parseIcotConfig(JSON.parse(fs.readFileSync(new URL(`../../resources/configs/${name}`, import.meta.url), 'utf8')), name);
+    const aux = read('icot-4x4-aux-cpu.json');
+    const off = read('icot-4x4-aux-off-cpu.json');
+    expect(aux).toMatchObject({ recipe: 'nocot', model: { kind: 'fresh', layers: 2, dim: 96, heads: 4 }, runningSum: { read: 'heads', layer: 2, at: 'digit', weight: 1, l2: 0 } });
+    expect(aux.data).toMatchObject({ train: 'data/4x4/train.txt', test: 'data/4x4/test.txt' });
+    expect(off.runningSum).toBeUndefined();
+    expect({ ...aux, runningSum: undefined }).toEqual({ ...off, runningSum: undefined });
+  });
+});
