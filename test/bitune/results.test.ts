@@ -7,6 +7,7 @@
  * (mean, spread, bootstrap interval) and set against its baseline over the
  * seeds both have.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -218,6 +219,18 @@ describe('runs that differ only in method or seed', () => {
       '',
     ]);
     expect(formatResults(table, 'mc_acc.choices')).toContain('choices acc over seeds');
+  });
+
+  it('stepwise results summarises the metric --metric names, and refuses one no run has, saying which they have', () => {
+    const bin = path.resolve(import.meta.dirname, '../../bin/stepwise.js');
+    const cli = (...args: string[]) => spawnSync(process.execPath, [bin, 'results', '--data-dir', dir, ...args], { encoding: 'utf8' });
+    const mc = cli('--metric', 'mc_acc.choices');
+    expect(mc.status, mc.stderr).toBe(0);
+    expect(mc.stdout).toContain('\nchoices acc over seeds  seeds');
+    expect(mc.stdout).toMatch(/^Bitune − LoRA +3 +\+4\.3 /m);
+    const wrong = cli('--metric', 'mc_acc.piqa');
+    expect(wrong.status).toBe(2);
+    expect(wrong.stderr).toContain('--metric mc_acc.piqa: no run here has it (these do: test_accuracy, mc_acc.choices)');
   });
 
   it('refuses a run that is not Bitune or LoRA, and one that does not exist, naming it', async () => {
