@@ -27,7 +27,7 @@ describe('multiplication targets', () => {
     // 4×4: partial products of 5, 6, 7, 8 digits, running sums after pp1 (6) and pp2 (7), the answer (8).
     expect(classes).toHaveLength(5 + 6 + 6 + 7 + 7 + 8 + 8);
     expect(classes.slice(0, 6)).toEqual(['pp0.d0', 'pp0.d1', 'pp0.d2', 'pp0.d3', 'pp0.d4', 'pp1.d0']);
-    expect(targets.filter((t) => t.kind === 'value').map((t) => t.name)).toEqual(['pp0', 'pp1', 'sum1', 'pp2', 'sum2', 'pp3', 'ans']);
+    expect(targets.filter((t) => t.kind === 'value').map((t) => t.name)).toEqual(['pp0', 'pp1', 'sum1', 'pp2', 'sum2', 'pp3', 'ans', 'chat0', 'chat1', 'chat2', 'chat3', 'chat4', 'chat5', 'chat6', 'chat7']);
   });
 
   test("labels of the paper's first line: 2967 × 6361 (digits least significant first)", () => {
@@ -40,6 +40,8 @@ describe('multiplication targets', () => {
     expect(byName.get('pp1')!.labels[0]).toBe(178020); // 2967 × 6 × 10
     expect(byName.get('sum1')!.labels[0]).toBe(180987);
     expect(byName.get('ans')!.labels[0]).toBe(2967 * 6361);
+    // The running sums ĉ_k = s_k + r_{k−1} (Bai et al. 2025): ĉ_3 = 7·6 + 6·3 + 9·6 + 2·1 + 7 = 123.
+    expect([0, 1, 2, 3, 4, 5, 6, 7].map((k) => byName.get(`chat${k}`)!.labels[0])).toEqual([7, 48, 70, 123, 87, 68, 18, 1]);
   });
 
   test('each CoT digit names the CoT token that writes it', () => {

@@ -7,11 +7,14 @@
  * - `ans.d<j>`: digit j of the answer;
  * each a class 0–9, with `cot` naming the CoT token that writes it (`cot.6`), and
  * the same numbers whole as values (`pp<i>`, `sum<i>`, `ans`; digits read
- * least significant first) for ridge probes.
+ * least significant first) for ridge probes; and the running sums
+ * `chat<k>` = ĉ_k = s_k + r_{k−1} of Bai et al. (2025) as values, one per answer
+ * digit (../running-sum.ts), which the running-sum auxiliary loss trains a probe on.
  */
 import type { Target } from '../../../engine/probes/targets.ts';
 import type { CotExample } from '../../shared/examples.ts';
 import { parseMultInput } from '../mult.ts';
+import { runningSums } from '../running-sum.ts';
 
 /** One CoT segment of a multiplication: its digits and where its first digit sits in the CoT tokens. */
 interface Segment {
@@ -88,5 +91,15 @@ export function multTargets(examples: CotExample[]): Target[] {
     });
     values.push({ name: seg.name, kind: 'value', description: `the ${seg.description}, as a number`, labels: parsed.map((p) => valueOf(p![s].digits)) });
   });
-  return [...classes, ...values];
+  const sums = examples.map((ex) => {
+    const { a, b } = parseMultInput(ex.input)!;
+    return runningSums(a, b);
+  });
+  const runningSumTargets: Target[] = sums[0].map((_, k) => ({
+    name: `chat${k}`,
+    kind: 'value',
+    description: `ĉ_${k} = s_${k} + r_${k - 1}, the running sum behind answer digit ${k} (Bai et al. 2025; the answer's token of digit ${k} is answer.${k + 1})`,
+    labels: sums.map((s) => s[k] ?? null),
+  }));
+  return [...classes, ...values, ...runningSumTargets];
 }
