@@ -236,3 +236,27 @@ export interface Page<T> {
   items: T[];
   total: number;
 }
+
+/** What a run's estimate says of starting it: go ahead, ask the user first, or refuse. */
+export type Verdict = 'ok' | 'confirm' | 'refuse';
+
+/** What a run will take before it runs (runs.estimate; methods/shared/estimate.ts computes it). */
+export interface RunEstimate {
+  parameters: { total: number; trainable: number };
+  /** Bytes. */
+  memory: { weights: number; optimizer: number; activations: number; total: number };
+  /** What this machine has, in bytes. */
+  machineMemory: number;
+  steps: number;
+  /** Tokens a step reads at most (batch × longest sequence). */
+  tokensPerStep: number;
+  /** From the warm-up; null when it was not measured (not asked, or too large to measure quickly). */
+  secondsPerStep: number | null;
+  /** The whole run's training steps at the measured speed (evaluations add to it); null when not measured. */
+  seconds: number | null;
+  /** How the time was found, or why it was not. */
+  timing: string;
+  /** ok: start; confirm: the user should agree first (each reason says why); refuse: it cannot run here. */
+  verdict: Verdict;
+  reasons: string[];
+}

@@ -35,6 +35,7 @@ import type {
   Page,
   Prediction,
   Run,
+  RunEstimate,
 } from './entities.ts';
 
 export const procedures = {
@@ -182,6 +183,16 @@ export const procedures = {
         { error: 'give id (to start a queued run), or method, name and config (to create and start one), not both' },
       ),
   },
+  'runs.estimate': {
+    summary:
+      'What a run would take before it runs: parameters, memory (weights, optimizer state, activations at its batch), steps, and, with measure, ' +
+      'seconds from a short warm-up on this machine; with a verdict (ok, confirm, refuse) and its reasons. The config is checked as runs.start checks it.',
+    input: z.strictObject({
+      method: methodId(),
+      config: jsonObject(),
+      measure: z.boolean({ error: 'must be true or false' }).default(false),
+    }),
+  },
   'runs.pause': {
     summary: "Pause a running run between two steps; its status stays 'running' and run.status / run.progress say paused.",
     input: z.strictObject({ id: id() }),
@@ -262,6 +273,8 @@ export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, Adapter
   'runs.update': Run;
   'runs.delete': { id: number; bytesFreed: number };
   'runs.start': Run;
+  /** null for a method that does not say what it trains (a run-time method without a plan). */
+  'runs.estimate': RunEstimate | null;
   'runs.pause': Run;
   'runs.resume': Run;
   'runs.cancel': Run;

@@ -9,6 +9,7 @@
  * finds the definition by id (a built-in one) or imports its `module` (one
  * registered at run time, e.g. by a test), then calls `run`.
  */
+import type { RunPlan } from './shared/estimate.ts';
 import type { z } from 'zod';
 import type { TrainerControl, TrainerEvent } from '../engine/trainer.ts';
 import type { MethodJob, MethodOutcome } from './run-config.ts';
@@ -63,6 +64,8 @@ export interface MethodDefinition<C = unknown, O extends MethodOutcome = MethodO
   recognizes?: Recognizer;
   /** Its own preparation of a config (read and lay out the data, load the model) without training: the preflight check, off the main thread. Throws what is wrong. */
   prepare(config: C): unknown;
+  /** What the run will train, from its preparation (`prepare`'s answer): the estimate before a run (shared/estimate.ts) reads it. */
+  plan?(prepared: unknown, config: C): RunPlan;
   /** The whole run, in a worker thread: emit events, obey `control` between steps, return the outcome. */
   run(job: MethodJob<C>, emit: (e: TrainerEvent) => void, control: TrainerControl): Promise<O>;
   /** How a completed run's result joins the Library; null when it kept no model. */

@@ -33,13 +33,13 @@ import type { LibraryEntry, MethodDefinition } from '../methods/method.ts';
 import type { MethodOutcome } from '../methods/run-config.ts';
 import { MAX_MESSAGE, quote } from '../contract/limits.ts';
 import { InputFileError, checkInputFile, checkInputFolderSync } from '../methods/input-file.ts';
-import { preflightRun } from '../methods/preflight.ts';
+import { estimateOffThread, preflightRun } from '../methods/preflight.ts';
 import { bytesOf } from './files.ts';
 import type { LabContext } from './lab.ts';
 import { knownMethod } from './methods.ts';
 import { runFolder } from './paths.ts';
 
-type TrainingProcedures = 'runs.start' | 'runs.pause' | 'runs.resume' | 'runs.cancel' | 'runs.predictions';
+type TrainingProcedures = 'runs.start' | 'runs.estimate' | 'runs.pause' | 'runs.resume' | 'runs.cancel' | 'runs.predictions';
 
 /** How a job ended, once every row is written. */
 export interface RunEnd {
@@ -491,6 +491,18 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       const run = store.runs.create({ method: method.id, name, config, parentRunId });
       announce(run);
       return launch(run, method, valid, null);
+    },
+
+    'runs.estimate': async ({ method: id, config, measure }) => {
+      const method = knownMethod('runs.estimate', id);
+      const valid = jobConfig('runs.estimate', config, method) as { runtime?: { provider?: string; threads?: number } };
+      const provider = valid.runtime?.provider === 'webgpu' ? 'webgpu' : 'cpu';
+      try {
+        return await estimateOffThread(method, valid, { measure, provider, threads: valid.runtime?.threads });
+      } catch (error) {
+        const message = quote((error as Error).message, MAX_MESSAGE);
+        throw new StepwiseError('invalid_input', `runs.estimate: the run cannot start: ${message}`, [{ path: ['config'], message }]);
+      }
     },
 
     'runs.pause': ({ id }) => {

@@ -42,13 +42,15 @@ const FORBIDDEN: Partial<Record<Layer, readonly Layer[]>> = {
  * (contract/* is not the methods' to change): contract/limits.ts imports
  * nothing and holds the text checks every reader of user text shares, and a
  * zero-shot-CoT rationale sample is the contract's stored rationale less its
- * ids (a type, erased at build). Any other methods -> contract arrow fails,
+ * ids (a type, erased at build), and a run's estimate is the contract's
+ * RunEstimate (a type too). Any other methods -> contract arrow fails,
  * and so does an entry here once its arrow is gone.
  */
 const METHODS_TO_CONTRACT: readonly string[] = [
   'src-main/methods/shared/examples.ts -> src-main/contract/limits.ts',
   'src-main/methods/finetune-cot/tasks.ts -> src-main/contract/limits.ts',
   'src-main/methods/finetune-cot/zero-shot-cot.ts -> src-main/contract/areas/finetune.ts',
+  'src-main/methods/shared/estimate.ts -> src-main/contract/entities.ts',
 ];
 
 /** One import: `from` imports `to`, both paths from the repository root (`to` may be the package 'electron'). */

@@ -108,6 +108,12 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
     [{ id: 1, status: 'completed' }, '"status"'],
   ],
   'runs.delete': [[{ id: -3 }, 'id'], [{ id: [1] }, 'id']],
+  'runs.estimate': [
+    [{ method: 'sft', config: {} }, 'method'],
+    [{ method: 'icot-si' }, 'config'],
+    [{ method: 'icot-si', config: {}, measure: 'yes' }, 'measure'],
+    [{ method: 'icot-si', config: {}, batch: 4 }, '"batch"'],
+  ],
   'runs.start': [
     [{}, 'give id'],
     [{ id: 1, name: 'again' }, 'give id'],

@@ -6,6 +6,7 @@
 import { defineMethod, type LibraryEntry } from '../method.ts';
 import { BituneRunConfigSchema, type BituneRunConfig } from './recipe.ts';
 import { prepareBitune, runBitune, type BituneOutcome } from './run.ts';
+import { planBitune } from './plan.ts';
 
 /** A finished run's merged model (the base with the `default` adapter merged in) as the Library takes it. */
 function mergedEntry(outcome: BituneOutcome): LibraryEntry | null {
@@ -24,6 +25,7 @@ const shared = {
   module: import.meta.url,
   schema: BituneRunConfigSchema,
   prepare: prepareBitune,
+  plan: planBitune,
   run: runBitune,
   library: mergedEntry,
   summary: (outcome: BituneOutcome) => (outcome.merged ? `${outcome.merged.peft} ${outcome.merged.peft === 'full' ? 'fine-tuned copies' : 'adapters'} in ${outcome.merged.adapters}, merged model in ${outcome.merged.path}` : 'no merged model'),

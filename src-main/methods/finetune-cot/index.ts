@@ -7,6 +7,7 @@ import { defineMethod } from '../method.ts';
 import { bestInLibrary, bestSummary } from '../shared/supervised-run.ts';
 import { FtCotRunConfigSchema, type FtCotRunConfig } from './recipe.ts';
 import { prepare, runFtCot, type FtCotOutcome } from './run.ts';
+import { planFtCot } from './plan.ts';
 
 export const fineTuneCot = defineMethod<FtCotRunConfig, FtCotOutcome>({
   id: 'fine-tune-cot',
@@ -16,6 +17,7 @@ export const fineTuneCot = defineMethod<FtCotRunConfig, FtCotOutcome>({
   schema: FtCotRunConfigSchema,
   recognizes: (config) => typeof config.format === 'string' && config.recipe === undefined,
   prepare,
+  plan: planFtCot,
   run: runFtCot,
   library: (outcome, config) => bestInLibrary(outcome, config.format),
   summary: (outcome) => bestSummary(outcome),

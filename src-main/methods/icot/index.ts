@@ -6,6 +6,7 @@ import { defineMethod } from '../method.ts';
 import { bestInLibrary, bestSummary } from '../shared/supervised-run.ts';
 import { IcotRunConfigSchema, type IcotRunConfig } from './recipe.ts';
 import { prepare, runIcot, type IcotOutcome } from './run.ts';
+import { planIcot } from './plan.ts';
 
 export const icotSi = defineMethod<IcotRunConfig, IcotOutcome>({
   id: 'icot-si',
@@ -15,6 +16,7 @@ export const icotSi = defineMethod<IcotRunConfig, IcotOutcome>({
   schema: IcotRunConfigSchema,
   recognizes: (config) => typeof config.recipe === 'string',
   prepare,
+  plan: planIcot,
   run: runIcot,
   library: (outcome, config) => bestInLibrary(outcome, config.recipe),
   summary: (outcome, config) => bestSummary(outcome, config.recipe === 'icot-si' ? 'no best model (the CoT was never fully removed)' : undefined),
