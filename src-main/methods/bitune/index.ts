@@ -1,7 +1,9 @@
 /**
  * Bitune (Kopiczko et al. 2024) and its LoRA baseline as the lab lists them:
  * one folder, one config, two methods that differ only in `method` (the LoRA
- * baseline reads the prompt once, causally, with one adapter set).
+ * baseline reads the prompt once, causally, with one adapter set). Both take
+ * the config's `peft` (LoRA, DoRA, IA3 or full fine-tuning); the merged
+ * model's provenance and the run's summary name it.
  */
 import { defineMethod, type LibraryEntry } from '../method.ts';
 import { BituneRunConfigSchema, type BituneRunConfig } from './recipe.ts';
@@ -36,7 +38,7 @@ export const bitune = defineMethod<BituneRunConfig, BituneOutcome>({
   ...shared,
   id: 'bitune',
   title: 'Bitune',
-  hint: 'Read the prompt twice, causally and bidirectionally, with two adapter sets, and mix the two caches with learned coefficients.',
+  hint: 'Read the prompt twice, causally and bidirectionally, with two adapter sets (LoRA, DoRA or IA3) or two copies of the model, and mix the two caches with learned coefficients.',
   recognizes: (config) => config.bitune !== undefined,
 });
 
@@ -44,6 +46,6 @@ export const lora = defineMethod<BituneRunConfig, BituneOutcome>({
   ...shared,
   id: 'lora',
   title: 'LoRA',
-  hint: "Low-rank adapters on a frozen base, read causally once: Bitune's baseline on the same data and budget.",
+  hint: "Adapters on a frozen base (LoRA, DoRA or IA3) or the whole model fine-tuned, read causally once: Bitune's baseline on the same data and budget.",
   recognizes: (config) => config.lora !== undefined && config.bitune === undefined,
 });
