@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pkg from '../../package.json' with { type: 'json' };
+import type { Handlers } from '../contract/dispatcher.ts';
 import type { JsonObject } from '../contract/entities.ts';
+import type { JobExportResult } from '../contract/areas/jobs.ts';
 import { StepwiseError } from '../contract/errors.ts';
 import { exportModelFolder } from '../engine/hf/model-folder.ts';
 import { hasTokenizer } from '../engine/tokenizers/hf.ts';
@@ -35,14 +37,7 @@ export interface ExportRequest {
   bf16?: boolean;
 }
 
-export interface ExportReport {
-  dir: string;
-  method: string;
-  /** Every file written, relative to `dir`. */
-  files: string[];
-  /** Optimizer steps the job trains. */
-  steps: number;
-}
+export type ExportReport = JobExportResult;
 
 /** Where resources/job is, from source (src-main/services/) or from the desktop bundle (out/main/ or out/main/chunks/). */
 export function jobTemplatesFolder(): string {
@@ -178,4 +173,10 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   }
   fs.chmodSync(path.join(dir, 'train.py'), 0o755);
   return { dir, method: run.method, files: files.sort(), steps };
+}
+
+export function jobExportHandlers(context: LabContext): Pick<Handlers, 'jobs.export'> {
+  return {
+    'jobs.export': ({ runId, out, bf16 }) => exportJob(context, { runId, out, bf16 }),
+  };
 }

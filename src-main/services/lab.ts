@@ -20,6 +20,7 @@ import { datasetHandlers } from './datasets.ts';
 import { createEventBus } from './events.ts';
 import type { EventBus } from './events.ts';
 import { discoveryHandlers } from './model-discovery.ts';
+import { jobExportHandlers } from './job-export.ts';
 import { jobImportHandlers } from './job-import.ts';
 import { modelHandlers } from './models.ts';
 import { DATABASE_FILE } from './paths.ts';
@@ -66,7 +67,7 @@ export function openLab(dataDir: string): Lab {
   const training = createTraining(context);
   const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers, ...jobImportHandlers(context) },
+    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers, ...jobImportHandlers(context), ...jobExportHandlers(context) },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import type { JobExportResult } from '../../src-main/contract/areas/jobs.ts';
 import { exportModelFolder, loadModelFolder } from '../../src-main/engine/hf/model-folder.ts';
 import { initModel } from '../../src-main/engine/init.ts';
 import { TOKENIZER_SPEC_FILE } from '../../src-main/engine/tokenizers/spec.ts';
@@ -119,6 +120,23 @@ describe('stepwise export-job', () => {
     const ours = loadModelFolder(path.join(out, 'model')).params;
     for (const [name, t] of theirs) expect(Array.from(ours.get(name)!.data), name).toEqual(Array.from(t.data));
     expect(readJson(path.join(out, 'model', TOKENIZER_SPEC_FILE))).toEqual(readJson(path.join(llamaFolder, TOKENIZER_SPEC_FILE)));
+  });
+
+  test('jobs.export through the contract writes the same folder and answers what it wrote; a bad request names its field', async () => {
+    const l = openLab(lab);
+    try {
+      const out = path.join(dir, 'job-contract');
+      const r = await l.dispatch('jobs.export', { runId: runs.fresh, out });
+      if (!r.ok) throw new Error(r.error.message);
+      const result = r.result as JobExportResult;
+      expect(result).toMatchObject({ dir: out, method: 'icot-si', steps: 8 });
+      expect(result.files).toContain('train.py');
+      expect(result.files.every((f) => fs.existsSync(path.join(out, f)))).toBe(true);
+      expect(await l.dispatch('jobs.export', { runId: runs.fresh, out: 'relative/job' })).toMatchObject({ ok: false, error: { code: 'invalid_input', issues: [{ path: ['out'] }] } });
+      expect(await l.dispatch('jobs.export', { runId: 99, out: path.join(dir, 'nothing') })).toMatchObject({ ok: false, error: { code: 'not_found' } });
+    } finally {
+      l.close();
+    }
   });
 
   test('refuses what it cannot export, naming it: no run, a folder in use, a method train.py does not train, missing flags', () => {

@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 import type { Model, Run } from '../entities.ts';
-import { absolutePath, text } from '../fields.ts';
+import { absolutePath, id, text } from '../fields.ts';
 
 /** What jobs.import did. */
 export interface JobImportResult {
@@ -26,7 +26,29 @@ export interface JobImportResult {
   warnings: string[];
 }
 
+/** What jobs.export wrote. */
+export interface JobExportResult {
+  /** The job folder (absolute). */
+  dir: string;
+  method: string;
+  /** Every file written, relative to `dir`. */
+  files: string[];
+  /** Optimizer steps the job trains. */
+  steps: number;
+}
+
 export const jobsProcedures = {
+  'jobs.export': {
+    summary:
+      "Write a run as a job folder for a cluster (docs/JOB-FORMAT.md): its config, data files and starting model, the examples as Stepwise tokenized them, " +
+      'a PyTorch train.py that trains it as Stepwise does (torchrun, DDP), and launch files for one machine, several, Slurm and SkyPilot. ' +
+      'ICoT-SI runs only; the folder must be new or empty.',
+    input: z.strictObject({
+      runId: id(),
+      out: absolutePath(),
+      bf16: z.boolean({ error: 'must be true or false' }).optional(),
+    }),
+  },
   'jobs.import': {
     summary:
       'Read a cluster job folder (job.json and the out/ the job wrote, finished or not) into the lab as a run beside the run it was exported from: ' +
@@ -42,5 +64,6 @@ export const jobsProcedures = {
 } as const;
 
 export interface JobsOutputs {
+  'jobs.export': JobExportResult;
   'jobs.import': JobImportResult;
 }
