@@ -139,9 +139,12 @@ export function prepareBitune(config: BituneRunConfig): PreparedBitune {
   if (type === 'full' && config.runtime.baseDtype === 'float16') throw new Error('peft "full" trains the base\'s own weights in float32: set runtime.baseDtype to "float32" (a float16 base needs lora, dora or ia3)');
   const modules = type === 'full' ? [] : loraModules(family.paramShapes(), lora, WEIGHT_LAYOUT[family.name]);
   const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, type, config: lora, modules }));
+  // DoRA's magnitude starts at ‖W‖ of the base as the graph reads it (a float16 base: on the float16 grid).
+  let rounded: TensorMap | null = null;
+  const held = () => (config.runtime.baseDtype === 'float16' ? (rounded ??= new Map([...base].map(([n, t]) => [n, { shape: t.shape, data: t.data.map(Math.f16round) }]))) : base);
   const init: TensorMap = new Map();
   adapters.forEach((a, i) => {
-    const own = type === 'full' ? initFullCopy(a.name, base) : initAdapter(a, config.lora.seed * 7919 + i, base, WEIGHT_LAYOUT[family.name]);
+    const own = type === 'full' ? initFullCopy(a.name, base) : initAdapter(a, config.lora.seed * 7919 + i, held(), WEIGHT_LAYOUT[family.name]);
     for (const [n, t] of own) init.set(n, t);
   });
   if (passesOf(variant).mixing) {
