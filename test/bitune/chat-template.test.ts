@@ -104,7 +104,7 @@ describe('instruction data and chat templates', () => {
     expect(saved.variant.method).toBe('lora');
     expect(saved.baseDtype).toBe('float32');
     expect(JSON.parse(fs.readFileSync(path.join(runDir, 'adapters', 'stepwise-adapters.json'), 'utf8'))).toEqual({
-      method: 'lora', ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional', adapters: ['default'], baseModel: path.join(tmp, 'chatml-run'), baseDtype: 'float32',
+      method: 'lora', peft: 'lora', ablation: 'full', sInit: 0.01, prefillMask: 'bidirectional', adapters: ['default'], baseModel: path.join(tmp, 'chatml-run'), baseDtype: 'float32',
     });
     expect(saved.template.name).toMatch(/^chat template of /);
     const want = mergeLora(saved.base, saved.adapters[0], saved.trained, saved.layout);
