@@ -13,6 +13,8 @@ import { z } from 'zod';
 import { RUN_STATUSES } from './entities.ts';
 import { absolutePath, datasetSplit, empty, exampleCount, id, jsonObject, limit, methodId, metricKey, multDigits, nonNegativeInt, pagination, tag, text } from './fields.ts';
 import { adapterProcedures } from './areas/adapters.ts';
+import { coconutProcedures } from './areas/coconut.ts';
+import type { CoconutOutputs } from './areas/coconut.ts';
 import type { AdapterOutputs } from './areas/adapters.ts';
 import { finetuneProcedures } from './areas/finetune.ts';
 import { jobsProcedures } from './areas/jobs.ts';
@@ -249,10 +251,11 @@ export const procedures = {
   ...adapterProcedures,
   ...libraryProcedures,
   ...jobsProcedures,
+  ...coconutProcedures,
 } as const;
 
 /** What each procedure answers. */
-export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs, LibraryOutputs, JobsOutputs {
+export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, AdapterOutputs, LibraryOutputs, JobsOutputs, CoconutOutputs {
   'app.info': AppInfo;
   'methods.list': { items: MethodInfo[] };
   'models.list': Page<Model>;

@@ -15,6 +15,7 @@ import { appHandlers } from './app.ts';
 import { methodHandlers } from './methods.ts';
 import { configHandlers } from './configs.ts';
 import { presetHandlers } from './presets.ts';
+import { coconutHandlers } from './coconut.ts';
 import { curriculumHandlers } from './curriculum.ts';
 import { datasetHandlers } from './datasets.ts';
 import { createEventBus } from './events.ts';
@@ -67,7 +68,7 @@ export function openLab(dataDir: string): Lab {
   const training = createTraining(context);
   const finetune = createFinetune(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers, ...jobImportHandlers(context), ...jobExportHandlers(context) },
+    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...coconutHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers, ...jobImportHandlers(context), ...jobExportHandlers(context) },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();

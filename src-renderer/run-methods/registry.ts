@@ -6,13 +6,14 @@
 // RUN_FORM_METHODS below. The form, Save/Load and "show command" pick it up.
 import type { JsonObject, RunMethod } from '../../src-main/contract/index.ts';
 import { bituneEntry, loraEntry } from './bitune.ts';
+import { coconutEntry, coconutPauseEntry } from './coconut.ts';
 import { ftCotEntry, ftVanillaEntry } from './ftcot.ts';
 import { cotEntry, icotSiEntry, noCotEntry } from './icot.ts';
 import type { CommonReadBack, RunFormMethod } from './types.ts';
 import { labMethods } from '../lib/methods.svelte.ts';
 
 /** The form's methods, in the order shown. Add new methods here. */
-export const RUN_FORM_METHODS: RunFormMethod[] = [icotSiEntry, cotEntry, noCotEntry, bituneEntry, loraEntry, ftCotEntry, ftVanillaEntry];
+export const RUN_FORM_METHODS: RunFormMethod[] = [icotSiEntry, cotEntry, noCotEntry, bituneEntry, loraEntry, ftCotEntry, ftVanillaEntry, coconutEntry, coconutPauseEntry];
 
 /** The entry that reads a stored config back, with what it read; null when none does. */
 export function readAnyConfig(config: JsonObject, method?: RunMethod): { entry: RunFormMethod; read: { common: CommonReadBack; settings: object } } | null {

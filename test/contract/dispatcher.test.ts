@@ -157,6 +157,11 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
     [{ curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'middle', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 }, trainExamples: 10, batchSize: 2, epochs: 1, cotLength: 5 }, 'side'],
     [{ curriculum: { removePerEpoch: 8, smoothingLambda: 4, side: 'left', resetOptimizer: true, removeAllWhenBeyond: null, pretrainEpochs: 0 }, trainExamples: 10, batchSize: 0, epochs: 1, cotLength: 5 }, 'batchSize'],
   ],
+  'coconut.preview': [
+    [{ curriculum: { thoughtsPerStep: 2, epochsPerStage: 0, maxLatentStage: 3 }, epochs: 9 }, 'epochsPerStage'],
+    [{ curriculum: { thoughtsPerStep: 1.5, epochsPerStage: 3, maxLatentStage: 3 }, epochs: 9 }, 'thoughtsPerStep'],
+    [{ curriculum: { thoughtsPerStep: 2, epochsPerStage: 3, maxLatentStage: 3 }, epochs: 9, c: 2 }, '"c"'],
+  ],
   'adapters.results': [[{ runIds: [0] }, 'runIds'], [{ runIds: 'all' }, 'runIds'], [{ group: 1 }, '"group"']],
   'finetune.importTask': [[{ path: 'tasks/x.jsonl', name: 'a' }, 'path'], [{ path: '/x.jsonl', name: 'a', answerType: 'float' }, 'answerType']],
   'finetune.generateTask': [[{ kind: 'sudoku', counts: { train: 1, test: 1 }, name: 'a' }, 'kind'], [{ kind: 'coin-flip', counts: { train: 0, test: 0 }, name: 'a' }, 'counts']],
@@ -273,14 +278,14 @@ describe('procedures against the store', () => {
   test('methods.list names every built-in method with its title, hint and capabilities; runs.create refuses any other', async () => {
     const client = createClient({ call: lab.dispatch, on: () => () => {} });
     const { items } = await client.call('methods.list', {});
-    expect(items.map((m) => m.id)).toEqual(['icot-si', 'fine-tune-cot', 'bitune', 'lora']);
-    expect(items.map((m) => m.title)).toEqual(['ICoT-SI', 'Fine-tune-CoT', 'Bitune', 'LoRA']);
+    expect(items.map((m) => m.id)).toEqual(['icot-si', 'fine-tune-cot', 'bitune', 'lora', 'coconut']);
+    expect(items.map((m) => m.title)).toEqual(['ICoT-SI', 'Fine-tune-CoT', 'Bitune', 'LoRA', 'Coconut']);
     for (const m of items) expect(m.hint.length).toBeGreaterThan(20);
     expect(items.find((m) => m.id === 'icot-si')!.capabilities).toMatchObject({ curriculum: true, adapters: false, freshModel: true });
     expect(items.find((m) => m.id === 'bitune')!.capabilities).toMatchObject({ curriculum: false, adapters: true, families: ['gpt2', 'llama'] });
     const refused = await lab.dispatch('runs.create', { method: 'sft', name: 'a', config: {} });
     expect(refused.ok).toBe(false);
-    if (!refused.ok) expect(refused.error.message).toBe('runs.create: method must be one of icot-si, fine-tune-cot, bitune, lora (got "sft")');
+    if (!refused.ok) expect(refused.error.message).toBe('runs.create: method must be one of icot-si, fine-tune-cot, bitune, lora, coconut (got "sft")');
   });
 
   test('runs.create stores a queued run, child of its parent, and emits run.status queued', async () => {

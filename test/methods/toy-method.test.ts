@@ -35,7 +35,7 @@ describe('a method defined outside the app', () => {
     const lab = openLab(path.join(work, 'lab'));
     try {
       const listed = await lab.dispatch('methods.list', {});
-      expect(listed.ok && (listed.result as { items: MethodInfo[] }).items.map((m) => m.id)).toEqual(['icot-si', 'fine-tune-cot', 'bitune', 'lora', 'toy-copy']);
+      expect(listed.ok && (listed.result as { items: MethodInfo[] }).items.map((m) => m.id)).toEqual(['icot-si', 'fine-tune-cot', 'bitune', 'lora', 'coconut', 'toy-copy']);
 
       const bad = await lab.dispatch('runs.start', { method: 'toy-copy', name: 'bad', config: { ...config(path.join(work, 'digits.txt')), train: { epochs: 0 } } });
       expect(bad.ok).toBe(false);
@@ -77,7 +77,7 @@ describe('a method defined outside the app', () => {
 
     const without = run({});
     expect(without.status).toBe(2);
-    expect(without.stderr).toBe(`stepwise train: ${file}: method "toy-copy" is not one this lab trains (it trains icot-si, fine-tune-cot, bitune, lora)\n`);
+    expect(without.stderr).toBe(`stepwise train: ${file}: method "toy-copy" is not one this lab trains (it trains icot-si, fine-tune-cot, bitune, lora, coconut)\n`);
 
     const missing = run({ STEPWISE_METHODS: path.join(work, 'nowhere.ts') });
     expect(missing.status).toBe(2);

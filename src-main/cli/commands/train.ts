@@ -26,7 +26,7 @@ import { runProgress } from '../run-progress.ts';
 export const train = defineCommand({
   name: 'train',
   summary:
-    'Train: create a run from a run config (JSON naming its "method": icot-si, fine-tune-cot, bitune, lora; see resources/configs/) and run it here with a progress line; ' +
+    'Train: create a run from a run config (JSON naming its "method": icot-si, fine-tune-cot, bitune, lora, coconut; see resources/configs/) and run it here with a progress line; ' +
     'Ctrl-C cancels it keeping a checkpoint, and --resume continues it.',
   args: [
     {
