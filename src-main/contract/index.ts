@@ -14,6 +14,6 @@ export type { EventName, EventPayloads } from './events.ts';
 export { FT_ANSWER_TYPES, FT_GENERATED_TASKS, LOG_LEVELS, RUN_STATUSES } from './entities.ts';
 export type * from './entities.ts';
 export type { FoundModel, RunCheckpoint, SavedConfig } from './areas/library.ts';
-export type { JobImportResult } from './areas/jobs.ts';
+export type { JobExportResult, JobImportResult } from './areas/jobs.ts';
 export type { Probe, ProbeCell, ProbeGrid, ProbeOutputs, ProbePoint, ProbeRequestInput, ProbeResults, ProbeStatus, ProbeSummary, ProbeTargetInfo } from './areas/probes.ts';
 export type { ProcedureInput, ProcedureName, ProcedureOutput, ProcedureOutputs } from './procedures.ts';

@@ -521,6 +521,9 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       if (closed) throw new StepwiseError('conflict', 'runs.resume: the lab is closing');
       let run = existing('runs.resume', id);
       refuseForeign('runs.resume', run, 'resume');
+      if (run.origin) {
+        throw new StepwiseError('conflict', `runs.resume: run ${id} was trained as a cluster job on ${run.origin.machine} and imported: continue the job there (train.py job.json --resume), then import it again to update this run`);
+      }
       const job = live(id);
       if (job) {
         if (!job.paused) throw new StepwiseError('conflict', `runs.resume: run ${id} is running, not paused`);

@@ -127,6 +127,11 @@ describe('importing a cluster job', () => {
       `${path.join(jobDir, 'out', 'checkpoints', 'step-6')} has no model weights yet (a checkpoint cut short) and is left out`,
     ]);
     expect(lab.store.logs.after(done.run.id, 0, 10).map((l) => l.message)).toContain('the job had not ended at import (step 6): import it again with update once it has progressed');
+    // It goes on where it runs, not here.
+    expect(await lab.dispatch('runs.resume', { id: done.run.id })).toEqual({
+      ok: false,
+      error: { code: 'conflict', message: `runs.resume: run ${done.run.id} was trained as a cluster job on gpu-node-7 and imported: continue the job there (train.py job.json --resume), then import it again to update this run` },
+    });
   });
 
   test('a failed job is a failed run whose error is the job\'s', async () => {
