@@ -55,13 +55,13 @@ export function freshDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), `stepwise-${prefix}-`));
 }
 
-/** Starts `node bin/stepwise.js serve --port 0` and waits for the URL it prints. */
-export async function startServer(): Promise<Server> {
+/** Starts `node bin/stepwise.js serve --port 0` (with `env` added to this process's) and waits for the URL it prints. */
+export async function startServer(env: Record<string, string> = {}): Promise<Server> {
   const dataDir = freshDir('data');
   const child: ChildProcessWithoutNullStreams = spawn(
     process.execPath,
     [join(repoRoot, 'bin', 'stepwise.js'), 'serve', '--port', '0', '--data-dir', dataDir],
-    { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1' } },
+    { cwd: repoRoot, env: { ...process.env, NO_COLOR: '1', ...env } },
   );
   let out = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
@@ -183,9 +183,9 @@ export function eventually<T>(read: () => T | Promise<T>, timeout = 30_000) {
  * A page test's setup: `stepwise serve` on a fresh data folder (after `seed`, given the server, has
  * put what the test needs in it), Chromium, and its page on the app's first screen (the Library).
  */
-export async function startApp(seed?: (server: Server) => Promise<void> | void): Promise<{ server: Server; browser: Browser; page: Page; stop: () => Promise<void> }> {
+export async function startApp(seed?: (server: Server) => Promise<void> | void, env?: Record<string, string>): Promise<{ server: Server; browser: Browser; page: Page; stop: () => Promise<void> }> {
   assertRendererBuilt();
-  const [server, browser] = await Promise.all([startServer(), launchBrowser()]);
+  const [server, browser] = await Promise.all([startServer(env), launchBrowser()]);
   const page = browser.context.pages()[0] ?? (await browser.context.newPage());
   await seed?.(server);
   await page.goto(server.url);

@@ -47,12 +47,26 @@ export const CONFIRM_MEMORY_SHARE = 0.5;
 const MEASURE_MAX_PARAMS = 150e6;
 const MEASURE_MAX_MEMORY_SHARE = 0.25;
 
-const GIB = 1024 ** 3;
-const gib = (bytes: number) => `${(bytes / GIB).toFixed(bytes < 10 * GIB ? 1 : 0)} GiB`;
+/**
+ * The memory a run may use, in bytes: the machine's, or STEPWISE_MACHINE_MEMORY where it is set
+ * (a lab that shares its machine with other work, or a test of the large-run questions).
+ */
+export function machineMemory(): number {
+  const set = Number(process.env.STEPWISE_MACHINE_MEMORY);
+  return Number.isFinite(set) && set > 0 ? set : os.totalmem();
+}
 
-/** Steps of the whole run: a last, shorter batch still takes a step. */
+const GIB = 1024 ** 3;
+/** Bytes as people read them: "1.5 GiB", "640 MiB", "12 KiB". */
+function gib(bytes: number): string {
+  if (bytes >= GIB) return `${(bytes / GIB).toFixed(bytes < 10 * GIB ? 1 : 0)} GiB`;
+  if (bytes >= 1024 ** 2) return `${Math.round(bytes / 1024 ** 2)} MiB`;
+  return `${Math.max(1, Math.round(bytes / 1024))} KiB`;
+}
+
+/** Steps of the whole run: the trainers drop an epoch's last partial batch (engine/batches.ts). */
 export function stepsOf(plan: RunPlan): number {
-  return plan.epochs * Math.ceil(plan.examples / plan.batchSize);
+  return plan.epochs * Math.floor(plan.examples / plan.batchSize);
 }
 
 export function memoryOf(plan: RunPlan): RunEstimate['memory'] {
@@ -70,41 +84,41 @@ export function memoryOf(plan: RunPlan): RunEstimate['memory'] {
 }
 
 /**
- * Why a config's fresh model cannot train on a machine of `machineMemory` bytes, from its shape alone
+ * Why a config's fresh model cannot train on a machine of `memory` bytes, from its shape alone
  * (its weights, twice, AdamW's moments, twice, and a gradient: 7 floats a parameter), or null. Checked
  * before the method prepares the run, which would allocate the model's first weights.
  */
-export function freshModelTooLarge(config: unknown, machineMemory: number = os.totalmem()): string | null {
+export function freshModelTooLarge(config: unknown, memory: number = machineMemory()): string | null {
   const model = (config as { model?: { kind?: string; layers?: number; dim?: number; context?: number } } | null)?.model;
   if (model?.kind !== 'fresh' || !model.layers || !model.dim) return null;
   const params = paramCount(freshArch(config as Parameters<typeof freshArch>[0], 64, model.context ?? 64));
   const floor = params * 4 * 7;
-  if (floor <= machineMemory) return null;
+  if (floor <= memory) return null;
   const size = params >= 1e9 ? `${(params / 1e9).toFixed(1)} billion` : `${(params / 1e6).toFixed(0)} million`;
-  return `a new model of ${model.layers} layers × ${model.dim} has ${size} parameters; training it needs at least ${gib(floor)} of memory for its weights and optimizer state, and this machine has ${gib(machineMemory)}. Use fewer layers or a smaller width.`;
+  return `a new model of ${model.layers} layers × ${model.dim} has ${size} parameters; training it needs at least ${gib(floor)} of memory for its weights and optimizer state, and this machine has ${gib(memory)}. Use fewer layers or a smaller width.`;
 }
 
 /** One run's estimate; `measure` times a short warm-up (a compile and three steps of random tokens) on `provider`. */
 export async function estimateRun(plan: RunPlan, options: { measure: boolean; provider?: 'cpu' | 'webgpu'; threads?: number; machineMemory?: number }): Promise<RunEstimate> {
-  const machineMemory = options.machineMemory ?? os.totalmem();
+  const available = options.machineMemory ?? machineMemory();
   const memory = memoryOf(plan);
   const steps = stepsOf(plan);
   const total = paramCount(plan.arch);
   const reasons: string[] = [];
   let verdict: Verdict = 'ok';
-  if (memory.total > machineMemory) {
+  if (memory.total > available) {
     verdict = 'refuse';
-    reasons.push(`it needs about ${gib(memory.total)} of memory to train (weights ${gib(memory.weights)}, optimizer ${gib(memory.optimizer)}, activations ${gib(memory.activations)} at batch ${plan.batchSize} × ${plan.seqLen} tokens); this machine has ${gib(machineMemory)}. Use a smaller model, batch or sequence.`);
-  } else if (memory.total > CONFIRM_MEMORY_SHARE * machineMemory) {
+    reasons.push(`it needs about ${gib(memory.total)} of memory to train (weights ${gib(memory.weights)}, optimizer ${gib(memory.optimizer)}, activations ${gib(memory.activations)} at batch ${plan.batchSize} × ${plan.seqLen} tokens); this machine has ${gib(available)}. Use a smaller model, batch or sequence.`);
+  } else if (memory.total > CONFIRM_MEMORY_SHARE * available) {
     verdict = 'confirm';
-    reasons.push(`it needs about ${gib(memory.total)} of this machine's ${gib(machineMemory)} of memory`);
+    reasons.push(`it needs about ${gib(memory.total)} of this machine's ${gib(available)} of memory`);
   }
 
   let secondsPerStep: number | null = null;
   let timing: string;
   if (!options.measure) timing = 'not measured';
   else if (verdict === 'refuse') timing = 'not measured: the run cannot fit in memory';
-  else if (total > MEASURE_MAX_PARAMS || memory.total > MEASURE_MAX_MEMORY_SHARE * machineMemory) {
+  else if (total > MEASURE_MAX_PARAMS || memory.total > MEASURE_MAX_MEMORY_SHARE * available) {
     timing = `not measured: a warm-up of a model this large (${(total / 1e6).toFixed(0)}M parameters) would itself take long`;
   } else {
     const measured = await measureStep(plan, options.provider ?? 'cpu', options.threads);
@@ -119,7 +133,7 @@ export async function estimateRun(plan: RunPlan, options: { measure: boolean; pr
   return {
     parameters: { total, trainable: plan.trainable },
     memory,
-    machineMemory,
+    machineMemory: available,
     steps,
     tokensPerStep: plan.batchSize * plan.seqLen,
     secondsPerStep,
