@@ -65,12 +65,12 @@ describe('stepwise on Bitune and LoRA runs', () => {
     }
     const { models, logs } = await inStore((lab) => ({ models: lab.store.models.list(10, 0).items, logs: [1, 2].map((id) => lab.store.logs.after(id, 0, 1000).map((l) => l.message)) }));
     expect(models.map((m) => [m.id, m.runId, m.path, m.architecture.family, m.source])).toEqual([1, 2].map((id) => [id, id, `runs/${id}/merged`, 'gpt2', {
-      kind: 'trained', runId: id, recipe: id === 1 ? 'lora' : 'bitune', step: 8, base: `runs/${id}/base`, adapters: `runs/${id}/adapters`, adapterFormat: 'peft',
+      kind: 'trained', runId: id, recipe: id === 1 ? 'lora' : 'bitune', step: 8, base: `runs/${id}/base`, adapters: `runs/${id}/adapters`, adapterFormat: 'peft', peft: 'lora',
       merged: id === 1 ? 'the default adapter merged into the base' : "the default adapter merged into the base (Bitune's decoder: it reads the prompt causally, without the mixed cache)",
     }]).sort((x, y) => Number(y[0]) - Number(x[0])));
     for (const [i, id] of [1, 2].entries()) {
       const done = logs[i].find((m) => m.startsWith('completed at step 8: '))!;
-      expect(done).toMatch(new RegExp(`^completed at step 8: adapters in runs/${id}/adapters, merged model in runs/${id}/merged, registered as model ${id}; test accuracy \\d+\\.\\d% \\(\\d+/24\\)$`));
+      expect(done).toMatch(new RegExp(`^completed at step 8: lora adapters in runs/${id}/adapters, merged model in runs/${id}/merged, registered as model ${id}; test accuracy \\d+\\.\\d% \\(\\d+/24\\)$`));
       expect(done).not.toContain('CoT');
     }
 

@@ -18,7 +18,7 @@ function mergedEntry(outcome: BituneOutcome): LibraryEntry | null {
     path: m.path, suffix: '(merged)', recipe: m.method, step: m.step,
     provenance: {
       base: m.base, adapters: m.adapters, adapterFormat: m.peft === 'full' ? 'model folders' : 'peft', peft: m.peft,
-      merged: `${m.peft === 'full' ? 'the fully fine-tuned default copy of the model' : `the default ${m.peft} adapter merged into the base`}${m.method === 'lora' ? '' : " (Bitune's decoder: it reads the prompt causally, without the mixed cache)"}`,
+      merged: `${m.peft === 'full' ? 'the fully fine-tuned default copy of the model' : 'the default adapter merged into the base'}${m.method === 'lora' ? '' : " (Bitune's decoder: it reads the prompt causally, without the mixed cache)"}`,
     },
   };
 }
