@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { compileModel, compileTrainLoop } from '../../src-main/engine/compile.ts';
 import { compileDecodeGraph } from '../../src-main/engine/generate.ts';
-import { loraModules, type Adapter, type LoraConfig } from '../../src-main/engine/lora.ts';
+import { loraModules, type Adapter, type LoraConfig, type PeftType } from '../../src-main/engine/lora.ts';
 import { modelFamily, type ModelArch } from '../../src-main/engine/models/family.ts';
 import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import type { LlamaConfig } from '../../src-main/engine/models/llama.ts';
@@ -25,9 +25,11 @@ const llama: LlamaConfig = {
 };
 const loraOf = (arch: ModelArch): LoraConfig => ({ r: 4, alpha: 8, dropout: 0, targets: 'family' in arch ? ['self_attn.q_proj', 'self_attn.v_proj', 'mlp.down_proj'] : ['attn.c_attn', 'mlp.c_proj'] });
 
-function adapterStep(arch: ModelArch, variant: Variant): Uint8Array {
+function adapterStep(arch: ModelArch, variant: Variant, type: PeftType = 'lora'): Uint8Array {
   const family = modelFamily(arch);
-  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, config: loraOf(arch), modules: loraModules(family.paramShapes(), loraOf(arch), 'family' in arch ? 'out_in' : 'in_out') }));
+  const config = { ...loraOf(arch), feedforward: type === 'ia3' ? ['mlp.down_proj', 'mlp.c_proj'] : undefined };
+  const modules = type === 'full' ? [] : loraModules(family.paramShapes(), config, 'family' in arch ? 'out_in' : 'in_out');
+  const adapters: Adapter[] = passesOf(variant).adapters.map((name) => ({ name, type, config, modules }));
   return compileBitune({ family, variant, adapters, batch: 2, prefix: 6, rest: 10, mode: 'step', adamw: ADAMW_DEFAULTS, provider: 'webgpu' }).model;
 }
 
@@ -40,6 +42,7 @@ for (const [family, arch] of [['GPT-2', gpt2], ['Llama', llama]] as const) {
     [`${family} probe capture (hidden states and attention)`, () => compileDecodeGraph(arch, { provider: 'webgpu', probes: true, allLogits: true }).model],
     [`${family} LoRA step`, () => adapterStep(arch, { ...DEFAULT_VARIANT, method: 'lora' })],
     [`${family} Bitune step`, () => adapterStep(arch, DEFAULT_VARIANT)],
+    ...(['dora', 'ia3', 'full'] as const).map((type): [string, () => Uint8Array] => [`${family} Bitune step with ${type}`, () => adapterStep(arch, DEFAULT_VARIANT, type)]),
   );
 }
 
