@@ -7,16 +7,19 @@ Stepwise's training, in plain PyTorch, for a job folder `stepwise export-job` wr
     torchrun ... train.py job.json --resume                # continue from the last checkpoint in out/
 
 It trains what Stepwise trains, the way Stepwise trains it (ICoT-SI with its three recipes: explicit CoT,
-No CoT, stepwise internalization), on the GPT-2 or Llama-family model in model/:
-  - the examples as Stepwise laid them out (tokens.json: `input EOS cot EOS #### answer EOS`, no loss before
-    the first EOS), shuffled each epoch by Stepwise's own seeded generator (mulberry32, ported below);
+No CoT, stepwise internalization; Fine-tune-CoT students: ft-cot, vanilla, zero-shot-cot), on the GPT-2 or
+Llama-family model in model/:
+  - the examples as Stepwise laid them out (tokens.json; ICoT-SI: `input EOS cot EOS #### answer EOS`, no loss
+    before the first EOS; Fine-tune-CoT: `{question} ###` then ` {rationale} --> {answer}` EOS, the loss on the
+    completion), shuffled each epoch by Stepwise's own seeded generator (mulberry32, ported below);
   - the curriculum: Δ tokens removed per epoch, removal smoothing λ, removal side, kept positions, the
     optimizer reset when the removal grows, remove-all beyond K, the optional hold and advance on validation;
   - the loss: mean cross-entropy of the next token over the batch's labelled tokens;
   - AdamW (PyTorch's, decoupled weight decay) after clipping the global gradient norm;
   - the learning-rate schedule (constant, linear, cosine; warm-up; cool-down) as a function of the step;
-  - validation at each epoch's end (greedy decoding until the second EOS, the text after #### against the
-    answer), the best model once no CoT is shown, and the test of that model at the end.
+  - validation at each epoch's end (greedy decoding; ICoT-SI: until the second EOS, the text after #### against
+    the answer; Fine-tune-CoT: until EOS, the answer after `-->` by the task's rule), the best model (ICoT-SI:
+    once no CoT is shown), and the test of that model at the end.
 The global batch is the config's batchSize whatever the number of processes: each rank takes every
 world-size-th row of the batch, in micro-batches of --micro-batch rows (gradient accumulation), and the
 loss is each rank's summed cross-entropy over the global batch's token count, so the gradient is the
@@ -30,6 +33,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import socket
 import struct
@@ -535,8 +539,8 @@ class Decoder:
 
 
 @torch.no_grad()
-def generate(model, prompts, max_new, eos, pad, jumps, device, autocast):
-    """Greedy decoding of left-padded prompts (no cache), each row until its second EOS; kept positions jump."""
+def generate(model, prompts, max_new, eos, pad, jumps, device, autocast, eos_count):
+    """Greedy decoding of left-padded prompts (no cache), each row until its `eos_count`-th EOS; kept positions jump."""
     model.eval()
     B = len(prompts)
     L = max(len(p) for p in prompts)
@@ -567,7 +571,7 @@ def generate(model, prompts, max_new, eos, pad, jumps, device, autocast):
             seqs[b].append(tok)
             if not done[b]:
                 out[b].append(tok)
-                if tok == eos and out[b].count(eos) >= 2:
+                if tok == eos and out[b].count(eos) >= eos_count:
                     done[b] = True
         if all(done):
             break
@@ -575,13 +579,14 @@ def generate(model, prompts, max_new, eos, pad, jumps, device, autocast):
     return out
 
 
-def evaluate(model, examples, decoder, max_new, batch_size, removed, keep_positions, side, device, autocast):
+def evaluate_icot(model, examples, decoder, max_new, batch_size, removed, keep_positions, side, device, autocast):
+    """methods/icot/evaluate.ts: `input EOS` in, greedy until the second EOS, the answer after ####."""
     preds, correct, cot_tokens = [], 0, 0
     t0 = time.time()
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
         jumps = [kept_position_jump(ex["cotLength"], removed, side) if keep_positions else (0, 0) for ex in chunk]
-        rows = generate(model, [ex["prompt"] for ex in chunk], max_new, decoder.eos, decoder.pad, jumps, device, autocast)
+        rows = generate(model, [ex["prompt"] for ex in chunk], max_new, decoder.eos, decoder.pad, jumps, device, autocast, 2)
         for k, (ex, row) in enumerate(zip(chunk, rows)):
             _, answer = decoder.parse(row)
             cot = row.index(decoder.eos) if decoder.eos in row else len(row)
@@ -594,6 +599,142 @@ def evaluate(model, examples, decoder, max_new, batch_size, removed, keep_positi
     n = len(preds)
     return {"accuracy": correct / n if n else 0.0, "correct": correct, "total": n, "meanCotTokens": cot_tokens / n if n else 0.0,
             "examplesPerS": n / seconds if seconds > 0 else 0.0, "predictions": preds}
+
+
+
+# ---------------------------------------------------------------------------------------------------
+# Fine-tune-CoT (methods/finetune-cot/{layout,answers,evaluate}.ts): `{question} ###` → ` {rationale} --> {answer}` EOS.
+
+def choice_letters(question):
+    found = list(dict.fromkeys(re.findall(r"\(([A-Z])\)", question)))
+    return found or ["A", "B", "C", "D", "E"]
+
+
+def answer_trigger(kind, question):
+    if kind == "number":
+        return "Therefore, the answer (arabic numerals) is"
+    if kind == "choice":
+        letters = choice_letters(question)
+        return f"Therefore, among {letters[0]} through {letters[-1]}, the answer is"
+    if kind == "yes-no":
+        return "Therefore, the answer (Yes or No) is"
+    return "Therefore, the answer is"
+
+
+def extract_answer(kind, text, question=""):
+    if kind == "number":
+        found = re.findall(r"-?\d+\.?\d*", text.replace(",", ""))
+        if not found:
+            return None
+        return found[0][:-1] if found[0].endswith(".") else found[0]
+    if kind == "choice":
+        letters = set(choice_letters(question))
+        return next((m for m in re.findall(r"[A-Z]", text) if m in letters), None)
+    if kind == "yes-no":
+        words = re.sub(r"[\"'\n.\s:,]", " ", text.lower()).split(" ")
+        return next((w for w in words if w in ("yes", "no")), None)
+    cleaned = re.sub(r"[\"'\n.\s]", "", text)
+    return cleaned or None
+
+
+def js_number(s):
+    """JavaScript's Number(s): '' is 0, anything unreadable NaN."""
+    s = s.strip()
+    if s == "":
+        return 0.0
+    try:
+        return float(s)
+    except ValueError:
+        return math.nan
+
+
+def same_answer(kind, predicted, gold, question=""):
+    if predicted is None:
+        return False
+    g = extract_answer(kind, gold, question)
+    g = gold.strip() if g is None else g
+    if kind == "number":
+        return js_number(predicted) == js_number(g) and math.isfinite(js_number(g))
+    return predicted == g
+
+
+def parse_completion(fmt, text, kind, question):
+    if fmt == "vanilla":
+        return "", extract_answer(kind, text, question)
+    mark = "-->" if fmt == "ft-cot" else answer_trigger(kind, question)
+    at = text.rfind(mark)
+    if at < 0:
+        return text.strip(), None
+    return text[:at].strip(), extract_answer(kind, text[at + len(mark):], question)
+
+
+class TokenBatches:
+    """engine/batches.ts TokenBatches: every batch padded to the model's whole context, in Stepwise's order."""
+
+    def __init__(self, examples, batch, seq, seed, pad_id):
+        if len(examples) < batch:
+            fail(f"need at least {batch} examples for a batch of {batch}, got {len(examples)}")
+        self.examples, self.B, self.seq, self.seed, self.pad = examples, batch, seq, seed, pad_id
+        self.batches_per_epoch = len(examples) // batch
+        self.seek(0, 0)
+
+    def seek(self, epoch, index):
+        self.epoch, self.index = epoch, index
+        self.order = epoch_order(len(self.examples), self.seed, epoch)
+
+    def at_epoch_end(self):
+        return self.index >= self.batches_per_epoch * self.B
+
+    def next(self):
+        B, T = self.B, self.seq
+        if self.index + B > self.batches_per_epoch * B:
+            self.seek(self.epoch + 1, 0)
+        ids = torch.full((B, T), self.pad, dtype=torch.long)
+        labels = torch.full((B, T), IGNORE, dtype=torch.long)
+        for b in range(B):
+            ex = self.examples[self.order[self.index + b]]
+            n = len(ex["ids"])
+            ids[b, :n] = torch.tensor(ex["ids"])
+            labels[b, ex["prompt"]:n] = torch.tensor(ex["ids"][ex["prompt"]:])
+        epoch = self.epoch
+        self.index += B
+        return {"ids": ids, "labels": labels, "positions": torch.arange(T).repeat(B, 1), "epoch": epoch, "reset": False, "info": {}}
+
+
+def evaluate_student(model, examples, decoder, max_new, batch_size, fmt, kind, device, autocast):
+    """A student gets `{question} ###` (its end, if longer than the context), decodes greedily until EOS, and is
+    right when the answer read after `-->` matches. cotTokens counts the tokens it wrote before the answer mark."""
+    preds, correct, cot_tokens = [], 0, 0
+    room = model.max_positions
+    t0 = time.time()
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        prompts = [ex["prompt"][-(room - 1):] for ex in chunk]
+        rows = generate(model, prompts, max_new, decoder.eos, decoder.pad, [(0, 0)] * len(chunk), device, autocast, 1)
+        for k, (ex, row) in enumerate(zip(chunk, rows)):
+            ids = [i for i in row if i != decoder.eos]
+            text = decoder.decode(ids)
+            rationale, answer = parse_completion(fmt, text, kind, ex["question"])
+            ok = same_answer(kind, answer, ex["answer"], ex["question"])
+            correct += ok
+            mark = 0 if fmt == "vanilla" else _tokens_before_mark(decoder, ids, rationale)
+            cot_tokens += mark
+            preds.append({"index": start + k, "input": ex["question"], "target": ex["answer"], "generated": text,
+                          "answer": answer, "correct": bool(ok), "cotTokens": mark})
+    seconds = time.time() - t0
+    n = len(preds)
+    return {"accuracy": correct / n if n else 0.0, "correct": correct, "total": n, "meanCotTokens": cot_tokens / n if n else 0.0,
+            "examplesPerS": n / seconds if seconds > 0 else 0.0, "predictions": preds}
+
+
+def _tokens_before_mark(decoder, ids, rationale):
+    """The generated tokens that make up the rationale (Stepwise re-encodes it; without the tokenizer, count them)."""
+    text = ""
+    for k, i in enumerate(ids):
+        if len(text.strip()) >= len(rationale):
+            return k
+        text += decoder.pieces[i]
+    return len(ids)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -622,6 +763,73 @@ def learning_rate(s, step):
 # ---------------------------------------------------------------------------------------------------
 # The run.
 
+
+# ---------------------------------------------------------------------------------------------------
+# What each method brings to the run (methods/<id>/run.ts): its batches, how it scores a model, what a
+# validation changes and adds to the metrics, and its state in a checkpoint.
+
+class IcotMethod:
+    def __init__(self, c, toks, max_seq, evaluate_args):
+        self.recipe, self.cur, self.max_cot = c["recipe"], Curriculum(c["curriculum"]), toks["maxCot"]
+        self.batches = CurriculumBatches(toks["train"], c["train"]["batchSize"], max_seq, c["train"]["seed"], toks["tokenizer"]["pad"], self.recipe, self.cur)
+        self.jumps = self.cur.keep_position and self.recipe != "cot"
+        self.eval_args = evaluate_args
+
+    def name(self):
+        return self.recipe
+
+    def scheduled(self):
+        return self.cur.state["scheduled"]
+
+    def evaluate(self, model, examples, split):
+        removed = (INF if self.recipe == "nocot" else 0 if self.recipe == "cot" else self.scheduled()) if split == "valid" else (0 if self.recipe == "cot" else INF)
+        a = self.eval_args
+        return evaluate_icot(model, examples, a["decoder"], a["max_new"], a["batch"], removed, self.jumps, self.cur.side, a["device"], a["autocast"])
+
+    def after_validation(self, accuracy, epoch):
+        """On every rank: the optional hold and advance. Answers whether the model may become the best, and the metrics."""
+        scheduled = self.scheduled()
+        holding = self.recipe == "icot-si" and self.cur.holds(scheduled, accuracy, self.max_cot)
+        advancing = self.recipe == "icot-si" and not holding and self.cur.advances_now(scheduled, accuracy, self.max_cot, epoch + 1)
+        self.cur.state["holding"], self.cur.state["advanceNow"] = holding, advancing
+        values = {"cot_removed": 0 if self.recipe == "cot" else self.max_cot if self.recipe == "nocot" else min(self.max_cot, scheduled)}
+        if ever_holds(self.cur.hold_below) and self.recipe == "icot-si":
+            values["removal_held"] = 1 if holding else 0
+        fully = self.recipe == "nocot" or (self.recipe == "icot-si" and scheduled >= self.max_cot)
+        return self.recipe == "cot" or fully, values
+
+    def saved(self):
+        return {"curriculum": self.cur.saved()}
+
+    def restore(self, state):
+        self.cur.restore(state["curriculum"])
+
+
+class FtCotMethod:
+    def __init__(self, c, toks, max_seq, evaluate_args):
+        self.fmt, self.kind = toks["format"], toks["answerType"]
+        self.batches = TokenBatches(toks["train"], c["train"]["batchSize"], max_seq, c["train"]["seed"], toks["tokenizer"]["pad"])
+        self.eval_args = evaluate_args
+
+    def name(self):
+        return self.fmt
+
+    def evaluate(self, model, examples, split):
+        a = self.eval_args
+        return evaluate_student(model, examples, a["decoder"], a["max_new"], a["batch"], self.fmt, self.kind, a["device"], a["autocast"])
+
+    def after_validation(self, accuracy, epoch):
+        return True, {}
+
+    def saved(self):
+        return {}
+
+    def restore(self, state):
+        pass
+
+
+METHODS = {"icot-si": IcotMethod, "fine-tune-cot": FtCotMethod}
+
 class Job:
     def __init__(self, args):
         self.file = os.path.abspath(args.job)
@@ -634,8 +842,8 @@ class Job:
         if self.job.get("format") != "stepwise-job" or self.job.get("version") != 1:
             fail(f"{self.file}: not a Stepwise job of format version 1 (format {self.job.get('format')!r}, version {self.job.get('version')!r})")
         self.method = self.job["method"]
-        if self.method != "icot-si":
-            fail(f"{self.file}: method {self.method!r}: this train.py trains ICoT-SI jobs (recipes cot, nocot, icot-si) only")
+        if self.method not in METHODS:
+            fail(f"{self.file}: method {self.method!r}: this train.py trains {' and '.join(METHODS)} jobs only")
         self.config = self.job["config"]
         self.start = self.job["start"]
         with open(os.path.join(self.dir, self.start["tokens"])) as f:
@@ -690,18 +898,14 @@ def main(argv=None):
         return _Null()
 
     toks = job.tokens
-    decoder = Decoder(toks["tokenizer"])
-    cur = Curriculum(c["curriculum"])
-    recipe = c["recipe"]
     model = build_model(job.arch).to(device)
-    max_seq = model.max_positions
-    batches = CurriculumBatches(toks["train"], t["batchSize"], max_seq, t["seed"], toks["tokenizer"]["pad"], recipe, cur)
+    eval_args = {"decoder": Decoder(toks["tokenizer"]), "max_new": toks["maxNewTokens"], "batch": c["eval"]["batchSize"], "device": device, "autocast": autocast}
+    method = METHODS[job.method](c, toks, model.max_positions, eval_args)
+    batches = method.batches
     bpe = batches.batches_per_epoch
     steps = t["epochs"] * bpe
     schedule = {"kind": t["schedule"], "lr": t["lr"], "warmupSteps": t["warmupSteps"], "totalSteps": steps, "cooldownSteps": t["cooldownEpochs"] * bpe}
     checkpoint_every = bpe * c["runtime"]["checkpointEveryEpochs"]
-    max_cot = toks["maxCot"]
-    max_new = c["eval"].get("maxNewTokens") or toks["longest"]
     valid, test = toks["valid"], toks["test"]
 
     def load_params(folder):
@@ -754,7 +958,7 @@ def main(argv=None):
         load_params(folder)
         opt.load_state_dict(state["optimizer"])
         batches.seek(state["data"]["epoch"], state["data"]["index"])
-        cur.restore(state["curriculum"])
+        method.restore(state["method"])
         step, best, earlier_ms = state["step"], state["best"], state["wallMs"]
         if lead and os.path.exists(metrics_path):
             # Records past the checkpoint are trained again: keep only what it had seen.
@@ -801,7 +1005,7 @@ def main(argv=None):
         folder = os.path.join(ck_dir, f"step-{step}")
         tmp = save_model(folder)
         torch.save({"format": 1, "step": step, "optimizer": opt.state_dict(), "data": {"epoch": batches.epoch, "index": batches.index},
-                    "curriculum": cur.saved(), "best": best, "wallMs": wall_ms()}, os.path.join(tmp, "trainer.pt"))
+                    "method": method.saved(), "best": best, "wallMs": wall_ms()}, os.path.join(tmp, "trainer.pt"))
         publish(tmp, folder)
         write_run("running")
 
@@ -812,29 +1016,14 @@ def main(argv=None):
         dist.broadcast(v, 0)
         return v.item()
 
-    scheduled_now = lambda: cur.state["scheduled"]
-    removed_now = lambda: INF if recipe == "nocot" else 0 if recipe == "cot" else scheduled_now()
-    fully_removed = lambda: recipe == "nocot" or (recipe == "icot-si" and scheduled_now() >= max_cot)
-    eval_batch = c["eval"]["batchSize"]
-    jumps_on = cur.keep_position and recipe != "cot"
-
     def validate(epoch):
         nonlocal best
-        r = evaluate(model, valid, decoder, max_new, eval_batch, removed_now(), jumps_on, cur.side, device, autocast) if lead else None
-        accuracy = broadcast(r["accuracy"] if lead else 0.0)
-        scheduled = scheduled_now()
-        holding = recipe == "icot-si" and cur.holds(scheduled, accuracy, max_cot)
-        advancing = recipe == "icot-si" and not holding and cur.advances_now(scheduled, accuracy, max_cot, epoch + 1)
-        cur.state["holding"], cur.state["advanceNow"] = holding, advancing
+        r = method.evaluate(model, valid, "valid") if lead else None
+        eligible, own = method.after_validation(broadcast(r["accuracy"] if lead else 0.0), epoch)
         if not lead:
             return
-        values = {"val_accuracy": r["accuracy"], "val_cot_tokens": r["meanCotTokens"], "val_examples_per_s": r["examplesPerS"],
-                  "cot_removed": 0 if recipe == "cot" else max_cot if recipe == "nocot" else min(max_cot, scheduled)}
-        if ever_holds(cur.hold_below) and recipe == "icot-si":
-            values["removal_held"] = 1 if holding else 0
-        metric(step, epoch, values)
+        metric(step, epoch, {"val_accuracy": r["accuracy"], "val_cot_tokens": r["meanCotTokens"], "val_examples_per_s": r["examplesPerS"], **own})
         predictions("valid", step, r["predictions"])
-        eligible = recipe == "cot" or fully_removed()
         if eligible and (best is None or r["accuracy"] >= best["accuracy"]):
             publish(save_model(os.path.join(out, "best")), os.path.join(out, "best"))
             best = {"step": step, "epoch": epoch, "accuracy": r["accuracy"]}
@@ -844,7 +1033,7 @@ def main(argv=None):
     micro = args.micro_batch or len(rows) or 1
     write_run("running")
     if lead:
-        print(f"{recipe}: {len(toks['train'])} training examples, {bpe} batches per epoch, {steps} steps; {world} process(es) on {device}"
+        print(f"{method.name()}: {len(toks['train'])} training examples, {bpe} batches per epoch, {steps} steps; {world} process(es) on {device}"
               f"{', bf16 autocast' if use_bf16 else ''}; micro-batches of {micro} rows", flush=True)
     try:
         while step < steps:
@@ -905,7 +1094,7 @@ def main(argv=None):
             if len(test):
                 if best is not None:
                     load_params(os.path.join(out, "best"))
-                r = evaluate(model, test, decoder, max_new, eval_batch, 0 if recipe == "cot" else INF, jumps_on, cur.side, device, autocast)
+                r = method.evaluate(model, test, "test")
                 metric(step, t["epochs"] - 1, {"test_accuracy": r["accuracy"], "test_cot_tokens": r["meanCotTokens"], "test_examples_per_s": r["examplesPerS"]})
                 predictions("test", step, r["predictions"])
                 print(f"test accuracy {100 * r['accuracy']:.1f}% ({r['correct']}/{r['total']})", flush=True)

@@ -15,16 +15,21 @@ import type { JsonObject } from '../contract/entities.ts';
 import type { JobExportResult } from '../contract/areas/jobs.ts';
 import { StepwiseError } from '../contract/errors.ts';
 import { exportModelFolder } from '../engine/hf/model-folder.ts';
+import { modelFamily, type ModelArch } from '../engine/models/family.ts';
+import type { TensorMap } from '../engine/safetensors.ts';
 import { hasTokenizer } from '../engine/tokenizers/hf.ts';
 import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
 import { TOKENIZER_SPEC_FILE } from '../engine/tokenizers/spec.ts';
+import { encodeStudentPrompt } from '../methods/finetune-cot/layout.ts';
+import { parseFtCotConfig } from '../methods/finetune-cot/recipe.ts';
+import { prepare as prepareFtCot } from '../methods/finetune-cot/run.ts';
 import { encodePrompt } from '../methods/icot/layout.ts';
-import { parseIcotConfig, type IcotRunConfig } from '../methods/icot/recipe.ts';
-import { prepare } from '../methods/icot/run.ts';
+import { parseIcotConfig } from '../methods/icot/recipe.ts';
+import { prepare as prepareIcot } from '../methods/icot/run.ts';
 import type { LabContext } from './lab.ts';
 
 /** The methods train.py trains. */
-export const EXPORTABLE_METHODS = ['icot-si'] as const;
+export const EXPORTABLE_METHODS = ['icot-si', 'fine-tune-cot'] as const;
 
 /** The launch files every job carries, from resources/job/. */
 const TEMPLATES = ['train.py', 'requirements.txt', 'README.md', 'slurm.sbatch', 'sky.yaml'] as const;
@@ -57,11 +62,11 @@ function sourceCommit(): string | null {
   }
 }
 
-/** What the tokenizer writes for each id, and how decoding joins them (compact and word tokenizers: spaces). */
+/** What the tokenizer writes for each id, and how decoding joins them (the compact tokenizer: with spaces; the others: as they are). */
 function decodeTable(tok: SeqTokenizer): { joiner: string; pieces: string[] } {
   const pieces: string[] = [];
   for (let id = 0; id < tok.vocabSize; id++) pieces.push(tok.decode([id]));
-  return { joiner: tok.kind === 'gpt2' ? '' : ' ', pieces };
+  return { joiner: tok.kind === 'compact' ? ' ' : '', pieces };
 }
 
 /** A name for each data file under data/, its own unless two share one. */
@@ -90,25 +95,70 @@ function emptyFolder(out: string): string {
   return dir;
 }
 
+/** What a method's run gives the job: the model to start from, the tokens, and the config with its data files. */
+interface Exportable {
+  arch: ModelArch;
+  init: TensorMap;
+  tok: SeqTokenizer;
+  config: { model: { kind: string; path?: string }; data: { train: string; valid?: string; test?: string }; train: { epochs: number; batchSize: number }; runtime: { checkpointEveryEpochs: number } };
+  /** tokens.json's examples, and the decoding budget. */
+  tokens: { train: unknown[]; valid: unknown[]; test: unknown[]; maxNewTokens: number } & Record<string, unknown>;
+  trainExamples: number;
+  /** The README's one line on what the job trains. */
+  what: string;
+}
+
+/** ICoT-SI: `input EOS cot EOS #### answer EOS` (train: ids and the three EOS positions; the loss from the first EOS on). */
+function icotExportable(json: unknown, where: string): Exportable {
+  const config = parseIcotConfig(json, where);
+  const p = prepareIcot(config);
+  const evalRow = (ex: (typeof p.valid)[number]) => ({ input: ex.input, answer: ex.answer, prompt: encodePrompt(p.tok, ex.input), cotLength: p.cotLength(ex) });
+  return {
+    arch: p.arch, init: p.init, tok: p.tok, config, trainExamples: p.laid.length, what: config.recipe,
+    tokens: {
+      longest: p.longest, maxCot: p.maxCot, maxNewTokens: config.eval.maxNewTokens ?? p.longest,
+      train: p.laid.map((e) => ({ ids: e.ids, eos: e.eos })), valid: p.valid.map(evalRow), test: p.test.map(evalRow),
+    },
+  };
+}
+
+/** Fine-tune-CoT: prompt then completion and EOS (train: ids and the prompt's length, which takes no loss). */
+function ftcotExportable(json: unknown, where: string): Exportable {
+  const config = parseFtCotConfig(json, where);
+  const p = prepareFtCot(config);
+  const positions = modelFamily(p.arch).maxPositions;
+  const evalRow = (ex: (typeof p.valid)[number]) => ({ question: ex.question, answer: ex.answer, prompt: encodeStudentPrompt(p.tok, config.format, ex.question) });
+  return {
+    arch: p.arch, init: p.init, tok: p.tok, config, trainExamples: p.encoded.length, what: `a ${config.format} student`,
+    tokens: {
+      format: config.format, answerType: config.answerType,
+      maxNewTokens: Math.min(config.eval.maxNewTokens ?? p.longestCompletion + 8, positions - 1),
+      train: p.encoded.map((e) => ({ ids: e.ids, prompt: e.labels!.findIndex((l) => l !== -100) })),
+      valid: p.valid.map(evalRow), test: p.test.map(evalRow),
+    },
+  };
+}
+
+const EXPORTABLE: Record<(typeof EXPORTABLE_METHODS)[number], (json: unknown, where: string) => Exportable> = {
+  'icot-si': icotExportable,
+  'fine-tune-cot': ftcotExportable,
+};
+
 export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   const run = lab.store.runs.get(req.runId);
   if (!run) throw new StepwiseError('not_found', `there is no run ${req.runId} in ${lab.dataDir}`);
-  if (!(EXPORTABLE_METHODS as readonly string[]).includes(run.method)) {
-    throw new StepwiseError('invalid_input', `run ${run.id} is a ${run.method} run; export-job exports ${EXPORTABLE_METHODS.join(', ')} runs (train.py trains those)`);
-  }
-  let config: IcotRunConfig;
-  try {
-    config = parseIcotConfig(run.config, `run ${run.id}'s config`);
-  } catch (error) {
-    throw new StepwiseError('invalid_input', (error as Error).message);
+  const exportable = EXPORTABLE[run.method as (typeof EXPORTABLE_METHODS)[number]] as ((json: unknown, where: string) => Exportable) | undefined;
+  if (!exportable) {
+    throw new StepwiseError('invalid_input', `run ${run.id} is a ${run.method} run; export-job exports ${EXPORTABLE_METHODS.join(' and ')} runs (train.py trains those)`);
   }
   // Everything that could fail reads first, so a bad run leaves no half-written folder.
-  let p: ReturnType<typeof prepare>;
+  let p: Exportable;
   try {
-    p = prepare(config);
+    p = exportable(run.config, `run ${run.id}'s config`);
   } catch (error) {
     throw new StepwiseError('invalid_input', `run ${run.id} cannot be exported: ${(error as Error).message}`);
   }
+  const { config } = p;
   const templates = jobTemplatesFolder();
   const dir = emptyFolder(req.out);
   const files: string[] = [];
@@ -120,7 +170,7 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
 
   // The data files, under their own names.
   const d = config.data;
-  const names = dataNames([d.train, d.valid, ...(d.test ? [d.test] : [])]);
+  const names = dataNames([d.train, ...(d.valid ? [d.valid] : []), ...(d.test ? [d.test] : [])]);
   fs.mkdirSync(path.join(dir, 'data'));
   for (const [file, name] of names) {
     fs.copyFileSync(file, path.join(dir, 'data', name));
@@ -129,24 +179,20 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   const rel = (file: string) => `data/${names.get(file)}`;
 
   // The starting model: the folder's weights, or the fresh model's initial ones, in one float32 file.
-  const source = config.model.kind === 'folder' && hasTokenizer(config.model.path) ? config.model.path : undefined;
+  const source = config.model.kind === 'folder' && config.model.path && hasTokenizer(config.model.path) ? config.model.path : undefined;
   exportModelFolder(path.join(dir, 'model'), { arch: p.arch, params: p.init, tokenizerFrom: source });
   fs.writeFileSync(path.join(dir, 'model', TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
   for (const f of fs.readdirSync(path.join(dir, 'model'))) files.push(`model/${f}`);
 
-  const evalRow = (ex: (typeof p.valid)[number]) => ({ input: ex.input, answer: ex.answer, prompt: encodePrompt(p.tok, ex.input), cotLength: p.cotLength(ex) });
   write('tokens.json', JSON.stringify({
     format: 'stepwise-tokens', version: 1,
     tokenizer: { kind: p.tok.kind, eos: p.tok.eosId, pad: p.tok.padId, vocabSize: p.tok.vocabSize, ...decodeTable(p.tok) },
-    longest: p.longest, maxCot: p.maxCot,
-    train: p.laid.map((e) => ({ ids: e.ids, eos: e.eos })),
-    valid: p.valid.map(evalRow),
-    test: p.test.map(evalRow),
+    ...p.tokens,
   }));
 
   const jobConfig = {
     ...config,
-    data: { ...d, train: rel(d.train), valid: rel(d.valid), ...(d.test ? { test: rel(d.test) } : {}) },
+    data: { ...d, train: rel(d.train), ...(d.valid ? { valid: rel(d.valid) } : {}), ...(d.test ? { test: rel(d.test) } : {}) },
     model: config.model.kind === 'folder' ? { kind: 'folder', path: 'model' } : config.model,
   };
   const exported = { at: new Date().toISOString(), stepwise: pkg.version, commit: sourceCommit() };
@@ -159,12 +205,12 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
     exported,
   }, null, 2));
 
-  const batchesPerEpoch = Math.floor(p.laid.length / config.train.batchSize);
+  const batchesPerEpoch = Math.floor(p.trainExamples / config.train.batchSize);
   const steps = config.train.epochs * batchesPerEpoch;
   const fill: Record<string, string | number> = {
     name: run.name, runId: run.id, lab: lab.dataDir, at: exported.at, version: pkg.version, method: run.method,
     jobName: `stepwise-run-${run.id}`, slug: `${run.id}-${exported.at.slice(0, 10)}`,
-    summary: `${config.recipe} on ${p.laid.length} training examples, ${config.train.epochs} epochs of ${batchesPerEpoch} batches (${steps} steps)`,
+    summary: `${p.what} on ${p.trainExamples} training examples, ${config.train.epochs} epochs of ${batchesPerEpoch} batches (${steps} steps)`,
     batchSize: config.train.batchSize, checkpointEvery: batchesPerEpoch * config.runtime.checkpointEveryEpochs,
   };
   for (const name of TEMPLATES) {

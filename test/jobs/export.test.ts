@@ -155,7 +155,7 @@ describe('stepwise export-job', () => {
 
     const lora = stepwise(['export-job', '--run', String(runs.lora), '--out', path.join(dir, 'lora')]);
     expect(lora.code).toBe(1);
-    expect(lora.stderr).toContain(`run ${runs.lora} is a lora run; export-job exports icot-si runs (train.py trains those)`);
+    expect(lora.stderr).toContain(`run ${runs.lora} is a lora run; export-job exports icot-si and fine-tune-cot runs (train.py trains those)`);
 
     expect(stepwise(['export-job', '--out', path.join(dir, 'x')]).stderr).toContain('--run ID is required');
     expect(stepwise(['export-job', '--run', 'one', '--out', path.join(dir, 'x')]).stderr).toContain('--run expects a run id, a whole number from 1 (got "one")');

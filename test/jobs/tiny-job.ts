@@ -21,12 +21,12 @@ export function tinyJobConfig(data: { train: string; valid: string; test?: strin
   return { ...base, model: { ...base.model, family }, runtime: { threads: 1 }, ...extra } as unknown as JsonObject;
 }
 
-/** Writes the data under `dir`, a lab under dir/lab with one run of `config(data)`, and exports it to dir/<name>; answers the job folder and the config. */
-export async function exportTinyJob(dir: string, name: string, config: (data: { train: string; valid: string; test: string }) => JsonObject) {
+/** Writes the 2×2 data under `dir`, a lab under dir/lab with one `method` run of `config(data)`, and exports it to dir/<name>; answers the job folder and the config. */
+export async function exportTinyJob(dir: string, name: string, config: (data: { train: string; valid: string; test: string }) => JsonObject, method = 'icot-si') {
   const data = await writeTinyMult(path.join(dir, 'data'));
   const lab = openLab(path.join(dir, 'lab'));
   try {
-    const run = lab.store.runs.create({ method: 'icot-si', name, config: config(data) });
+    const run = lab.store.runs.create({ method, name, config: config(data) });
     const report = exportJob(lab, { runId: run.id, out: path.join(dir, name) });
     return { job: report.dir, report, runId: run.id, data, lab: path.join(dir, 'lab') };
   } finally {
