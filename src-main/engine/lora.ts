@@ -464,6 +464,7 @@ export function loadAdapterPeft(dir: string, name: string, paramShapes: Map<stri
   if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) throw new LoraError(`${cfgFile}: r must be a positive integer, got ${JSON.stringify(r)}`);
   if (typeof alpha !== 'number') throw new LoraError(`${cfgFile}: lora_alpha must be a number, got ${JSON.stringify(alpha)}`);
   if (raw.use_rslora) throw new LoraError(`${cfgFile}: rsLoRA adapters are not supported`);
+  const ffModules = ia3 && Array.isArray(raw.feedforward_modules) ? (raw.feedforward_modules as unknown[]).filter((f): f is string => typeof f === 'string') : null;
   const { tensors } = readSafetensors(weightsFile);
   const weights: TensorMap = new Map();
   const modules = new Map<string, LoraModule>();
@@ -481,7 +482,8 @@ export function loadAdapterPeft(dir: string, name: string, paramShapes: Map<stri
     let want: number[];
     let param: string;
     if (m[2] === 'ia3_l') {
-      mod.feedforward = t.shape.join(',') === `1,${inDim}` && !(inDim === 1 && outDim === 1);
+      // PEFT's rule (the module's name ends with a feedforward_modules entry), else the vector's shape.
+      mod.feedforward = ffModules ? ffModules.some((f) => m[1].endsWith(f)) : t.shape.join(',') === `1,${inDim}`;
       want = ia3Shape(mod);
       param = ia3ParamName(module, name);
     } else if (m[2] === 'lora_magnitude_vector') {
@@ -505,6 +507,6 @@ export function loadAdapterPeft(dir: string, name: string, paramShapes: Map<stri
   const targets = Array.isArray(raw.target_modules) ? (raw.target_modules as string[]) : [...modules.keys()];
   const dropout = typeof raw.lora_dropout === 'number' ? raw.lora_dropout : 0;
   const config: LoraConfig = { r, alpha, dropout, targets };
-  if (ia3) config.feedforward = Array.isArray(raw.feedforward_modules) ? (raw.feedforward_modules as string[]) : [...modules.values()].filter((x) => x.feedforward).map((x) => x.module);
+  if (ia3) config.feedforward = ffModules ?? [...modules.values()].filter((x) => x.feedforward).map((x) => x.module);
   return { adapter: { name, type, config, modules: [...modules.values()] }, weights };
 }
