@@ -4,7 +4,9 @@
  * engine loads (GPT-2, Llama). Accuracy and speed are the paper's
  * (methods/icot/evaluate.ts); a Fine-tune-CoT student's weights are scored as
  * its run scores them (methods/finetune-cot/evaluate.ts: its prompt format and
- * answer rule). The predictions are stored under the run the model came from,
+ * answer rule), and a Coconut run's through its continuous thoughts or pause
+ * tokens at the stage of its weights (methods/coconut/evaluate.ts). The
+ * predictions are stored under the run the model came from,
  * so the app shows them beside the run's own.
  */
 import fs from 'node:fs';
@@ -19,6 +21,11 @@ import type { TensorMap } from '../engine/safetensors.ts';
 import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
 import { folderTokenizer, tokenizerFromSpec } from '../engine/tokenizers/spec.ts';
 import type { AnswerType } from '../methods/finetune-cot/answers.ts';
+import { finalStage, stageAt, stageLayout } from '../methods/coconut/curriculum.ts';
+import { evaluateCoconut } from '../methods/coconut/evaluate.ts';
+import { markersOf, type Markers, type Thoughts } from '../methods/coconut/layout.ts';
+import { curriculumOf as coconutCurriculumOf, type CoconutRunConfig } from '../methods/coconut/recipe.ts';
+import { LatentGenerator } from '../engine/latent-generate.ts';
 import { evaluateStudent } from '../methods/finetune-cot/evaluate.ts';
 import { completionText, type StudentFormat } from '../methods/finetune-cot/layout.ts';
 import type { FtCotRunConfig } from '../methods/finetune-cot/recipe.ts';
@@ -80,6 +87,8 @@ interface Loaded {
   student?: { format: StudentFormat; answerType: AnswerType };
   /** The multiplication the run trained on (digits of each operand), when it trained on multiplication. */
   mult?: { runId: number; a: number; b: number };
+  /** A Coconut run's thoughts at the stage of these weights: it is scored through them, as its run scores it. */
+  coconut?: { thoughts: Thoughts; n: number; markers: Markers };
   provider?: ProviderName;
   threads?: number;
   maxNewTokens?: number;
@@ -93,21 +102,7 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
   if (loaded.mult) checkMultFile(request.dataFile, examples, loaded.mult);
   const maxNewTokens = request.maxNewTokens ?? loaded.maxNewTokens ?? (loaded.student ? studentBudget(loaded, examples) : cotBudget(loaded.tok, examples));
 
-  const generator = Generator.create(loaded.arch, loaded.params, { provider: loaded.provider, threads: loaded.threads });
-  let result;
-  try {
-    const { student } = loaded;
-    if (student) {
-      const questions = examples.map((ex) => ({ question: ex.input, answer: ex.answer }));
-      result = await evaluateStudent(generator, loaded.tok, questions, { ...student, maxNewTokens, batchSize: request.batchSize, onProgress: request.onProgress });
-    } else {
-      const removed = loaded.removedCot;
-      const positionJump = removed === undefined ? undefined : (ex: CotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
-      result = await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionJump, onProgress: request.onProgress });
-    }
-  } finally {
-    await generator.release();
-  }
+  const result = await score(loaded, examples, maxNewTokens, request);
 
   let stored: EvalReport['stored'] = null;
   if (loaded.owner) {
@@ -135,6 +130,32 @@ export async function evaluateFile(context: LabContext, request: EvalRequest): P
     batchSize: request.batchSize,
     stored,
   };
+}
+
+/** The loaded model's scores on the examples, as its run scores them: through a Coconut run's thoughts, a student's format, or ICoT's layout. */
+async function score(loaded: Loaded, examples: CotExample[], maxNewTokens: number, request: EvalRequest) {
+  const session = { provider: loaded.provider, threads: loaded.threads };
+  if (loaded.coconut) {
+    const gen = new LatentGenerator(loaded.arch, loaded.params, session);
+    try {
+      return await evaluateCoconut(gen, loaded.tok, loaded.coconut.markers, examples, { thoughts: loaded.coconut.thoughts, n: loaded.coconut.n, maxNewTokens, batchSize: request.batchSize, onProgress: request.onProgress });
+    } finally {
+      await gen.release();
+    }
+  }
+  const generator = Generator.create(loaded.arch, loaded.params, session);
+  try {
+    const { student } = loaded;
+    if (student) {
+      const questions = examples.map((ex) => ({ question: ex.input, answer: ex.answer }));
+      return await evaluateStudent(generator, loaded.tok, questions, { ...student, maxNewTokens, batchSize: request.batchSize, onProgress: request.onProgress });
+    }
+    const removed = loaded.removedCot;
+    const positionJump = removed === undefined ? undefined : (ex: CotExample) => keptPositionJump(cotLength(encodeExample(loaded.tok, ex)), removed, loaded.removedSide ?? 'left');
+    return await evaluate(generator, loaded.tok, examples, { maxNewTokens, batchSize: request.batchSize, positionJump, onProgress: request.onProgress });
+  } finally {
+    await generator.release();
+  }
 }
 
 /** ICoT-SI's budget: what the longest example's CoT, answer and EOS tokens need. */
@@ -166,6 +187,16 @@ interface RunJson {
   arch: ModelArch;
 }
 
+/** A Coconut run's thoughts at the stage of an epoch (its final stage for the best model, kept only there); undefined for any other run. */
+function coconutOf(info: RunJson, tok: SeqTokenizer, epoch: number | 'final'): Loaded['coconut'] {
+  const config = info.config as unknown as Partial<CoconutRunConfig>;
+  if (config.method !== 'coconut' || !config.curriculum) return undefined;
+  const cur = coconutCurriculumOf(config.curriculum);
+  const stage = epoch === 'final' ? finalStage(cur) : stageAt(cur, epoch);
+  const thoughts = config.thoughts ?? 'continuous';
+  return { thoughts, n: stageLayout(cur, stage, 0).thoughts, markers: markersOf(tok, thoughts) };
+}
+
 /** A Fine-tune-CoT student's format and answer rule, from its run's config; undefined for any other run. */
 function studentOf(info: RunJson): Loaded['student'] {
   const { format, answerType, recipe } = info.config;
@@ -187,7 +218,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
   } catch (error) {
     throw new StepwiseError('invalid_input', (error as Error).message);
   }
-  const common = { tok, student: studentOf(info), provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
+  const common = { tok, student: studentOf(info), coconut: coconutOf(info, tok, 'final'), provider: info.config.runtime?.provider, threads: info.config.runtime?.threads, maxNewTokens: info.config.eval?.maxNewTokens };
   const kept = keptPositions(info.config);
   const bestDir = path.join(runDir, 'best');
   const checkpoints = listCheckpoints(path.join(runDir, 'checkpoints'));
@@ -216,7 +247,7 @@ function loadRun({ store, dataDir }: LabContext, runId: number, checkpoint: numb
     removedCot = info.config.recipe === 'nocot' || scheduled < 0 ? Infinity : scheduled; // −1 stands for all
   }
   const removedSide = info.config.curriculum?.side ?? 'left';
-  return { ...common, mult: runMult(runId, info), description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot, removedSide };
+  return { ...common, coconut: coconutOf(info, tok, state.record.data.epoch), mult: runMult(runId, info), description: `run ${runId}, checkpoint of step ${chosen.step}`, arch: info.arch, params: state.params, owner: { runId, step: chosen.step }, removedCot, removedSide };
 }
 
 /** The step of the best model, as the latest checkpoint recorded it. */
@@ -305,14 +336,16 @@ function loadFolder(context: LabContext, dir: string): Loaded {
   }
   let removedCot: number | undefined;
   let student: Loaded['student'];
+  let coconut: Loaded['coconut'];
   if (owner) {
     try {
       const info = JSON.parse(fs.readFileSync(path.join(context.dataDir, runFolder(owner.runId), 'run.json'), 'utf8')) as RunJson;
       if (inRun && keptPositions(info.config)) removedCot = Infinity;
       student = studentOf(info);
+      coconut = coconutOf(info, tok, 'final');
     } catch {
       // no run.json: the run never wrote one; evaluate without kept positions, in ICoT-SI's layout
     }
   }
-  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner, removedCot, student };
+  return { description: `the model in ${absolute}`, arch: folder.config, params: folder.params, tok, owner, removedCot, student, coconut };
 }

@@ -67,6 +67,10 @@ describe('stepwise train on a Coconut config', () => {
         expect(predictions).toHaveLength(8);
         // What the model wrote after <eot>: steps (none expected at the last stage, but whatever it wrote), then its answer.
         for (const p of predictions) expect(p.generated.split(' ').every((s) => /^(\d|\+|####|<eos>|<bot>|<eot>|<latent>|<pause>|\*|<pad>|\(|\))$/.test(s))).toBe(true);
+        // stepwise eval scores the run's best model through its thoughts, as the run scored its test (same batches: the same answers).
+        const evaluated = stepwise(['eval', '--run', String(id), '--data', 'test.txt', '--batch-size', '8']);
+        expect(evaluated.code, evaluated.stderr).toBe(0);
+        expect(evaluated.stdout).toContain(`accuracy  ${(100 * last('test_accuracy')!).toFixed(1)}% (${Math.round(8 * last('test_accuracy')!)}/8)`);
         const model = lab.store.models.list(10, 0).items.find((m) => m.runId === id)!;
         expect(model.source).toMatchObject({ kind: 'trained', recipe: t === 'pause' ? 'coconut-pause' : 'coconut', step: 12 });
       } finally {

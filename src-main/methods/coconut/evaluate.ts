@@ -18,6 +18,8 @@ export interface CoconutEvalOptions {
   n: number;
   maxNewTokens: number;
   batchSize: number;
+  /** Called after each chunk with the examples done so far. */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export async function evaluateCoconut(gen: LatentGenerator, tok: SeqTokenizer, m: Markers, examples: CotExample[], opts: CoconutEvalOptions): Promise<EvalResult> {
@@ -44,6 +46,7 @@ export async function evaluateCoconut(gen: LatentGenerator, tok: SeqTokenizer, m
       stepTokens += parsed.stepTokens;
       predictions.push({ index: start + k, input: ex.input, target: ex.answer, generated: tok.decode(row.tokens), correct: ok, answer: parsed.answer, cotTokens: parsed.stepTokens });
     });
+    opts.onProgress?.(Math.min(start + opts.batchSize, examples.length), examples.length);
   }
   const total = predictions.length;
   return {
