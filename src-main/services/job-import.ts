@@ -110,7 +110,8 @@ export function describeHardware({ gpus, worldSize }: Pick<JobOrigin, 'gpus' | '
   return `${on}, ${worldSize} process${worldSize === 1 ? '' : 'es'}`;
 }
 
-function wallTime(seconds: number): string {
+/** 3725 s → "1 h 2 min", 42 s → "42 s". */
+export function wallTime(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { StepwiseError } from '../../contract/errors.ts';
-import { describeHardware, importJob } from '../../services/job-import.ts';
+import { describeHardware, importJob, wallTime } from '../../services/job-import.ts';
 import { openLab } from '../../services/lab.ts';
 import { resolveDataDir } from '../../services/paths.ts';
 import { defineCommand } from '../command.ts';
@@ -47,8 +47,8 @@ export const importJobCommand = defineCommand({
       const origin = run.origin!;
       const out = process.stdout;
       out.write(`${done.updated ? 'Updated' : 'Imported'} run ${run.id} "${run.name}" (${run.status}) from the job of run ${origin.parent.runId} "${origin.parent.name}"${run.parentRunId === null ? ' (not in this lab)' : ''}.\n`);
-      out.write(`Trained on ${origin.machine}, ${describeHardware(origin)}: step ${origin.step}${origin.epoch !== null ? `, epoch ${origin.epoch}` : ''}, wall time ${origin.wallSeconds.toFixed(0)} s (job ${origin.status}).\n`);
-      out.write(`${done.metricRecords} metric records, ${done.evaluations} evaluations, ${done.checkpoints} checkpoints; ${model ? `best model: model ${model.id} "${model.name}"` : 'no best model yet'}.\n`);
+      out.write(`Trained on ${origin.machine}, ${describeHardware(origin)}: step ${origin.step}${origin.epoch !== null ? `, epoch ${origin.epoch}` : ''}, wall time ${wallTime(origin.wallSeconds)} (job ${origin.status}).\n`);
+      out.write(`${count(done.metricRecords, 'metric record')}, ${count(done.evaluations, 'evaluation')}, ${count(done.checkpoints, 'checkpoint')}; ${model ? `best model: model ${model.id} "${model.name}"` : 'no best model yet'}.\n`);
       for (const warning of done.warnings) out.write(`Left out: ${warning}\n`);
       return 0;
     } catch (error) {
@@ -61,3 +61,5 @@ export const importJobCommand = defineCommand({
     }
   },
 });
+
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
