@@ -115,6 +115,8 @@ describe('importing a cluster job', () => {
     // A checkpoint being written when the job was stopped (no weights yet), and a metrics line cut off.
     fs.mkdirSync(path.join(jobDir, 'out', 'checkpoints', 'step-6'));
     fs.writeFileSync(path.join(jobDir, 'out', 'checkpoints', 'step-6', 'config.json'), '{}');
+    // Python's json writes a diverged value bare: NaN is a missing value, not a bad line.
+    fs.appendFileSync(path.join(jobDir, 'out', 'metrics.jsonl'), '{"step": 6, "values": {"grad_norm": NaN, "note": Infinity}, "time": 1765144806000.4}\n');
     fs.appendFileSync(path.join(jobDir, 'out', 'metrics.jsonl'), '{"step": 7, "values": {"lo');
     const done = await imported({ path: jobDir });
     expect(done.run).toMatchObject({ status: 'cancelled', error: null, finishedAt: Date.parse(STARTED) + 40_000 });
@@ -122,8 +124,12 @@ describe('importing a cluster job', () => {
     expect(done.model).toBeNull();
     expect(lab.store.checkpoints.list(done.run.id).map((c) => c.step)).toEqual([4]);
     expect(lab.store.metrics.series(done.run.id, { keys: ['loss'] })[0].steps).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(lab.store.metrics.series(done.run.id, { keys: ['grad_norm', 'note'] }).map((m) => [m.steps, m.values, m.wallTimes])).toEqual([
+      [[6], [null], [1765144806000]],
+      [[6], [null], [1765144806000]],
+    ]);
     expect(done.warnings).toEqual([
-      `${path.join(jobDir, 'out', 'metrics.jsonl')} line 8 was cut off mid-write and is left out`,
+      `${path.join(jobDir, 'out', 'metrics.jsonl')} line 9 was cut off mid-write and is left out`,
       `${path.join(jobDir, 'out', 'checkpoints', 'step-6')} has no model weights yet (a checkpoint cut short) and is left out`,
     ]);
     expect(lab.store.logs.after(done.run.id, 0, 10).map((l) => l.message)).toContain('the job had not ended at import (step 6): import it again with update once it has progressed');
