@@ -10,8 +10,9 @@
  *
  * Coconut's curriculum here: c = 1 thought per step (4×4 has 4 steps: 3 partial products with
  * their running sums and the last partial product), `cotEpochs` explicit-CoT epochs, then one
- * stage every `epochsPerStage` epochs up to stage 4 (every step continuous), optimizer reset at
- * each stage. ICoT-SI removes its CoT tokens over the same epochs after the same CoT epochs.
+ * stage every `epochsPerStage` epochs up to `maxLatentStage` (default 3), then the last stage:
+ * every step gone, maxLatentStage thoughts; optimizer reset at each stage. ICoT-SI removes its CoT
+ * tokens over the same epochs after the same CoT epochs.
  */
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -73,7 +74,7 @@ const coco = (thoughts: 'continuous' | 'pause') => (emit: (e: TrainerEvent) => v
   runCoconut({
     config: parseCoconutConfig({
       ...shared, method: 'coconut', thoughts,
-      curriculum: { thoughtsPerStep: num('c', 1), epochsPerStage, cotEpochs, maxLatentStage: 4, resetOptimizer: true },
+      curriculum: { thoughtsPerStep: num('c', 1), epochsPerStage, cotEpochs, maxLatentStage: num('maxLatentStage', 3), resetOptimizer: true },
       eval: { batchSize: 100, everyEpoch: false, speedExamples: tests },
     }),
     runDir: path.join(out, thoughts === 'continuous' ? 'coconut' : 'pause'),
