@@ -12,9 +12,12 @@ Linear) line for line, including DoRA's detached weight norm, and the model is
 the tiny GPT-2 of ../shared/reference/gpt2-tiny, whose own reference logits the
 script reproduces first (a check of the GPT-2 written here).
 
-Two cases per adapter type, each with the loss, its outputs and every gradient:
+Three cases per adapter type, each with the loss, its outputs and every gradient:
 - `gpt2.*`: the tiny GPT-2 (Conv1D weights [in, out], PEFT's fan_in_fan_out) with
   the adapter on its modules, over one prompt + answer row, loss on the answer;
+- `llama.*`: the same on the tiny Llama of ../shared/reference/llama-tiny
+  (nn.Linear weights [out, in], grouped-query attention, SwiGLU), whose
+  reference logits the script also reproduces first;
 - `linear.*`: two nn.Linear layers ([out, in] weights, the Llama layout),
   x -> layer l1 (with bias) -> tanh -> layer l2 (no bias), loss = sum(y * R),
   with the gradient of the input x as well.
@@ -32,6 +35,7 @@ import torch.nn.functional as F
 torch.set_num_threads(1)
 HERE = os.path.dirname(os.path.abspath(__file__))
 BASE = os.path.join(HERE, '..', '..', 'shared', 'reference', 'gpt2-tiny')
+LLAMA = os.path.join(HERE, '..', '..', 'shared', 'reference', 'llama-tiny')
 OUT = os.path.join(HERE, '..', 'test', 'fixtures', 'peft-reference')
 
 
@@ -123,6 +127,39 @@ def gpt2(p, cfg, ids, linear):
     return x @ p['wte.weight'].T
 
 
+def llama(p, cfg, ids, linear):
+    """LlamaForCausalLM's forward (no biases, untied head); `linear(x, module)` applies an nn.Linear module."""
+    Bn, T = ids.shape
+    C, H, K = cfg['hidden_size'], cfg['num_attention_heads'], cfg['num_key_value_heads']
+    D = C // H
+    eps = cfg['rms_norm_eps']
+
+    def rms(x, w):
+        return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+    inv_freq = 1.0 / (cfg['rope_theta'] ** (torch.arange(0, D, 2, dtype=torch.int64).float() / D))
+    freqs = torch.arange(T).float()[:, None] * inv_freq[None, :]
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    rotate_half = lambda x: torch.cat((-x[..., D // 2:], x[..., :D // 2]), dim=-1)
+    rope = lambda x: x * cos + rotate_half(x) * sin
+    causal = torch.tril(torch.ones(T, T, dtype=torch.bool))
+    x = p['model.embed_tokens.weight'][ids]
+    for i in range(cfg['num_hidden_layers']):
+        l = f'model.layers.{i}.'
+        h = rms(x, p[f'{l}input_layernorm.weight'])
+        q = rope(linear(h, f'{l}self_attn.q_proj').view(Bn, T, H, D).transpose(1, 2))
+        k = rope(linear(h, f'{l}self_attn.k_proj').view(Bn, T, K, D).transpose(1, 2)).repeat_interleave(H // K, dim=1)
+        v = linear(h, f'{l}self_attn.v_proj').view(Bn, T, K, D).transpose(1, 2).repeat_interleave(H // K, dim=1)
+        att = q @ k.transpose(-1, -2) / math.sqrt(D)
+        att = torch.where(causal, att, torch.tensor(torch.finfo(att.dtype).min))
+        ctx = (att.softmax(-1) @ v).transpose(1, 2).reshape(Bn, T, C)
+        x = x + linear(ctx, f'{l}self_attn.o_proj')
+        h2 = rms(x, p[f'{l}post_attention_layernorm.weight'])
+        x = x + linear(F.silu(linear(h2, f'{l}mlp.gate_proj')) * linear(h2, f'{l}mlp.up_proj'), f'{l}mlp.down_proj')
+    return rms(x, p['model.norm.weight']) @ p['lm_head.weight'].T
+
+
 def lm_loss(logits, labels):
     V = logits.shape[-1]
     return F.cross_entropy(logits[:, :-1].reshape(-1, V), labels[:, 1:].reshape(-1), ignore_index=-100)
@@ -141,6 +178,20 @@ def main():
     assert err < 1e-5, f'the GPT-2 here does not reproduce gpt2-tiny ({err})'
     print(f'gpt2-tiny reference logits reproduced (max rel diff {err:.1e})')
 
+    lcfg = json.load(open(os.path.join(LLAMA, 'config.json')))
+    lp = read_safetensors(os.path.join(LLAMA, 'model.safetensors'))
+    lbatch = json.load(open(os.path.join(LLAMA, 'batch.json')))
+    lref = read_safetensors(os.path.join(LLAMA, 'expected.safetensors'))['logits']
+    lplain = lambda x, m: x @ lp[f'{m}.weight'].T
+    with torch.no_grad():
+        got = llama(lp, lcfg, torch.tensor(lbatch['input_ids']), lplain)
+    err = (got - lref).abs().max().item() / lref.abs().max().item()
+    assert err < 1e-5, f'the Llama here does not reproduce llama-tiny ({err})'
+    print(f'llama-tiny reference logits reproduced (max rel diff {err:.1e})')
+    lids_row = lbatch['input_ids'][0]
+    lids = torch.tensor([lids_row])
+    llabels = torch.tensor([[-100] * 6 + lids_row[6:]])
+
     prompt = [14, 17, 5, 2, 13, 16, 15]
     answer = [8, 11, 14, 5, 2]
     ids = torch.tensor([prompt + answer])
@@ -150,6 +201,9 @@ def main():
     gen = torch.Generator().manual_seed(22)
     randn = lambda *shape: torch.randn(*shape, generator=gen, dtype=torch.float32)
     case = {'base': '../../../../shared/reference/gpt2-tiny', 'prompt_ids': prompt, 'answer_ids': answer, 'r': r, 'alpha': alpha,
+            'llama': {'base': '../../../../shared/reference/llama-tiny', 'prompt_ids': lids_row[:6], 'answer_ids': lids_row[6:],
+                      'dora_targets': ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+                      'ia3_targets': ['k_proj', 'v_proj', 'down_proj'], 'ia3_feedforward': ['down_proj']},
             'dora_targets': ['attn.c_attn', 'attn.c_proj', 'mlp.c_fc', 'mlp.c_proj'],
             'ia3_targets': ['attn.c_attn', 'mlp.c_proj'], 'ia3_feedforward': ['mlp.c_proj'],
             'linear': {'x': [2, 3, 8], 'l1': [6, 8], 'l2': [5, 6], 'r': 2, 'alpha': 4.0}}
@@ -176,6 +230,26 @@ def main():
         for name, t in ((f'{m}.lora_A.default.weight', A), (f'{m}.lora_B.default.weight', B), (f'{m}.lora_magnitude_vector.default.weight', mag)):
             out[f'gpt2.param.{name}'] = t
             out[f'gpt2.grad.{name}'] = t.grad
+
+    # ---- DoRA on the Llama: every projection, [out, in] weights.
+    ldora = {}
+    for i in range(lcfg['num_hidden_layers']):
+        for t in case['llama']['dora_targets']:
+            m = f'model.layers.{i}.{"mlp" if t in ("gate_proj", "up_proj", "down_proj") else "self_attn"}.{t}'
+            w = lp[f'{m}.weight']  # [out, in]
+            A = (randn(r, w.shape[1]) * 0.3).requires_grad_()
+            B = (randn(w.shape[0], r) * 0.3).requires_grad_()
+            with torch.no_grad():
+                norm = torch.linalg.norm(w + scaling * (B @ A), dim=1)
+            ldora[m] = (A, B, (norm * (1 + 0.2 * randn(w.shape[0]))).requires_grad_())
+    logits = llama(lp, lcfg, lids, lambda x, m: dora_layer(x, lp[f'{m}.weight'], None, *ldora[m], scaling, False))
+    lloss = lm_loss(logits, llabels)
+    lloss.backward()
+    out.update({'llama.loss': lloss.reshape(1), 'llama.logits': logits})
+    for m, (A, B, mag) in ldora.items():
+        for name, t in ((f'{m}.lora_A.default.weight', A), (f'{m}.lora_B.default.weight', B), (f'{m}.lora_magnitude_vector.default.weight', mag)):
+            out[f'llama.param.{name}'] = t
+            out[f'llama.grad.{name}'] = t.grad
 
     # ---- DoRA on two nn.Linear layers.
     lc = case['linear']
@@ -217,6 +291,22 @@ def main():
     for m, (l, _) in ia3.items():
         out[f'gpt2.param.{m}.ia3_l.default'] = l
         out[f'gpt2.grad.{m}.ia3_l.default'] = l.grad
+
+    # ---- IA3 on the Llama: k_proj's and v_proj's outputs, down_proj's input.
+    lia3 = {}
+    for i in range(lcfg['num_hidden_layers']):
+        for t in case['llama']['ia3_targets']:
+            m = f'model.layers.{i}.{"mlp" if t == "down_proj" else "self_attn"}.{t}'
+            n_out, n_in = lp[f'{m}.weight'].shape
+            ff = t in case['llama']['ia3_feedforward']
+            lia3[m] = ((1 + 0.3 * randn(1, n_in) if ff else 1 + 0.3 * randn(n_out, 1)).requires_grad_(), ff)
+    logits = llama(lp, lcfg, lids, lambda x, m: ia3_layer(x, lp[f'{m}.weight'], None, lia3[m][0], lia3[m][1], False) if m in lia3 else lplain(x, m))
+    lloss = lm_loss(logits, llabels)
+    lloss.backward()
+    out.update({'llama.loss': lloss.reshape(1), 'llama.logits': logits})
+    for m, (l, _) in lia3.items():
+        out[f'llama.param.{m}.ia3_l.default'] = l
+        out[f'llama.grad.{m}.ia3_l.default'] = l.grad
 
     # ---- IA3 on two nn.Linear layers: l1's output (with its bias), l2's input (feed-forward).
     x = x.detach().clone().requires_grad_()

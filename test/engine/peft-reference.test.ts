@@ -3,8 +3,9 @@
  * scripts/peft-reference.py (Debian's python3-torch, PEFT's layer code
  * restated), the loss, outputs and every gradient of
  * - the tiny GPT-2 of ../shared/reference/gpt2-tiny with the adapter on its
- *   Conv1D modules ([in, out] weights), the whole row read causally (the LoRA
- *   variant of the Bitune graph);
+ *   Conv1D modules ([in, out] weights), and the tiny Llama of
+ *   ../shared/reference/llama-tiny on its nn.Linear ones ([out, in]), the
+ *   whole row read causally (the LoRA variant of the Bitune graph);
  * - two nn.Linear layers ([out, in] weights, Llama's layout), one with a bias,
  *   built straight on the LoraGraph transform, with the input's gradient too.
  * Tolerances as ../shared/README.md's: 1e-5·max|ref| for outputs, 1e-4·max|ref| for gradients.
@@ -13,9 +14,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { gradients } from '../../src-main/engine/autodiff.ts';
-import { adapterParamShapes, LoraGraph, loraModules, type Adapter, type LoraConfig, type PeftType } from '../../src-main/engine/lora.ts';
+import { loadModelFolder } from '../../src-main/engine/hf/model-folder.ts';
+import { adapterParamShapes, LoraGraph, loraModules, type Adapter } from '../../src-main/engine/lora.ts';
 import { modelFamily } from '../../src-main/engine/models/family.ts';
-import type { GPT2Config } from '../../src-main/engine/models/gpt2.ts';
 import type { Value } from '../../src-main/engine/onnx/graph.ts';
 import { createSession, int64Tensor, ort } from '../../src-main/engine/runtime.ts';
 import { readSafetensors, type TensorMap } from '../../src-main/engine/safetensors.ts';
@@ -25,35 +26,32 @@ import { relDiff } from '../fixtures/compare.ts';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/peft-reference');
 const CASE = JSON.parse(readFileSync(path.join(FIXTURES, 'case.json'), 'utf8'));
-const BASE = path.resolve(FIXTURES, CASE.base);
 
 const tensor = (t: { data: Float32Array; shape: number[] }) => new ort.Tensor('float32', t.data, t.shape);
 /** The fixture's tensors under `prefix` (e.g. 'gpt2.param.'), by their name after it. */
 const under = (m: TensorMap, prefix: string): TensorMap => new Map([...m].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t]));
 
-function configOf(type: PeftType, r: number, alpha: number, targets: string[]): LoraConfig {
-  return type === 'ia3' ? { r: 1, alpha: 1, dropout: 0, targets, feedforward: CASE.ia3_feedforward } : { r, alpha, dropout: 0, targets };
-}
-
 describe.each(['dora', 'ia3'] as const)('%s matches PyTorch (PEFT\'s computation)', (type) => {
   const ref = readSafetensors(path.join(FIXTURES, `${type}.safetensors`)).tensors;
 
-  it('on the tiny GPT-2: loss and logits within 1e-5, every adapter gradient within 1e-4 relative', async () => {
-    const cfg = JSON.parse(readFileSync(path.join(BASE, 'config.json'), 'utf8'));
-    const arch: GPT2Config = { vocabSize: cfg.vocab_size, nPositions: cfg.n_positions, nEmbd: cfg.n_embd, nLayer: cfg.n_layer, nHead: cfg.n_head, layerNormEpsilon: cfg.layer_norm_epsilon };
-    const family = modelFamily(arch);
-    const base = readSafetensors(path.join(BASE, 'model.safetensors')).tensors;
-    const config = configOf(type, CASE.r, CASE.alpha, type === 'ia3' ? CASE.ia3_targets : CASE.dora_targets);
-    const adapter: Adapter = { name: 'default', type, config, modules: loraModules(family.paramShapes(), config, 'in_out') };
-    const params = under(ref, 'gpt2.param.');
+  it.each(['gpt2', 'llama'] as const)('on the tiny %s: loss and logits within 1e-5, every adapter gradient within 1e-4 relative', async (fam) => {
+    const c = fam === 'gpt2' ? CASE : CASE.llama;
+    const dir = path.resolve(FIXTURES, c.base);
+    const m = loadModelFolder(dir);
+    const family = modelFamily(m.config);
+    const config = type === 'ia3'
+      ? { r: 1, alpha: 1, dropout: 0, targets: c.ia3_targets, feedforward: c.ia3_feedforward }
+      : { r: CASE.r, alpha: CASE.alpha, dropout: 0, targets: c.dora_targets };
+    const adapter: Adapter = { name: 'default', type, config, modules: loraModules(family.paramShapes(), config, fam === 'gpt2' ? 'in_out' : 'out_in') };
+    const params = under(ref, `${fam}.param.`);
     expect([...adapterParamShapes(adapter).keys()].sort()).toEqual([...params.keys()].sort());
-    const prompt: number[] = CASE.prompt_ids;
-    const ids = [...prompt, ...(CASE.answer_ids as number[])];
+    const prompt: number[] = c.prompt_ids;
+    const ids = [...prompt, ...(c.answer_ids as number[])];
     const run = async (mode: 'forward' | 'grad') => {
-      const c = compileBitune({ family, variant: { ...DEFAULT_VARIANT, method: 'lora' }, adapters: [adapter], batch: 1, prefix: prompt.length - 1, rest: ids.length - prompt.length + 1, mode });
-      const s = await createSession(c.model, { threads: 1 });
+      const g = compileBitune({ family, variant: { ...DEFAULT_VARIANT, method: 'lora' }, adapters: [adapter], batch: 1, prefix: prompt.length - 1, rest: ids.length - prompt.length + 1, mode });
+      const s = await createSession(g.model, { threads: 1 });
       const feeds: Record<string, ort.Tensor> = {};
-      for (const [n, t] of base) feeds[`p.${n}`] = tensor(t);
+      for (const [n, t] of m.params) feeds[`p.${n}`] = tensor(t);
       for (const [n, t] of params) feeds[`p.${n}`] = tensor(t);
       feeds.input_ids = int64Tensor(ids, [1, ids.length]);
       feeds.position_ids = int64Tensor(ids.map((_, i) => i), [1, ids.length]);
@@ -65,12 +63,13 @@ describe.each(['dora', 'ia3'] as const)('%s matches PyTorch (PEFT\'s computation
       }
     };
     const fwd = await run('forward');
-    expect(relDiff(fwd.loss.data as Float32Array, ref.get('gpt2.loss')!.data)).toBeLessThanOrEqual(1e-5);
+    expect(relDiff(fwd.loss.data as Float32Array, ref.get(`${fam}.loss`)!.data)).toBeLessThanOrEqual(1e-5);
     // The graph's logits are the answer part: positions P−1 … of the whole row.
-    expect(relDiff(fwd.logits.data as Float32Array, ref.get('gpt2.logits')!.data.subarray((prompt.length - 1) * family.vocabSize))).toBeLessThanOrEqual(1e-5);
+    expect(relDiff(fwd.logits.data as Float32Array, ref.get(`${fam}.logits`)!.data.subarray((prompt.length - 1) * family.vocabSize))).toBeLessThanOrEqual(1e-5);
     const grad = await run('grad');
-    for (const name of params.keys()) expect(relDiff(grad[`grad.${name}`].data as Float32Array, ref.get(`gpt2.grad.${name}`)!.data), name).toBeLessThanOrEqual(1e-4);
-    expect(params.size).toBe(type === 'dora' ? 24 : 4); // DoRA: 2 layers × 4 modules × (A, B, magnitude); IA3: 2 layers × (c_attn, mlp.c_proj)
+    for (const name of params.keys()) expect(relDiff(grad[`grad.${name}`].data as Float32Array, ref.get(`${fam}.grad.${name}`)!.data), name).toBeLessThanOrEqual(1e-4);
+    // DoRA: 2 layers × modules × (A, B, magnitude); IA3: 2 layers × its modules.
+    expect(params.size).toBe(2 * (type === 'dora' ? 3 * c.dora_targets.length : c.ia3_targets.length));
   });
 
   it("on two nn.Linear layers ([out, in], one with a bias): output within 1e-5, gradients of the adapter and the input within 1e-4", async () => {
