@@ -110,7 +110,7 @@ export class LatentGenerator {
     this.session = null;
   }
 
-  /** One call: T new inputs per row (ids, or vectors where `vectors` gives them) after the cache. */
+  /** One call: T new inputs per row after the cache: token ids, or (T = 1) one vector per row where `vectors` gives them. */
   private async call(ids: number[][], vectors: Float32Array[] | null, positions: number[][], valid: (b: number, s: number) => boolean, past: KvCache | null) {
     const { nLayer, kvHeads: K, headDim: D, hiddenSize: C } = this.family;
     const B = ids.length;
@@ -120,7 +120,11 @@ export class LatentGenerator {
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let s = 0; s <= P + t; s++) mask[(b * T + t) * (P + T) + s] = valid(b, s) ? 1 : 0;
     const embeds = new Float32Array(B * T * C);
     const use = new Uint8Array(B * T);
-    if (vectors) vectors.forEach((v, b) => (embeds.set(v, b * T * C), use.fill(1, b * T, b * T + T)));
+    if (vectors) {
+      if (T !== 1) throw new Error('generate: a thought is fed one position at a time');
+      vectors.forEach((v, b) => embeds.set(v, b * C));
+      use.fill(1);
+    }
     const feeds: Record<string, ort.Tensor> = {
       ...this.feeds,
       input_ids: new ort.Tensor('int64', BigInt64Array.from(ids.flat(), BigInt), [B, T]),

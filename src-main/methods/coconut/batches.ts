@@ -26,11 +26,6 @@ export class CoconutBatches implements BatchSource {
     this.order = epochOrder(examples.length, opts.seed, 0);
   }
 
-  /** The stage of the batches now being drawn. */
-  get stage(): number {
-    return stageAt(this.opts.curriculum, this.pos.index >= this.batchesPerEpoch * this.opts.batch ? this.pos.epoch + 1 : this.pos.epoch);
-  }
-
   private atStage(stage: number): EncodedExample[] {
     let laid = this.laidOut.get(stage);
     if (!laid) {
