@@ -10,6 +10,7 @@ export const pages = [
   { id: 'bitune', label: 'Bitune', blurb: 'LoRA against Bitune, and the learned mixing' },
   { id: 'finetune-cot', label: 'Fine-tune-CoT', blurb: 'Teachers write rationales, students learn from them' },
   { id: 'compare', label: 'Compare', blurb: 'Runs side by side' },
+  { id: 'welcome', label: 'Get started', blurb: 'A first trained model in a few clicks' },
 ] as const;
 
 export type PageId = (typeof pages)[number]['id'];
