@@ -4,7 +4,8 @@
  * falls), saves its adapters in PEFT's layout (DoRA as LoRA with use_dora and
  * lora_magnitude_vector, IA3 with ia3_l and feedforward_modules; full
  * fine-tuning as model folders), loads them back (the loaded model answers the
- * test questions exactly as the run did), and merges for export (the merged
+ * test questions exactly as the run did, and so does a lone adapter folder read
+ * as PEFT's), and merges for export (the merged
  * folder holds the base with the default adapter folded in, or the default
  * copy itself; alone, that plain model answers as the adapted run did).
  */
@@ -80,6 +81,15 @@ describe.each(RUNS)('a %s run on a fresh %s (%s)', (peft, family, method) => {
     await model.release();
     const ran = events.flatMap((e) => (e.type === 'predictions' && e.split === 'test' ? e.rows : [])) as PredictionRow[];
     expect(again.predictions.map((r) => r.generated)).toEqual(ran.map((r) => r.generated));
+    if (method === 'lora' && peft !== 'full') {
+      // The default adapter's folder alone, as a PEFT adapter another tool wrote (`stepwise eval --adapters DIR`).
+      const single = loadSavedAdapters(path.join(adaptersDir, 'default'));
+      expect(single.adapters.map((a) => a.type)).toEqual([peft]);
+      const alone = new BituneModel(single, { threads: 1 });
+      const answers = await evaluateAnswers(alone, single.tok, readInstructFile(files.test), { batchSize: 6, maxNewTokens: 3, template: single.template });
+      await alone.release();
+      expect(answers.predictions.map((r) => r.generated)).toEqual(ran.map((r) => r.generated));
+    }
 
     // Merged: the base with the default adapter folded in (full: the default copy), differing from the base.
     const merged = loadModelFolder(path.join(runDir, 'merged'));
