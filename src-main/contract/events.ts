@@ -6,13 +6,15 @@ import type { AdapterEvents } from './areas/adapters-events.ts';
 import { adapterEventNames } from './areas/adapters-events.ts';
 import type { FinetuneEvents } from './areas/finetune-events.ts';
 import { finetuneEventNames } from './areas/finetune-events.ts';
+import type { JobEvents } from './areas/jobs-events.ts';
+import { jobEventNames } from './areas/jobs-events.ts';
 import type { LibraryEvents } from './areas/library-events.ts';
 import { libraryEventNames } from './areas/library-events.ts';
 import type { ProbeEvents } from './areas/probes-events.ts';
 import { probeEventNames } from './areas/probes-events.ts';
 import type { LogEvent, RunStatus } from './entities.ts';
 
-export interface EventPayloads extends FinetuneEvents, ProbeEvents, AdapterEvents, LibraryEvents {
+export interface EventPayloads extends FinetuneEvents, ProbeEvents, AdapterEvents, LibraryEvents, JobEvents {
   /** A run changed status (including its creation, as 'queued'). */
   'run.status': {
     runId: number;
@@ -69,4 +71,5 @@ export const EVENT_NAMES: EventName[] = [
   ...probeEventNames,
   ...adapterEventNames,
   ...libraryEventNames,
+  ...jobEventNames,
 ];

@@ -291,8 +291,34 @@ export async function importJob(context: LabContext, dir: string, options: Impor
   }
 }
 
-export function jobImportHandlers(context: LabContext): Pick<Handlers, 'jobs.import'> {
+/** job.importProgress is sent at most this often (and always for the first and the last file). */
+const PROGRESS_MS = 200;
+
+export function jobImportHandlers(context: LabContext): Pick<Handlers, 'jobs.import' | 'jobs.cancelImport'> {
+  /** Imports in progress in this lab, by the folder as given: what jobs.cancelImport stops. */
+  const inProgress = new Map<string, AbortController>();
   return {
-    'jobs.import': ({ path: dir, update, name }) => importJob(context, dir, { update, name }),
+    'jobs.import': async ({ path: dir, update, name }) => {
+      if (inProgress.has(dir)) throw new StepwiseError('conflict', `jobs.import: ${dir} is being imported already`);
+      const abort = new AbortController();
+      inProgress.set(dir, abort);
+      let sentAt = 0;
+      const onProgress = (done: number, total: number) => {
+        const now = Date.now();
+        if (done !== 0 && done !== total && now - sentAt < PROGRESS_MS) return;
+        sentAt = now;
+        context.events.emit('job.importProgress', { path: dir, done, total });
+      };
+      try {
+        return await importJob(context, dir, { update, name, signal: abort.signal, onProgress });
+      } finally {
+        inProgress.delete(dir);
+      }
+    },
+    'jobs.cancelImport': ({ path: dir }) => {
+      const abort = inProgress.get(dir);
+      abort?.abort();
+      return { cancelled: abort !== undefined };
+    },
   };
 }

@@ -146,6 +146,7 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
   'models.import': [[{ path: 'models/gpt2' }, 'path'], [{ path: '/m', name: ' ' }, 'name'], [{}, 'path']],
   'jobs.export': [[{ runId: 0, out: '/j' }, 'runId'], [{ runId: 1, out: 'jobs/run-1' }, 'out'], [{ runId: 1, out: '/j', bf16: 'yes' }, 'bf16'], [{ runId: 1 }, 'out']],
   'jobs.import': [[{ path: 'jobs/run-3' }, 'path'], [{}, 'path'], [{ path: '/j', update: 'yes' }, 'update'], [{ path: '/j', force: true }, '"force"']],
+  'jobs.cancelImport': [[{ path: 'jobs/run-3' }, 'path'], [{}, 'path']],
   'datasets.runs': [[{ id: 0 }, 'id'], [{}, 'id']],
   'datasets.cancelGenerate': [[{ name: '' }, 'name'], [{}, 'name']],
   'models.checkpoints': [[{ limit: 0 }, 'limit'], [{ offset: -1 }, 'offset']],

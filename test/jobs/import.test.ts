@@ -7,7 +7,6 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { JobImportResult } from '../../src-main/contract/areas/jobs.ts';
 import type { Run } from '../../src-main/contract/entities.ts';
 import { StepwiseError } from '../../src-main/contract/errors.ts';
-import { importJob } from '../../src-main/services/job-import.ts';
 import { openLab, type Lab } from '../../src-main/services/lab.ts';
 import { STARTED, lossAt, tinyJobConfig, writeJob, type JobSpec } from './import-fixture.ts';
 
@@ -222,14 +221,31 @@ describe('importing a cluster job', () => {
     expect(lab.store.logs.after(first.run.id, 0, 20).filter((l) => /^(imported|updated) from/.test(l.message))).toHaveLength(2);
   });
 
-  test('a cancelled import (between two copied files) leaves nothing; the CLI offers it as Ctrl-C', async () => {
+  test('an import reports the files it copies (job.importProgress) and jobs.cancelImport stops it between two files, leaving nothing', async () => {
     writeJob(jobDir, spec());
     const before = labState();
-    const abort = new AbortController();
-    const seen: number[] = [];
-    const importing = importJob(lab, jobDir, { signal: abort.signal, onProgress: (done, total) => (seen.push(done), done === 3 && abort.abort(), void total) });
-    await expect(importing).rejects.toThrow('jobs.import: cancelled; nothing was imported');
-    expect(seen).toEqual([0, 1, 2, 3]);
-    expect(labState()).toEqual(before);
+    const seen: { path: string; done: number; total: number }[] = [];
+    const cancels: Promise<unknown>[] = [];
+    const off = lab.events.subscribe((event, payload) => {
+      if (event !== 'job.importProgress') return;
+      seen.push(payload as (typeof seen)[number]);
+      if (seen.length === 1) cancels.push(lab.dispatch('jobs.cancelImport', { path: jobDir }));
+    });
+    try {
+      expect(await refusal({ path: jobDir })).toEqual({ code: 'conflict', message: 'jobs.import: cancelled; nothing was imported' });
+      expect(await Promise.all(cancels)).toEqual([{ ok: true, result: { cancelled: true } }]);
+      // job.json, run.json, 3 checkpoints × (config.json, model.safetensors) and best/'s two: trainer.pt stays on the cluster.
+      expect(seen[0]).toEqual({ path: jobDir, done: 0, total: 10 });
+      expect(seen.at(-1)!.done).toBeLessThan(10);
+      expect(labState()).toEqual(before);
+
+      seen.length = 1; // no cancel this time
+      await imported({ path: jobDir });
+      expect(seen.slice(1)[0]).toEqual({ path: jobDir, done: 0, total: 10 });
+      expect(seen.at(-1)).toEqual({ path: jobDir, done: 10, total: 10 });
+      expect(await lab.dispatch('jobs.cancelImport', { path: jobDir })).toEqual({ ok: true, result: { cancelled: false } });
+    } finally {
+      off();
+    }
   });
 });

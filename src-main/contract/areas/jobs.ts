@@ -61,9 +61,15 @@ export const jobsProcedures = {
       name: text(200).optional(),
     }),
   },
+  'jobs.cancelImport': {
+    summary: 'Stop importing the job folder at `path` (a jobs.import in progress): its jobs.import call then answers a conflict error, and nothing of it is kept.',
+    input: z.strictObject({ path: absolutePath() }),
+  },
 } as const;
 
 export interface JobsOutputs {
   'jobs.export': JobExportResult;
   'jobs.import': JobImportResult;
+  /** Whether an import of that folder was in progress (and is now stopping). */
+  'jobs.cancelImport': { cancelled: boolean };
 }
