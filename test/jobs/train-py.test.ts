@@ -4,7 +4,12 @@
  * tolerances (test/engine/*-reference.test.ts: 1e-5 relative for the loss, 1e-4 relative for the
  * gradient norm and the parameters after AdamW), and a whole ICoT-SI run of 8 steps sees the same
  * batches (Stepwise's seeded order, the curriculum's removal with its smoothing draws and optimizer
- * resets) with the same losses and validation accuracies.
+ * resets) with the same validation accuracies and losses within 1e-3 relative. Why not 1e-4 over a
+ * whole run: this curriculum resets AdamW before every batch, and a first AdamW step moves each
+ * parameter by about ±lr whatever the size of its gradient, so gradients that are rounding noise in
+ * both (GPT-2's biases) move parameters by the full rate in directions the noise picks, and the
+ * float32 differences of the two implementations grow with every reset (scripts/job-parity.ts:
+ * 1.8e-4 on GPT-2 after 16 steps, 7e-7 on Llama, which has no biases).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -79,7 +84,7 @@ describe.skipIf(!PYTHON).each(['gpt2', 'llama'] as const)('train.py against Step
     expectParamsClose(readSafetensors(path.join(job, 'out/checkpoints/step-1/model.safetensors')).tensors, ours.params, 1e-4, 32);
   });
 
-  test("a whole ICoT-SI run (8 steps, a token removed and the optimizer reset at every batch): the same removal and smoothing draws, and losses within 1e-4 of Stepwise's", async () => {
+  test("a whole ICoT-SI run (8 steps, a token removed and the optimizer reset at every batch): the same removal and smoothing draws, and losses within 1e-3 of Stepwise's", async () => {
     const { job, data } = await exportTinyJob(path.join(dir, `run-${family}`), family, (d) => tinyJobConfig(d, family));
     await python(['train.py', 'job.json', '--threads', '1'], job);
     const theirs = readMetrics(job);
@@ -89,7 +94,7 @@ describe.skipIf(!PYTHON).each(['gpt2', 'llama'] as const)('train.py against Step
     expect(steps.map((m) => [m.epoch, m.values.scheduled_removal, m.values.mean_cot_removed, m.values.all_cot_removed]))
       .toEqual(ours.steps.map((e) => [e.epoch, e.info!.scheduledRemoval, e.info!.meanCotRemoved, e.info!.allCotRemoved]));
     steps.forEach((m, k) => {
-      expect(Math.abs(m.values.loss - ours.steps[k].loss), `loss at step ${m.step}`).toBeLessThanOrEqual(1e-4 * ours.steps[k].loss);
+      expect(Math.abs(m.values.loss - ours.steps[k].loss), `loss at step ${m.step}`).toBeLessThanOrEqual(1e-3 * ours.steps[k].loss);
       expect(m.values.lr).toBe(ours.steps[k].lr);
     });
     const validations = theirs.filter((m) => 'val_accuracy' in m.values);
