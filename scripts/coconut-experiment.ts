@@ -7,6 +7,11 @@
  *
  *   node scripts/coconut-experiment.ts '{"train": 4000, "epochs": 14, "layers": 2, "dim": 64, "out": "/tmp/coconut-4x4"}'
  *   node scripts/coconut-experiment.ts '{"only": ["coconut", "pause"]}'     # some of the five
+ *   node scripts/coconut-experiment.ts '{"retime": 3, "out": "/tmp/coconut-4x4"}'   # time the trained models again
+ *
+ * `retime` times the five trained models again in one process, in turn, that many rounds on the
+ * first `test` problems, and prints the median examples/s of each at batch size 1: on a machine
+ * shared with other work, turns spread any slowdown over all five instead of the one that ran then.
  *
  * Coconut's curriculum here: c = 1 thought per step (4×4 has 4 steps: 3 partial products with
  * their running sums and the last partial product), `cotEpochs` explicit-CoT epochs, then one
@@ -14,15 +19,25 @@
  * every step gone, maxLatentStage thoughts; optimizer reset at each stage. ICoT-SI removes its CoT
  * tokens over the same epochs after the same CoT epochs.
  */
-import { readFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { Generator } from '../src-main/engine/generate.ts';
+import { loadModelFolder } from '../src-main/engine/hf/model-folder.ts';
+import { LatentGenerator } from '../src-main/engine/latent-generate.ts';
+import type { ModelArch } from '../src-main/engine/models/family.ts';
+import { folderTokenizer } from '../src-main/engine/tokenizers/spec.ts';
+import { evaluateCoconut } from '../src-main/methods/coconut/evaluate.ts';
+import { markersOf } from '../src-main/methods/coconut/layout.ts';
+import { keptPositionJump } from '../src-main/methods/icot/curriculum.ts';
+import { evaluate } from '../src-main/methods/icot/evaluate.ts';
+import { cotLength, encodeExample } from '../src-main/methods/icot/layout.ts';
 import { TrainerControl, type TrainerEvent } from '../src-main/engine/trainer.ts';
 import { parseCoconutConfig } from '../src-main/methods/coconut/recipe.ts';
 import { runCoconut } from '../src-main/methods/coconut/run.ts';
 import { writeMultFiles } from '../src-main/methods/icot/mult.ts';
 import { parseIcotConfig } from '../src-main/methods/icot/recipe.ts';
 import { runIcot } from '../src-main/methods/icot/run.ts';
-import { parseLine } from '../src-main/methods/shared/examples.ts';
+import { parseLine, readExamples } from '../src-main/methods/shared/examples.ts';
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;
 const num = (k: string, d: number) => (typeof spec[k] === 'number' ? (spec[k] as number) : d);
@@ -33,6 +48,12 @@ const epochsPerStage = num('epochsPerStage', 2);
 const tests = num('test', 200);
 const only = Array.isArray(spec.only) ? (spec.only as string[]) : ['cot', 'nocot', 'icot-si', 'coconut', 'pause'];
 mkdirSync(out, { recursive: true });
+const t0 = performance.now();
+const say = (m: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
+if (typeof spec.retime === 'number') {
+  await retime(spec.retime);
+  process.exit(0);
+}
 
 // Data: training and validation problems never in the paper's test set, which is the test split.
 const paperTest = path.resolve(import.meta.dirname, '../../shared/data/icot/4_by_4_mult/test.txt');
@@ -49,8 +70,6 @@ const shared = {
   train: { epochs, batchSize: 32, lr: num('lr', 1e-3), warmupSteps: 50, seed: 0 },
   runtime: { threads: num('threads', 2) },
 };
-const t0 = performance.now();
-const say = (m: string) => process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(0)} s] ${m}\n`);
 
 interface Row { name: string; accuracy: number; b1: number; minutes: number }
 const rows: Row[] = [];
@@ -93,3 +112,43 @@ await run('pause', coco('pause'), 'speed_b1_examples_per_s');
 process.stdout.write(`\n4×4 multiplication, GPT-2 ${shared.model.layers}×${shared.model.dim}, ${num('train', 4000)} training problems, ${epochs} epochs; first ${tests} test problems of the paper's test set\n`);
 process.stdout.write('| method | test accuracy | examples/s at batch 1 | wall minutes |\n|---|---|---|---|\n');
 for (const r of rows) process.stdout.write(`| ${r.name} | ${(100 * r.accuracy).toFixed(1)}% | ${r.b1.toFixed(1)} | ${r.minutes.toFixed(1)} |\n`);
+
+/** Batch-1 examples/s of each trained model, `rounds` turns each, in turn; the medians. */
+async function retime(rounds: number) {
+  const paper = path.resolve(import.meta.dirname, '../../shared/data/icot/4_by_4_mult/test.txt');
+  const examples = readExamples(paper).slice(0, tests);
+  const models = only.filter((name) => existsSync(path.join(out, name, 'best', 'config.json'))).map((name) => {
+    const folder = loadModelFolder(path.join(out, name, 'best'));
+    return { name, folder, tok: folderTokenizer(folder.dir, folder.tokenizer) };
+  });
+  const budget = 64;
+  const times = new Map<string, number[]>(models.map((m) => [m.name, []]));
+  const accuracy = new Map<string, number>();
+  const written = new Map<string, number>();
+  for (let round = 0; round < rounds; round++) {
+    for (const { name, folder, tok } of models) {
+      let r;
+      if (name === 'coconut' || name === 'pause') {
+        const info = JSON.parse(readFileSync(path.join(out, name, 'run.json'), 'utf8')) as { config: { curriculum: { maxLatentStage: number; thoughtsPerStep: number } } };
+        const n = info.config.curriculum.maxLatentStage * info.config.curriculum.thoughtsPerStep;
+        const thoughts = name === 'coconut' ? 'continuous' : 'pause';
+        const gen = new LatentGenerator(folder.config as ModelArch, folder.params, { threads: num('threads', 2) });
+        r = await evaluateCoconut(gen, tok, markersOf(tok, thoughts), examples, { thoughts, n, maxNewTokens: budget, batchSize: 1 });
+        await gen.release();
+      } else {
+        const gen = Generator.create(folder.config as ModelArch, folder.params, { threads: num('threads', 2) });
+        // ICoT-SI kept positions and removed its CoT from the right: the answer sits where the CoT left it.
+        const positionJump = name === 'icot-si' ? (ex: (typeof examples)[number]) => keptPositionJump(cotLength(encodeExample(tok, ex)), Infinity, 'right') : undefined;
+        r = await evaluate(gen, tok, examples, { maxNewTokens: budget, batchSize: 1, positionJump });
+        await gen.release();
+      }
+      times.get(name)!.push(r.examplesPerS);
+      accuracy.set(name, r.accuracy);
+      written.set(name, r.meanCotTokens);
+      say(`round ${round + 1}: ${name} ${r.examplesPerS.toFixed(1)} examples/s, ${(100 * r.accuracy).toFixed(1)}%`);
+    }
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  process.stdout.write(`\nbatch-1 examples/s on the first ${examples.length} test problems, median of ${rounds} turns each\n| method | test accuracy | examples/s at batch 1 | tokens before the first EOS |\n|---|---|---|---|\n`);
+  for (const { name } of models) process.stdout.write(`| ${name} | ${(100 * accuracy.get(name)!).toFixed(1)}% | ${median(times.get(name)!).toFixed(1)} | ${written.get(name)!.toFixed(1)} |\n`);
+}
