@@ -204,6 +204,9 @@ export async function importJob(context: LabContext, dir: string, options: Impor
     const history = historyOf(folder);
 
     const result = store.transaction((): JobImport => {
+      // Another import of this job (another copy of its folder) may have landed while the files copied.
+      const now = store.runs.byJob(folder.jobId);
+      if (now && now.id !== earlier?.id) throw new StepwiseError('conflict', `jobs.import: ${folder.dir} was imported as run ${now.id} “${now.name}” while this import copied its files; nothing more was imported`);
       let run: Run;
       if (earlier) {
         store.runs.clearRecords(earlier.id);

@@ -221,6 +221,19 @@ describe('importing a cluster job', () => {
     expect(lab.store.logs.after(first.run.id, 0, 20).filter((l) => /^(imported|updated) from/.test(l.message))).toHaveLength(2);
   });
 
+  test('two copies of one job folder imported at once become one run; the other import is refused, naming it', async () => {
+    writeJob(jobDir, spec());
+    const copy = path.join(work, 'job-copy');
+    fs.cpSync(jobDir, copy, { recursive: true });
+    const answers = await Promise.all([jobDir, copy].map((p) => lab.dispatch('jobs.import', { path: p })));
+    expect(answers.map((a) => a.ok).sort()).toEqual([false, true]);
+    const run = (answers.find((a) => a.ok) as { result: JobImportResult }).result.run;
+    const loser = answers[0].ok ? copy : jobDir;
+    expect(answers.find((a) => !a.ok)).toEqual({ ok: false, error: { code: 'conflict', message: `jobs.import: ${loser} was imported as run ${run.id} “tiny 2x2 (cluster job)” while this import copied its files; nothing more was imported` } });
+    expect(lab.store.runs.count()).toBe(2);
+    expect(fs.readdirSync(path.join(lab.dataDir, 'runs'))).toEqual([String(run.id)]);
+  });
+
   test('an import reports the files it copies (job.importProgress) and jobs.cancelImport stops it between two files, leaving nothing', async () => {
     writeJob(jobDir, spec());
     const before = labState();
