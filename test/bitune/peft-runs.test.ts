@@ -39,7 +39,7 @@ describe.each(RUNS)('a %s run on a fresh %s (%s)', (peft, family, method) => {
     const runDir = path.join(tmp, `${peft}-${family}-${method}`);
     fs.mkdirSync(runDir);
     const config = parseBituneConfig({
-      method, peft, model: { kind: 'fresh', family, layers: 2, dim: 32, heads: 4, seed: 1 }, lora: { r: 4, alpha: 8 },
+      method, peft, model: { kind: 'fresh', family, layers: 2, dim: 32, heads: 4, seed: 1 }, lora: { r: 4, alpha: 8, dropout: peft === 'dora' ? 0.1 : 0 }, // DoRA with dropout: its base term on the dropped input (dora.ts)
       data: { train: files.train, test: files.test }, train: { epochs: 2, batchSize: 8, lr: peft === 'ia3' ? 5e-2 : 1e-2, seed: 0 },
       eval: { everyEpoch: false, maxNewTokens: 3, batchSize: 6 }, runtime: { threads: 1 },
     });
