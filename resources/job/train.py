@@ -858,7 +858,8 @@ def setup_distributed(args):
     if use_cuda:
         torch.cuda.set_device(device)
     if world > 1:
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        # Rank 0 validates alone while the others wait for its accuracy: allow a long validation.
+        dist.init_process_group("nccl" if use_cuda else "gloo", timeout=datetime.timedelta(hours=2))
     return world, rank, device
 
 
