@@ -82,3 +82,18 @@ describe('every page in light and dark mode', () => {
     });
   }
 });
+
+describe('every chart', () => {
+  test('downloads its data as CSV: the run page\'s loss chart, one row per step with the raw and smoothed curves', async () => {
+    await page.goto(`${server.origin}/#/runs/${runId}`);
+    const chart = page.locator('figure').filter({ has: page.locator('figcaption .key', { hasText: /^loss$/ }) });
+    const [file] = await Promise.all([page.waitForEvent('download'), chart.getByRole('button', { name: 'Download loss as CSV' }).click()]);
+    expect(file.suggestedFilename()).toBe('loss.csv');
+    const rows = fs.readFileSync((await file.path())!, 'utf8').trimEnd().split('\r\n');
+    expect(rows[0]).toBe('step,loss (raw),loss (smoothed),scheduled_removal');
+    expect(rows).toHaveLength(13);
+    expect(rows[1]!.split(',').map(Number)).toEqual([1, 2, 2, 1]);
+    expect(rows[12]!.split(',')[1]).toBe(String(2 / 12));
+  });
+});
+

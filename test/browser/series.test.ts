@@ -2,6 +2,7 @@
 // after run.metric events must equal what runs.metrics would give.
 import { describe, expect, test } from 'vitest';
 import type { MetricSeries } from '../../src-main/contract/index.ts';
+import { chartCsv } from '../../src-renderer/lib/chart-csv.ts';
 import { accuracyAgainstSpeed, addMetricStep, smooth, xsFor } from '../../src-renderer/lib/series.ts';
 
 const event = (step: number, values: Record<string, number>) => ({ runId: 1, step, values, wallTime: 1000 + step });
@@ -76,5 +77,15 @@ describe('smoothing, x axes and the accuracy–speed points', () => {
       test: { step: 20, accuracy: 0.75, speed: 95 },
     });
     expect(accuracyAgainstSpeed([m('loss', [1], [2])])).toEqual({ validation: [], test: null });
+  });
+});
+
+describe('a chart as CSV', () => {
+  test('one row per x in order, one column per line, empty where a line has no value, labels quoted when they hold a comma or quote', () => {
+    const csv = chartCsv('step', [
+      { label: 'loss', xs: [2, 1, 3], ys: [0.5, 1, null] },
+      { label: 'val "accuracy", smoothed', xs: [2, 4], ys: [0.75, 0.8] },
+    ]);
+    expect(csv).toBe('step,loss,"val ""accuracy"", smoothed"\r\n1,1,\r\n2,0.5,0.75\r\n3,,\r\n4,,0.8\r\n');
   });
 });
