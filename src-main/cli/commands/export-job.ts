@@ -25,6 +25,7 @@ export const exportJobCommand = defineCommand({
     if (!values.out) throw new UsageError('--out DIR is required: the job folder to write');
     const lab = openLab(resolveDataDir(values['data-dir']));
     try {
+      process.stdout.write(`Exporting run ${values.run}: reading and tokenizing its data, writing its model…\n`);
       const report = exportJob(lab, { runId: Number(values.run), out: values.out, bf16: values.bf16 });
       const rel = path.relative(process.cwd(), report.dir) || '.';
       process.stdout.write(
