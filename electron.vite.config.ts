@@ -20,6 +20,7 @@ export default defineConfig({
           'method-worker': here('./src-main/methods/worker.ts'),
           'probe-worker': here('./src-main/engine/probes/grid-worker.ts'),
           'preflight-worker': here('./src-main/methods/preflight-worker.ts'),
+          'evaluation-worker': here('./src-main/services/evaluation-worker.ts'),
         },
       },
     },

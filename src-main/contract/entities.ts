@@ -260,3 +260,17 @@ export interface RunEstimate {
   verdict: Verdict;
   reasons: string[];
 }
+
+/** A Library model scored on a dataset's split (models.evaluate), as `stepwise eval` scores it. */
+export interface ModelEvaluation {
+  /** What was evaluated, in words: "model folder runs/3/best (run 3, step 120)". */
+  model: string;
+  accuracy: number;
+  correct: number;
+  total: number;
+  meanCotTokens: number;
+  examplesPerS: number;
+  batchSize: number;
+  /** Where the predictions were stored; null for a model that belongs to no run. */
+  stored: { runId: number; split: string; step: number } | null;
+}

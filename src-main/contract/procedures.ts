@@ -38,6 +38,7 @@ import type {
   Prediction,
   Run,
   RunEstimate,
+  ModelEvaluation,
 } from './entities.ts';
 
 export const procedures = {
@@ -57,6 +58,21 @@ export const procedures = {
   },
   'models.get': {
     summary: 'One model.',
+    input: z.strictObject({ id: id() }),
+  },
+  'models.evaluate': {
+    summary:
+      "Score a Library model on a dataset's split, as `stepwise eval` does (accuracy, CoT tokens, examples/s), in a worker; progress comes as model.evaluation events, and the predictions are stored under the model's run.",
+    input: z.strictObject({
+      id: id(),
+      datasetId: id(),
+      split: z.enum(['valid', 'test'], { error: 'must be valid or test' }).default('test'),
+      limit: z.int({ error: 'must be a whole number from 1 to 100000' }).min(1, { error: 'must be a whole number from 1 to 100000' }).max(100_000, { error: 'must be a whole number from 1 to 100000' }).optional(),
+      batchSize: z.int({ error: 'must be a whole number from 1 to 1024' }).min(1, { error: 'must be a whole number from 1 to 1024' }).max(1024, { error: 'must be a whole number from 1 to 1024' }).default(16),
+    }),
+  },
+  'models.cancelEvaluation': {
+    summary: "Stop a model's evaluation; nothing of it is stored.",
     input: z.strictObject({ id: id() }),
   },
   'models.delete': {
@@ -276,6 +292,8 @@ export interface ProcedureOutputs extends FinetuneOutputs, ProbeOutputs, Adapter
   'runs.update': Run;
   'runs.delete': { id: number; bytesFreed: number };
   'runs.start': Run;
+  'models.evaluate': ModelEvaluation;
+  'models.cancelEvaluation': { cancelled: boolean };
   /** null for a method that does not say what it trains (a run-time method without a plan). */
   'runs.estimate': RunEstimate | null;
   'runs.pause': Run;

@@ -31,6 +31,7 @@ import { createFinetune } from './finetune.ts';
 import type { Finetune } from './finetune.ts';
 import { createTraining } from './training.ts';
 import type { Training } from './training.ts';
+import { createModelEvaluations } from './model-evaluation.ts';
 
 export interface LabContext {
   /** Absolute. */
@@ -67,8 +68,9 @@ export function openLab(dataDir: string): Lab {
   const context: LabContext = { dataDir: absolute, store, events: createEventBus() };
   const training = createTraining(context);
   const finetune = createFinetune(context);
+  const evaluations = createModelEvaluations(context);
   const dispatch = createDispatcher(
-    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...coconutHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers, ...jobImportHandlers(context), ...jobExportHandlers(context) },
+    { ...appHandlers(context), ...methodHandlers(), ...modelHandlers(context), ...evaluations.handlers, ...discoveryHandlers(context), ...datasetHandlers(context), ...runHandlers(context, training), ...training.handlers, ...configHandlers(context), ...presetHandlers(), ...curriculumHandlers(), ...coconutHandlers(), ...adapterHandlers(context), ...probeHandlers(context), ...finetune.handlers, ...jobImportHandlers(context), ...jobExportHandlers(context) },
     (name, error) => console.error(`stepwise: ${name} failed:`, error),
   );
   training.recoverInterrupted();
@@ -81,6 +83,7 @@ export function openLab(dataDir: string): Lab {
     close: () => {
       training.close();
       finetune.close();
+      evaluations.close();
       store.close();
     },
   };

@@ -13,6 +13,11 @@ import { DATABASE_FILE } from '../../src-main/services/paths.ts';
 import { openStore } from '../../src-main/store/store.ts';
 import { callApi, screenshotPath, startApp, type Server } from './harness.ts';
 
+// What the page-side callbacks use (this file is typed for Node, without the DOM's types).
+declare const window: object;
+declare const document: { documentElement: { dataset: Record<string, string | undefined> } };
+declare function getComputedStyle(element: unknown): { colorScheme: string };
+
 const AXE = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let server: Server;
@@ -52,7 +57,7 @@ async function violations(p: Page): Promise<string[]> {
   // Through the DevTools protocol (the page's CSP refuses an injected <script>, rightly).
   if (!(await p.evaluate(() => 'axe' in window))) await p.evaluate(AXE);
   const found = await p.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: Violation[] }> } }).axe;
+    const axe = (window as unknown as { axe: { run: (context: unknown, opts: object) => Promise<{ violations: Violation[] }> } }).axe;
     const result = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
     return result.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => ({ target: n.target, failureSummary: n.failureSummary })) }));
   });

@@ -25,6 +25,8 @@ describe('desktop bundle', () => {
     expect(existsSync(path.join(main, 'index.js'))).toBe(true);
     expect(existsSync(path.join(main, 'method-worker.js'))).toBe(true);
     expect(readFileSync(path.join(main, 'index.js'), 'utf8')).toContain('"method-worker"');
+    // The other workers the app starts: a run's check and estimate, a model's evaluation, a probe job.
+    for (const worker of ['preflight-worker', 'evaluation-worker', 'probe-worker']) expect([worker, existsSync(path.join(main, `${worker}.js`))]).toEqual([worker, true]);
     // One worker serves every method: no per-method entries are left.
     for (const old of ['icot-worker.js', 'ftcot-worker.js', 'bitune-worker.js', 'train-worker.js']) expect(existsSync(path.join(main, old))).toBe(false);
 

@@ -108,6 +108,13 @@ const BAD_INPUTS: Record<ProcedureName, [input: unknown, names: string][]> = {
     [{ id: 1, status: 'completed' }, '"status"'],
   ],
   'runs.delete': [[{ id: -3 }, 'id'], [{ id: [1] }, 'id']],
+  'models.evaluate': [
+    [{ id: 1 }, 'datasetId'],
+    [{ id: 1, datasetId: 1, split: 'train' }, 'split'],
+    [{ id: 1, datasetId: 1, limit: 0 }, 'limit'],
+    [{ id: 1, datasetId: 1, batchSize: 2048 }, 'batchSize'],
+  ],
+  'models.cancelEvaluation': [[{ id: 'a' }, 'id'], [{}, 'id']],
   'runs.estimate': [
     [{ method: 'sft', config: {} }, 'method'],
     [{ method: 'icot-si' }, 'config'],

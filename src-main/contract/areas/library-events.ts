@@ -11,5 +11,11 @@ export interface LibraryEvents {
     done: number;
     total: number;
   };
+  /** A Library model being evaluated (models.evaluate): examples scored so far. */
+  'model.evaluation': {
+    modelId: number;
+    done: number;
+    total: number;
+  };
 }
-export const libraryEventNames: (keyof LibraryEvents)[] = ['dataset.progress'];
+export const libraryEventNames: (keyof LibraryEvents)[] = ['dataset.progress', 'model.evaluation'];
