@@ -7,8 +7,8 @@ Stepwise's training, in plain PyTorch, for a job folder `stepwise export-job` wr
     torchrun ... train.py job.json --resume                # continue from the last checkpoint in out/
 
 It trains what Stepwise trains, the way Stepwise trains it (ICoT-SI with its three recipes: explicit CoT,
-No CoT, stepwise internalization; Fine-tune-CoT students: ft-cot, vanilla, zero-shot-cot), on the GPT-2 or
-Llama-family model in model/:
+No CoT, stepwise internalization; Fine-tune-CoT students: ft-cot, vanilla, zero-shot-cot; plain LoRA on a frozen
+base), on the GPT-2 or Llama-family model in model/:
   - the examples as Stepwise laid them out (tokens.json; ICoT-SI: `input EOS cot EOS #### answer EOS`, no loss
     before the first EOS; Fine-tune-CoT: `{question} ###` then ` {rationale} --> {answer}` EOS, the loss on the
     completion), shuffled each epoch by Stepwise's own seeded generator (mulberry32, ported below);
@@ -293,9 +293,16 @@ class Linear(nn.Module):
         self.conv1d = conv1d
         self.weight = nn.Parameter(torch.zeros((n_in, n_out) if conv1d else (n_out, n_in)))
         self.bias = nn.Parameter(torch.zeros(n_out)) if bias else None
+        self.lora_A = self.lora_B = None
+
+    def add_lora(self, A, B, scale):
+        """LoRA (engine/lora.ts): y = x·W + scale·(x·Aᵀ)·Bᵀ + b, A [r, in], B [out, r]."""
+        self.lora_A, self.lora_B, self.lora_scale = nn.Parameter(A.clone()), nn.Parameter(B.clone()), scale
 
     def forward(self, x):
         y = x @ (self.weight if self.conv1d else self.weight.t())
+        if self.lora_A is not None:
+            y = y + ((x @ self.lora_A.t()) @ self.lora_B.t()) * self.lora_scale
         return y + self.bias if self.bias is not None else y
 
 
@@ -732,6 +739,101 @@ def _tokens_before_mark(decoder, ids, rationale):
     return len(ids)
 
 
+
+# ---------------------------------------------------------------------------------------------------
+# LoRA (methods/bitune: the lora method): a frozen base, an adapter on each target module, instruction
+# examples laid out as in methods/bitune/layout.ts (the prompt before its last token left-padded to
+# `prefix` columns, then its last token, the answer and EOS), the loss on the answer.
+
+def gold_answer(answer):
+    i = answer.rfind("####")
+    return (answer[i + 4:] if i >= 0 else answer).strip().replace(",", "")
+
+
+def extract_gsm_answer(generated):
+    i = generated.find("####")
+    text = generated[i + 4:] if i >= 0 else generated
+    if i >= 0:
+        words = text.strip().split()
+        return words[0].replace(",", "") if words else None
+    numbers = re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)
+    return numbers[-1].replace(",", "") if numbers else None
+
+
+def same_gsm_answer(predicted, gold):
+    if predicted is None:
+        return False
+    p = re.sub(r"[.,;:!?]+$", "", predicted.strip())
+    g = gold.strip()
+    pn, gn = js_number(p), js_number(g)
+    if p != "" and g != "" and math.isfinite(pn) and math.isfinite(gn):
+        return pn == gn
+    return p == g
+
+
+def first_word(generated):
+    words = generated.strip().split()
+    return words[0] if words else None
+
+
+class InstructBatches:
+    def __init__(self, pairs, batch, seed, pad_id, prefix, rest):
+        if len(pairs) < batch:
+            fail(f"need at least {batch} training examples for a batch of {batch}, got {len(pairs)}")
+        self.pairs, self.B, self.seed, self.pad, self.prefix, self.rest = pairs, batch, seed, pad_id, prefix, rest
+        self.batches_per_epoch = len(pairs) // batch
+        self.seek(0, 0)
+
+    def seek(self, epoch, index):
+        self.epoch, self.index = epoch, index
+        self.order = epoch_order(len(self.pairs), self.seed, epoch)
+
+    def at_epoch_end(self):
+        return self.index >= self.batches_per_epoch * self.B
+
+    def next(self):
+        B, Pm, S = self.B, self.prefix, self.rest
+        if self.index + B > self.batches_per_epoch * B:
+            self.seek(self.epoch + 1, 0)
+        T = Pm + S
+        ids = torch.full((B, T), self.pad, dtype=torch.long)
+        labels = torch.full((B, T), IGNORE, dtype=torch.long)
+        positions = torch.zeros((B, T), dtype=torch.long)
+        valid = torch.ones((B, T), dtype=torch.bool)
+        for b in range(B):
+            x = self.pairs[self.order[self.index + b]]
+            L = len(x["prompt"]) - 1
+            ids[b, Pm - L:Pm] = torch.tensor(x["prompt"][:L], dtype=torch.long)
+            positions[b, Pm - L:Pm] = torch.arange(L)
+            valid[b, :Pm - L] = False
+            tail = [x["prompt"][L]] + x["answer"]
+            positions[b, Pm:] = torch.arange(L, L + S)
+            ids[b, Pm:Pm + len(tail)] = torch.tensor(tail, dtype=torch.long)
+            labels[b, Pm + 1:Pm + len(tail)] = torch.tensor(tail[1:], dtype=torch.long)
+        epoch = self.epoch
+        self.index += B
+        return {"ids": ids, "labels": labels, "positions": positions, "valid": valid, "epoch": epoch, "reset": False, "info": {}}
+
+
+def evaluate_answers(model, examples, decoder, max_new, batch_size, device, autocast):
+    """methods/bitune/run.ts evaluateAnswers: greedy answers; GSM8K-style gold answers compare by the extracted number."""
+    preds, correct = [], 0
+    t0 = time.time()
+    for start in range(0, len(examples), batch_size):
+        chunk = examples[start:start + batch_size]
+        rows = generate(model, [ex["prompt"] for ex in chunk], max_new, decoder.eos, decoder.pad, [(0, 0)] * len(chunk), device, autocast, 1)
+        for k, (ex, row) in enumerate(zip(chunk, rows)):
+            generated = decoder.decode([i for i in row if i != decoder.eos])
+            gsm = "####" in ex["answer"]
+            answer = extract_gsm_answer(generated) if gsm else first_word(generated)
+            ok = same_gsm_answer(answer, gold_answer(ex["answer"])) if gsm else " ".join(generated.split()) == " ".join(ex["answer"].split())
+            correct += ok
+            preds.append({"index": start + k, "input": ex["question"], "target": ex["answer"], "generated": generated, "answer": answer, "correct": bool(ok)})
+    seconds = time.time() - t0
+    n = len(preds)
+    return {"accuracy": correct / n if n else 0.0, "correct": correct, "total": n, "meanCotTokens": 0.0,
+            "examplesPerS": n / seconds if seconds > 0 else 0.0, "predictions": preds}
+
 # ---------------------------------------------------------------------------------------------------
 # The learning-rate schedule (engine/schedule.ts).
 
@@ -823,7 +925,76 @@ class FtCotMethod:
         pass
 
 
-METHODS = {"icot-si": IcotMethod, "fine-tune-cot": FtCotMethod}
+class LoraMethod:
+    """No best model: the run's result is its last adapter, in PEFT's layout in every checkpoint."""
+
+    keeps_best = False
+
+    def __init__(self, c, toks, max_seq, evaluate_args):
+        self.lora = toks["lora"]
+        self.batches = InstructBatches(toks["train"], c["train"]["batchSize"], c["train"]["seed"], toks["tokenizer"]["pad"], toks["prefix"], toks["rest"])
+        self.eval_args = evaluate_args
+
+    def name(self):
+        return f"LoRA on {len(self.lora['modules'])} modules"
+
+    def evaluate(self, model, examples, split):
+        a = self.eval_args
+        return evaluate_answers(model, examples, a["decoder"], a["max_new"], a["batch"], a["device"], a["autocast"])
+
+    def after_validation(self, accuracy, epoch):
+        return False, {}
+
+    def saved(self):
+        return {}
+
+    def restore(self, state):
+        pass
+
+
+for _m in (IcotMethod, FtCotMethod):
+    _m.keeps_best = True
+
+METHODS = {"icot-si": IcotMethod, "fine-tune-cot": FtCotMethod, "lora": LoraMethod}
+
+
+def peft_key(prefix, module, which):
+    return f"base_model.model.{prefix}{module}.lora_{which}.weight"
+
+
+def attach_lora(model, lora, folder):
+    """The adapter of `folder` (PEFT's layout) on each target module of the frozen model; answers its parameters."""
+    weights = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
+    modules = dict(model.named_modules())
+    for p in model.parameters():
+        p.requires_grad_(False)
+    trainable = []
+    for name in lora["modules"]:
+        A, B = (weights.get(peft_key(lora["modulePrefix"], name, w)) for w in ("A", "B"))
+        if A is None or B is None or name not in modules:
+            fail(f"{folder}/adapter_model.safetensors: no lora_A and lora_B for module {name}")
+        modules[name].add_lora(A, B, lora["scale"])
+        trainable += [modules[name].lora_A, modules[name].lora_B]
+    return trainable
+
+
+def load_lora(model, lora, folder):
+    weights = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
+    modules = dict(model.named_modules())
+    with torch.no_grad():
+        for name in lora["modules"]:
+            modules[name].lora_A.copy_(weights[peft_key(lora["modulePrefix"], name, "A")])
+            modules[name].lora_B.copy_(weights[peft_key(lora["modulePrefix"], name, "B")])
+
+
+def save_lora(model, lora, folder, config_from):
+    modules = dict(model.named_modules())
+    tensors = {}
+    for name in lora["modules"]:
+        tensors[peft_key(lora["modulePrefix"], name, "A")] = modules[name].lora_A
+        tensors[peft_key(lora["modulePrefix"], name, "B")] = modules[name].lora_B
+    write_safetensors(os.path.join(folder, "adapter_model.safetensors"), tensors)
+    shutil.copy(os.path.join(config_from, "adapter_config.json"), folder)
 
 class Job:
     def __init__(self, args):
@@ -925,6 +1096,9 @@ def main(argv=None):
         tmp = folder + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
+        if lora:
+            save_lora(model, lora, tmp, os.path.join(job.dir, lora["adapter"]))
+            return tmp
         for name in os.listdir(job.model_dir):
             if name != "model.safetensors" and os.path.isfile(os.path.join(job.model_dir, name)):
                 shutil.copy(os.path.join(job.model_dir, name), tmp)
@@ -936,7 +1110,8 @@ def main(argv=None):
         os.replace(tmp, folder)
 
     load_params(job.model_dir)
-    params = list(model.parameters())
+    lora = toks.get("lora") if job.method == "lora" else None
+    params = attach_lora(model, lora, os.path.join(job.dir, lora["adapter"])) if lora else list(model.parameters())
     ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
     def new_optimizer():
@@ -951,7 +1126,7 @@ def main(argv=None):
             fail(f"--resume: {ck_dir} holds no checkpoint (step-N folders) to continue from")
         folder = os.path.join(ck_dir, f"step-{found[-1]}")
         state = torch.load(os.path.join(folder, "trainer.pt"), map_location="cpu")
-        load_params(folder)
+        load_lora(model, lora, folder) if lora else load_params(folder)
         opt.load_state_dict(state["optimizer"])
         batches.seek(state["data"]["epoch"], state["data"]["index"])
         method.restore(state["method"])
@@ -1045,7 +1220,7 @@ def main(argv=None):
             ids, labels, positions = batch["ids"], batch["labels"], batch["positions"]
             B, T = ids.shape
             tokens = int((labels[:, 1:] != IGNORE).sum())  # the global batch's labelled next tokens
-            mask = causal_mask(1, T, device)
+            valid_keys = batch.get("valid")
             opt.zero_grad(set_to_none=True)
             local = torch.zeros((), dtype=torch.float64, device=device)  # this rank's summed cross-entropy
             chunks = [rows[i:i + micro] for i in range(0, len(rows), micro)]
@@ -1054,6 +1229,7 @@ def main(argv=None):
                 ctx = ddp.no_sync() if world > 1 and not sync else _Null()
                 with ctx:
                     with autocast():
+                        mask = causal_mask(len(part), T, device, valid_keys[part].to(device)) if valid_keys is not None else causal_mask(1, T, device)
                         logits = ddp(ids[part].to(device), positions[part].to(device), mask)
                     ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[part, 1:].reshape(-1).to(device),
                                          ignore_index=IGNORE, reduction="sum")
@@ -1084,11 +1260,11 @@ def main(argv=None):
                 print(f"stopped after step {step} of {steps}: continue with --resume", flush=True)
             return 0
         if lead:
-            if not len(valid):
+            if not len(valid) and method.keeps_best:
                 publish(save_model(os.path.join(out, "best")), os.path.join(out, "best"))
                 best = {"step": step, "epoch": t["epochs"] - 1, "accuracy": float("nan")}
             if len(test):
-                if best is not None:
+                if best is not None and method.keeps_best:
                     load_params(os.path.join(out, "best"))
                 r = method.evaluate(model, test, "test")
                 metric(step, t["epochs"] - 1, {"test_accuracy": r["accuracy"], "test_cot_tokens": r["meanCotTokens"], "test_examples_per_s": r["examplesPerS"]})

@@ -20,7 +20,12 @@ import type { TensorMap } from '../engine/safetensors.ts';
 import { hasTokenizer } from '../engine/tokenizers/hf.ts';
 import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
 import { TOKENIZER_SPEC_FILE } from '../engine/tokenizers/spec.ts';
+import { saveAdapterPeft } from '../engine/lora.ts';
+import { shapeFor } from '../methods/bitune/layout.ts';
+import { parseBituneConfig, PEFT_PREFIX, WEIGHT_LAYOUT } from '../methods/bitune/recipe.ts';
+import { encodePair, prepareBitune } from '../methods/bitune/run.ts';
 import { encodeStudentPrompt } from '../methods/finetune-cot/layout.ts';
+import { QUESTION_ANSWER } from '../methods/shared/instruct/format.ts';
 import { parseFtCotConfig } from '../methods/finetune-cot/recipe.ts';
 import { prepare as prepareFtCot } from '../methods/finetune-cot/run.ts';
 import { encodePrompt } from '../methods/icot/layout.ts';
@@ -29,7 +34,7 @@ import { prepare as prepareIcot } from '../methods/icot/run.ts';
 import type { LabContext } from './lab.ts';
 
 /** The methods train.py trains. */
-export const EXPORTABLE_METHODS = ['icot-si', 'fine-tune-cot'] as const;
+export const EXPORTABLE_METHODS = ['icot-si', 'fine-tune-cot', 'lora'] as const;
 
 /** The launch files every job carries, from resources/job/. */
 const TEMPLATES = ['train.py', 'requirements.txt', 'README.md', 'slurm.sbatch', 'sky.yaml'] as const;
@@ -106,6 +111,8 @@ interface Exportable {
   trainExamples: number;
   /** The README's one line on what the job trains. */
   what: string;
+  /** Writes the initial adapter (LoRA) into a folder. */
+  adapter?: (dir: string) => void;
 }
 
 /** ICoT-SI: `input EOS cot EOS #### answer EOS` (train: ids and the three EOS positions; the loss from the first EOS on). */
@@ -139,9 +146,43 @@ function ftcotExportable(json: unknown, where: string): Exportable {
   };
 }
 
+/**
+ * LoRA (the lora method with peft lora): the frozen base in model/, the initial adapter in PEFT's layout in
+ * model/adapter/, and each example's prompt and answer tokens (the layout of methods/bitune/layout.ts). What
+ * train.py does not train yet is refused, naming the field: LoRA dropout (its masks are a hash of the step),
+ * DoRA, IA3 and full fine-tuning, a float16 base, chat templates and multiple-choice files.
+ */
+function loraExportable(json: unknown, where: string): Exportable {
+  const config = parseBituneConfig(json, where);
+  const refuse = (field: string, why: string) => {
+    throw new Error(`${field}: ${why}; train.py trains plain LoRA (peft lora, lora.dropout 0, a float32 base, no eval.choices) for now`);
+  };
+  if (config.method !== 'lora') refuse('method', `is ${config.method}`);
+  if (config.peft !== 'lora') refuse('peft', `is ${config.peft}`);
+  if (config.lora.dropout > 0) refuse('lora.dropout', `is ${config.lora.dropout}`);
+  if (config.runtime.baseDtype !== 'float32') refuse('runtime.baseDtype', `is ${config.runtime.baseDtype}`);
+  if (config.eval.choices.length) refuse('eval.choices', 'names multiple-choice files (score them on the imported adapters with stepwise eval)');
+  const p = prepareBitune(config);
+  if (p.template.name !== QUESTION_ANSWER.name) refuse('model', "has a chat template (train.py lays examples out as 'Question: …\\n\\nAnswer: …' only)");
+  const adapter = p.adapters[0];
+  const { prefix, rest } = shapeFor(p.pairs, p.family.maxPositions);
+  const evalRow = (ex: (typeof p.valid)[number]) => ({ question: ex.question, answer: ex.answer, prompt: encodePair(p.tok, ex, p.template, false).prompt });
+  const family = p.family.name;
+  return {
+    arch: p.family.arch, init: p.base, tok: p.tok, config, trainExamples: p.pairs.length, what: `LoRA r ${config.lora.r} on ${adapter.modules.length} modules`,
+    tokens: {
+      prefix, rest, maxNewTokens: config.eval.maxNewTokens,
+      lora: { adapter: 'model/adapter', scale: config.lora.alpha / config.lora.r, modulePrefix: PEFT_PREFIX[family], modules: adapter.modules.map((m) => m.module) },
+      train: p.pairs, valid: p.valid.map(evalRow), test: p.test.map(evalRow),
+    },
+    adapter: (dir) => saveAdapterPeft(dir, adapter, p.init, { modulePrefix: PEFT_PREFIX[family], layout: WEIGHT_LAYOUT[family] }),
+  };
+}
+
 const EXPORTABLE: Record<(typeof EXPORTABLE_METHODS)[number], (json: unknown, where: string) => Exportable> = {
   'icot-si': icotExportable,
   'fine-tune-cot': ftcotExportable,
+  lora: loraExportable,
 };
 
 export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
@@ -149,7 +190,7 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   if (!run) throw new StepwiseError('not_found', `there is no run ${req.runId} in ${lab.dataDir}`);
   const exportable = EXPORTABLE[run.method as (typeof EXPORTABLE_METHODS)[number]] as ((json: unknown, where: string) => Exportable) | undefined;
   if (!exportable) {
-    throw new StepwiseError('invalid_input', `run ${run.id} is a ${run.method} run; export-job exports ${EXPORTABLE_METHODS.join(' and ')} runs (train.py trains those)`);
+    throw new StepwiseError('invalid_input', `run ${run.id} is a ${run.method} run; export-job exports ${EXPORTABLE_METHODS.slice(0, -1).join(', ')} and ${EXPORTABLE_METHODS.at(-1)} runs (train.py trains those)`);
   }
   // Everything that could fail reads first, so a bad run leaves no half-written folder.
   let p: Exportable;
@@ -183,6 +224,10 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   exportModelFolder(path.join(dir, 'model'), { arch: p.arch, params: p.init, tokenizerFrom: source });
   fs.writeFileSync(path.join(dir, 'model', TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
   for (const f of fs.readdirSync(path.join(dir, 'model'))) files.push(`model/${f}`);
+  if (p.adapter) {
+    p.adapter(path.join(dir, 'model', 'adapter'));
+    for (const f of fs.readdirSync(path.join(dir, 'model', 'adapter'))) files.push(`model/adapter/${f}`);
+  }
 
   write('tokens.json', JSON.stringify({
     format: 'stepwise-tokens', version: 1,

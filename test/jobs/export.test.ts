@@ -23,8 +23,8 @@ const BIN = fileURLToPath(new URL('../../bin/stepwise.js', import.meta.url));
 let dir: string;
 let lab: string;
 let data: { train: string; valid: string; test: string };
-/** Run ids in the lab: a fresh GPT-2 ICoT-SI run, a No-CoT run from a Llama folder, a LoRA run. */
-let runs: { fresh: number; folder: number; lora: number };
+/** Run ids in the lab: a fresh GPT-2 ICoT-SI run, a No-CoT run from a Llama folder, a Bitune run. */
+let runs: { fresh: number; folder: number; bitune: number };
 let llamaFolder: string;
 
 function stepwise(args: string[]) {
@@ -49,7 +49,7 @@ beforeAll(async () => {
     runs = {
       fresh: l.store.runs.create({ method: 'icot-si', name: '2x2 ICoT-SI', config: tinyJobConfig(data, 'gpt2') }).id,
       folder: l.store.runs.create({ method: 'icot-si', name: '2x2 No CoT', config: tinyJobConfig(data, 'llama', 2, { recipe: 'nocot', model: { kind: 'folder', path: llamaFolder } }) }).id,
-      lora: l.store.runs.create({ method: 'lora', name: 'a LoRA run', config: { method: 'lora' } }).id,
+      bitune: l.store.runs.create({ method: 'bitune', name: 'a Bitune run', config: { method: 'bitune' } }).id,
     };
   } finally {
     l.close();
@@ -153,9 +153,9 @@ describe('stepwise export-job', () => {
     expect(inUse.stderr).toContain(`${busy} is not empty: export-job writes a new job folder, give a new or empty one`);
     expect(fs.readdirSync(busy)).toEqual(['notes.txt']);
 
-    const lora = stepwise(['export-job', '--run', String(runs.lora), '--out', path.join(dir, 'lora')]);
-    expect(lora.code).toBe(1);
-    expect(lora.stderr).toContain(`run ${runs.lora} is a lora run; export-job exports icot-si and fine-tune-cot runs (train.py trains those)`);
+    const bitune = stepwise(['export-job', '--run', String(runs.bitune), '--out', path.join(dir, 'bitune')]);
+    expect(bitune.code).toBe(1);
+    expect(bitune.stderr).toContain(`run ${runs.bitune} is a bitune run; export-job exports icot-si, fine-tune-cot and lora runs (train.py trains those)`);
 
     expect(stepwise(['export-job', '--out', path.join(dir, 'x')]).stderr).toContain('--run ID is required');
     expect(stepwise(['export-job', '--run', 'one', '--out', path.join(dir, 'x')]).stderr).toContain('--run expects a run id, a whole number from 1 (got "one")');

@@ -15,7 +15,7 @@ export const exportJobCommand = defineCommand({
   summary:
     "Export a run as a job folder for a cluster: its config, data and starting model, a PyTorch train.py that trains it as Stepwise does (torchrun, DDP), and launch files for one machine, several, Slurm and SkyPilot.",
   options: {
-    run: { type: 'string', value: 'ID', description: 'The run to export: ICoT-SI (explicit CoT, No CoT or stepwise internalization) or a Fine-tune-CoT student' },
+    run: { type: 'string', value: 'ID', description: 'The run to export: ICoT-SI (explicit CoT, No CoT or stepwise internalization), a Fine-tune-CoT student, or LoRA' },
     out: { type: 'string', value: 'DIR', description: 'The job folder to write (new or empty)' },
     bf16: { type: 'boolean', description: 'Have train.py train under bf16 autocast on CUDA (default: float32, as Stepwise trains)' },
   },
