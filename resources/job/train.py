@@ -294,15 +294,17 @@ class Linear(nn.Module):
         self.weight = nn.Parameter(torch.zeros((n_in, n_out) if conv1d else (n_out, n_in)))
         self.bias = nn.Parameter(torch.zeros(n_out)) if bias else None
         self.lora_A = self.lora_B = None
+        self.dropout = None  # a LoraDropout while a training step runs
 
-    def add_lora(self, A, B, scale):
-        """LoRA (engine/lora.ts): y = x·W + scale·(x·Aᵀ)·Bᵀ + b, A [r, in], B [out, r]."""
-        self.lora_A, self.lora_B, self.lora_scale = nn.Parameter(A.clone()), nn.Parameter(B.clone()), scale
+    def add_lora(self, A, B, scale, site):
+        """LoRA (engine/lora.ts): y = x·W + scale·(dropout(x)·Aᵀ)·Bᵀ + b, A [r, in], B [out, r]; `site` numbers its dropout."""
+        self.lora_A, self.lora_B, self.lora_scale, self.lora_site = nn.Parameter(A.clone()), nn.Parameter(B.clone()), scale, site
 
     def forward(self, x):
         y = x @ (self.weight if self.conv1d else self.weight.t())
         if self.lora_A is not None:
-            y = y + ((x @ self.lora_A.t()) @ self.lora_B.t()) * self.lora_scale
+            xa = self.dropout(x, self.lora_site) if self.dropout is not None else x
+            y = y + ((xa @ self.lora_A.t()) @ self.lora_B.t()) * self.lora_scale
         return y + self.bias if self.bias is not None else y
 
 
@@ -776,6 +778,39 @@ def first_word(generated):
     return words[0] if words else None
 
 
+class LoraDropout:
+    """
+    engine/lora.ts's inverted dropout on an adapter's input: keep = [u < 1 − p], u from a counter-based hash of the
+    element's index, the dropout site and the optimizer step, so the masks are a function of the step. Stepwise runs
+    a row's prompt part (`prefix` columns) and its answer part (`rest`) as two passes, each numbering its sites from
+    the model's adapted modules in order and indexing the elements of its own [batch, columns, in] input: the masks
+    here are those two, side by side, for the rows `rows` of the global batch.
+    """
+
+    def __init__(self, p, step, prefix, rest, n_sites, rows):
+        self.p, self.step, self.prefix, self.rest, self.n_sites, self.rows = p, step, prefix, rest, n_sites, rows
+
+    def mask(self, shape, rows, columns, site, device):
+        B, n_in = shape[0], shape[-1]
+        index = (torch.tensor(rows, dtype=torch.int64, device=device)[:, None, None] * (columns * n_in)
+                 + torch.arange(columns, dtype=torch.int64, device=device)[None, :, None] * n_in
+                 + torch.arange(n_in, dtype=torch.int64, device=device)[None, None, :])  # [B, columns, in]
+        M = 2 ** 32
+        h = (index + (self.step * 0x9E3779B1 + (site * 0x85EBCA77) % M)) % M
+        h = ((h ^ (h // 2 ** 16)) * 0x7FEB352D) % M
+        h = ((h ^ (h // 2 ** 15)) * 0x5BD1E995) % M
+        h = h ^ (h // 2 ** 16)
+        u = (h // 256).to(torch.float32) * torch.tensor(2.0 ** -24, dtype=torch.float32)
+        keep = u < torch.tensor(1 - self.p, dtype=torch.float32)
+        return keep.to(torch.float32) * torch.tensor(1 / (1 - self.p), dtype=torch.float32)
+
+    def __call__(self, x, site):
+        rows = self.rows
+        front = self.mask(x.shape, rows, self.prefix, site, x.device)
+        back = self.mask(x.shape, rows, self.rest, site + self.n_sites, x.device)
+        return x * torch.cat([front, back], dim=1).to(x.dtype)
+
+
 class InstructBatches:
     def __init__(self, pairs, batch, seed, pad_id, prefix, rest):
         if len(pairs) < batch:
@@ -958,6 +993,12 @@ for _m in (IcotMethod, FtCotMethod):
 METHODS = {"icot-si": IcotMethod, "fine-tune-cot": FtCotMethod, "lora": LoraMethod}
 
 
+def set_dropout(model, dropout):
+    for m in model.modules():
+        if isinstance(m, Linear) and m.lora_A is not None:
+            m.dropout = dropout
+
+
 def peft_key(prefix, module, which):
     return f"base_model.model.{prefix}{module}.lora_{which}.weight"
 
@@ -973,7 +1014,7 @@ def attach_lora(model, lora, folder):
         A, B = (weights.get(peft_key(lora["modulePrefix"], name, w)) for w in ("A", "B"))
         if A is None or B is None or name not in modules:
             fail(f"{folder}/adapter_model.safetensors: no lora_A and lora_B for module {name}")
-        modules[name].add_lora(A, B, lora["scale"])
+        modules[name].add_lora(A, B, lora["scale"], len(trainable) // 2)
         trainable += [modules[name].lora_A, modules[name].lora_B]
     return trainable
 
@@ -1230,7 +1271,10 @@ def main(argv=None):
                 with ctx:
                     with autocast():
                         mask = causal_mask(len(part), T, device, valid_keys[part].to(device)) if valid_keys is not None else causal_mask(1, T, device)
+                        if lora and lora.get("dropout", 0) > 0:
+                            set_dropout(model, LoraDropout(lora["dropout"], step + 1, toks["prefix"], toks["rest"], len(lora["modules"]), part))
                         logits = ddp(ids[part].to(device), positions[part].to(device), mask)
+                        set_dropout(model, None)
                     ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[part, 1:].reshape(-1).to(device),
                                          ignore_index=IGNORE, reduction="sum")
                     # DDP averages over the ranks: ×world makes the sum over every rank's tokens / the global count.

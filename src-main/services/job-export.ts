@@ -149,17 +149,16 @@ function ftcotExportable(json: unknown, where: string): Exportable {
 /**
  * LoRA (the lora method with peft lora): the frozen base in model/, the initial adapter in PEFT's layout in
  * model/adapter/, and each example's prompt and answer tokens (the layout of methods/bitune/layout.ts). What
- * train.py does not train yet is refused, naming the field: LoRA dropout (its masks are a hash of the step),
- * DoRA, IA3 and full fine-tuning, a float16 base, chat templates and multiple-choice files.
+ * train.py does not train yet is refused, naming the field: Bitune, DoRA, IA3 and full fine-tuning, a float16
+ * base, chat templates and multiple-choice files.
  */
 function loraExportable(json: unknown, where: string): Exportable {
   const config = parseBituneConfig(json, where);
   const refuse = (field: string, why: string) => {
-    throw new Error(`${field}: ${why}; train.py trains plain LoRA (peft lora, lora.dropout 0, a float32 base, no eval.choices) for now`);
+    throw new Error(`${field}: ${why}; train.py trains plain LoRA (peft lora, a float32 base, no eval.choices) for now`);
   };
   if (config.method !== 'lora') refuse('method', `is ${config.method}`);
   if (config.peft !== 'lora') refuse('peft', `is ${config.peft}`);
-  if (config.lora.dropout > 0) refuse('lora.dropout', `is ${config.lora.dropout}`);
   if (config.runtime.baseDtype !== 'float32') refuse('runtime.baseDtype', `is ${config.runtime.baseDtype}`);
   if (config.eval.choices.length) refuse('eval.choices', 'names multiple-choice files (score them on the imported adapters with stepwise eval)');
   const p = prepareBitune(config);
@@ -172,7 +171,7 @@ function loraExportable(json: unknown, where: string): Exportable {
     arch: p.family.arch, init: p.base, tok: p.tok, config, trainExamples: p.pairs.length, what: `LoRA r ${config.lora.r} on ${adapter.modules.length} modules`,
     tokens: {
       prefix, rest, maxNewTokens: config.eval.maxNewTokens,
-      lora: { adapter: 'model/adapter', scale: config.lora.alpha / config.lora.r, modulePrefix: PEFT_PREFIX[family], modules: adapter.modules.map((m) => m.module) },
+      lora: { adapter: 'model/adapter', scale: config.lora.alpha / config.lora.r, dropout: config.lora.dropout, modulePrefix: PEFT_PREFIX[family], modules: adapter.modules.map((m) => m.module) },
       train: p.pairs, valid: p.valid.map(evalRow), test: p.test.map(evalRow),
     },
     adapter: (dir) => saveAdapterPeft(dir, adapter, p.init, { modulePrefix: PEFT_PREFIX[family], layout: WEIGHT_LAYOUT[family] }),
