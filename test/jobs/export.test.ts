@@ -14,6 +14,7 @@ import { initModel } from '../../src-main/engine/init.ts';
 import { TOKENIZER_SPEC_FILE } from '../../src-main/engine/tokenizers/spec.ts';
 import { parseIcotConfig } from '../../src-main/methods/icot/recipe.ts';
 import { prepare } from '../../src-main/methods/icot/run.ts';
+import { exportJob } from '../../src-main/services/job-export.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import { writeTinyMult } from '../services/tiny-run.ts';
 import { tinyJobConfig } from './tiny-job.ts';
@@ -144,21 +145,23 @@ describe('stepwise export-job', () => {
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain(`stepwise export-job: there is no run 99 in ${lab}`);
     expect(fs.existsSync(path.join(dir, 'none'))).toBe(false);
+    const flag = stepwise(['export-job', '--run', 'one', '--out', path.join(dir, 'x')]);
+    expect([flag.code, flag.stderr]).toEqual([2, 'stepwise export-job: --run expects a run id, a whole number from 1 (got "one"). Run `stepwise export-job --help` for its options.\n']);
 
-    const busy = path.join(dir, 'busy');
-    fs.mkdirSync(busy);
-    fs.writeFileSync(path.join(busy, 'notes.txt'), 'mine');
-    const inUse = stepwise(['export-job', '--run', String(runs.fresh), '--out', busy]);
-    expect(inUse.code).toBe(1);
-    expect(inUse.stderr).toContain(`${busy} is not empty: export-job writes a new job folder, give a new or empty one`);
-    expect(fs.readdirSync(busy)).toEqual(['notes.txt']);
-
-    const bitune = stepwise(['export-job', '--run', String(runs.bitune), '--out', path.join(dir, 'bitune')]);
-    expect(bitune.code).toBe(1);
-    expect(bitune.stderr).toContain(`run ${runs.bitune} is a bitune run; export-job exports icot-si, fine-tune-cot and lora runs (train.py trains those)`);
-
-    expect(stepwise(['export-job', '--out', path.join(dir, 'x')]).stderr).toContain('--run ID is required');
-    expect(stepwise(['export-job', '--run', 'one', '--out', path.join(dir, 'x')]).stderr).toContain('--run expects a run id, a whole number from 1 (got "one")');
-    expect(stepwise(['export-job', '--run', '1']).stderr).toContain('--out DIR is required');
+    // The rest through the service the CLI calls (a process each would only repeat how its errors print).
+    const l = openLab(lab);
+    try {
+      const busy = path.join(dir, 'busy');
+      fs.mkdirSync(busy);
+      fs.writeFileSync(path.join(busy, 'notes.txt'), 'mine');
+      expect(() => exportJob(l, { runId: runs.fresh, out: busy })).toThrow(`${busy} is not empty: export-job writes a new job folder, give a new or empty one`);
+      expect(fs.readdirSync(busy)).toEqual(['notes.txt']);
+      expect(() => exportJob(l, { runId: runs.bitune, out: path.join(dir, 'bitune') })).toThrow(
+        `run ${runs.bitune} is a bitune run; export-job exports icot-si, fine-tune-cot and lora runs (train.py trains those)`,
+      );
+      expect(fs.existsSync(path.join(dir, 'bitune'))).toBe(false);
+    } finally {
+      l.close();
+    }
   });
 });
