@@ -21,10 +21,11 @@ import { StepwiseError } from '../contract/errors.ts';
 import type { Probe, ProbeOutputs, ProbePoint, ProbeRequest, ProbeResults, ProbeSummary, ProbeTargetInfo } from '../contract/areas/probes.ts';
 import { listCheckpoints, loadCheckpoint } from '../engine/checkpoint.ts';
 import { loadModelFolder } from '../engine/hf/model-folder.ts';
-import { initModel } from '../engine/init.ts';
+import { initModel, Rng } from '../engine/init.ts';
 import { modelFamily, type ModelArch } from '../engine/models/family.ts';
 import { capture, CaptureCancelled, captureBytes, readAttention, readCaptureMeta, readTokens, type LensView } from '../engine/probes/capture.ts';
 import { GridCancelled, probeGridInWorker } from '../engine/probes/grid.ts';
+import { fitCell } from '../engine/probes/fit.ts';
 import { longestOf, type ProbeSequence } from '../engine/probes/sequences.ts';
 import { patternTarget, type Target } from '../engine/probes/targets.ts';
 import type { ProviderName } from '../engine/runtime.ts';
@@ -298,8 +299,9 @@ function estimate(p: Plan, request: ProbeRequest): ProbeOutputs['probes.estimate
     bytes += captureBytes(arch, N, T, request.attention);
     if (request.randomBaseline && p.targets.length) bytes += captureBytes(arch, N, T, false);
   }
-  const { nLayer } = modelFamily(arch);
+  const { nLayer, hiddenSize } = modelFamily(arch);
   const cells = p.targets.length * (nLayer + 1) * p.slots.length * p.sequences.length;
+  const fits = cells * request.seeds * 2 * (request.randomBaseline ? 2 : 1);
   return {
     examples: N,
     seqLen: Math.max(0, ...p.sequences.map(longestOf)),
@@ -308,9 +310,26 @@ function estimate(p: Plan, request: ProbeRequest): ProbeOutputs['probes.estimate
     slots: p.slots,
     available: p.available.map(targetInfo),
     targets: p.targets.map((t) => t.name),
-    fits: cells * request.seeds * 2 * (request.randomBaseline ? 2 : 1),
+    fits,
     bytes,
+    seconds: fits === 0 ? 0 : fits * secondsPerFit(N, hiddenSize),
   };
+}
+
+/**
+ * One probe fit's seconds at N rows of width d: a ten-class fit (the digits' kind, the slowest) of
+ * up to 100 random rows timed here, scaled linearly to N rows (a fit's cost grows with its rows).
+ * The sample is small, so the server is held for a few milliseconds only.
+ */
+function secondsPerFit(N: number, d: number): number {
+  const n = Math.max(20, Math.min(100, N));
+  const rng = new Rng(5);
+  const X = Float32Array.from({ length: n * d }, () => rng.normal());
+  const labels = Array.from({ length: n }, (_, i) => i % 10);
+  const groups = labels.map((_, i) => String(i));
+  const t0 = performance.now();
+  fitCell({ X, d, labels, groups, types: groups.map(() => 'x') }, 'class', { seeds: 1, heldOut: 0.2, controlType: 'input' });
+  return ((performance.now() - t0) / 1000 / 2) * (N / n); // a cell's seed fits the probe and its control
 }
 
 /** Jobs alive in this process, by data folder and id. */

@@ -217,7 +217,7 @@ describe('Probes page', () => {
     await dialog.getByLabel('A typed input').check();
     await dialog.getByRole('textbox').fill('1 2 * 3 4');
     await dialog.getByRole('button', { name: 'Estimate', exact: true }).click();
-    await eventually(async () => ((await dialog.getByTestId('probe-estimate').textContent()) ?? '').replace(/\s+/g, ' ').trim()).toMatch(/^1 point, 1 example of up to 6 tokens, 2 layers \(embeddings and blocks\) × 6 positions; 0 fits; captures take \d+\.\d MiB\.$/);
+    await eventually(async () => ((await dialog.getByTestId('probe-estimate').textContent()) ?? '').replace(/\s+/g, ' ').trim()).toMatch(/^1 point, 1 example of up to 6 tokens, 2 layers \(embeddings and blocks\) × 6 positions; 0 fits, about 0 s; captures take \d+\.\d MiB\.$/);
     await dialog.getByRole('button', { name: 'Start' }).click();
     await dialog.waitFor({ state: 'hidden' });
     const jobs = await api<{ items: Probe[] }>('probes.list', {});

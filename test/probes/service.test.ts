@@ -73,6 +73,9 @@ describe('probing a run across its curriculum', () => {
     // 2 targets × 2 layers × ≤4 positions × 3 points × 2 seeds × 2 (control) × 2 (random model)
     expect(est.fits).toBe(2 * 2 * 4 * 3 * 2 * 2 * 2);
     expect(est.bytes).toBeGreaterThan(0);
+    // The fits' time, from one fit of the model's width timed on the server and scaled to 64 rows.
+    expect(est.seconds).toBeGreaterThan(0);
+    expect(est.seconds / est.fits).toBeLessThan(1);
     expect(lab.store.probes.list(100, 0).total).toBe(1); // estimating stored nothing
   });
 

@@ -209,6 +209,11 @@ export interface ProbeOutputs {
     /** Probes to fit (targets × layers × positions × points × seeds × 2 for the control, ×2 with the random model). */
     fits: number;
     bytes: number;
+    /**
+     * Seconds the fits take, from one fit of the same width timed here (on up to 100 rows, scaled to
+     * the job's rows); capturing the hidden states adds a forward pass per example and point.
+     */
+    seconds: number;
   };
   'probes.start': Probe;
   'probes.cancel': Probe;
