@@ -70,4 +70,18 @@ describe('New run estimates the run before it runs', () => {
     await eventually(() => dialog.getByRole('alert').textContent()).toContain('a new model of 8 layers × 256 has 6 million parameters');
     expect((await callApi<{ total: number }>(server, 'runs.list', {})).total).toBe(1);
   });
+
+  test('a shape the server refuses is named beside its field, in the field\'s words, and nothing is made', async () => {
+    // The form as the last test left it, open.
+    await dialog.getByLabel('Layers').fill('1');
+    await dialog.getByLabel('Width').fill('65');
+    await dialog.getByLabel('Heads').fill('4');
+    await dialog.getByLabel('Name').fill('odd width');
+    await dialog.getByRole('button', { name: 'Create', exact: true }).click();
+    const width = dialog.locator('.field').filter({ has: page.locator('label[for="nr-dim"]') });
+    await eventually(() => width.getByTestId('field-error').textContent()).toBe('dim must be divisible by heads, and (Llama only) heads by kvHeads');
+    expect(await dialog.getByRole('alert').textContent()).not.toContain('runs.');
+    expect((await callApi<{ total: number }>(server, 'runs.list', {})).total).toBe(1);
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
 });
