@@ -99,12 +99,14 @@ export const procedures = {
   },
   'datasets.import': {
     summary:
-      "Copy a file of examples (the paper's `input||cot #### answer` lines, or JSONL {question, rationale?, answer}) into the data folder as one split of a new dataset; every line is checked first, and a bad one imports nothing.",
+      "Copy a file of examples (the paper's `input||cot #### answer` lines, or JSONL {question, rationale?, answer}) into the data folder as one split of a new dataset, or with datasetId as a split that dataset lacks (in its format: a valid or test split for an imported train split); every line is checked first, and a bad one imports nothing.",
     input: z.strictObject({
       path: absolutePath(),
       name: text(200),
       split: datasetSplit().default('train'),
       format: z.enum(['lines', 'jsonl'], { error: 'must be lines or jsonl' }).optional(),
+      /** Add the split to this dataset (name is then its name) rather than make a new one. */
+      datasetId: id().optional(),
     }),
   },
   'datasets.generateMult': {

@@ -36,6 +36,8 @@ export interface ImportRequest {
   split: DatasetSplit;
   /** Detected from the file when left out. */
   format?: ExampleFormat;
+  /** Add the split to this dataset rather than make a new one. */
+  datasetId?: number;
 }
 
 export interface GenerateMultRequest {
@@ -131,6 +133,7 @@ export function commit(ctx: LabContext, staged: { absolute: string; relative: st
 
 /** Copies a file of examples into the library as one split of a new dataset (the copy is read off the event loop). */
 export async function importDataset(ctx: LabContext, req: ImportRequest): Promise<Dataset> {
+  if (req.datasetId !== undefined) return importSplit(ctx, req, req.datasetId);
   refuseTakenName(ctx, req.name);
   try {
     checkInputFile(req.path, 'file of examples'); // a FIFO, a device, a folder or an oversized file: refused before anything is made
@@ -162,6 +165,55 @@ export async function importDataset(ctx: LabContext, req: ImportRequest): Promis
       splitCounts: { [req.split]: s.count },
       preview: s.preview,
     });
+  } finally {
+    fs.rmSync(staged.absolute, { recursive: true, force: true });
+  }
+}
+
+/** The formats of a dataset's files, by its kind; null for kinds whose folders are not made by importing lines or JSONL. */
+function kindFormat(kind: string): ExampleFormat | null {
+  return kind === 'jsonl' ? 'jsonl' : kind === 'multiplication' || kind === 'gsm8k-aug' || kind === 'icot-lines' ? 'lines' : null;
+}
+
+/**
+ * Copies a file of examples into an existing dataset as a split it lacks (e.g. the valid split an
+ * ICoT run needs beside an imported train split), checked as a new dataset's file is.
+ */
+async function importSplit(ctx: LabContext, req: ImportRequest, datasetId: number): Promise<Dataset> {
+  const dataset = ctx.store.datasets.get(datasetId);
+  if (!dataset) throw new StepwiseError('not_found', `No dataset with id ${datasetId}`);
+  const format = kindFormat(dataset.kind);
+  if (!format) throw invalidPath(`${dataset.name} is a ${dataset.kind} dataset; splits are added only to imported or generated line and JSONL datasets`, 'datasetId');
+  if (dataset.splitCounts[req.split]! > 0) throw invalidPath(`${dataset.name} already has a ${req.split} split (${dataset.splitCounts[req.split]} examples)`, 'split');
+  try {
+    checkInputFile(req.path, 'file of examples');
+  } catch (error) {
+    if (error instanceof InputFileError) throw invalidPath(error.message);
+    throw error;
+  }
+  const folder = insideDataDir(ctx.dataDir, dataset.path);
+  const staged = stagingFolder(ctx.dataDir);
+  try {
+    const copy = path.join(staged.absolute, 'import');
+    try {
+      await copyInputFile(req.path, 'file of examples', copy);
+    } catch (error) {
+      if (error instanceof InputFileError) throw invalidPath(error.message);
+      throw error;
+    }
+    const found = req.format ?? detectFormat(req.path, firstNonBlankLine(copy));
+    if (found !== format) throw invalidPath(`${req.path} is ${found === 'jsonl' ? 'JSONL' : 'lines'}, but ${dataset.name}'s splits are ${format === 'jsonl' ? 'JSONL' : 'lines'}`, 'format');
+    const s = await survey(copy, format, req.path);
+    const target = path.join(folder, `${req.split}.${EXTENSION[format]}`);
+    fs.renameSync(copy, target);
+    try {
+      const splitCounts = { ...dataset.splitCounts, [req.split]: s.count };
+      ctx.store.datasets.setSplits(dataset.id, splitCounts, folderHash(folder));
+    } catch (error) {
+      fs.rmSync(target, { force: true });
+      throw error;
+    }
+    return ctx.store.datasets.get(dataset.id)!;
   } finally {
     fs.rmSync(staged.absolute, { recursive: true, force: true });
   }

@@ -65,6 +65,11 @@ export function createDatasetsRepository(db: Database.Database) {
       return db.prepare<[number]>('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
     },
 
+    /** A split added to the dataset's folder: its counts and the folder's hash change. */
+    setSplits(id: number, splitCounts: Record<string, number>, contentHash: string): void {
+      db.prepare<[string, string, number]>('UPDATE datasets SET split_counts = ?, content_hash = ? WHERE id = ?').run(JSON.stringify(splitCounts), contentHash, id);
+    },
+
     /** Points the row at another folder (an import stages its files, then moves them to `datasets/<id>`). */
     setPath(id: number, path: string): void {
       setPath.run(path, id);
