@@ -263,7 +263,7 @@ export interface RunEstimate {
 
 /** A Library model scored on a dataset's split (models.evaluate), as `stepwise eval` scores it. */
 export interface ModelEvaluation {
-  /** What was evaluated, in words: "model folder runs/3/best (run 3, step 120)". */
+  /** What was evaluated, in words: "run 3, best model (step 120)". */
   model: string;
   accuracy: number;
   correct: number;
@@ -271,6 +271,6 @@ export interface ModelEvaluation {
   meanCotTokens: number;
   examplesPerS: number;
   batchSize: number;
-  /** Where the predictions were stored; null for a model that belongs to no run. */
+  /** Where the predictions were stored; null for a model (a folder) that belongs to no run. */
   stored: { runId: number; split: string; step: number } | null;
 }

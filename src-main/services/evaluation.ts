@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { ModelEvaluation } from '../contract/entities.ts';
 import { StepwiseError } from '../contract/errors.ts';
 import { listCheckpoints, loadCheckpoint } from '../engine/checkpoint.ts';
 import { Generator } from '../engine/generate.ts';
@@ -55,18 +56,8 @@ export interface EvalRequest {
   onProgress?: (done: number, total: number) => void;
 }
 
-export interface EvalReport {
-  /** What was evaluated, in words: "run 3, best model (step 120)". */
-  model: string;
-  accuracy: number;
-  correct: number;
-  total: number;
-  meanCotTokens: number;
-  examplesPerS: number;
-  batchSize: number;
-  /** Where the predictions were stored; null for a folder that belongs to no run. */
-  stored: { runId: number; split: string; step: number } | null;
-}
+/** What an evaluation found: the contract's ModelEvaluation (models.evaluate answers it as it is). */
+export type EvalReport = ModelEvaluation;
 
 interface Loaded {
   description: string;
