@@ -5,7 +5,7 @@
  * token control on Coconut's curriculum. Prints the test accuracy on the first `test` problems of
  * the paper's 4×4 test set and examples/s at batch size 1 (generation only: the paper's protocol).
  *
- *   node scripts/coconut-experiment.ts '{"train": 4000, "epochs": 14, "layers": 2, "dim": 64, "out": "/tmp/coconut-4x4"}'
+ *   node scripts/coconut-experiment.ts '{"train": 2000, "epochs": 10, "layers": 2, "dim": 64, "out": "/tmp/coconut-4x4"}'
  *   node scripts/coconut-experiment.ts '{"only": ["coconut", "pause"]}'     # some of the five
  *   node scripts/coconut-experiment.ts '{"retime": 3, "out": "/tmp/coconut-4x4"}'   # time the trained models again
  *
@@ -42,8 +42,8 @@ import { parseLine, readExamples } from '../src-main/methods/shared/examples.ts'
 const spec = JSON.parse(process.argv[2] ?? '{}') as Record<string, unknown>;
 const num = (k: string, d: number) => (typeof spec[k] === 'number' ? (spec[k] as number) : d);
 const out = typeof spec.out === 'string' ? spec.out : '/tmp/coconut-4x4';
-const epochs = num('epochs', 14);
-const cotEpochs = num('cotEpochs', 4);
+const epochs = num('epochs', 10);
+const cotEpochs = num('cotEpochs', 2);
 const epochsPerStage = num('epochsPerStage', 2);
 const tests = num('test', 200);
 const only = Array.isArray(spec.only) ? (spec.only as string[]) : ['cot', 'nocot', 'icot-si', 'coconut', 'pause'];
@@ -60,7 +60,7 @@ const paperTest = path.resolve(import.meta.dirname, '../../shared/data/icot/4_by
 const testLines = readFileSync(paperTest, 'utf8').split('\n').filter((l) => l.trim() !== '');
 const data = { train: path.join(out, 'train.txt'), valid: path.join(out, 'valid.txt'), test: paperTest };
 await writeMultFiles(
-  { digitsA: 4, digitsB: 4, counts: { train: num('train', 4000), valid: 100, test: 0 }, seed: 0, exclude: new Set(testLines.map((l) => parseLine(l).input)) },
+  { digitsA: 4, digitsB: 4, counts: { train: num('train', 2000), valid: 100, test: 0 }, seed: 0, exclude: new Set(testLines.map((l) => parseLine(l).input)) },
   { train: data.train, valid: data.valid },
 );
 
@@ -109,7 +109,7 @@ await run('icot-si', icot('icot-si', {
 await run('coconut', coco('continuous'), 'speed_b1_examples_per_s');
 await run('pause', coco('pause'), 'speed_b1_examples_per_s');
 
-process.stdout.write(`\n4×4 multiplication, GPT-2 ${shared.model.layers}×${shared.model.dim}, ${num('train', 4000)} training problems, ${epochs} epochs; first ${tests} test problems of the paper's test set\n`);
+process.stdout.write(`\n4×4 multiplication, GPT-2 ${shared.model.layers}×${shared.model.dim}, ${num('train', 2000)} training problems, ${epochs} epochs; first ${tests} test problems of the paper's test set\n`);
 process.stdout.write('| method | test accuracy | examples/s at batch 1 | wall minutes |\n|---|---|---|---|\n');
 for (const r of rows) process.stdout.write(`| ${r.name} | ${(100 * r.accuracy).toFixed(1)}% | ${r.b1.toFixed(1)} | ${r.minutes.toFixed(1)} |\n`);
 
