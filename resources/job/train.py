@@ -293,18 +293,24 @@ class Linear(nn.Module):
         self.conv1d = conv1d
         self.weight = nn.Parameter(torch.zeros((n_in, n_out) if conv1d else (n_out, n_in)))
         self.bias = nn.Parameter(torch.zeros(n_out)) if bias else None
-        self.lora_A = self.lora_B = None
+        self.lora = {}  # adapter name → (A, B); Bitune has two sets, `default` and `prefill`
+        self.active = "default"  # the set this pass reads (use_adapter)
         self.dropout = None  # a LoraDropout while a training step runs
 
-    def add_lora(self, A, B, scale, site):
+    def add_lora(self, A, B, scale, site, name="default"):
         """LoRA (engine/lora.ts): y = x·W + scale·(dropout(x)·Aᵀ)·Bᵀ + b, A [r, in], B [out, r]; `site` numbers its dropout."""
-        self.lora_A, self.lora_B, self.lora_scale, self.lora_site = nn.Parameter(A.clone()), nn.Parameter(B.clone()), scale, site
+        a, b = nn.Parameter(A.clone()), nn.Parameter(B.clone())
+        self.register_parameter(f"lora_A_{name}", a)
+        self.register_parameter(f"lora_B_{name}", b)
+        self.lora[name] = (a, b)
+        self.lora_scale, self.lora_site = scale, site
 
     def forward(self, x):
         y = x @ (self.weight if self.conv1d else self.weight.t())
-        if self.lora_A is not None:
+        if self.active in self.lora:
+            A, B = self.lora[self.active]
             xa = self.dropout(x, self.lora_site) if self.dropout is not None else x
-            y = y + ((xa @ self.lora_A.t()) @ self.lora_B.t()) * self.lora_scale
+            y = y + ((xa @ A.t()) @ B.t()) * self.lora_scale
         return y + self.bias if self.bias is not None else y
 
 
@@ -329,12 +335,18 @@ class GPT2Block(nn.Module):
         self.mlp.c_fc = Linear(C, 4 * C, conv1d=True)
         self.mlp.c_proj = Linear(4 * C, C, conv1d=True)
 
-    def forward(self, x, mask):
+    def forward(self, x, mask, past=None, present=None):
+        """`past`: this layer's (key, value) [B, H, P, D] before x's columns; `present` collects (key, value) with them."""
         B, T, C = x.shape
         H, D = self.H, C // self.H
         q, k, v = self.attn.c_attn(self.ln_1(x)).split(C, dim=-1)  # 3 × [B, T, C]
         heads = lambda t: t.view(B, T, H, D).transpose(1, 2)  # [B, H, T, D]
-        ctx = masked_softmax_attention(heads(q) * (1 / math.sqrt(D)), heads(k), heads(v), mask)
+        k, v = heads(k), heads(v)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, H, P+T, D]
+        if present is not None:
+            present.append((k, v))
+        ctx = masked_softmax_attention(heads(q) * (1 / math.sqrt(D)), k, v, mask)
         x = x + self.attn.c_proj(ctx.transpose(1, 2).reshape(B, T, C))
         h = self.mlp.c_fc(self.ln_2(x))  # [B, T, 4C]
         return x + self.mlp.c_proj(F.gelu(h, approximate="tanh"))
@@ -350,11 +362,12 @@ class GPT2(nn.Module):
         self.h = nn.ModuleList([GPT2Block(a) for _ in range(a["nLayer"])])
         self.ln_f = nn.LayerNorm(a["nEmbd"], eps=a["layerNormEpsilon"])
 
-    def forward(self, ids, positions, mask):
+    def forward(self, ids, positions, mask, past=None, present=None, head=True):
+        """mask [B, 1, T, P+T] over `past`'s P columns then ids'; `present` (a list) collects each layer's cache; head=False: no logits."""
         x = self.wte(ids) + self.wpe(positions)  # [B, T, C]
-        for block in self.h:
-            x = block(x, mask)
-        return self.ln_f(x) @ self.wte.weight.t()  # [B, T, V] (tied)
+        for l, block in enumerate(self.h):
+            x = block(x, mask, past[l] if past is not None else None, present)
+        return self.ln_f(x) @ self.wte.weight.t() if head else None  # [B, T, V] (tied)
 
 
 def rms_norm(x, w, eps):
@@ -404,7 +417,7 @@ class LlamaLayer(nn.Module):
         self.post_attention_layernorm = nn.Module()
         self.post_attention_layernorm.weight = nn.Parameter(torch.ones(C))
 
-    def forward(self, x, mask, cos, sin):
+    def forward(self, x, mask, cos, sin, past=None, present=None):
         B, T, _ = x.shape
         H, K, D = self.H, self.K, self.D
         h = rms_norm(x, self.input_layernorm.weight, self.eps)
@@ -417,6 +430,10 @@ class LlamaLayer(nn.Module):
         q = rope(heads(self.self_attn.q_proj(h), H))
         k = rope(heads(self.self_attn.k_proj(h), K))
         v = heads(self.self_attn.v_proj(h), K)
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)  # [B, K, P+T, D]
+        if present is not None:
+            present.append((k, v))
         if H != K:  # grouped-query attention: each key/value head serves H/K query heads
             k = k.repeat_interleave(H // K, dim=1)
             v = v.repeat_interleave(H // K, dim=1)
@@ -439,13 +456,15 @@ class Llama(nn.Module):
         self.lm_head = None if a["tieWordEmbeddings"] else Linear(a["hiddenSize"], a["vocabSize"], bias=False)
         self.register_buffer("inv_freq", rope_inv_freq(a), persistent=False)
 
-    def forward(self, ids, positions, mask):
+    def forward(self, ids, positions, mask, past=None, present=None, head=True):
         half = positions.float().unsqueeze(-1) * self.inv_freq  # [B, T, D/2]
         angles = torch.cat([half, half], dim=-1)  # [B, T, D]
         cos, sin = angles.cos().unsqueeze(1), angles.sin().unsqueeze(1)  # [B, 1, T, D]
         x = self.model.embed_tokens(ids)
-        for layer in self.model.layers:
-            x = layer(x, mask, cos, sin)
+        for l, layer in enumerate(self.model.layers):
+            x = layer(x, mask, cos, sin, past[l] if past is not None else None, present)
+        if not head:
+            return None
         x = rms_norm(x, self.model.norm.weight, self.arch["rmsNormEps"])
         head = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
         return x @ head.t()  # [B, T, V]
@@ -782,13 +801,14 @@ class LoraDropout:
     """
     engine/lora.ts's inverted dropout on an adapter's input: keep = [u < 1 − p], u from a counter-based hash of the
     element's index, the dropout site and the optimizer step, so the masks are a function of the step. Stepwise runs
-    a row's prompt part (`prefix` columns) and its answer part (`rest`) as two passes, each numbering its sites from
-    the model's adapted modules in order and indexing the elements of its own [batch, columns, in] input: the masks
-    here are those two, side by side, for the rows `rows` of the global batch.
+    a row's prompt part (`prefix` columns) and its answer part (`rest`) as separate passes (Bitune: two over the
+    prompt), numbering the sites of each pass on from the last's over the model's adapted modules in order, and
+    indexing the elements of the pass's own [batch, columns, in] input. `parts` lists (columns, first site) of the
+    passes this forward covers, side by side; `rows` are the rows of the global batch it runs.
     """
 
-    def __init__(self, p, step, prefix, rest, n_sites, rows):
-        self.p, self.step, self.prefix, self.rest, self.n_sites, self.rows = p, step, prefix, rest, n_sites, rows
+    def __init__(self, p, step, parts, rows):
+        self.p, self.step, self.parts, self.rows = p, step, parts, rows
 
     def mask(self, shape, rows, columns, site, device):
         B, n_in = shape[0], shape[-1]
@@ -805,10 +825,8 @@ class LoraDropout:
         return keep.to(torch.float32) * torch.tensor(1 / (1 - self.p), dtype=torch.float32)
 
     def __call__(self, x, site):
-        rows = self.rows
-        front = self.mask(x.shape, rows, self.prefix, site, x.device)
-        back = self.mask(x.shape, rows, self.rest, site + self.n_sites, x.device)
-        return x * torch.cat([front, back], dim=1).to(x.dtype)
+        masks = [self.mask(x.shape, self.rows, columns, first + site, x.device) for columns, first in self.parts]
+        return x * torch.cat(masks, dim=1).to(x.dtype)
 
 
 class InstructBatches:
@@ -850,13 +868,137 @@ class InstructBatches:
         return {"ids": ids, "labels": labels, "positions": positions, "valid": valid, "epoch": epoch, "reset": False, "info": {}}
 
 
+# ---------------------------------------------------------------------------------------------------
+# Bitune (methods/bitune/graph.ts and variant.ts; Kopiczko, Blankevoort & Asano 2024). The prompt before its
+# last token runs twice: with the `prefill` adapter set under the prefill mask (bidirectional, anti-causal or
+# causal) and with the `default` set causally. Per layer, keys and values mix as (1 − α)·causal + α·prefill with
+# α = |θ| / (|θ| + s_init), one θ per layer for keys and one for values, learned (from θ = s_init: α = ½) in the
+# one AdamW group of the adapters. The answer part (the last prompt token, the answer, EOS) then reads that cache
+# with the `default` set. Each ablation is a choice of these passes (tokens.json `bitune.passes`: variant.ts passesOf).
+
+PREFILL_ALLOW = {  # query t may see key s
+    "bidirectional": lambda n, device: torch.ones(n, n, dtype=torch.bool, device=device),
+    "anti-causal": lambda n, device: torch.ones(n, n, dtype=torch.bool, device=device).triu(),
+    "causal": lambda n, device: torch.ones(n, n, dtype=torch.bool, device=device).tril(),
+}
+
+
+def round_up8(n):
+    return max(8, -(-n // 8) * 8)
+
+
+class Bitune(nn.Module):
+    """The model with its adapter sets (attached) and the mixing θ: one forward is a whole Bitune computation."""
+
+    def __init__(self, model, spec):
+        super().__init__()
+        self.model = model
+        passes = spec["passes"]
+        self.prefill, self.causal, self.mixing, self.s_init = passes["prefill"], passes["causal"], passes["mixing"], float(spec["sInit"])
+        if self.mixing:
+            n = model.arch["nLayer"]
+            self.pass_scale_k = nn.Parameter(torch.full((n,), self.s_init, dtype=torch.float32))  # θ_k [L]
+            self.pass_scale_v = nn.Parameter(torch.full((n,), self.s_init, dtype=torch.float32))  # θ_v [L]
+
+    def mixing_params(self):
+        return {"bitune.pass_scale_k": self.pass_scale_k, "bitune.pass_scale_v": self.pass_scale_v} if self.mixing else {}
+
+    def alpha(self, theta):
+        """α = |θ| / (|θ| + s_init), |θ| as θ·sign(θ) (sign(0) = 1), as the graph computes it; [L]."""
+        sign = torch.where(theta < 0, -torch.ones_like(theta), torch.ones_like(theta))
+        a = theta * sign
+        return a / (a + self.s_init)
+
+    def prompt_cache(self, ids, positions, key_real, dropout=None):
+        """The prompt passes over ids [B, Pm] (key_real [B, Pm]: not left padding) and their mixing: per layer
+        (key, value) [B, kvHeads, Pm, D], and how many passes ran. `dropout(pass, columns)` answers a pass's masks."""
+        B, Pm = ids.shape
+        keys = key_real[:, None, None, :]  # [B, 1, 1, Pm]
+        ran = []
+
+        def run(adapter, kind):
+            use_adapter(self.model, adapter)
+            set_dropout(self.model, dropout(len(ran), Pm) if dropout else None)
+            present = []
+            self.model(ids, positions, keys & PREFILL_ALLOW[kind](Pm, ids.device), present=present, head=False)  # mask [B, 1, Pm, Pm]
+            ran.append(present)
+            return present
+
+        prefill = run(self.prefill["adapter"], self.prefill["mask"]) if self.prefill else None
+        causal = run("default", "causal") if self.causal else None
+        set_dropout(self.model, None)
+        if not self.mixing:
+            return (prefill if prefill is not None else causal), len(ran)
+        ak, av = self.alpha(self.pass_scale_k), self.alpha(self.pass_scale_v)  # [L]
+        mixed = [(c_k * (1 - ak[l]) + p_k * ak[l], c_v * (1 - av[l]) + p_v * av[l])  # (1 − α)·causal + α·prefill
+                 for l, ((c_k, c_v), (p_k, p_v)) in enumerate(zip(causal, prefill))]
+        return mixed, len(ran)
+
+    def forward(self, ids, positions, valid, prefix, dropout=None):
+        """A laid-out batch [B, Pm + S] (InstructBatches) → the answer part's logits [B, S, V]."""
+        B, T = ids.shape
+        Pm, S = prefix, T - prefix
+        key_real = valid[:, :Pm]  # [B, Pm]
+        cache, passes = self.prompt_cache(ids[:, :Pm], positions[:, :Pm], key_real, dropout)
+        causal = torch.ones(S, S, dtype=torch.bool, device=ids.device).tril()
+        mask = torch.cat([key_real[:, None, None, :].expand(B, 1, S, Pm), causal.expand(B, 1, S, S)], dim=3)  # [B, 1, S, Pm+S]
+        use_adapter(self.model, "default")
+        set_dropout(self.model, dropout(passes, S) if dropout else None)
+        logits = self.model(ids[:, Pm:], positions[:, Pm:], mask, past=cache)
+        set_dropout(self.model, None)
+        return logits
+
+
+@torch.no_grad()
+def generate_bitune(net, prompts, max_new, eos, pad, device, autocast):
+    """methods/bitune/infer.ts generate: the prompt's mixed cache, then greedy cached decoding with the `default` set."""
+    net.eval()
+    B, limit = len(prompts), net.model.max_positions
+    lens = [len(p) - 1 for p in prompts]
+    Pm = round_up8(max([1] + lens))
+    ids = torch.full((B, Pm), pad, dtype=torch.long)
+    pos = torch.zeros((B, Pm), dtype=torch.long)
+    key = torch.zeros((B, Pm), dtype=torch.bool)
+    for b, (p, L) in enumerate(zip(prompts, lens)):
+        if L > 0:
+            ids[b, Pm - L:] = torch.tensor(p[:L], dtype=torch.long)
+            pos[b, Pm - L:] = torch.arange(L)
+            key[b, Pm - L:] = True
+    with autocast():
+        past, _ = net.prompt_cache(ids.to(device), pos.to(device), key.to(device))
+    use_adapter(net.model, "default")
+    out, done = [[] for _ in range(B)], [max_new <= 0] * B
+    feed, step = [p[-1] for p in prompts], 0
+    while not all(done):
+        mask = torch.zeros((B, 1, 1, Pm + step + 1), dtype=torch.bool)
+        for b in range(B):
+            mask[b, 0, 0, Pm - lens[b]:] = True
+        positions = torch.tensor([[min(lens[b] + step, limit - 1)] for b in range(B)], dtype=torch.long)
+        present = []
+        with autocast():
+            logits = net.model(torch.tensor(feed, dtype=torch.long)[:, None].to(device), positions.to(device), mask.to(device), past=past, present=present)
+        past = present
+        feed = logits[:, -1].float().argmax(-1).tolist()
+        for b in range(B):
+            if not done[b]:
+                out[b].append(feed[b])
+                if feed[b] == eos or len(out[b]) >= max_new or lens[b] + step + 2 >= limit:
+                    done[b] = True
+        step += 1
+    net.train()
+    return out
+
+
 def evaluate_answers(model, examples, decoder, max_new, batch_size, device, autocast):
     """methods/bitune/run.ts evaluateAnswers: greedy answers; GSM8K-style gold answers compare by the extracted number."""
     preds, correct = [], 0
     t0 = time.time()
     for start in range(0, len(examples), batch_size):
         chunk = examples[start:start + batch_size]
-        rows = generate(model, [ex["prompt"] for ex in chunk], max_new, decoder.eos, decoder.pad, [(0, 0)] * len(chunk), device, autocast, 1)
+        if isinstance(model, Bitune):
+            rows = generate_bitune(model, [ex["prompt"] for ex in chunk], max_new, decoder.eos, decoder.pad, device, autocast)
+        else:
+            rows = generate(model, [ex["prompt"] for ex in chunk], max_new, decoder.eos, decoder.pad, [(0, 0)] * len(chunk), device, autocast, 1)
         for k, (ex, row) in enumerate(zip(chunk, rows)):
             generated = decoder.decode([i for i in row if i != decoder.eos])
             gsm = "####" in ex["answer"]
@@ -987,53 +1129,79 @@ class LoraMethod:
         pass
 
 
+class BituneMethod(LoraMethod):
+    """As LoRA, with the passes of tokens.json `bitune`: its adapter sets and mixing θ in every checkpoint."""
+
+    def __init__(self, c, toks, max_seq, evaluate_args):
+        super().__init__(c, toks, max_seq, evaluate_args)
+        self.bitune = toks["bitune"]
+
+    def name(self):
+        b = self.bitune
+        return f"Bitune ({b['ablation']}, s_init {b['sInit']}, {b['prefillMask']} prefill) with LoRA on {len(self.lora['modules'])} modules"
+
+
 for _m in (IcotMethod, FtCotMethod):
     _m.keeps_best = True
 
-METHODS = {"icot-si": IcotMethod, "fine-tune-cot": FtCotMethod, "lora": LoraMethod}
+METHODS = {"icot-si": IcotMethod, "fine-tune-cot": FtCotMethod, "lora": LoraMethod, "bitune": BituneMethod}
+
+
+def adapted(model):
+    return [m for m in model.modules() if isinstance(m, Linear) and m.lora]
 
 
 def set_dropout(model, dropout):
-    for m in model.modules():
-        if isinstance(m, Linear) and m.lora_A is not None:
-            m.dropout = dropout
+    for m in adapted(model):
+        m.dropout = dropout
+
+
+def use_adapter(model, name):
+    """The adapter set the next forward reads (engine/lora.ts withAdapter)."""
+    for m in adapted(model):
+        m.active = name
 
 
 def peft_key(prefix, module, which):
     return f"base_model.model.{prefix}{module}.lora_{which}.weight"
 
 
-def attach_lora(model, lora, folder):
+def attach_lora(model, lora, folder, set_name="default"):
     """The adapter of `folder` (PEFT's layout) on each target module of the frozen model; answers its parameters."""
     weights = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
     modules = dict(model.named_modules())
+    sets = {id(q) for m in adapted(model) for pair in m.lora.values() for q in pair}
     for p in model.parameters():
-        p.requires_grad_(False)
+        if id(p) not in sets:  # the base is frozen; sets attached before stay trainable
+            p.requires_grad_(False)
     trainable = []
     for name in lora["modules"]:
         A, B = (weights.get(peft_key(lora["modulePrefix"], name, w)) for w in ("A", "B"))
         if A is None or B is None or name not in modules:
             fail(f"{folder}/adapter_model.safetensors: no lora_A and lora_B for module {name}")
-        modules[name].add_lora(A, B, lora["scale"], len(trainable) // 2)
-        trainable += [modules[name].lora_A, modules[name].lora_B]
+        modules[name].add_lora(A, B, lora["scale"], len(trainable) // 2, set_name)
+        trainable += list(modules[name].lora[set_name])
     return trainable
 
 
-def load_lora(model, lora, folder):
+def load_lora(model, lora, folder, set_name="default"):
     weights = read_safetensors(os.path.join(folder, "adapter_model.safetensors"))
     modules = dict(model.named_modules())
     with torch.no_grad():
         for name in lora["modules"]:
-            modules[name].lora_A.copy_(weights[peft_key(lora["modulePrefix"], name, "A")])
-            modules[name].lora_B.copy_(weights[peft_key(lora["modulePrefix"], name, "B")])
+            A, B = modules[name].lora[set_name]
+            A.copy_(weights[peft_key(lora["modulePrefix"], name, "A")])
+            B.copy_(weights[peft_key(lora["modulePrefix"], name, "B")])
 
 
-def save_lora(model, lora, folder, config_from):
+def save_lora(model, lora, folder, config_from, set_name="default"):
     modules = dict(model.named_modules())
     tensors = {}
     for name in lora["modules"]:
-        tensors[peft_key(lora["modulePrefix"], name, "A")] = modules[name].lora_A
-        tensors[peft_key(lora["modulePrefix"], name, "B")] = modules[name].lora_B
+        A, B = modules[name].lora[set_name]
+        tensors[peft_key(lora["modulePrefix"], name, "A")] = A
+        tensors[peft_key(lora["modulePrefix"], name, "B")] = B
+    os.makedirs(folder, exist_ok=True)
     write_safetensors(os.path.join(folder, "adapter_model.safetensors"), tensors)
     shutil.copy(os.path.join(config_from, "adapter_config.json"), folder)
 
@@ -1137,6 +1305,13 @@ def main(argv=None):
         tmp = folder + ".tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         os.makedirs(tmp)
+        if bitune:  # a Stepwise run's adapters/ folder (methods/bitune/run.ts saveAdapters)
+            for name, source in bitune["adapters"].items():
+                save_lora(model, lora, os.path.join(tmp, name), os.path.join(job.dir, source), name)
+            if net.mixing:
+                write_safetensors(os.path.join(tmp, "bitune.safetensors"), net.mixing_params())
+            shutil.copy(os.path.join(job.dir, bitune["variant"]), tmp)
+            return tmp
         if lora:
             save_lora(model, lora, tmp, os.path.join(job.dir, lora["adapter"]))
             return tmp
@@ -1151,9 +1326,19 @@ def main(argv=None):
         os.replace(tmp, folder)
 
     load_params(job.model_dir)
-    lora = toks.get("lora") if job.method == "lora" else None
-    params = attach_lora(model, lora, os.path.join(job.dir, lora["adapter"])) if lora else list(model.parameters())
-    ddp = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    lora = toks.get("lora") if job.method in ("lora", "bitune") else None
+    bitune = toks.get("bitune") if job.method == "bitune" else None
+    net = None
+    if bitune:
+        # The adapter sets in Stepwise's order (default, then prefill), then θ_k and θ_v: one AdamW group.
+        params = [q for name, folder in bitune["adapters"].items() for q in attach_lora(model, lora, os.path.join(job.dir, folder), name)]
+        net = Bitune(model, bitune)
+        params += list(net.mixing_params().values())
+    else:
+        params = attach_lora(model, lora, os.path.join(job.dir, lora["adapter"])) if lora else list(model.parameters())
+    model.to(device)  # the adapters and θ too
+    scored = net if bitune else model  # what validation and the test generate with
+    ddp = nn.parallel.DistributedDataParallel(net or model) if world > 1 else (net or model)
 
     def new_optimizer():
         return torch.optim.AdamW(params, lr=t["lr"], betas=(t["beta1"], t["beta2"]), eps=t["eps"], weight_decay=t["weightDecay"])
@@ -1167,7 +1352,18 @@ def main(argv=None):
             fail(f"--resume: {ck_dir} holds no checkpoint (step-N folders) to continue from")
         folder = os.path.join(ck_dir, f"step-{found[-1]}")
         state = torch.load(os.path.join(folder, "trainer.pt"), map_location="cpu")
-        load_lora(model, lora, folder) if lora else load_params(folder)
+        if bitune:
+            for name in bitune["adapters"]:
+                load_lora(model, lora, os.path.join(folder, name), name)
+            if net.mixing:
+                theta = read_safetensors(os.path.join(folder, "bitune.safetensors"))
+                with torch.no_grad():
+                    for key, q in net.mixing_params().items():
+                        q.copy_(theta[key])
+        elif lora:
+            load_lora(model, lora, folder)
+        else:
+            load_params(folder)
         opt.load_state_dict(state["optimizer"])
         batches.seek(state["data"]["epoch"], state["data"]["index"])
         method.restore(state["method"])
@@ -1230,7 +1426,7 @@ def main(argv=None):
 
     def validate(epoch):
         nonlocal best
-        r = method.evaluate(model, valid, "valid") if lead else None
+        r = method.evaluate(scored, valid, "valid") if lead else None
         eligible, own = method.after_validation(broadcast(r["accuracy"] if lead else 0.0), epoch)
         if not lead:
             return
@@ -1252,6 +1448,10 @@ def main(argv=None):
             if args.stop_after is not None and step >= args.stop_after:
                 break
             batch = batches.next()
+            if net is not None and net.mixing:  # α per layer before the step, as Stepwise reports it with the step
+                for which, theta in (("k", net.pass_scale_k), ("v", net.pass_scale_v)):
+                    for l, x in enumerate(theta.detach().cpu().tolist()):
+                        batch["info"][f"alpha_{which}_{l}"] = abs(x) / (abs(x) + net.s_init)
             if batch["reset"]:
                 opt = new_optimizer()
             lr = learning_rate(schedule, step + 1)
@@ -1270,12 +1470,20 @@ def main(argv=None):
                 ctx = ddp.no_sync() if world > 1 and not sync else _Null()
                 with ctx:
                     with autocast():
-                        mask = causal_mask(len(part), T, device, valid_keys[part].to(device)) if valid_keys is not None else causal_mask(1, T, device)
-                        if lora and lora.get("dropout", 0) > 0:
-                            set_dropout(model, LoraDropout(lora["dropout"], step + 1, toks["prefix"], toks["rest"], len(lora["modules"]), part))
-                        logits = ddp(ids[part].to(device), positions[part].to(device), mask)
-                        set_dropout(model, None)
-                    ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), labels[part, 1:].reshape(-1).to(device),
+                        p_drop, n_sites = (lora.get("dropout", 0), len(lora["modules"])) if lora else (0, 0)
+                        if bitune:
+                            # Each pass's masks: its columns, its sites numbered on from the passes before it.
+                            dropout = (lambda k, columns, part=part: LoraDropout(p_drop, step + 1, [(columns, k * n_sites)], part)) if p_drop > 0 else None
+                            logits = ddp(ids[part].to(device), positions[part].to(device), valid_keys[part].to(device), toks["prefix"], dropout)  # [b, S, V]
+                            targets = labels[part, toks["prefix"] + 1:]
+                        else:
+                            mask = causal_mask(len(part), T, device, valid_keys[part].to(device)) if valid_keys is not None else causal_mask(1, T, device)
+                            if p_drop > 0:
+                                set_dropout(model, LoraDropout(p_drop, step + 1, [(toks["prefix"], 0), (toks["rest"], n_sites)], part))
+                            logits = ddp(ids[part].to(device), positions[part].to(device), mask)
+                            set_dropout(model, None)
+                            targets = labels[part, 1:]
+                    ce = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), targets.reshape(-1).to(device),
                                          ignore_index=IGNORE, reduction="sum")
                     # DDP averages over the ranks: ×world makes the sum over every rank's tokens / the global count.
                     (ce * world / tokens).backward()
@@ -1310,7 +1518,7 @@ def main(argv=None):
             if len(test):
                 if best is not None and method.keeps_best:
                     load_params(os.path.join(out, "best"))
-                r = method.evaluate(model, test, "test")
+                r = method.evaluate(scored, test, "test")
                 metric(step, t["epochs"] - 1, {"test_accuracy": r["accuracy"], "test_cot_tokens": r["meanCotTokens"], "test_examples_per_s": r["examplesPerS"]})
                 predictions("test", step, r["predictions"])
                 print(f"test accuracy {100 * r['accuracy']:.1f}% ({r['correct']}/{r['total']})", flush=True)

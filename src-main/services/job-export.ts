@@ -22,8 +22,9 @@ import type { SeqTokenizer } from '../engine/tokenizers/seq-tokenizer.ts';
 import { TOKENIZER_SPEC_FILE } from '../engine/tokenizers/spec.ts';
 import { saveAdapterPeft } from '../engine/lora.ts';
 import { shapeFor } from '../methods/bitune/layout.ts';
-import { parseBituneConfig, PEFT_PREFIX, WEIGHT_LAYOUT } from '../methods/bitune/recipe.ts';
-import { encodePair, prepareBitune } from '../methods/bitune/run.ts';
+import { parseBituneConfig, PEFT_PREFIX, variantOf, WEIGHT_LAYOUT } from '../methods/bitune/recipe.ts';
+import { encodePair, prepareBitune, VARIANT_FILE } from '../methods/bitune/run.ts';
+import { passesOf } from '../methods/bitune/variant.ts';
 import { encodeStudentPrompt } from '../methods/finetune-cot/layout.ts';
 import { QUESTION_ANSWER } from '../methods/shared/instruct/format.ts';
 import { parseFtCotConfig } from '../methods/finetune-cot/recipe.ts';
@@ -34,7 +35,7 @@ import { prepare as prepareIcot } from '../methods/icot/run.ts';
 import type { LabContext } from './lab.ts';
 
 /** The methods train.py trains. */
-export const EXPORTABLE_METHODS = ['icot-si', 'fine-tune-cot', 'lora'] as const;
+export const EXPORTABLE_METHODS = ['icot-si', 'fine-tune-cot', 'lora', 'bitune'] as const;
 
 /** The launch files every job carries, from resources/job/. */
 const TEMPLATES = ['train.py', 'requirements.txt', 'README.md', 'slurm.sbatch', 'sky.yaml'] as const;
@@ -111,8 +112,8 @@ interface Exportable {
   trainExamples: number;
   /** The README's one line on what the job trains. */
   what: string;
-  /** Writes the initial adapter (LoRA) into a folder. */
-  adapter?: (dir: string) => void;
+  /** The initial adapters (LoRA, Bitune): the folder under the job they go to, and what writes them there. */
+  adapter?: { folder: string; write: (dir: string) => void };
 }
 
 /** ICoT-SI: `input EOS cot EOS #### answer EOS` (train: ids and the three EOS positions; the loss from the first EOS on). */
@@ -147,17 +148,19 @@ function ftcotExportable(json: unknown, where: string): Exportable {
 }
 
 /**
- * LoRA (the lora method with peft lora): the frozen base in model/, the initial adapter in PEFT's layout in
- * model/adapter/, and each example's prompt and answer tokens (the layout of methods/bitune/layout.ts). What
- * train.py does not train yet is refused, naming the field: Bitune, DoRA, IA3 and full fine-tuning, a float16
- * base, chat templates and multiple-choice files.
+ * LoRA and Bitune with peft lora: the frozen base in model/, each example's prompt and answer tokens (the
+ * layout of methods/bitune/layout.ts), and the initial adapters in PEFT's layout: LoRA's in model/adapter/,
+ * Bitune's sets in model/adapters/<name>/ beside the variant's record (stepwise-adapters.json), with the
+ * passes its ablation runs (variant.ts passesOf) in tokens.json `bitune`. What train.py does not train yet is
+ * refused, naming the field: DoRA, IA3 and full fine-tuning, a float16 base, chat templates and
+ * multiple-choice files.
  */
-function loraExportable(json: unknown, where: string): Exportable {
+function adapterExportable(method: 'lora' | 'bitune', json: unknown, where: string): Exportable {
   const config = parseBituneConfig(json, where);
   const refuse = (field: string, why: string) => {
-    throw new Error(`${field}: ${why}; train.py trains plain LoRA (peft lora, a float32 base, no eval.choices) for now`);
+    throw new Error(`${field}: ${why}; train.py trains LoRA and Bitune with peft lora (a float32 base, no eval.choices) for now`);
   };
-  if (config.method !== 'lora') refuse('method', `is ${config.method}`);
+  if (config.method !== method) refuse('method', `is ${config.method} in a ${method} run's config`);
   if (config.peft !== 'lora') refuse('peft', `is ${config.peft}`);
   if (config.runtime.baseDtype !== 'float32') refuse('runtime.baseDtype', `is ${config.runtime.baseDtype}`);
   if (config.eval.choices.length) refuse('eval.choices', 'names multiple-choice files (score them on the imported adapters with stepwise eval)');
@@ -167,21 +170,45 @@ function loraExportable(json: unknown, where: string): Exportable {
   const { prefix, rest } = shapeFor(p.pairs, p.family.maxPositions);
   const evalRow = (ex: (typeof p.valid)[number]) => ({ question: ex.question, answer: ex.answer, prompt: encodePair(p.tok, ex, p.template, false).prompt });
   const family = p.family.name;
+  const peft = { modulePrefix: PEFT_PREFIX[family], layout: WEIGHT_LAYOUT[family] };
+  const lora = { scale: config.lora.alpha / config.lora.r, dropout: config.lora.dropout, modulePrefix: PEFT_PREFIX[family], modules: adapter.modules.map((m) => m.module) };
+  const common = { arch: p.family.arch, init: p.base, tok: p.tok, config, trainExamples: p.pairs.length };
+  const tokens = { prefix, rest, maxNewTokens: config.eval.maxNewTokens, train: p.pairs, valid: p.valid.map(evalRow), test: p.test.map(evalRow) };
+  if (method === 'lora') {
+    return {
+      ...common, what: `LoRA r ${config.lora.r} on ${adapter.modules.length} modules`,
+      tokens: { ...tokens, lora: { adapter: 'model/adapter', ...lora } },
+      adapter: { folder: 'model/adapter', write: (dir) => saveAdapterPeft(dir, adapter, p.init, peft) },
+    };
+  }
+  const variant = variantOf(config);
+  const folderOf = (name: string) => `model/adapters/${name}`;
   return {
-    arch: p.family.arch, init: p.base, tok: p.tok, config, trainExamples: p.pairs.length, what: `LoRA r ${config.lora.r} on ${adapter.modules.length} modules`,
+    ...common, what: `Bitune (${variant.ablation}, s_init ${variant.sInit}, ${variant.prefillMask} prefill) with LoRA r ${config.lora.r} on ${adapter.modules.length} modules per set`,
     tokens: {
-      prefix, rest, maxNewTokens: config.eval.maxNewTokens,
-      lora: { adapter: 'model/adapter', scale: config.lora.alpha / config.lora.r, dropout: config.lora.dropout, modulePrefix: PEFT_PREFIX[family], modules: adapter.modules.map((m) => m.module) },
-      train: p.pairs, valid: p.valid.map(evalRow), test: p.test.map(evalRow),
+      ...tokens,
+      lora: { adapter: folderOf('default'), ...lora },
+      bitune: {
+        ablation: variant.ablation, sInit: variant.sInit, prefillMask: variant.prefillMask, passes: passesOf(variant),
+        adapters: Object.fromEntries(p.adapters.map((a) => [a.name, folderOf(a.name)])), variant: `model/adapters/${VARIANT_FILE}`,
+      },
     },
-    adapter: (dir) => saveAdapterPeft(dir, adapter, p.init, { modulePrefix: PEFT_PREFIX[family], layout: WEIGHT_LAYOUT[family] }),
+    adapter: {
+      folder: 'model/adapters',
+      write: (dir) => {
+        for (const a of p.adapters) saveAdapterPeft(path.join(dir, a.name), a, p.init, peft);
+        // As a Stepwise run's adapters folder records its variant (run.ts saveAdapters); the job's checkpoints carry it.
+        fs.writeFileSync(path.join(dir, VARIANT_FILE), JSON.stringify({ ...variant, peft: config.peft, adapters: p.adapters.map((a) => a.name), baseModel: null, baseDtype: config.runtime.baseDtype }, null, 2));
+      },
+    },
   };
 }
 
 const EXPORTABLE: Record<(typeof EXPORTABLE_METHODS)[number], (json: unknown, where: string) => Exportable> = {
   'icot-si': icotExportable,
   'fine-tune-cot': ftcotExportable,
-  lora: loraExportable,
+  lora: (json, where) => adapterExportable('lora', json, where),
+  bitune: (json, where) => adapterExportable('bitune', json, where),
 };
 
 export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
@@ -224,8 +251,10 @@ export function exportJob(lab: LabContext, req: ExportRequest): ExportReport {
   fs.writeFileSync(path.join(dir, 'model', TOKENIZER_SPEC_FILE), JSON.stringify(p.tok.spec()));
   for (const f of fs.readdirSync(path.join(dir, 'model'))) files.push(`model/${f}`);
   if (p.adapter) {
-    p.adapter(path.join(dir, 'model', 'adapter'));
-    for (const f of fs.readdirSync(path.join(dir, 'model', 'adapter'))) files.push(`model/adapter/${f}`);
+    p.adapter.write(path.join(dir, p.adapter.folder));
+    for (const f of fs.readdirSync(path.join(dir, p.adapter.folder), { recursive: true, withFileTypes: true })) {
+      if (f.isFile()) files.push(path.relative(dir, path.join(f.parentPath, f.name)).split(path.sep).join('/'));
+    }
   }
 
   write('tokens.json', JSON.stringify({

@@ -111,7 +111,7 @@ test.skipIf(!PYTHON)('killed after step 6 with its last checkpoint at step 4, th
 
 test('export-job refuses what train.py does not train of a LoRA run, naming the field', () => {
   expect(() => exportLora('dora', loraConfig('gpt2', { peft: 'dora' }))).toThrow(
-    /peft: is dora; train\.py trains plain LoRA \(peft lora, a float32 base, no eval\.choices\) for now/,
+    /peft: is dora; train\.py trains LoRA and Bitune with peft lora \(a float32 base, no eval\.choices\) for now/,
   );
   expect(() => exportLora('bitune', { ...loraConfig('gpt2'), method: 'bitune' })).toThrow(/method: is bitune/);
 });
