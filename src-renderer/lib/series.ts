@@ -45,6 +45,31 @@ export function addMetricStep(series: MetricSeries[], m: EventPayloads['run.metr
  */
 const HEADLINE = ['loss', 'val_accuracy', 'test_accuracy', 'scheduled_removal', 'val_cot_tokens'];
 
+/** A run's final figures: each metric's last value (with its step), and for accuracies their best. */
+export interface FinalFigure {
+  key: string;
+  last: number;
+  step: number;
+  /** The highest value and its step, for a metric whose name says accuracy (higher is better). */
+  best?: { value: number; step: number };
+}
+
+/** Every metric's final figure, headline metrics first; metrics with no finite value are left out. */
+export function finalFigures(series: MetricSeries[]): FinalFigure[] {
+  const { headline, rest } = headlineFirst(series);
+  return [...headline, ...rest].flatMap((s): FinalFigure[] => {
+    let last: FinalFigure | undefined;
+    let best: { value: number; step: number } | undefined;
+    s.values.forEach((v, i) => {
+      if (v === null || !Number.isFinite(v)) return;
+      last = { key: s.key, last: v, step: s.steps[i]! };
+      if (!best || v > best.value) best = { value: v, step: s.steps[i]! };
+    });
+    if (!last) return [];
+    return [/accuracy/.test(s.key) && best ? { ...(last as FinalFigure), best } : last];
+  });
+}
+
 /** Splits series into the headline ones (in HEADLINE order) and the rest (by key). */
 export function headlineFirst(series: MetricSeries[]): { headline: MetricSeries[]; rest: MetricSeries[] } {
   const headline = HEADLINE.flatMap((key) => series.filter((s) => s.key === key));

@@ -100,5 +100,13 @@ describe('every chart', () => {
     expect(rows[1]!.split(',').map(Number)).toEqual([1, 2, 2, 1]);
     expect(rows[12]!.split(',')[1]).toBe(String(2 / 12));
   });
+
+  test('the run page opens with a card of each metric\'s final figure', async () => {
+    await page.goto(`${server.origin}/#/runs/${runId}`);
+    const summary = page.locator('dl[aria-label="Final figures"] .figure-card');
+    await summary.first().waitFor();
+    const texts = (await summary.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+    expect(texts).toEqual(['loss 0.1667 at step 12', 'val_accuracy 0.75 at step 12', 'test_accuracy 0.7 at step 12', 'scheduled_removal 8 at step 12']);
+  });
 });
 

@@ -3,7 +3,7 @@
 import { describe, expect, test } from 'vitest';
 import type { MetricSeries } from '../../src-main/contract/index.ts';
 import { chartCsv } from '../../src-renderer/lib/chart-csv.ts';
-import { accuracyAgainstSpeed, addMetricStep, smooth, xsFor } from '../../src-renderer/lib/series.ts';
+import { accuracyAgainstSpeed, addMetricStep, finalFigures, smooth, xsFor } from '../../src-renderer/lib/series.ts';
 
 const event = (step: number, values: Record<string, number>) => ({ runId: 1, step, values, wallTime: 1000 + step });
 
@@ -87,5 +87,16 @@ describe('a chart as CSV', () => {
       { label: 'val "accuracy", smoothed', xs: [2, 4], ys: [0.75, 0.8] },
     ]);
     expect(csv).toBe('step,loss,"val ""accuracy"", smoothed"\r\n1,1,\r\n2,0.5,0.75\r\n3,,\r\n4,,0.8\r\n');
+  });
+});
+
+describe('a run\'s final figures', () => {
+  test('each metric\'s last finite value and its step, headline metrics first; accuracies also say their best', () => {
+    const m = (key: string, steps: number[], values: (number | null)[]) => ({ key, steps, values, wallTimes: steps });
+    expect(finalFigures([m('wall_minutes', [9], [1.5]), m('val_accuracy', [3, 6, 9], [0.5, 0.9, 0.8]), m('loss', [1, 2, 3], [2, 1, null]), m('empty', [1], [null])])).toEqual([
+      { key: 'loss', last: 1, step: 2 },
+      { key: 'val_accuracy', last: 0.8, step: 9, best: { value: 0.9, step: 6 } },
+      { key: 'wall_minutes', last: 1.5, step: 9 },
+    ]);
   });
 });
