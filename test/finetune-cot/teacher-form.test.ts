@@ -80,4 +80,27 @@ describe('the teacher form', () => {
     await eventually(() => task.locator('option:checked').textContent()).toBe('Coin Flip');
     expect(await task.locator('option').allTextContents()).toEqual(expect.arrayContaining(['coin_flip', 'Coin Flip']));
   });
+
+  test('before a generation job, the form says what it asks of the teacher, and a large one asks twice', async () => {
+    await page.goto(`${server.origin}/#/finetune-cot`);
+    const task = page.locator('#ftcot-task');
+    await eventually(() => task.locator('option').count()).toBeGreaterThan(1);
+    await task.selectOption({ label: 'coin_flip' });
+    const coin = (await callApi<{ items: { name: string; splitCounts: Record<string, number> }[] }>(server, 'datasets.list', {})).items.find((d) => d.name === 'coin_flip')!;
+    const train = coin.splitCounts.train!;
+    const estimate = page.getByTestId('generation-estimate');
+    const squash = async () => ((await estimate.textContent()) ?? '').replace(/\s+/g, ' ').trim();
+    await page.getByLabel('Samples per question (D)').fill('8');
+    await eventually(squash).toBe(`Before it starts: ${train} questions × 8 samples × 2 calls = ${(train * 16).toLocaleString('en-US')} requests to the teacher, up to ${(train * 8 * (128 + 32)).toLocaleString('en-US')} generated tokens; Test the connection to see how long.`);
+    await page.locator('#ftcot-limit').fill('10');
+    await eventually(squash).toContain('10 questions × 8 samples × 2 calls = 160 requests');
+    // Over 2,000 requests, Generate asks again before it starts anything.
+    await page.locator('#ftcot-limit').fill('');
+    await page.getByLabel('Samples per question (D)').fill('64');
+    await page.getByRole('button', { name: 'Generate', exact: true }).click();
+    await eventually(() => page.getByRole('note').textContent()).toContain('That is a large job for the teacher');
+    expect(await page.getByRole('button', { name: 'Generate anyway' }).count()).toBe(1);
+    expect((await callApi<{ total: number }>(server, 'finetune.generations', {})).total).toBe(0);
+  });
 });
+
