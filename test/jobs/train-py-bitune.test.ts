@@ -66,10 +66,14 @@ function exportRun(name: string, method: 'bitune' | 'lora', config: JsonObject) 
   }
 }
 
+/** The GPT-2 job, trained whole (for the resume test). */
+let gpt2Job: string;
+
 describe.skipIf(!PYTHON).each(['gpt2', 'llama'] as const)('train.py on a Bitune run (%s; GPT-2 with dropout 0.1)', (family) => {
   test("a whole run of 8 steps: losses within 1e-4 of Stepwise's, the same answers, both sets and θ saved as Stepwise saves them", async () => {
     const report = exportRun(family, 'bitune', bituneConfig(family));
     const job = report.dir;
+    if (family === 'gpt2') gpt2Job = job;
     expect(report.files).toEqual(expect.arrayContaining([
       'model/adapters/default/adapter_config.json', 'model/adapters/default/adapter_model.safetensors',
       'model/adapters/prefill/adapter_config.json', 'model/adapters/prefill/adapter_model.safetensors', 'model/adapters/stepwise-adapters.json',
@@ -131,6 +135,45 @@ describe.skipIf(!PYTHON).each(['gpt2', 'llama'] as const)('train.py on a Bitune 
     expect(saved.variant).toEqual({ method: 'bitune', ablation: 'full', sInit: 0.1, prefillMask: 'bidirectional' });
     expect(saved.adapters.map((a) => a.name)).toEqual(['default', 'prefill']);
     expect(saved.trained.get(MIX_V)!.data).toEqual(theta.get(MIX_V)!.data);
+  });
+});
+
+test.skipIf(!PYTHON)('killed after step 6 with its last checkpoint at step 4, then resumed: both sets, θ and the optimizer continue, the metrics of the uninterrupted run bit for bit', async () => {
+  const figures = (out: string) =>
+    readMetrics(gpt2Job, out).map((m) => ({ step: m.step, values: Object.fromEntries(Object.entries(m.values).filter(([k]) => !/per_s$|^wall_minutes$/.test(k))) }));
+  await python(['train.py', 'job.json', '--threads', '1', '--out', 'killed', '--stop-after', '6'], gpt2Job);
+  fs.rmSync(path.join(gpt2Job, 'killed/checkpoints/step-6'), { recursive: true });
+  expect(await python(['train.py', 'job.json', '--threads', '1', '--out', 'killed', '--resume'], gpt2Job)).toContain('at step 4');
+  const resumed = figures('killed');
+  expect(resumed.filter((m) => 'loss' in m.values).map((m) => m.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  expect(resumed).toEqual(figures('out'));
+});
+
+// The ablations are choices of the passes (variant.ts passesOf), which the job carries: one epoch of two on GPT-2, with dropout
+// (naive-bidirectional and only-causal are the same code paths: one pass with the default set; full with a causal prefill mask).
+describe.skipIf(!PYTHON).each([
+  { ablation: 'no-mixing', prefillMask: 'anti-causal', saved: ['default', 'prefill', 'stepwise-adapters.json', 'trainer.pt'] },
+  { ablation: 'shared-adapter', prefillMask: 'bidirectional', saved: ['bitune.safetensors', 'default', 'stepwise-adapters.json', 'trainer.pt'] },
+])('train.py on the $ablation ablation ($prefillMask prefill)', ({ ablation, prefillMask, saved }) => {
+  test("4 steps: losses within 1e-4 of Stepwise's, the same validation answers, the variant's sets saved", async () => {
+    const config = () => bituneConfig('gpt2', { bitune: { sInit: 0.1, ablation, prefillMask }, train: { epochs: 1, batchSize: 16, lr: 1e-2 } });
+    const job = exportRun(ablation, 'bitune', config()).dir;
+    await python(['train.py', 'job.json', '--threads', '1'], job);
+    const theirs = readMetrics(job);
+    const events: TrainerEvent[] = [];
+    const runDir = path.join(dir, ablation, 'stepwise');
+    fs.mkdirSync(runDir, { recursive: true });
+    expect((await runBitune({ config: config() as never, runDir }, (e) => events.push(e), new TrainerControl())).status).toBe('completed');
+    const steps = events.flatMap((e) => (e.type === 'step' ? [e] : []));
+    const ours = stepRecords(theirs);
+    expect(ours.map((m) => m.step)).toEqual([1, 2, 3, 4]);
+    expect(steps.map((e) => e.step)).toEqual([1, 2, 3, 4]);
+    ours.forEach((m, k) => expect(Math.abs(m.values.loss - steps[k].loss), `loss at step ${m.step}`).toBeLessThanOrEqual(1e-4 * steps[k].loss));
+    const valid = (rows: PredictionRow[]) => rows.map((r) => [r.index, r.generated, r.correct]);
+    const stepwiseValid = events.flatMap((e) => (e.type === 'predictions' && e.split === 'valid' ? [e] : [])).at(-1)!;
+    const written = fs.readFileSync(path.join(job, 'out/predictions/valid-4.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as PredictionRow);
+    expect(valid(written)).toEqual(valid(stepwiseValid.rows));
+    expect(fs.readdirSync(path.join(job, 'out/checkpoints/step-4')).sort()).toEqual(saved);
   });
 });
 
