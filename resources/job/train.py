@@ -7,8 +7,9 @@ Stepwise's training, in plain PyTorch, for a job folder `stepwise export-job` wr
     torchrun ... train.py job.json --resume                # continue from the last checkpoint in out/
 
 It trains what Stepwise trains, the way Stepwise trains it (ICoT-SI with its three recipes: explicit CoT,
-No CoT, stepwise internalization; Fine-tune-CoT students: ft-cot, vanilla, zero-shot-cot; plain LoRA on a frozen
-base), on the GPT-2 or Llama-family model in model/:
+No CoT, stepwise internalization; Fine-tune-CoT students: ft-cot, vanilla, zero-shot-cot; LoRA on a frozen base,
+and Bitune with LoRA sets and its ablations: the prompt read twice, the caches mixed per layer by learned
+coefficients), on the GPT-2 or Llama-family model in model/:
   - the examples as Stepwise laid them out (tokens.json; ICoT-SI: `input EOS cot EOS #### answer EOS`, no loss
     before the first EOS; Fine-tune-CoT: `{question} ###` then ` {rationale} --> {answer}` EOS, the loss on the
     completion), shuffled each epoch by Stepwise's own seeded generator (mulberry32, ported below);
@@ -1338,7 +1339,8 @@ def main(argv=None):
         params = attach_lora(model, lora, os.path.join(job.dir, lora["adapter"])) if lora else list(model.parameters())
     model.to(device)  # the adapters and θ too
     scored = net if bitune else model  # what validation and the test generate with
-    ddp = nn.parallel.DistributedDataParallel(net or model) if world > 1 else (net or model)
+    # Bitune's prefill set on the last layer's output modules reaches no key or value: it gets no gradient.
+    ddp = nn.parallel.DistributedDataParallel(net or model, find_unused_parameters=bool(bitune)) if world > 1 else (net or model)
 
     def new_optimizer():
         return torch.optim.AdamW(params, lr=t["lr"], betas=(t["beta1"], t["beta2"]), eps=t["eps"], weight_decay=t["weightDecay"])
@@ -1490,6 +1492,10 @@ def main(argv=None):
                 local += ce.detach().double()
             if world > 1 and not chunks:
                 fail(f"rank {rank} has no rows of a batch of {t['batchSize']}: use at most {t['batchSize']} processes")
+            if bitune:  # Stepwise's gradient of a set that reaches no loss is 0 (weight decay still applies), not none
+                for q in params:
+                    if q.grad is None:
+                        q.grad = torch.zeros_like(q)
             norm = torch.nn.utils.clip_grad_norm_(params, t["maxGradNorm"]) if t["maxGradNorm"] > 0 else \
                 torch.norm(torch.stack([q.grad.detach().norm() for q in params if q.grad is not None]))
             opt.step()

@@ -42,7 +42,7 @@ export const jobsProcedures = {
     summary:
       "Write a run as a job folder for a cluster (docs/JOB-FORMAT.md): its config, data files and starting model, the examples as Stepwise tokenized them, " +
       'a PyTorch train.py that trains it as Stepwise does (torchrun, DDP), and launch files for one machine, several, Slurm and SkyPilot. ' +
-      'ICoT-SI runs, Fine-tune-CoT students and plain LoRA runs; the folder must be new or empty.',
+      'ICoT-SI runs, Fine-tune-CoT students, and LoRA and Bitune runs with LoRA adapters; the folder must be new or empty.',
     input: z.strictObject({
       runId: id(),
       out: absolutePath(),
