@@ -25,7 +25,7 @@ let dir: string;
 let lab: string;
 let data: { train: string; valid: string; test: string };
 /** Run ids in the lab: a fresh GPT-2 ICoT-SI run, a No-CoT run from a Llama folder, a Bitune run. */
-let runs: { fresh: number; folder: number; bitune: number };
+let runs: { fresh: number; folder: number; coconut: number };
 let llamaFolder: string;
 
 function stepwise(args: string[]) {
@@ -50,7 +50,7 @@ beforeAll(async () => {
     runs = {
       fresh: l.store.runs.create({ method: 'icot-si', name: '2x2 ICoT-SI', config: tinyJobConfig(data, 'gpt2') }).id,
       folder: l.store.runs.create({ method: 'icot-si', name: '2x2 No CoT', config: tinyJobConfig(data, 'llama', 2, { recipe: 'nocot', model: { kind: 'folder', path: llamaFolder } }) }).id,
-      bitune: l.store.runs.create({ method: 'bitune', name: 'a Bitune run', config: { method: 'bitune' } }).id,
+      coconut: l.store.runs.create({ method: 'coconut', name: 'a Coconut run', config: {} }).id,
     };
   } finally {
     l.close();
@@ -156,10 +156,10 @@ describe('stepwise export-job', () => {
       fs.writeFileSync(path.join(busy, 'notes.txt'), 'mine');
       expect(() => exportJob(l, { runId: runs.fresh, out: busy })).toThrow(`${busy} is not empty: export-job writes a new job folder, give a new or empty one`);
       expect(fs.readdirSync(busy)).toEqual(['notes.txt']);
-      expect(() => exportJob(l, { runId: runs.bitune, out: path.join(dir, 'bitune') })).toThrow(
-        `run ${runs.bitune} is a bitune run; export-job exports icot-si, fine-tune-cot and lora runs (train.py trains those)`,
+      expect(() => exportJob(l, { runId: runs.coconut, out: path.join(dir, 'coconut') })).toThrow(
+        `run ${runs.coconut} is a coconut run; export-job exports icot-si, fine-tune-cot, lora and bitune runs (train.py trains those)`,
       );
-      expect(fs.existsSync(path.join(dir, 'bitune'))).toBe(false);
+      expect(fs.existsSync(path.join(dir, 'coconut'))).toBe(false);
     } finally {
       l.close();
     }
