@@ -203,12 +203,21 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
     return parsed.data;
   }
 
+  /** A Library model's folder in an engine's message, named as the Library and the New run form name it (a user chose it by name). */
+  function namingModels(message: string): string {
+    for (const m of store.models.list(1000, 0).items) {
+      const folder = path.join(dataDir, m.path);
+      if (message.includes(folder)) message = message.split(folder).join(`the Library model “${m.name}” (${m.path})`);
+    }
+    return message;
+  }
+
   /** The method's own preparation of `config` (data parsed, model loaded), in a worker; its failure is the caller's invalid input. */
   async function preflight(procedure: string, method: MethodDefinition, config: unknown): Promise<void> {
     try {
       await preflightRun(method, config);
     } catch (error) {
-      const message = quote((error as Error).message, MAX_MESSAGE);
+      const message = quote(namingModels((error as Error).message), MAX_MESSAGE);
       throw new StepwiseError('invalid_input', `${procedure}: the run cannot start: ${message}`, [{ path: ['config'], message }]);
     }
   }
@@ -500,7 +509,7 @@ export function createTraining({ store, dataDir, events }: LabContext): Training
       try {
         return await estimateOffThread(method, valid, { measure, provider, threads: valid.runtime?.threads });
       } catch (error) {
-        const message = quote((error as Error).message, MAX_MESSAGE);
+        const message = quote(namingModels((error as Error).message), MAX_MESSAGE);
         throw new StepwiseError('invalid_input', `runs.estimate: the run cannot start: ${message}`, [{ path: ['config'], message }]);
       }
     },

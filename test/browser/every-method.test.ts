@@ -98,7 +98,7 @@ async function newRun(o: { method: RegExp; name: string; dataset: number; model?
   // Closed, or refused with the form's error (shown in the failure).
   if (o.refusal) {
     await dialog.getByRole('alert').waitFor({ timeout: 60_000 });
-    expect(await dialog.getByRole('alert').innerText()).toMatch(/has no tokenizer: expected stepwise-tokenizer\.json, tokenizer\.json, or vocab\.json with merges\.txt/);
+    expect(await dialog.getByRole('alert').innerText()).toMatch(/the run cannot start: the Library model “gpt2-tiny” \(models\/\d+\) has no tokenizer: expected stepwise-tokenizer\.json, tokenizer\.json, or vocab\.json with merges\.txt/);
     await dialog.screenshot({ path: screenshotPath(`every-method-${o.shot}`) });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await dialog.waitFor({ state: 'hidden' });
@@ -184,7 +184,7 @@ describe('every method from an empty data folder, through the UI', () => {
     expect(await page.locator('table.rationales tbody tr').count()).toBe(8);
     const reasons = (await page.locator('table.rationales td[data-cell="reason"]').allInnerTexts()).map((t) => t.trim());
     expect(reasons).toEqual(Array(8).fill('kept'));
-    await page.screenshot({ path: screenshotPath('every-method-rationales'), fullPage: true });
+    await page.locator('section[aria-labelledby="ftcot-rationales-title"]').screenshot({ path: screenshotPath('every-method-rationales') });
     const job = (await read<{ items: { id: number; name: string }[] }>('finetune.generations', {})).items.find((g) => g.name === 'coins teacher')!;
     const generated = await read<{ datasetId: number | null; kept: number }>('finetune.generation', { id: job.id });
     expect(generated.kept).toBe(8);
