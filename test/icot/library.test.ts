@@ -88,6 +88,32 @@ describe('datasets.import', () => {
     ]);
   });
 
+  it('datasetId adds a split the dataset lacks, in its format, and refuses one it has, another format or a task dataset', async () => {
+    const lines = fs.readFileSync(MULT4_TEST, 'utf8').split('\n');
+    const valid = path.join(dataDir, 'valid.txt');
+    fs.writeFileSync(valid, `${lines.slice(0, 5).join('\n')}\n`);
+    const mult = await call<Dataset>('datasets.import', { path: MULT4_TEST, name: '4x4' });
+    const added = await call<Dataset>('datasets.import', { path: valid, name: '4x4', split: 'valid', datasetId: mult.id });
+    expect(added).toMatchObject({ id: mult.id, name: '4x4', kind: 'multiplication', splitCounts: { train: 1000, valid: 5 } });
+    const folder = path.join(dataDir, mult.path);
+    expect(fs.readdirSync(folder).sort()).toEqual(['train.txt', 'valid.txt']);
+    expect(added.contentHash).toBe(listingHash([['train.txt', MULT4_TEST], ['valid.txt', valid]]));
+    expect(lab.store.datasets.count()).toBe(1);
+
+    const again = await refused('datasets.import', { path: valid, name: '4x4', split: 'valid', datasetId: mult.id });
+    expect(again.message).toBe('datasets.import: 4x4 already has a valid split (5 examples)');
+    const jsonl = path.join(dataDir, 'test.jsonl');
+    fs.writeFileSync(jsonl, `${JSON.stringify({ question: 'q', answer: 1 })}\n`);
+    expect((await refused('datasets.import', { path: jsonl, name: '4x4', split: 'test', datasetId: mult.id })).message).toBe(`datasets.import: ${jsonl} is JSONL, but 4x4's splits are lines`);
+    const task = await call<Dataset>('finetune.generateTask', { kind: 'coin-flip', counts: { train: 2, test: 1 }, seed: 0, name: 'coins' });
+    expect((await refused('datasets.import', { path: jsonl, name: 'coins', split: 'valid', datasetId: task.id })).message).toBe(
+      'datasets.import: coins is a fine-tune-cot dataset; splits are added only to imported or generated line and JSONL datasets',
+    );
+    expect((await refused('datasets.import', { path: valid, name: 'x', split: 'test', datasetId: 999 })).code).toBe('not_found');
+    expect(fs.readdirSync(folder).sort()).toEqual(['train.txt', 'valid.txt']);
+    expect((await call<Dataset>('datasets.get', { id: mult.id })).splitCounts).toEqual({ train: 1000, valid: 5 });
+  });
+
   it('a bad line imports nothing: no row, no file, and the error names the file, line and what was expected', async () => {
     const bad = path.join(os.tmpdir(), `stepwise-bad-${process.pid}.txt`);
     fs.writeFileSync(bad, `${fs.readFileSync(MULT4_TEST, 'utf8').split('\n').slice(0, 40).join('\n')}\n7 6 9 2 * 1 6 3 6||7 6 9 2 0\n`);
