@@ -211,10 +211,10 @@ function readJsonLines<T>(file: string, unfinishedOk: boolean, warnings: string[
 
 const WEIGHTS = ['model.safetensors', 'model.safetensors.index.json', 'adapter_model.safetensors'];
 
-/** Whether a folder holds a model or adapters in Hugging Face layout, weights included. */
+/** Whether a folder holds a model or adapters in Hugging Face layout, weights included (a Bitune checkpoint: a set per folder, `default` always). */
 function holdsWeights(dir: string): boolean {
   const has = (f: string) => fs.existsSync(path.join(dir, f));
-  return (has('config.json') || has('adapter_config.json')) && WEIGHTS.some(has);
+  return ((has('config.json') || has('adapter_config.json')) && WEIGHTS.some(has)) || (has('default/adapter_config.json') && has('default/adapter_model.safetensors'));
 }
 
 export function readJobFolder(folder: string): JobFolder {

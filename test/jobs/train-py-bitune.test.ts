@@ -17,6 +17,7 @@ import { runBitune } from '../../src-main/methods/bitune/run.ts';
 import { loadSavedAdapters } from '../../src-main/methods/bitune/saved.ts';
 import { MIX_K, MIX_V } from '../../src-main/methods/bitune/variant.ts';
 import { exportJob } from '../../src-main/services/job-export.ts';
+import { importJob } from '../../src-main/services/job-import.ts';
 import { openLab } from '../../src-main/services/lab.ts';
 import { relDiff } from '../fixtures/compare.ts';
 import { PYTHON, python } from './python.ts';
@@ -135,6 +136,14 @@ describe.skipIf(!PYTHON).each(['gpt2', 'llama'] as const)('train.py on a Bitune 
     expect(saved.variant).toEqual({ method: 'bitune', ablation: 'full', sInit: 0.1, prefillMask: 'bidirectional' });
     expect(saved.adapters.map((a) => a.name)).toEqual(['default', 'prefill']);
     expect(saved.trained.get(MIX_V)!.data).toEqual(theta.get(MIX_V)!.data);
+    // import-job takes both checkpoints (steps 4 and 8) back into the lab.
+    const lab = openLab(path.join(dir, family, 'lab'));
+    try {
+      const imported = await importJob(lab, job);
+      expect([imported.run.method, imported.checkpoints, imported.warnings]).toEqual(['bitune', 2, []]);
+    } finally {
+      lab.close();
+    }
   });
 });
 
