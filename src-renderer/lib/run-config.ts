@@ -118,7 +118,8 @@ export function readFreshShape(model: JsonValue | undefined): FreshShape {
  * (src-main/services/dataset-library.ts).
  */
 export function splitFile(dataset: Dataset, split: string): string {
-  return `${dataset.path}/${split}.${dataset.kind === 'jsonl' ? 'jsonl' : 'txt'}`;
+  // A Fine-tune-CoT task's splits are JSONL records too (question, answer, rationale): LoRA and Bitune read them.
+  return `${dataset.path}/${split}.${dataset.kind === 'jsonl' || dataset.kind === 'fine-tune-cot' ? 'jsonl' : 'txt'}`;
 }
 
 /** What a dataset lacks for training, in words; null when it has a train and a valid split. */

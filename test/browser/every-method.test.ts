@@ -225,6 +225,9 @@ describe('every method from an empty data folder, through the UI', () => {
     const tiny = { layers: 1, dim: 32, heads: 2 };
     const lora = (await newRun({ method: /^LoRA/, name: 'late lora', dataset: lateId, fresh: tiny, epochs: 1, batch: 8, lr: '0.003', shot: 'lora' }))!;
     const bitune = (await newRun({ method: /^Bitune/, name: 'late bitune', dataset: lateId, fresh: tiny, epochs: 1, batch: 8, lr: '0.003', shot: 'bitune' }))!;
+    // A Fine-tune-CoT task is JSONL records too: LoRA trains on it (its files named as stored, .jsonl).
+    const coinsLora = (await newRun({ method: /^LoRA/, name: 'coins lora', dataset: coins.id, fresh: tiny, epochs: 1, batch: 4, lr: '0.003', shot: 'coins-lora' }))!;
+    expect(coinsLora.config).toMatchObject({ data: { train: `${coins.path}/train.jsonl`, test: `${coins.path}/test.jsonl` } });
     await page.goto(`${server.url}#/bitune`);
     const results = page.locator('table.results');
     await results.first().waitFor();
@@ -232,7 +235,7 @@ describe('every method from an empty data folder, through the UI', () => {
     expect(text.join('\n')).toMatch(/lora/i);
     expect(text.join('\n')).toMatch(/bitune/i);
     const adapterRows = (await read<{ rows: { runId: number; method: string }[] }>('adapters.results')).rows;
-    expect(adapterRows.map((r) => [r.runId, r.method]).sort()).toEqual([[lora.id, 'lora'], [bitune.id, 'bitune']].sort());
+    expect(adapterRows.map((r) => [r.runId, r.method]).sort()).toEqual([[lora.id, 'lora'], [bitune.id, 'bitune'], [coinsLora.id, 'lora']].sort());
     await page.screenshot({ path: screenshotPath('every-method-bitune'), fullPage: true });
 
     // 5. ICoT-SI from the student's model, on its own rationales as ICoT lines (question||rationale #### answer).

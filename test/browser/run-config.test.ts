@@ -103,6 +103,7 @@ describe('the command line view', () => {
 describe('splitFile and datasetProblem', () => {
   test('JSONL datasets keep .jsonl files, the rest the paper\'s .txt lines', () => {
     expect(splitFile(dataset({ kind: 'jsonl' }), 'valid')).toBe('datasets/3/valid.jsonl');
+    expect(splitFile(dataset({ kind: 'fine-tune-cot' }), 'test')).toBe('datasets/3/test.jsonl');
     expect(splitFile(dataset({ kind: 'gsm8k-aug' }), 'valid')).toBe('datasets/3/valid.txt');
   });
 
