@@ -113,7 +113,7 @@ describe('access', () => {
 
 describe('pages on a fresh data folder', () => {
   const empties = [
-    { hash: '#/library', heading: 'Library', empty: 'No models yet', text: 'Import a Hugging Face GPT-2 folder with Import model, or train one' },
+    { hash: '#/library', heading: 'Library', empty: 'No models yet', text: 'Get started trains your first model' },
     { hash: '#/datasets', heading: 'Datasets', empty: 'No datasets yet', text: 'Generate N×N multiplication with Generate multiplication' },
     { hash: '#/runs', heading: 'Runs', empty: 'No runs yet', text: 'No runs yet — start one from New run' },
     { hash: '#/curriculum', heading: 'Curriculum', empty: 'No ICoT-SI runs yet', text: 'removal smoothing λ' },
