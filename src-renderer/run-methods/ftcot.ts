@@ -21,6 +21,15 @@ export interface FtStudentSettings {
 
 const isObject = (v: JsonValue | undefined): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
 
+/**
+ * The task a dataset holds, as the results table groups it: its name, less the suffix a generation
+ * job's kept rationales get (`coin_flip: rationales of … , job 3` → `coin_flip`), so a student on a
+ * teacher's rationales shares its task's row with the teacher.
+ */
+export function taskOfDataset(name: string): string {
+  return name.replace(/: rationales of .*, job \d+$/, '');
+}
+
 /** The answer type the paper's task names imply; number otherwise (arithmetic). */
 export function guessAnswerType(name: string): FtAnswerType {
   if (/coin/i.test(name)) return 'yes-no';
@@ -50,7 +59,7 @@ function entry(format: FtStudentSettings['format'], label: string, hint: string)
         method: 'fine-tune-cot',
         format: s.format,
         answerType: s.answerType,
-        task: s.task.trim() || d.name,
+        task: s.task.trim() || taskOfDataset(d.name),
         ...(s.format === 'ft-cot' ? { rationales: { samples: s.samples } } : {}),
         model: common.model ? ({ kind: 'folder', path: common.model.path } as JsonObject) : freshModelConfig(common.fresh),
         data,

@@ -186,19 +186,27 @@ describe('every method from an empty data folder, through the UI', () => {
     expect(reasons).toEqual(Array(8).fill('kept'));
     await page.locator('section[aria-labelledby="ftcot-rationales-title"]').screenshot({ path: screenshotPath('every-method-rationales') });
     const job = (await read<{ items: { id: number; name: string }[] }>('finetune.generations', {})).items.find((g) => g.name === 'coins teacher')!;
-    const generated = await read<{ datasetId: number | null; kept: number }>('finetune.generation', { id: job.id });
+    const generated = await read<{ outputDatasetId: number | null; kept: number }>('finetune.generation', { id: job.id });
     expect(generated.kept).toBe(8);
-    expect(generated.datasetId).not.toBeNull();
+    expect(generated.outputDatasetId).not.toBeNull();
+    // The job's row names the dataset its kept rationales became, as New run lists it.
+    const rationaleSet = (await datasets()).find((d) => d.id === generated.outputDatasetId)!;
+    expect(rationaleSet.splitCounts).toMatchObject({ train: 8, test: 4 });
+    expect(fs.readFileSync(path.join(server.dataDir, rationaleSet.path, 'train.jsonl'), 'utf8')).toContain('The coin was flipped');
+    await eventually(() => page.locator(`table.jobs tr[data-made="${job.id}"]`).innerText()).toBe(`Kept rationales → dataset “${rationaleSet.name}”: train a student on it from Runs → New run (Fine-tune-CoT).`);
+    await page.locator('section[aria-labelledby="ftcot-jobs-title"]').screenshot({ path: screenshotPath('every-method-jobs') });
 
     // 3. A student on the teacher's rationales, from New run.
-    const student = (await newRun({ method: /^Fine-tune-CoT/, name: 'coins student', dataset: generated.datasetId!, fresh: { layers: 1, dim: 16, heads: 2 }, epochs: 2, batch: 4, lr: '0.01', shot: 'student' }))!;
+    const student = (await newRun({ method: /^Fine-tune-CoT/, name: 'coins student', dataset: generated.outputDatasetId!, fresh: { layers: 1, dim: 16, heads: 2 }, epochs: 2, batch: 4, lr: '0.01', shot: 'student' }))!;
     const studentPredictions = await read<{ total: number; items: unknown[] }>('runs.predictions', { runId: student.id, split: 'test' });
     expect(studentPredictions.total).toBe(4);
     await page.goto(`${server.url}#/finetune-cot`);
-    const coinsRow = page.locator('table.results tr[data-task="coins"]');
+    const coinsRow = page.locator('table.results tr[data-task="coin-flip"]');
     await coinsRow.waitFor();
     const cells = (await coinsRow.locator('td').allInnerTexts()).map((t) => t.trim());
+    // The student on the teacher's rationales is filed under the task the job read (the generated coin-flip), not the long name of the rationales dataset.
     expect(cells[2]).toMatch(/^\d+\.\d\d$/); // the Fine-tune-CoT column: the student's test accuracy
+    expect(student.config).toMatchObject({ task: 'coin-flip', data: { train: `${rationaleSet.path}/train.jsonl` } });
     await page.locator('section[aria-labelledby="ftcot-results-title"]').screenshot({ path: screenshotPath('every-method-ftcot-results') });
 
     // 4. LoRA and Bitune on an imported GPT-2 and an imported instruct dataset (train, then its test split added).
