@@ -137,7 +137,11 @@ describe('every method from an empty data folder, through the UI', () => {
     expect(await models()).toEqual([]);
 
     // 1. Fine-tune-CoT tasks: the paper's coin_flip imported (splits and rationales kept), and a small one generated.
-    await page.goto(`${server.url}#/finetune-cot`);
+    // An empty Datasets page says where the paper's task files go.
+    await page.goto(`${server.url}#/datasets`);
+    await page.getByText('No datasets yet').waitFor();
+    expect(await page.locator('p', { hasText: 'Import file' }).innerText()).toContain('The paper’s Fine-tune-CoT tasks, with their splits and teacher rationales, import on the Fine-tune-CoT page.');
+    await page.getByRole('link', { name: 'Fine-tune-CoT', exact: true }).last().click();
     await page.getByRole('heading', { name: 'Fine-tune-CoT', level: 1 }).waitFor();
     await page.getByRole('button', { name: 'import a task file' }).click();
     const taskDialog = page.getByRole('dialog', { name: 'New Fine-tune-CoT task' });
