@@ -121,8 +121,8 @@ async function importFile(file: string, split: 'train' | 'valid' | 'test', into:
   await dialog.waitFor();
   await dialog.getByLabel(/^File/).fill(file);
   if ('dataset' in into) {
-    await eventually(() => dialog.getByLabel(/^Into/).locator(`option[value="${into.dataset}"]`).count()).toBe(1);
-    await dialog.getByLabel(/^Into/).selectOption(String(into.dataset));
+    await eventually(() => dialog.getByLabel('Into', { exact: true }).locator(`option[value="${into.dataset}"]`).count()).toBe(1);
+    await dialog.getByLabel('Into', { exact: true }).selectOption(String(into.dataset));
   } else {
     await dialog.getByLabel('Name').fill(into.name);
   }
