@@ -101,6 +101,19 @@ describe('stepwise data import', () => {
     expect(fs.readFileSync(path.join(dataDir, 'datasets/1/valid.txt'), 'utf8')).toBe(fs.readFileSync(path.join(ICOT, 'gsm8k/valid.txt'), 'utf8'));
   });
 
+  test('--into adds the file as a split the dataset lacks; a split it has exits 1, a bad id 2', () => {
+    const dataDir = path.join(tmp, 'data');
+    expect(stepwise(['data', 'import', path.join(ICOT, 'gsm8k/valid.txt'), '--name', 'GSM8K', '--data-dir', dataDir]).code).toBe(0);
+    const added = stepwise(['data', 'import', path.join(ICOT, 'gsm8k/test.txt'), '--split', 'test', '--into', '1', '--data-dir', dataDir]);
+    expect([added.code, added.stderr]).toEqual([0, '']);
+    expect(added.stdout).toMatch(/^Imported \d+ test examples as dataset 1 "GSM8K" \(gsm8k-aug, sha256 [0-9a-f]{12}…\)\n$/);
+    expect(fs.readdirSync(path.join(dataDir, 'datasets/1')).sort()).toEqual(['test.txt', 'train.txt']);
+    const again = stepwise(['data', 'import', path.join(ICOT, 'gsm8k/test.txt'), '--split', 'test', '--into', '1', '--data-dir', dataDir]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/^stepwise data import: GSM8K already has a test split \(\d+ examples\)\n$/);
+    expect(stepwise(['data', 'import', path.join(ICOT, 'gsm8k/test.txt'), '--into', 'one', '--data-dir', dataDir])).toMatchObject({ code: 2, stderr: expect.stringContaining('--into expects a dataset id (got "one")') });
+  });
+
   test('a bad line exits 1 naming file and line; a missing FILE exits 2', () => {
     const bad = path.join(tmp, 'bad.txt');
     fs.writeFileSync(bad, '1 * 2||2 0 #### 2 0\n1 * 2||2 0 ####\n');

@@ -89,6 +89,7 @@ export const dataImport = defineCommand({
     name: { type: 'string', value: 'NAME', description: "The dataset's name (default: the file's name)" },
     split: { type: 'string', value: 'SPLIT', description: 'The split the file is: train (default), valid or test' },
     format: { type: 'string', value: 'FORMAT', description: 'lines or jsonl (default: from the extension, else the first line)' },
+    into: { type: 'string', value: 'ID', description: 'Add the file as a split that dataset lacks (e.g. the valid split beside an imported train split) instead of making a new dataset' },
     json: { type: 'boolean', description: 'Print the new dataset as JSON (the datasets.import output)' },
   },
   async run(values, [file]) {
@@ -97,11 +98,13 @@ export const dataImport = defineCommand({
     if (values.format !== undefined && values.format !== 'lines' && values.format !== 'jsonl') {
       throw new UsageError(`--format expects lines or jsonl (got "${values.format}")`);
     }
+    const into = values.into === undefined ? undefined : Number(values.into);
+    if (into !== undefined && !(Number.isInteger(into) && into > 0)) throw new UsageError(`--into expects a dataset id (got "${values.into}")`);
     const absolute = path.resolve(file);
     const name = values.name ?? path.basename(absolute).replace(/\.[^.]*$/, '');
     const lab = openLab(resolveDataDir(values['data-dir']));
     try {
-      const answer = await lab.dispatch('datasets.import', { path: absolute, name, split, ...(values.format ? { format: values.format } : {}) });
+      const answer = await lab.dispatch('datasets.import', { path: absolute, name, split, ...(values.format ? { format: values.format } : {}), ...(into !== undefined ? { datasetId: into } : {}) });
       if (!answer.ok) throw new Error(answer.error.message.replace(/^datasets\.import: /, ''));
       const dataset = answer.result as Dataset;
       process.stdout.write(
