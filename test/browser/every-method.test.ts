@@ -2,9 +2,11 @@
  * Every method end to end in the app, from an empty data folder, through the UI only (callApi
  * only reads state for the assertions): a Fine-tune-CoT task imported (the paper's coin_flip, its
  * splits and rationales) and one generated; a real OpenAI-compatible teacher on 127.0.0.1 set up on
- * the page generates rationales; a student trains on them from New run; LoRA and Bitune train on
- * an imported GPT-2 and an imported instruct dataset (its test split added to it by a second
- * import); ICoT-SI goes on from the student's model on its own rationales in ICoT's format.
+ * the page generates rationales; a student trains on them from New run; the reference GPT-2 is
+ * imported through the Library (weights alone: a run on it is refused, naming it), and LoRA and
+ * Bitune train tiny new models on an imported instruct dataset (its test split added to it by a
+ * second import) and on the Fine-tune-CoT task; ICoT-SI goes on from the student's model on its
+ * own rationales in ICoT's format. Every run ends completed with its test results.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -95,7 +97,6 @@ async function newRun(o: { method: RegExp; name: string; dataset: number; model?
   if (o.lr) await dialog.locator('#nr-lr').fill(o.lr);
   await dialog.locator('form').screenshot({ path: screenshotPath(`every-method-${o.shot}-form`) });
   await dialog.getByRole('button', { name: 'Create and start' }).click();
-  // Closed, or refused with the form's error (shown in the failure).
   if (o.refusal) {
     await dialog.getByRole('alert').waitFor({ timeout: 60_000 });
     expect(await dialog.getByRole('alert').innerText()).toMatch(/the run cannot start: the Library model “gpt2-tiny” \(models\/\d+\) has no tokenizer: expected stepwise-tokenizer\.json, tokenizer\.json, or vocab\.json with merges\.txt/);
@@ -104,6 +105,7 @@ async function newRun(o: { method: RegExp; name: string; dataset: number; model?
     await dialog.waitFor({ state: 'hidden' });
     return null;
   }
+  // Closed, or refused with the form's error (shown in the failure).
   await eventually(async () => (await dialog.isVisible()) ? ((await dialog.getByRole('alert').allInnerTexts()).join(' ') || 'open') : 'closed', 60_000).toBe('closed');
   await eventually(() => page.locator('h1').textContent()).toBe(o.name);
   await expect.poll(() => page.locator('.facts .badge').textContent(), { timeout: 180_000, interval: 200 }).toBe('completed');
@@ -246,6 +248,9 @@ describe('every method from an empty data folder, through the UI', () => {
     const text = await results.allInnerTexts();
     expect(text.join('\n')).toMatch(/lora/i);
     expect(text.join('\n')).toMatch(/bitune/i);
+    for (const name of ['late lora', 'late bitune', 'coins lora']) {
+      expect(await results.locator('tr', { hasText: name }).innerText()).toMatch(/completed[\s\S]*\d+\.\d%/); // its test accuracy
+    }
     const adapterRows = (await read<{ rows: { runId: number; method: string }[] }>('adapters.results')).rows;
     expect(adapterRows.map((r) => [r.runId, r.method]).sort()).toEqual([[lora.id, 'lora'], [bitune.id, 'bitune'], [coinsLora.id, 'lora']].sort());
     await page.screenshot({ path: screenshotPath('every-method-bitune'), fullPage: true });
@@ -262,5 +267,7 @@ describe('every method from an empty data folder, through the UI', () => {
     expect(studentModel).toBeDefined();
     const icot = (await newRun({ method: /^ICoT-SI/, name: 'coins internalized', dataset: icotId, model: studentModel.id, epochs: 1, batch: 4, shot: 'icot' }))!;
     expect(icot.parentRunId).toBe(student.id);
+    expect(icot.config).toMatchObject({ recipe: 'icot-si', model: { kind: 'folder', path: studentModel.path } });
+    expect(await page.locator('.facts').innerText()).toContain('continues run #' + student.id);
   }, 600_000);
 });
