@@ -25,7 +25,7 @@ afterAll(async () => {
 });
 
 describe('Start on a queued run of every method', () => {
-  test('ICoT-SI, LoRA, Bitune and Fine-tune-CoT runs created queued start from their page and complete', async () => {
+  test('ICoT-SI, LoRA, Bitune, Fine-tune-CoT and Coconut runs created queued start from their page and complete', async () => {
     const mult = await writeTinyMult(path.join(server.dataDir, 'mult'));
     const icot = { ...tinyConfig(mult, 1), runtime: { threads: 1 } };
     const late = writeLateTask(path.join(server.dataDir, 'late-task'), { train: 16, valid: 0, test: 4 });
@@ -41,7 +41,12 @@ describe('Start on a queued run of every method', () => {
     const page = browser.context.pages()[0] ?? (await browser.context.newPage());
     await page.goto(server.url);
     await eventually(() => page.locator('h1').textContent()).toBe('Library');
-    const queued = [['icot-si', icot], ['lora', adapters('lora')], ['bitune', adapters('bitune')], ['fine-tune-cot', student]] as const;
+    const coconut = {
+      method: 'coconut', thoughts: 'continuous', model: { kind: 'fresh', layers: 1, dim: 32, heads: 2, seed: 0 }, data: mult,
+      train: { epochs: 2, batchSize: 16, lr: 3e-3, seed: 1 }, curriculum: { thoughtsPerStep: 2, epochsPerStage: 1, cotEpochs: 1, maxLatentStage: 1 },
+      eval: { batchSize: 8, speedExamples: 4 }, runtime: { threads: 1 },
+    };
+    const queued = [['icot-si', icot], ['lora', adapters('lora')], ['bitune', adapters('bitune')], ['fine-tune-cot', student], ['coconut', coconut]] as const;
     // Every method the lab lists is among them.
     expect(queued.map(([m]) => m).sort()).toEqual((await callApi<{ items: { id: string }[] }>(server, 'methods.list', {})).items.map((m) => m.id).sort());
     for (const [method, config] of queued) {
